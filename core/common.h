@@ -1,0 +1,26 @@
+/* core/common.h - small helpers shared by every core file (never installed). */
+#ifndef WARREN_CORE_COMMON_H
+#define WARREN_CORE_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <warren/module.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+#define WARREN_ERROR_MAX 512
+
+/* The one error carrier of config loading and module callbacks. */
+struct warren_error {
+	char msg[WARREN_ERROR_MAX];
+};
+
+/* Like warren_error_set() but prefixes what is already in @err with a path. */
+void warren__error_prefix(struct warren_error *err, const char *fmt, ...) WARREN_PRINTF(2, 3);
+
+#endif /* WARREN_CORE_COMMON_H */

@@ -1,0 +1,82 @@
+/* core/config.h - the parsed, validated JSON configuration (no modules loaded yet). */
+#ifndef WARREN_CORE_CONFIG_H
+#define WARREN_CORE_CONFIG_H
+
+#include <sys/socket.h>
+
+#include <jansson.h>
+
+#include "common.h"
+
+/* Defaults, documented in README.md "Configuration reference". */
+#define CONFIG_DEFAULT_MAX_BODY_SIZE (1024 * 1024)
+#define CONFIG_DEFAULT_MAX_HEADER_SIZE (16 * 1024)
+#define CONFIG_DEFAULT_KEEPALIVE_TIMEOUT_MS 75000
+#define CONFIG_DEFAULT_HEADER_TIMEOUT_MS 30000
+#define CONFIG_MAX_WORKERS 1024
+
+enum event_backend {
+	EVENT_AUTO = 0,
+	EVENT_EPOLL,
+};
+
+struct listen_conf {
+	char *text; /* as written in the config, for messages */
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+};
+
+struct module_conf {
+	char *name;
+	char *path;	/* NULL: a built-in module */
+	json_t *config; /* borrowed from config->root; an empty object when absent */
+};
+
+struct route_conf {
+	char *path;	  /* pattern; the catch-all prefix pattern when the match has none */
+	uint64_t methods; /* bit (1 << enum http_method); 0 = any method */
+	char *handler;	  /* "module.handler", not yet resolved */
+	json_t *config;	  /* borrowed from config->root; an empty object when absent */
+};
+
+struct config {
+	char *file; /* path it was read from, or "<string>" */
+	json_t *root;
+
+	struct listen_conf *listen;
+	size_t nlisten;
+
+	unsigned workers; /* 0 = "auto" */
+	enum event_backend event;
+	enum warren_log_level log_level;
+
+	size_t max_body_size;
+	size_t max_header_size;
+	unsigned keepalive_timeout_ms;
+	unsigned header_timeout_ms;
+
+	struct module_conf *modules;
+	size_t nmodules;
+
+	struct route_conf *routes;
+	size_t nroutes;
+};
+
+/*
+ * Parses and validates @text. On failure returns a negative errno and fills @err with
+ * one line: "line L, column C: ..." for JSON syntax, "json.path: what was expected"
+ * for everything else. @origin names the source in the result (a file path).
+ */
+int config_parse(const char *text, size_t len, const char *origin, struct config **out,
+		 struct warren_error *err);
+
+/* Reads @path and calls config_parse(); I/O errors name the file and errno text. */
+int config_load_file(const char *path, struct config **out, struct warren_error *err);
+
+void config_free(struct config *cfg);
+
+/* Parses "host:port", "[v6]:port"; port 0 is allowed. */
+int config_parse_address(const char *text, struct sockaddr_storage *ss, socklen_t *len,
+			 struct warren_error *err);
+
+#endif /* WARREN_CORE_CONFIG_H */

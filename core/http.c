@@ -1,0 +1,648 @@
+/* core/http.c - HTTP/1.1 on a connection's buffers: http-parser callbacks that record the
+ * request as offsets into the read buffer, routing to module handlers, and serialising
+ * responses into the write buffer. Nothing here touches a socket, so the tests can drive
+ * it with bytes alone. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http.h"
+#include "log.h"
+
+static struct conn *parser_conn(http_parser *p)
+{
+	return container_of(p, struct conn, parser);
+}
+
+static const char *req_base(const struct conn *c)
+{
+	return c->rbuf + c->req_start;
+}
+
+static uint32_t req_off(const struct conn *c, const char *at)
+{
+	return (uint32_t)(at - req_base(c));
+}
+
+static int reject(struct conn *c, int status)
+{
+	if (!c->req.err_status)
+		c->req.err_status = status;
+	return -1;
+}
+
+static void request_reset(struct warren_request *r)
+{
+	struct conn *c = r->c;
+
+	memset(r, 0, offsetof(struct warren_request, hdrs));
+	r->nhdrs = 0;
+	r->in_value = false;
+	r->headers_done = false;
+	r->keep_alive = false;
+	r->err_status = 0;
+	r->route = NULL;
+	r->match.nparams = 0;
+	r->status = 200;
+	r->resp_hdrs = NULL;
+	r->resp_tail = &r->resp_hdrs;
+	r->c = c;
+	c->body_len = 0;
+}
+
+static int on_message_begin(http_parser *p)
+{
+	struct conn *c = parser_conn(p);
+
+	request_reset(&c->req);
+	return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t len)
+{
+	struct conn *c = parser_conn(p);
+	struct warren_request *r = &c->req;
+
+	if (r->url_len == 0)
+		r->url_off = req_off(c, at);
+	r->url_len += len;
+	if (r->url_len > c->w->cfg->max_header_size)
+		return reject(c, 414);
+	return 0;
+}
+
+static bool head_too_big(const struct conn *c, const char *at, size_t len)
+{
+	return (size_t)(at + len - req_base(c)) > c->w->cfg->max_header_size;
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t len)
+{
+	struct conn *c = parser_conn(p);
+	struct warren_request *r = &c->req;
+	struct http_hdr *h;
+
+	if (head_too_big(c, at, len))
+		return reject(c, 431);
+	if (r->nhdrs == 0 || r->in_value) {
+		if (r->nhdrs == HTTP_MAX_HEADERS)
+			return reject(c, 431);
+		h = &r->hdrs[r->nhdrs++];
+		h->name_off = req_off(c, at);
+		h->name_len = 0;
+		/* A field with an empty value gets no value callback at all. */
+		h->value_off = h->name_off;
+		h->value_len = 0;
+		r->in_value = false;
+	} else {
+		h = &r->hdrs[r->nhdrs - 1];
+	}
+	h->name_len += len;
+	return 0;
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t len)
+{
+	struct conn *c = parser_conn(p);
+	struct warren_request *r = &c->req;
+	struct http_hdr *h = &r->hdrs[r->nhdrs - 1];
+
+	if (head_too_big(c, at, len))
+		return reject(c, 431);
+	if (!r->in_value) {
+		h->value_off = req_off(c, at);
+		h->value_len = 0;
+		r->in_value = true;
+	}
+	h->value_len += len;
+	return 0;
+}
+
+static bool slice_eq(const char *base, uint32_t off, uint32_t len, const char *s)
+{
+	size_t n = strlen(s);
+
+	return len == n && strncasecmp(base + off, s, n) == 0;
+}
+
+/* Splits the target into path and query; only origin-form, absolute-form and "*". */
+static int split_target(struct conn *c, struct warren_request *r)
+{
+	const char *url = req_base(c) + r->url_off;
+	struct http_parser_url u;
+	const char *q;
+
+	if (r->url_len == 0)
+		return -1;
+	if (url[0] == '/' || (r->url_len == 1 && url[0] == '*')) {
+		q = memchr(url, '?', r->url_len);
+		r->path_off = r->url_off;
+		r->path_len = q ? (uint32_t)(q - url) : r->url_len;
+		r->query_off = r->url_off + r->path_len + (q ? 1 : 0);
+		r->query_len = r->url_len - r->path_len - (q ? 1 : 0);
+		return 0;
+	}
+	if (r->method == HTTP_CONNECT) {
+		r->path_off = r->url_off;
+		r->path_len = r->url_len;
+		return 0;
+	}
+	http_parser_url_init(&u);
+	if (http_parser_parse_url(url, r->url_len, 0, &u) != 0 || !(u.field_set & (1 << UF_SCHEMA)))
+		return -1;
+	if (u.field_set & (1 << UF_PATH)) {
+		r->path_off = r->url_off + u.field_data[UF_PATH].off;
+		r->path_len = u.field_data[UF_PATH].len;
+	} else {
+		/* "http://host" means the root; point at a constant "/". */
+		r->path_off = UINT32_MAX;
+		r->path_len = 1;
+	}
+	if (u.field_set & (1 << UF_QUERY)) {
+		r->query_off = r->url_off + u.field_data[UF_QUERY].off;
+		r->query_len = u.field_data[UF_QUERY].len;
+	}
+	return 0;
+}
+
+static int on_headers_complete(http_parser *p)
+{
+	struct conn *c = parser_conn(p);
+	struct warren_request *r = &c->req;
+	const char *base = req_base(c);
+	bool has_cl = false, has_te = false;
+	const struct config *cfg = c->w->cfg;
+
+	r->headers_done = true;
+	r->method = p->method;
+	if (p->http_major != 1 || p->http_minor > 1)
+		return reject(c, 505);
+	r->version = p->http_minor ? 11 : 10;
+	if (split_target(c, r) < 0)
+		return reject(c, 400);
+
+	for (unsigned i = 0; i < r->nhdrs; i++) {
+		struct http_hdr *h = &r->hdrs[i];
+
+		/* http-parser keeps trailing whitespace of values; OWS is not part of them. */
+		while (h->value_len > 0 &&
+		       (base[h->value_off + h->value_len - 1] == ' ' ||
+			base[h->value_off + h->value_len - 1] == '\t'))
+			h->value_len--;
+		if (slice_eq(base, h->name_off, h->name_len, "content-length"))
+			has_cl = true;
+		else if (slice_eq(base, h->name_off, h->name_len, "transfer-encoding"))
+			has_te = true;
+	}
+	/* Both framings at once is the classic smuggling vector: refuse, never guess. */
+	if (has_cl && has_te)
+		return reject(c, 400);
+	if (has_te && !(p->flags & F_CHUNKED))
+		return reject(c, 501);
+	if (has_cl && p->content_length > cfg->max_body_size)
+		return reject(c, 413);
+
+	for (unsigned i = 0; i < r->nhdrs; i++) {
+		struct http_hdr *h = &r->hdrs[i];
+
+		if (!slice_eq(base, h->name_off, h->name_len, "expect"))
+			continue;
+		if (!slice_eq(base, h->value_off, h->value_len, "100-continue"))
+			return reject(c, 417);
+		/* Only promised here; http_process() sends it if the body is not there yet. */
+		r->expect_continue = r->version == 11 && (has_te || p->content_length > 0);
+	}
+	return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t len)
+{
+	struct conn *c = parser_conn(p);
+	struct warren_request *r = &c->req;
+	char *base = c->rbuf + c->req_start;
+
+	if ((size_t)r->body_len + len > c->w->cfg->max_body_size)
+		return reject(c, 413);
+	if (r->body_len == 0)
+		r->body_off = req_off(c, at);
+	/* Chunked bodies arrive with framing between the pieces: slide each piece down
+	 * so the body stays one contiguous slice. The parser never looks back. */
+	if (base + r->body_off + r->body_len != at)
+		memmove(base + r->body_off + r->body_len, at, len);
+	r->body_len += len;
+	return 0;
+}
+
+static int on_message_complete(http_parser *p)
+{
+	/* Stop after each request so it is served before the next one is parsed. */
+	http_parser_pause(p, 1);
+	return 0;
+}
+
+static const http_parser_settings parser_settings = {
+	.on_message_begin = on_message_begin,
+	.on_url = on_url,
+	.on_header_field = on_header_field,
+	.on_header_value = on_header_value,
+	.on_headers_complete = on_headers_complete,
+	.on_body = on_body,
+	.on_message_complete = on_message_complete,
+};
+
+const char *http_reason(int status)
+{
+	switch (status) {
+	case 100: return "Continue";
+	case 200: return "OK";
+	case 201: return "Created";
+	case 202: return "Accepted";
+	case 204: return "No Content";
+	case 206: return "Partial Content";
+	case 301: return "Moved Permanently";
+	case 302: return "Found";
+	case 303: return "See Other";
+	case 304: return "Not Modified";
+	case 307: return "Temporary Redirect";
+	case 308: return "Permanent Redirect";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 409: return "Conflict";
+	case 410: return "Gone";
+	case 411: return "Length Required";
+	case 413: return "Content Too Large";
+	case 414: return "URI Too Long";
+	case 415: return "Unsupported Media Type";
+	case 417: return "Expectation Failed";
+	case 429: return "Too Many Requests";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	case 505: return "HTTP Version Not Supported";
+	}
+	if (status >= 200 && status < 300)
+		return "OK";
+	if (status >= 300 && status < 400)
+		return "Redirect";
+	if (status >= 400 && status < 500)
+		return "Client Error";
+	return "Server Error";
+}
+
+int http_conn_init(struct conn *c, struct worker *w)
+{
+	c->w = w;
+	c->rbuf = malloc(CONN_RBUF_INITIAL);
+	if (!c->rbuf)
+		return -ENOMEM;
+	c->rcap = CONN_RBUF_INITIAL;
+	c->rlen = c->rpos = c->req_start = 0;
+	c->wbuf = NULL;
+	c->wcap = c->wlen = c->wsent = 0;
+	c->body = NULL;
+	c->body_len = c->body_cap = 0;
+	c->close_after_write = false;
+	c->request_begun = false;
+	pool_init(&c->pool);
+	http_parser_init(&c->parser, HTTP_REQUEST);
+	c->req.c = c;
+	request_reset(&c->req);
+	return 0;
+}
+
+void http_conn_fini(struct conn *c)
+{
+	free(c->rbuf);
+	free(c->wbuf);
+	free(c->body);
+	c->rbuf = c->wbuf = c->body = NULL;
+	pool_destroy(&c->pool);
+}
+
+/* ---- Output ------------------------------------------------------------------------ */
+
+static int wbuf_reserve(struct conn *c, size_t n)
+{
+	size_t cap;
+	char *nb;
+
+	if (c->wlen + n <= c->wcap)
+		return 0;
+	cap = c->wcap ? c->wcap : 4096;
+	while (cap < c->wlen + n)
+		cap *= 2;
+	nb = realloc(c->wbuf, cap);
+	if (!nb)
+		return -ENOMEM;
+	c->wbuf = nb;
+	c->wcap = cap;
+	return 0;
+}
+
+static char *put(char *p, const char *s, size_t n)
+{
+	memcpy(p, s, n);
+	return p + n;
+}
+
+#define PUT_LIT(p, s) put((p), (s), sizeof(s) - 1)
+
+static char *put_uint(char *p, size_t v)
+{
+	char tmp[24];
+	int i = sizeof(tmp);
+
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return put(p, tmp + i, sizeof(tmp) - i);
+}
+
+static bool status_has_body(int status)
+{
+	return status != 204 && status != 304 && !(status >= 100 && status < 200);
+}
+
+/* Serialises c->req's response (status, headers, c->body) into the write buffer. */
+static int write_response(struct conn *c)
+{
+	struct warren_request *r = &c->req;
+	const char *reason = http_reason(r->status);
+	bool body = status_has_body(r->status);
+	bool send_body = body && r->method != HTTP_HEAD;
+	size_t need = 128 + strlen(reason) + strlen(c->w->date) + c->body_len;
+	char *p;
+
+	for (struct resp_hdr *h = r->resp_hdrs; h; h = h->next)
+		need += h->name_len + h->value_len + 4;
+	if (wbuf_reserve(c, need) < 0)
+		return -ENOMEM;
+	p = c->wbuf + c->wlen;
+	p = PUT_LIT(p, "HTTP/1.1 ");
+	p = put_uint(p, (size_t)r->status);
+	*p++ = ' ';
+	p = put(p, reason, strlen(reason));
+	p = PUT_LIT(p, "\r\nServer: warren\r\nDate: ");
+	p = put(p, c->w->date, strlen(c->w->date));
+	if (body) {
+		p = PUT_LIT(p, "\r\nContent-Length: ");
+		p = put_uint(p, c->body_len);
+	}
+	if (!r->keep_alive)
+		p = PUT_LIT(p, "\r\nConnection: close");
+	else if (r->version == 10)
+		p = PUT_LIT(p, "\r\nConnection: keep-alive");
+	for (struct resp_hdr *h = r->resp_hdrs; h; h = h->next) {
+		p = PUT_LIT(p, "\r\n");
+		p = put(p, h->name, h->name_len);
+		p = PUT_LIT(p, ": ");
+		p = put(p, h->value, h->value_len);
+	}
+	p = PUT_LIT(p, "\r\n\r\n");
+	if (send_body && c->body_len)
+		p = put(p, c->body, c->body_len);
+	c->wlen = (size_t)(p - c->wbuf);
+	return 0;
+}
+
+static void response_reset(struct warren_request *r)
+{
+	r->status = 200;
+	r->resp_hdrs = NULL;
+	r->resp_tail = &r->resp_hdrs;
+	r->c->body_len = 0;
+}
+
+static int set_text_body(struct conn *c, const char *text)
+{
+	return warren_resp_body(&c->req, text, strlen(text));
+}
+
+int http_respond_error(struct conn *c, int status)
+{
+	struct warren_request *r = &c->req;
+	char text[96];
+
+	response_reset(r);
+	r->status = status;
+	r->keep_alive = false;
+	c->close_after_write = true;
+	snprintf(text, sizeof(text), "%d %s\n", status, http_reason(status));
+	if (set_text_body(c, text) < 0 ||
+	    warren_resp_header(r, "Content-Type", "text/plain; charset=utf-8") < 0)
+		c->body_len = 0;
+	return write_response(c);
+}
+
+/* ---- Dispatch ---------------------------------------------------------------------- */
+
+static int respond_405(struct conn *c, uint64_t allow)
+{
+	struct warren_request *r = &c->req;
+	char list[512];
+	size_t n = 0;
+
+	response_reset(r);
+	r->status = 405;
+	list[0] = '\0';
+	for (unsigned m = 0; m < 64; m++) {
+		const char *name;
+		int k;
+
+		if (!(allow & (1ULL << m)))
+			continue;
+		name = http_method_str((enum http_method)m);
+		k = snprintf(list + n, sizeof(list) - n, "%s%s", n ? ", " : "", name);
+		if (k < 0 || (size_t)k >= sizeof(list) - n)
+			break;
+		n += (size_t)k;
+	}
+	if (warren_resp_header(r, "Allow", list) < 0 ||
+	    warren_resp_header(r, "Content-Type", "text/plain; charset=utf-8") < 0 ||
+	    set_text_body(c, "405 Method Not Allowed\n") < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static void respond_status(struct conn *c, int status)
+{
+	char text[96];
+
+	response_reset(&c->req);
+	c->req.status = status;
+	snprintf(text, sizeof(text), "%d %s\n", status, http_reason(status));
+	if (warren_resp_header(&c->req, "Content-Type", "text/plain; charset=utf-8") < 0 ||
+	    set_text_body(c, text) < 0)
+		c->body_len = 0;
+}
+
+static const char *request_path(const struct conn *c, size_t *len)
+{
+	const struct warren_request *r = &c->req;
+
+	*len = r->path_len;
+	if (r->path_off == UINT32_MAX)
+		return "/";
+	return req_base(c) + r->path_off;
+}
+
+static void dispatch(struct conn *c)
+{
+	struct warren_request *r = &c->req;
+	const struct route *rt;
+	uint64_t allow = 0;
+	size_t pos = 0, plen;
+	const char *path = request_path(c, &plen);
+	int rc;
+
+	while ((rt = router_next(&c->w->srv->router, &pos, r->method, path, plen, &r->match,
+				 &allow))) {
+		r->route = rt;
+		rc = rt->handler->handle(r, rt->data);
+		if (rc == WARREN_DONE)
+			return;
+		if (rc == WARREN_DECLINED) {
+			response_reset(r);
+			continue;
+		}
+		if (rc < 0)
+			log_error("%s failed on %s %.*s: %s", rt->id, http_method_str(r->method),
+				  (int)plen, path, strerror(-rc));
+		else
+			log_error("%s returned %d, which is not a handler result", rt->id, rc);
+		respond_status(c, 500);
+		return;
+	}
+	r->route = NULL;
+	if (allow) {
+		if (respond_405(c, allow) < 0)
+			respond_status(c, 500);
+		return;
+	}
+	respond_status(c, 404);
+}
+
+/* Drops the bytes of a chunked body's framing that the parser has consumed, so the
+ * buffer holds the decoded body and unparsed input only. */
+static void squeeze_chunked(struct conn *c)
+{
+	struct warren_request *r = &c->req;
+	size_t body_end;
+
+	if (!r->headers_done || !(c->parser.flags & F_CHUNKED) || r->body_len == 0)
+		return;
+	body_end = c->req_start + r->body_off + r->body_len;
+	if (body_end >= c->rpos)
+		return;
+	memmove(c->rbuf + body_end, c->rbuf + c->rpos, c->rlen - c->rpos);
+	c->rlen -= c->rpos - body_end;
+	c->rpos = body_end;
+}
+
+/* The client waits for this interim response before it sends the body. Nothing can be
+ * queued behind it: the request it answers is the last one buffered. */
+static int send_continue(struct conn *c)
+{
+	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+	if (wbuf_reserve(c, sizeof(cont) - 1) < 0)
+		return -ENOMEM;
+	memcpy(c->wbuf + c->wlen, cont, sizeof(cont) - 1);
+	c->wlen += sizeof(cont) - 1;
+	c->req.continue_sent = true;
+	return 0;
+}
+
+static int parser_error_status(const struct conn *c)
+{
+	if (c->req.err_status)
+		return c->req.err_status;
+	switch (HTTP_PARSER_ERRNO(&c->parser)) {
+	case HPE_HEADER_OVERFLOW:
+		return 431;
+	case HPE_INVALID_VERSION:
+		return 505;
+	default:
+		return 400;
+	}
+}
+
+int http_process(struct conn *c)
+{
+	while (c->rpos < c->rlen && !c->close_after_write && c->wlen < CONN_WBUF_HIGH) {
+		size_t n = http_parser_execute(&c->parser, &parser_settings, c->rbuf + c->rpos,
+					       c->rlen - c->rpos);
+		enum http_errno err = HTTP_PARSER_ERRNO(&c->parser);
+
+		c->request_begun = true;
+		c->rpos += n;
+		if (err == HPE_OK) {
+			if (c->parser.upgrade) {
+				/* The rest would be another protocol; not served here. */
+				return http_respond_error(c, 501);
+			}
+			squeeze_chunked(c);
+			if (c->req.expect_continue && !c->req.continue_sent)
+				return send_continue(c);
+			break; /* all consumed, the request is incomplete */
+		}
+		if (err != HPE_PAUSED)
+			return http_respond_error(c, parser_error_status(c));
+
+		http_parser_pause(&c->parser, 0);
+		c->req.keep_alive = http_should_keep_alive(&c->parser) &&
+				    c->w->cfg->keepalive_timeout_ms > 0 && !c->parser.upgrade &&
+				    !c->w->stopping;
+		dispatch(c);
+		if (write_response(c) < 0)
+			return -ENOMEM;
+		if (!c->req.keep_alive)
+			c->close_after_write = true;
+		pool_reset(&c->pool);
+		c->req_start = c->rpos;
+		c->request_begun = false;
+	}
+	if (c->rpos == c->rlen && c->req_start == c->rpos && !c->request_begun) {
+		/* Nothing partial is buffered: start over at the front, no copy needed. */
+		c->rpos = c->rlen = c->req_start = 0;
+	}
+	return 0;
+}
+
+size_t http_rbuf_make_room(struct conn *c)
+{
+	const struct config *cfg = c->w->cfg;
+	size_t limit = cfg->max_header_size + cfg->max_body_size + CONN_RBUF_INITIAL;
+	size_t cap;
+	char *nb;
+
+	if (c->rlen < c->rcap)
+		return c->rcap - c->rlen;
+	if (c->req_start > 0) {
+		memmove(c->rbuf, c->rbuf + c->req_start, c->rlen - c->req_start);
+		c->rlen -= c->req_start;
+		c->rpos -= c->req_start;
+		c->req_start = 0;
+		if (c->rlen < c->rcap)
+			return c->rcap - c->rlen;
+	}
+	if (c->rcap >= limit)
+		return 0;
+	cap = c->rcap * 2 > limit ? limit : c->rcap * 2;
+	nb = realloc(c->rbuf, cap);
+	if (!nb)
+		return 0;
+	c->rbuf = nb;
+	c->rcap = cap;
+	return c->rcap - c->rlen;
+}

@@ -1,0 +1,93 @@
+/* core/log.c - log lines on stderr, and the error-carrier helpers modules use. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+/*
+ * The one piece of process-wide mutable state: warren_log() is public API and gets no
+ * context, and the level is fixed from the config before fork, so a worker never races
+ * on it.
+ */
+static enum warren_log_level max_level = WARREN_LOG_INFO;
+
+static const char *const level_names[] = {"error", "warn", "info", "debug"};
+
+void warren__log_set_level(enum warren_log_level level)
+{
+	max_level = level;
+}
+
+void warren__log_v(enum warren_log_level level, const char *fmt, va_list ap)
+{
+	char line[2048];
+	struct timespec ts;
+	struct tm tm;
+	int n, m;
+
+	if (level > max_level)
+		return;
+	if ((unsigned)level >= ARRAY_SIZE(level_names))
+		level = WARREN_LOG_DEBUG;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ [%d] %s: ",
+		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+		     ts.tv_nsec / 1000000, (int)getpid(), level_names[level]);
+	m = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
+	if (m < 0)
+		m = 0;
+	n += m;
+	if ((size_t)n > sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	/* One write per line, so lines of different workers never interleave. */
+	while (write(STDERR_FILENO, line, n) < 0 && errno == EINTR)
+		;
+}
+
+WARREN_API void warren_log(enum warren_log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	warren__log_v(level, fmt, ap);
+	va_end(ap);
+}
+
+WARREN_API void warren_error_set(struct warren_error *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+}
+
+void warren__error_prefix(struct warren_error *err, const char *fmt, ...)
+{
+	char rest[WARREN_ERROR_MAX];
+	size_t n, m;
+	va_list ap;
+	int k;
+
+	memcpy(rest, err->msg, sizeof(rest));
+	rest[sizeof(rest) - 1] = '\0';
+	va_start(ap, fmt);
+	k = vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	n = k < 0 ? 0 : (size_t)k;
+	if (n >= sizeof(err->msg) - 1)
+		return;
+	m = strlen(rest);
+	if (m > sizeof(err->msg) - 1 - n)
+		m = sizeof(err->msg) - 1 - n;
+	memcpy(err->msg + n, rest, m);
+	err->msg[n + m] = '\0';
+}

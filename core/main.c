@@ -1,0 +1,129 @@
+/* core/main.c - command line: run the server, test a config (-t), print the version. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "master.h"
+#include "server.h"
+
+#define DEFAULT_CONFIG "conf/warren.json"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: warren [-c FILE] [-t] [--ready-fd N]\n"
+		"\n"
+		"  -c, --config FILE  configuration to serve (default: " DEFAULT_CONFIG ")\n"
+		"  -t, --test         check the configuration and module loading, then exit:\n"
+		"                     0 if it would start, 1 (with the error) if not\n"
+		"      --ready-fd N   once listening, write \"listen ADDR\" lines and \"ready PID\"\n"
+		"                     to file descriptor N and close it\n"
+		"  -v, --version      print the version, ABI and built-in modules\n"
+		"  -h, --help         print this help\n"
+		"\n"
+		"Signals to the master: TERM/INT stop at once, QUIT stops gracefully.\n");
+}
+
+static void version(void)
+{
+	printf("warren " WARREN_VERSION " (module ABI %d.%d)\n", WARREN_ABI_MAJOR,
+	       WARREN_ABI_MINOR);
+	printf("built-in modules:");
+	for (size_t i = 0; warren__builtin_modules[i]; i++)
+		printf(" %s", warren__builtin_modules[i]->name);
+	printf("\n");
+}
+
+static int parse_fd(const char *arg)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno || *end || end == arg || v < 0 || v > 65535)
+		return -1;
+	if (fcntl((int)v, F_GETFD) < 0)
+		return -1;
+	return (int)v;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"test", no_argument, NULL, 't'},
+		{"ready-fd", required_argument, NULL, 'r'},
+		{"version", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *file = DEFAULT_CONFIG;
+	struct warren_error err = {{0}};
+	struct config *cfg;
+	struct server *srv;
+	bool test = false;
+	int ready_fd = -1, opt, ret;
+
+	while ((opt = getopt_long(argc, argv, "c:tvh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			file = optarg;
+			break;
+		case 't':
+			test = true;
+			break;
+		case 'r':
+			ready_fd = parse_fd(optarg);
+			if (ready_fd < 0) {
+				fprintf(stderr, "warren: --ready-fd %s: not an open file descriptor\n",
+					optarg);
+				return 1;
+			}
+			break;
+		case 'v':
+			version();
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "warren: unexpected argument \"%s\"\n", argv[optind]);
+		usage(stderr);
+		return 1;
+	}
+
+	if (config_load_file(file, &cfg, &err) < 0) {
+		fprintf(stderr, "warren: %s: %s\n", file, err.msg);
+		return 1;
+	}
+	warren__log_set_level(cfg->log_level);
+	if (server_load(cfg, &srv, &err) < 0) {
+		fprintf(stderr, "warren: %s: %s\n", file, err.msg);
+		return 1;
+	}
+	if (test) {
+		fprintf(stderr, "warren: %s: configuration is valid (%zu listeners, %zu modules, %zu routes)\n",
+			file, srv->cfg->nlisten, srv->nmods, srv->router.nroutes);
+		server_free(srv);
+		return 0;
+	}
+	if (server_listen(srv, &err) < 0) {
+		fprintf(stderr, "warren: %s: %s\n", file, err.msg);
+		server_free(srv);
+		return 1;
+	}
+	ret = master_run(srv, ready_fd);
+	server_free(srv);
+	return ret;
+}

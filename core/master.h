@@ -1,0 +1,17 @@
+/* core/master.h - the supervising master process. */
+#ifndef WARREN_CORE_MASTER_H
+#define WARREN_CORE_MASTER_H
+
+#include "server.h"
+
+/*
+ * Forks the workers of @srv (already loaded and bound), announces readiness on
+ * @ready_fd (if >= 0) and supervises until stopped. Returns the process exit code.
+ * Does not free @srv.
+ */
+int master_run(struct server *srv, int ready_fd);
+
+/* The number of CPUs this process may run on. */
+unsigned master_auto_workers(void);
+
+#endif /* WARREN_CORE_MASTER_H */

@@ -1,0 +1,143 @@
+/* core/reactor.h - the completion-style event loop interface every worker runs on.
+ *
+ * Callers ask for operations ("accept on this socket", "receive into this buffer",
+ * "send these iovecs") and get a callback when each completes, which is io_uring's
+ * native model; the epoll backend emulates it by doing the syscall once the fd is ready.
+ * Connection and HTTP code are written once against this interface.
+ */
+#ifndef WARREN_CORE_REACTOR_H
+#define WARREN_CORE_REACTOR_H
+
+#include <sys/uio.h>
+
+#include "common.h"
+#include "config.h"
+
+struct reactor;
+struct rx_op;
+struct rx_handle;
+
+/*
+ * Completion callback. @res is what the syscall returned: a new fd (accept), a byte
+ * count (recv: 0 means end of stream; send: may be short), or a negative errno.
+ * Callbacks only ever run from reactor_run(), never from inside a submit call.
+ */
+typedef void (*rx_cb)(struct rx_op *op, int res);
+
+/* Called once no completion can reference the handle any more: memory may be freed. */
+typedef void (*rx_release_fn)(struct rx_handle *h);
+
+enum rx_op_kind {
+	RX_ACCEPT,
+	RX_RECV,
+	RX_SEND,
+};
+
+struct rx_op {
+	rx_cb cb;
+	struct rx_handle *h;
+	enum rx_op_kind kind;
+	bool pending; /* submitted and not completed */
+	union {
+		struct {
+			void *buf;
+			size_t len;
+		} recv;
+		struct {
+			const struct iovec *iov;
+			int iovcnt;
+		} send;
+	};
+	/* backend-private */
+	bool queued;
+	int res;
+	struct rx_op *next_done;
+};
+
+enum {
+	RX_F_LISTEN = 1 << 0, /* a listening socket shared between workers */
+};
+
+struct rx_handle {
+	int fd;
+	unsigned flags;
+	bool closed;
+	/* backend-private */
+	bool readable, writable, hup, registered;
+	struct rx_op *rd, *wr;
+	rx_release_fn release;
+	struct rx_handle *next_closed;
+};
+
+struct reactor_ops {
+	const char *name;
+	/* Registers @fd (non-blocking) with the reactor. */
+	int (*open)(struct reactor *rx, struct rx_handle *h, int fd, unsigned flags);
+	/*
+	 * Drops pending operations without calling their callbacks, closes the fd, and
+	 * calls @release once the backend holds no reference to @h any more.
+	 */
+	void (*close)(struct reactor *rx, struct rx_handle *h, rx_release_fn release);
+	/* Multishot: the callback runs once per accepted connection until the handle is
+	 * closed; a negative result (e.g. -EMFILE) disarms it. */
+	int (*accept)(struct reactor *rx, struct rx_handle *h, struct rx_op *op);
+	int (*recv)(struct reactor *rx, struct rx_handle *h, struct rx_op *op, void *buf,
+		    size_t len);
+	int (*send)(struct reactor *rx, struct rx_handle *h, struct rx_op *op,
+		    const struct iovec *iov, int iovcnt);
+	/* Waits up to @timeout_ms (-1: no limit) and runs every completion that arrived. */
+	int (*run)(struct reactor *rx, int timeout_ms);
+	void (*destroy)(struct reactor *rx);
+};
+
+struct reactor {
+	const struct reactor_ops *ops;
+};
+
+/* Creates the backend the config asks for; "auto" picks the best available. */
+int reactor_create(enum event_backend backend, struct reactor **out, struct warren_error *err);
+
+int reactor_epoll_create(struct reactor **out, struct warren_error *err);
+
+static inline int rx_open(struct reactor *rx, struct rx_handle *h, int fd, unsigned flags)
+{
+	return rx->ops->open(rx, h, fd, flags);
+}
+
+static inline void rx_close(struct reactor *rx, struct rx_handle *h, rx_release_fn release)
+{
+	rx->ops->close(rx, h, release);
+}
+
+static inline int rx_accept(struct reactor *rx, struct rx_handle *h, struct rx_op *op, rx_cb cb)
+{
+	op->cb = cb;
+	return rx->ops->accept(rx, h, op);
+}
+
+static inline int rx_recv(struct reactor *rx, struct rx_handle *h, struct rx_op *op, void *buf,
+			  size_t len, rx_cb cb)
+{
+	op->cb = cb;
+	return rx->ops->recv(rx, h, op, buf, len);
+}
+
+static inline int rx_send(struct reactor *rx, struct rx_handle *h, struct rx_op *op,
+			  const struct iovec *iov, int iovcnt, rx_cb cb)
+{
+	op->cb = cb;
+	return rx->ops->send(rx, h, op, iov, iovcnt);
+}
+
+static inline int reactor_run(struct reactor *rx, int timeout_ms)
+{
+	return rx->ops->run(rx, timeout_ms);
+}
+
+static inline void reactor_destroy(struct reactor *rx)
+{
+	if (rx)
+		rx->ops->destroy(rx);
+}
+
+#endif /* WARREN_CORE_REACTOR_H */

@@ -1,0 +1,60 @@
+/* core/worker.h - the state of one worker process: its reactor, timers, listeners and
+ * connections. A worker is created after fork and owns everything here alone. */
+#ifndef WARREN_CORE_WORKER_H
+#define WARREN_CORE_WORKER_H
+
+#include <sys/signalfd.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "reactor.h"
+#include "server.h"
+#include "timer.h"
+
+struct conn;
+struct worker;
+
+struct worker_listener {
+	struct worker *w;
+	struct listener *l;
+	struct rx_handle h;
+	struct rx_op op;
+	struct timer retry; /* re-arms accept after running out of fds */
+};
+
+struct worker {
+	struct server *srv;
+	const struct config *cfg;
+	struct reactor *rx;
+	struct timer_heap timers;
+	uint64_t now_ms; /* monotonic, refreshed once per loop turn */
+
+	struct worker_listener *listeners;
+	size_t nlisteners;
+
+	struct rx_handle sig_h; /* signalfd: TERM/INT/QUIT arrive as reads */
+	struct rx_op sig_op;
+	struct signalfd_siginfo siginfo;
+
+	struct conn *conns; /* every open connection, for shutdown */
+	size_t nconns;
+
+	time_t date_sec;
+	char date[40]; /* "Sun, 06 Nov 1994 08:49:37 GMT" for the Date header */
+
+	struct timer stop_timer; /* bounds a graceful stop */
+	unsigned id;
+	bool stopping;
+};
+
+/* Runs a worker in the freshly forked child of @master; never returns. */
+__attribute__((noreturn)) void worker_main(struct server *srv, unsigned id, pid_t master);
+
+/* Worker set-up without the process parts, shared with the tests: no reactor when
+ * @rx is NULL (the HTTP glue can then be driven by hand). */
+int worker_init(struct worker *w, struct server *srv, struct reactor *rx);
+void worker_fini(struct worker *w);
+/* Refreshes now_ms and, when the second changed, the Date header text. */
+void worker_update_time(struct worker *w);
+
+#endif /* WARREN_CORE_WORKER_H */
