@@ -9,7 +9,10 @@
 #include <warren/module.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+/* clang-format would glue the cast's operand to the minus sign. */
+/* clang-format off */
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+/* clang-format on */
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 

@@ -187,9 +187,8 @@ static int on_headers_complete(http_parser *p)
 		struct http_hdr *h = &r->hdrs[i];
 
 		/* http-parser keeps trailing whitespace of values; OWS is not part of them. */
-		while (h->value_len > 0 &&
-		       (base[h->value_off + h->value_len - 1] == ' ' ||
-			base[h->value_off + h->value_len - 1] == '\t'))
+		while (h->value_len > 0 && (base[h->value_off + h->value_len - 1] == ' ' ||
+					    base[h->value_off + h->value_len - 1] == '\t'))
 			h->value_len--;
 		if (slice_eq(base, h->name_off, h->name_len, "content-length"))
 			has_cl = true;
@@ -254,6 +253,8 @@ static const http_parser_settings parser_settings = {
 
 const char *http_reason(int status)
 {
+	/* One line per status reads as the table it is. */
+	/* clang-format off */
 	switch (status) {
 	case 100: return "Continue";
 	case 200: return "OK";
@@ -289,6 +290,7 @@ const char *http_reason(int status)
 	case 504: return "Gateway Timeout";
 	case 505: return "HTTP Version Not Supported";
 	}
+	/* clang-format on */
 	if (status >= 200 && status < 300)
 		return "OK";
 	if (status >= 300 && status < 400)

@@ -73,8 +73,8 @@ struct conn {
 	http_parser parser;
 	char *rbuf;
 	size_t rcap, rlen;
-	size_t rpos;	  /* bytes handed to the parser */
-	size_t req_start; /* where the request being parsed begins */
+	size_t rpos;		/* bytes handed to the parser */
+	size_t req_start;	/* where the request being parsed begins */
 	bool request_begun;	/* bytes of the next request have arrived */
 	bool head_deadline_set; /* header_timeout runs from the request's first byte */
 	bool close_after_write;

@@ -40,7 +40,8 @@ static int bind_one(struct listener *l, struct warren_error *err)
 	fd = socket(lc->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		ret = -errno;
-		warren_error_set(err, "cannot create a socket for %s: %s", lc->text, strerror(errno));
+		warren_error_set(err, "cannot create a socket for %s: %s", lc->text,
+				 strerror(errno));
 		return ret;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));

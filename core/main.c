@@ -56,12 +56,9 @@ static int parse_fd(const char *arg)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"test", no_argument, NULL, 't'},
-		{"ready-fd", required_argument, NULL, 'r'},
-		{"version", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		{"config", required_argument, NULL, 'c'},   {"test", no_argument, NULL, 't'},
+		{"ready-fd", required_argument, NULL, 'r'}, {"version", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},	    {NULL, 0, NULL, 0},
 	};
 	const char *file = DEFAULT_CONFIG;
 	struct warren_error err = {{0}};
@@ -81,7 +78,8 @@ int main(int argc, char **argv)
 		case 'r':
 			ready_fd = parse_fd(optarg);
 			if (ready_fd < 0) {
-				fprintf(stderr, "warren: --ready-fd %s: not an open file descriptor\n",
+				fprintf(stderr,
+					"warren: --ready-fd %s: not an open file descriptor\n",
 					optarg);
 				return 1;
 			}
@@ -113,7 +111,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (test) {
-		fprintf(stderr, "warren: %s: configuration is valid (%zu listeners, %zu modules, %zu routes)\n",
+		fprintf(stderr,
+			"warren: %s: configuration is valid (%zu listeners, %zu modules, %zu routes)\n",
 			file, srv->cfg->nlisten, srv->nmods, srv->router.nroutes);
 		server_free(srv);
 		return 0;

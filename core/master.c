@@ -287,8 +287,7 @@ int master_run(struct server *srv, int ready_fd)
 			continue;
 		}
 		for (unsigned i = 0; i < m.nworkers; i++)
-			if (m.slots[i].pid == 0 && m.slots[i].respawn_at <= now &&
-			    spawn(&m, i) < 0)
+			if (m.slots[i].pid == 0 && m.slots[i].respawn_at <= now && spawn(&m, i) < 0)
 				m.slots[i].respawn_at = now + BACKOFF_MIN_MS;
 	}
 	log_info("all workers stopped; exiting");

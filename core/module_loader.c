@@ -33,24 +33,26 @@ static int check_descriptor(const struct warren_module *m, const char *what,
 			    struct warren_error *err)
 {
 	if (m->abi_major != WARREN_ABI_MAJOR) {
-		warren_error_set(err,
-				 "%s was built for warren ABI %u.%u, but this warren " WARREN_VERSION
-				 " has ABI %d.%d: rebuild it against warren " WARREN_VERSION
-				 " headers",
-				 what, m->abi_major, m->abi_minor, WARREN_ABI_MAJOR, WARREN_ABI_MINOR);
+		warren_error_set(
+			err,
+			"%s was built for warren ABI %u.%u, but this warren " WARREN_VERSION
+			" has ABI %d.%d: rebuild it against warren " WARREN_VERSION " headers",
+			what, m->abi_major, m->abi_minor, WARREN_ABI_MAJOR, WARREN_ABI_MINOR);
 		return -ENOEXEC;
 	}
 	if (m->abi_minor > WARREN_ABI_MINOR) {
-		warren_error_set(err,
-				 "%s was built for warren ABI %u.%u, newer than this warren " WARREN_VERSION
-				 " (ABI %d.%d): upgrade warren or rebuild it against warren " WARREN_VERSION
-				 " headers",
-				 what, m->abi_major, m->abi_minor, WARREN_ABI_MAJOR, WARREN_ABI_MINOR);
+		warren_error_set(
+			err,
+			"%s was built for warren ABI %u.%u, newer than this warren " WARREN_VERSION
+			" (ABI %d.%d): upgrade warren or rebuild it against warren " WARREN_VERSION
+			" headers",
+			what, m->abi_major, m->abi_minor, WARREN_ABI_MAJOR, WARREN_ABI_MINOR);
 		return -ENOEXEC;
 	}
 	if (m->struct_size < MODULE_MIN_SIZE || m->handler_size < HANDLER_MIN_SIZE) {
-		warren_error_set(err, "%s has a malformed descriptor (sizes %u/%u); define it with "
-				      "WARREN_MODULE()",
+		warren_error_set(err,
+				 "%s has a malformed descriptor (sizes %u/%u); define it with "
+				 "WARREN_MODULE()",
 				 what, m->struct_size, m->handler_size);
 		return -ENOEXEC;
 	}

@@ -187,8 +187,7 @@ static int try_send(struct rx_handle *h, struct rx_op *op)
 	return (int)n;
 }
 
-static int ep_recv(struct reactor *rx, struct rx_handle *h, struct rx_op *op, void *buf,
-		   size_t len)
+static int ep_recv(struct reactor *rx, struct rx_handle *h, struct rx_op *op, void *buf, size_t len)
 {
 	int res;
 

@@ -41,7 +41,4 @@ static const struct warren_handler echo_handlers[] = {
 	{.name = NULL},
 };
 
-WARREN_MODULE(echo,
-	.version = "1.0",
-	.handlers = echo_handlers,
-);
+WARREN_MODULE(echo, .version = "1.0", .handlers = echo_handlers, );

@@ -151,6 +151,7 @@ struct warren_module {
  * Built as a shared object this exports the symbol "warren_module"; built with
  * -DWARREN_BUILTIN it defines "warren_builtin_module_<mod>" for the built-in table.
  */
+/* clang-format off */
 #define WARREN_MODULE(mod, ...)                                                                    \
 	extern WARREN__MODULE_DECL(mod);                                                           \
 	WARREN__MODULE_DECL(mod) = {                                                               \
@@ -160,6 +161,7 @@ struct warren_module {
 		.handler_size = sizeof(struct warren_handler),                                     \
 		.name = #mod,                                                                      \
 		__VA_ARGS__}
+/* clang-format on */
 
 /* ---- Request ------------------------------------------------------------------------- */
 

@@ -95,9 +95,5 @@ static const struct warren_handler hello_handlers[] = {
 	{.name = NULL},
 };
 
-WARREN_MODULE(hello,
-	.version = "1.0",
-	.handlers = hello_handlers,
-	.init = hello_init,
-	.fini = hello_fini,
-);
+WARREN_MODULE(hello, .version = "1.0", .handlers = hello_handlers, .init = hello_init,
+	      .fini = hello_fini, );

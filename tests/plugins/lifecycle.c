@@ -88,10 +88,5 @@ static const struct warren_handler handlers[] = {
 	{.name = NULL},
 };
 
-WARREN_MODULE(lifecycle,
-	.handlers = handlers,
-	.init = init,
-	.worker_init = worker_init,
-	.worker_exit = worker_exit,
-	.fini = fini,
-);
+WARREN_MODULE(lifecycle, .handlers = handlers, .init = init, .worker_init = worker_init,
+	      .worker_exit = worker_exit, .fini = fini, );

@@ -108,10 +108,8 @@ static int h_resp_api(struct warren_request *r, void *data)
 }
 
 static const struct warren_handler handlers[] = {
-	{.name = "accessors", .handle = h_accessors},
-	{.name = "decline", .handle = h_decline},
-	{.name = "text", .handle = h_text},
-	{.name = "fail", .handle = h_fail},
+	{.name = "accessors", .handle = h_accessors}, {.name = "decline", .handle = h_decline},
+	{.name = "text", .handle = h_text},	      {.name = "fail", .handle = h_fail},
 	{.name = "resp", .handle = h_resp_api},
 };
 
@@ -220,8 +218,9 @@ static void assert_output(const char *expected)
 START_TEST(get_echo)
 {
 	feed("GET /echo/a?b=1 HTTP/1.1\r\nHost: x\r\n\r\n");
-	assert_output(HEAD200 "Content-Length: 37\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
-			      "GET /echo/a?b=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+	assert_output(HEAD200
+		      "Content-Length: 37\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+		      "GET /echo/a?b=1 HTTP/1.1\r\nHost: x\r\n\r\n");
 	ck_assert(!c.close_after_write);
 	ck_assert_uint_eq(c.rlen, 0);
 }
@@ -311,7 +310,8 @@ END_TEST
 START_TEST(head_has_length_no_body)
 {
 	feed("HEAD /echo/h HTTP/1.1\r\nHost: x\r\n\r\n");
-	assert_output(HEAD200 "Content-Length: 34\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n");
+	assert_output(HEAD200
+		      "Content-Length: 34\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n");
 }
 END_TEST
 
@@ -360,13 +360,14 @@ START_TEST(not_found_and_method_not_allowed)
 {
 	feed("GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\nDELETE /only-get HTTP/1.1\r\nHost: x\r\n\r\n"
 	     "HEAD /only-get HTTP/1.1\r\nHost: x\r\n\r\n");
-	assert_output("HTTP/1.1 404 Not Found\r\nServer: warren\r\n" DATE
-		      "Content-Length: 14\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
-		      "404 Not Found\n"
-		      "HTTP/1.1 405 Method Not Allowed\r\nServer: warren\r\n" DATE
-		      "Content-Length: 23\r\nAllow: GET, HEAD, PUT\r\n"
-		      "Content-Type: text/plain; charset=utf-8\r\n\r\n405 Method Not Allowed\n"
-		      HEAD200 "Content-Length: 3\r\n\r\n");
+	assert_output(
+		"HTTP/1.1 404 Not Found\r\nServer: warren\r\n" DATE
+		"Content-Length: 14\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+		"404 Not Found\n"
+		"HTTP/1.1 405 Method Not Allowed\r\nServer: warren\r\n" DATE
+		"Content-Length: 23\r\nAllow: GET, HEAD, PUT\r\n"
+		"Content-Type: text/plain; charset=utf-8\r\n\r\n405 Method Not Allowed\n" HEAD200
+		"Content-Length: 3\r\n\r\n");
 }
 END_TEST
 
@@ -380,8 +381,9 @@ END_TEST
 
 START_TEST(chunked_body)
 {
-	static const char req[] = "POST /echo/c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-				  "3\r\nabc\r\n10\r\n0123456789abcdef\r\n0\r\n\r\n";
+	static const char req[] =
+		"POST /echo/c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+		"3\r\nabc\r\n10\r\n0123456789abcdef\r\n0\r\n\r\n";
 	char *whole, *out;
 
 	feed(req);
@@ -504,7 +506,8 @@ START_TEST(expect_continue)
 	{
 		char *out = output();
 
-		ck_assert(strncmp(out, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n", 42) == 0);
+		ck_assert(strncmp(out, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n", 42) ==
+			  0);
 		ck_assert_ptr_nonnull(strstr(out, "\r\n\r\nhi"));
 		free(out);
 	}
@@ -521,7 +524,8 @@ END_TEST
 
 START_TEST(unknown_expectation_is_417)
 {
-	assert_error("POST /d HTTP/1.1\r\nHost: x\r\nExpect: magic\r\nContent-Length: 2\r\n\r\nhi", 417);
+	assert_error("POST /d HTTP/1.1\r\nHost: x\r\nExpect: magic\r\nContent-Length: 2\r\n\r\nhi",
+		     417);
 }
 END_TEST
 
