@@ -1,0 +1,279 @@
+/* tests/integration/test_modules.c - module loading through the real binary: ABI checks,
+ * unresolvable symbols, failing init, handler resolution errors, and the order and process
+ * of every lifecycle hook. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include <warren/version.h>
+
+#include "check_main.h"
+#include "harness.h"
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define ABI STR(WARREN_ABI_MAJOR) "." STR(WARREN_ABI_MINOR)
+
+/* Writes @members as the config, runs warren -t on it and returns the result. */
+static void check_config(struct wt_server *s, struct wt_run *run, const char *members)
+{
+	char *json = strdup(members);
+
+	/* The harness turns ' into " in its format only, not in arguments. */
+	for (char *p = json; *p; p++)
+		if (*p == '\'')
+			*p = '"';
+	wt_init(s);
+	wt_config(s, "%s", json);
+	free(json);
+	ck_assert_int_eq(wt_run_warren(run, WT_TIMEOUT_MS, "-t", "-c", s->conf, (char *)NULL), 0);
+}
+
+/* Asserts that warren -t refuses @members with exactly "warren: CONF: @expected\n". */
+static void assert_refused(const char *members, const char *expected_fmt)
+{
+	struct wt_server s;
+	struct wt_run run;
+	char want[2048], expected[1024];
+
+	check_config(&s, &run, members);
+	snprintf(expected, sizeof(expected), expected_fmt, wt_plugin_dir());
+	snprintf(want, sizeof(want), "warren: %s: %s\n", s.conf, expected);
+	ck_assert_int_eq(run.status, 1);
+	ck_assert_str_eq(run.err, want);
+	wt_run_free(&run);
+	wt_cleanup(&s);
+}
+
+START_TEST(other_abi_major_is_refused)
+{
+	char want[512];
+
+	snprintf(want, sizeof(want),
+		 "modules[0].path: \"%%s/abi_major.so\" was built for warren ABI %d.0, but this "
+		 "warren " WARREN_VERSION " has ABI " ABI ": rebuild it against warren " WARREN_VERSION
+		 " headers",
+		 WARREN_ABI_MAJOR + 1);
+	assert_refused("'modules': [{'name': 'abi_major', 'path': '@PLUGIN_DIR@/abi_major.so'}]",
+		       want);
+}
+END_TEST
+
+START_TEST(newer_abi_minor_is_refused)
+{
+	char want[512];
+
+	snprintf(want, sizeof(want),
+		 "modules[0].path: \"%%s/abi_minor.so\" was built for warren ABI %d.%d, newer than "
+		 "this warren " WARREN_VERSION " (ABI " ABI "): upgrade warren or rebuild it "
+		 "against warren " WARREN_VERSION " headers",
+		 WARREN_ABI_MAJOR, WARREN_ABI_MINOR + 1);
+	assert_refused("'modules': [{'name': 'abi_minor', 'path': '@PLUGIN_DIR@/abi_minor.so'}]",
+		       want);
+}
+END_TEST
+
+START_TEST(missing_symbol_fails_at_load)
+{
+	struct wt_server s;
+	struct wt_run run;
+	char path[600];
+
+	check_config(&s, &run,
+		     "'modules': [{'name': 'missing_symbol', 'path': "
+		     "'@PLUGIN_DIR@/missing_symbol.so'}]");
+	snprintf(path, sizeof(path), "%s/missing_symbol.so", wt_plugin_dir());
+	ck_assert_int_eq(run.status, 1);
+	ck_assert_ptr_nonnull(strstr(run.err, "modules[0].path: cannot load module: "));
+	ck_assert_ptr_nonnull(strstr(run.err, path));
+	ck_assert_ptr_nonnull(strstr(run.err, "undefined symbol: warren_no_such_function"));
+	wt_run_free(&run);
+	wt_cleanup(&s);
+}
+END_TEST
+
+START_TEST(missing_file_is_named)
+{
+	assert_refused("'modules': [{'name': 'hello', 'path': '@PLUGIN_DIR@/nope.so'}]",
+		       "modules[0].path: cannot load module: %s/nope.so: cannot open shared object "
+		       "file: No such file or directory");
+}
+END_TEST
+
+START_TEST(not_a_module_is_refused)
+{
+	assert_refused("'modules': [{'name': 'x', 'path': '@PLUGIN_DIR@/no_descriptor.so'}]",
+		       "modules[0].path: \"%s/no_descriptor.so\" is not a warren module (it exports "
+		       "no \"warren_module\"; define one with WARREN_MODULE())");
+}
+END_TEST
+
+START_TEST(name_must_match_descriptor)
+{
+	assert_refused("'modules': [{'name': 'other', 'path': '@PLUGIN_DIR@/hello.so'}]",
+		       "modules[0].name: \"%s/hello.so\" defines module \"hello\", not \"other\"");
+}
+END_TEST
+
+START_TEST(init_failure_is_reported)
+{
+	assert_refused("'modules': [{'name': 'hello', 'path': '@PLUGIN_DIR@/hello.so'},"
+		       " {'name': 'init_fail', 'path': '@PLUGIN_DIR@/init_fail.so',"
+		       "  'config': {'a': 1, 'b': 2}}]",
+		       "modules[1].config: module \"init_fail\" failed to start: needs a \"secret\" "
+		       "(got 2 keys)");
+}
+END_TEST
+
+START_TEST(unknown_builtin_is_refused)
+{
+	assert_refused("'modules': [{'name': 'nope'}]",
+		       "modules[0].name: no built-in module \"nope\" (built in: echo); give a "
+		       "\"path\" to load a plugin");
+}
+END_TEST
+
+START_TEST(unknown_handler_lists_available)
+{
+	assert_refused("'modules': [" WT_HELLO_MODULE "],"
+		       "'routes': [{'match': {'path': '/a'}, 'handler': 'hello.greet'},"
+		       " {'handler': 'helo'}]",
+		       "routes[1].handler: no handler \"helo\" (available: hello.greet, echo.echo)");
+	assert_refused("'routes': [{'handler': 'echo.nope'}]",
+		       "routes[0].handler: no handler \"echo.nope\" (available: echo.echo)");
+}
+END_TEST
+
+START_TEST(handler_config_errors_name_the_route)
+{
+	assert_refused("'modules': [" WT_HELLO_MODULE "], 'routes': [{'handler': 'echo.echo'},"
+		       " {'handler': 'hello.greet', 'config': {'status': 42}}]",
+		       "routes[1].config: status: expected 200 to 599, got 42");
+	assert_refused("'routes': [{'handler': 'echo.echo', 'config': {'x': 1}}]",
+		       "routes[0].config: handler \"echo.echo\" takes no config");
+}
+END_TEST
+
+START_TEST(test_mode_accepts_good_config)
+{
+	struct wt_server s;
+	struct wt_run run;
+	char want[600];
+
+	check_config(&s, &run,
+		     "'modules': [" WT_HELLO_MODULE "], 'routes': [{'handler': 'hello.greet'},"
+		     " {'handler': 'echo.echo'}]");
+	snprintf(want, sizeof(want),
+		 "warren: %s: configuration is valid (1 listeners, 2 modules, 2 routes)\n", s.conf);
+	ck_assert_int_eq(run.status, 0);
+	ck_assert_str_eq(run.err, want);
+	wt_run_free(&run);
+	wt_cleanup(&s);
+}
+END_TEST
+
+/* Reads the hook log: one "hook pid" per line. */
+static size_t read_hooks(const char *file, char hooks[][32], pid_t *pids, size_t max)
+{
+	FILE *f = fopen(file, "r");
+	size_t n = 0;
+	int pid;
+
+	ck_assert_msg(f != NULL, "no hook log at %s", file);
+	while (n < max && fscanf(f, "%31s %d", hooks[n], &pid) == 2)
+		pids[n++] = pid;
+	fclose(f);
+	return n;
+}
+
+static bool contains_pid(const pid_t *pids, size_t n, pid_t pid)
+{
+	for (size_t i = 0; i < n; i++)
+		if (pids[i] == pid)
+			return true;
+	return false;
+}
+
+START_TEST(lifecycle_hooks_run_in_order_and_process)
+{
+	struct wt_server s;
+	struct wt_response r;
+	char file[600], hooks[16][32];
+	pid_t pids[16], workers[2], master;
+	size_t n;
+	int status;
+
+	wt_serve(&s,
+		 "'workers': 2, 'modules': [{'name': 'lifecycle', 'path': "
+		 "'@PLUGIN_DIR@/lifecycle.so', 'config': {'file': '@DIR@/hooks.log'}}],"
+		 "'routes': [{'match': {'path': '/pid'}, 'handler': 'lifecycle.pid'}]");
+	master = s.pid;
+	WT_OK(wt_wait_workers(&s, 2, 0, workers, WT_TIMEOUT_MS));
+	WT_OK(wt_exchanges(&s, "GET /pid HTTP/1.1\r\nHost: t\r\n\r\n", &r));
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.body, " request 1\n"));
+	wt_response_free(&r);
+	snprintf(file, sizeof(file), "%s/hooks.log", s.dir);
+	ck_assert_int_eq(wt_stop(&s, SIGTERM, WT_TIMEOUT_MS, &status), 0);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+	n = read_hooks(file, hooks, pids, 16);
+	ck_assert_uint_eq(n, 6);
+	/* init first and fini last, both in the master; each worker between them. */
+	ck_assert_str_eq(hooks[0], "init");
+	ck_assert_int_eq(pids[0], master);
+	ck_assert_str_eq(hooks[5], "fini");
+	ck_assert_int_eq(pids[5], master);
+	for (size_t i = 1; i < 5; i++) {
+		ck_assert_msg(strcmp(hooks[i], "worker_init") == 0 ||
+				      strcmp(hooks[i], "worker_exit") == 0,
+			      "unexpected hook %s", hooks[i]);
+		ck_assert(contains_pid(workers, 2, pids[i]));
+	}
+	for (size_t w = 0; w < 2; w++) {
+		int init_at = -1, exit_at = -1;
+
+		for (size_t i = 1; i < 5; i++) {
+			if (pids[i] != workers[w])
+				continue;
+			if (strcmp(hooks[i], "worker_init") == 0)
+				init_at = (int)i;
+			else
+				exit_at = (int)i;
+		}
+		ck_assert_int_gt(init_at, 0);
+		ck_assert_int_gt(exit_at, init_at);
+	}
+	wt_cleanup(&s);
+}
+END_TEST
+
+static Suite *modules_suite(void)
+{
+	Suite *s = suite_create("modules");
+	TCase *tc = tcase_create("loading");
+
+	tcase_set_timeout(tc, WT_TEST_TIMEOUT_S);
+	tcase_add_test(tc, other_abi_major_is_refused);
+	tcase_add_test(tc, newer_abi_minor_is_refused);
+	tcase_add_test(tc, missing_symbol_fails_at_load);
+	tcase_add_test(tc, missing_file_is_named);
+	tcase_add_test(tc, not_a_module_is_refused);
+	tcase_add_test(tc, name_must_match_descriptor);
+	tcase_add_test(tc, init_failure_is_reported);
+	tcase_add_test(tc, unknown_builtin_is_refused);
+	tcase_add_test(tc, unknown_handler_lists_available);
+	tcase_add_test(tc, handler_config_errors_name_the_route);
+	tcase_add_test(tc, test_mode_accepts_good_config);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("lifecycle");
+	tcase_set_timeout(tc, WT_TEST_TIMEOUT_S);
+	tcase_add_test(tc, lifecycle_hooks_run_in_order_and_process);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+CHECK_MAIN(modules_suite)
