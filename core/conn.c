@@ -131,11 +131,12 @@ static void conn_continue(struct conn *c)
 		return;
 	}
 	/*
-	 * Idle: the keep-alive timeout. A head must arrive whole within header_timeout of
+	 * Idle between requests: the keep-alive timeout; a new connection gets the header
+	 * timeout for its first request. A head must arrive whole within header_timeout of
 	 * its first byte, however slowly it trickles in; a body only has to keep moving.
 	 */
 	if (!c->request_begun)
-		arm_timer(c, cfg->keepalive_timeout_ms);
+		arm_timer(c, c->served ? cfg->keepalive_timeout_ms : cfg->header_timeout_ms);
 	else if (c->req.headers_done)
 		arm_timer(c, cfg->header_timeout_ms);
 	else if (!c->head_deadline_set) {

@@ -78,12 +78,26 @@ static bool head_too_big(const struct conn *c, const char *at, size_t len)
 	return (size_t)(at + len - req_base(c)) > c->w->cfg->max_header_size;
 }
 
+/*
+ * Trailer fields of a chunked body come through the header callbacks too. They are
+ * dropped (RFC 9110 lets a recipient discard them), never merged into the header
+ * fields: they must not change framing or routing, and the buffer they sit in is
+ * compacted while the body arrives.
+ */
+static int trailer(struct conn *c, size_t len)
+{
+	c->req.trailer_len += len;
+	return c->req.trailer_len > c->w->cfg->max_header_size ? reject(c, 431) : 0;
+}
+
 static int on_header_field(http_parser *p, const char *at, size_t len)
 {
 	struct conn *c = parser_conn(p);
 	struct warren_request *r = &c->req;
 	struct http_hdr *h;
 
+	if (r->headers_done)
+		return trailer(c, len);
 	if (head_too_big(c, at, len))
 		return reject(c, 431);
 	if (r->nhdrs == 0 || r->in_value) {
@@ -109,6 +123,8 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
 	struct warren_request *r = &c->req;
 	struct http_hdr *h = &r->hdrs[r->nhdrs - 1];
 
+	if (r->headers_done)
+		return trailer(c, len);
 	if (head_too_big(c, at, len))
 		return reject(c, 431);
 	if (!r->in_value) {
@@ -118,6 +134,25 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
 	}
 	h->value_len += len;
 	return 0;
+}
+
+/* RFC 9110 token characters, the only ones a field name may hold. */
+static const bool tchar[256] = {
+	['!'] = true,	      ['#'] = true,	    ['$'] = true, ['%'] = true,
+	['&'] = true,	      ['\''] = true,	    ['*'] = true, ['+'] = true,
+	['-'] = true,	      ['.'] = true,	    ['^'] = true, ['_'] = true,
+	['`'] = true,	      ['|'] = true,	    ['~'] = true, ['0' ... '9'] = true,
+	['A' ... 'Z'] = true, ['a' ... 'z'] = true,
+};
+
+bool http_is_token(const char *s, size_t len)
+{
+	if (len == 0)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!tchar[(unsigned char)s[i]])
+			return false;
+	return true;
 }
 
 static bool slice_eq(const char *base, uint32_t off, uint32_t len, const char *s)
@@ -173,6 +208,7 @@ static int on_headers_complete(http_parser *p)
 	struct warren_request *r = &c->req;
 	const char *base = req_base(c);
 	bool has_cl = false, has_te = false;
+	unsigned hosts = 0;
 	const struct config *cfg = c->w->cfg;
 
 	r->headers_done = true;
@@ -186,6 +222,15 @@ static int on_headers_complete(http_parser *p)
 	for (unsigned i = 0; i < r->nhdrs; i++) {
 		struct http_hdr *h = &r->hdrs[i];
 
+		/*
+		 * http-parser accepts names with spaces ("Transfer-Encoding : chunked" would
+		 * still frame the body) and folded values; both hide fields from whoever
+		 * reads the request next, so both are refused.
+		 */
+		if (!http_is_token(base + h->name_off, h->name_len) ||
+		    memchr(base + h->value_off, '\n', h->value_len) ||
+		    memchr(base + h->value_off, '\r', h->value_len))
+			return reject(c, 400);
 		/* http-parser keeps trailing whitespace of values; OWS is not part of them. */
 		while (h->value_len > 0 && (base[h->value_off + h->value_len - 1] == ' ' ||
 					    base[h->value_off + h->value_len - 1] == '\t'))
@@ -194,7 +239,12 @@ static int on_headers_complete(http_parser *p)
 			has_cl = true;
 		else if (slice_eq(base, h->name_off, h->name_len, "transfer-encoding"))
 			has_te = true;
+		else if (slice_eq(base, h->name_off, h->name_len, "host"))
+			hosts++;
 	}
+	/* RFC 9112 section 3.2: exactly one Host in 1.1, at most one in 1.0. */
+	if (hosts > 1 || (r->version == 11 && hosts == 0))
+		return reject(c, 400);
 	/* Both framings at once is the classic smuggling vector: refuse, never guess. */
 	if (has_cl && has_te)
 		return reject(c, 400);
@@ -606,6 +656,7 @@ int http_process(struct conn *c)
 				    c->w->cfg->keepalive_timeout_ms > 0 && !c->parser.upgrade &&
 				    !c->w->stopping;
 		dispatch(c);
+		c->served++;
 		if (write_response(c) < 0)
 			return -ENOMEM;
 		if (!c->req.keep_alive)

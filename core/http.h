@@ -36,6 +36,7 @@ struct warren_request {
 	uint32_t path_off, path_len;
 	uint32_t query_off, query_len;
 	uint32_t body_off, body_len;
+	uint32_t trailer_len; /* bytes of trailer fields seen, bounded like the head */
 	bool expect_continue; /* "Expect: 100-continue" with a body still to come */
 	bool continue_sent;
 	struct http_hdr hdrs[HTTP_MAX_HEADERS];
@@ -75,6 +76,7 @@ struct conn {
 	size_t rcap, rlen;
 	size_t rpos;		/* bytes handed to the parser */
 	size_t req_start;	/* where the request being parsed begins */
+	unsigned served;	/* requests answered on this connection */
 	bool request_begun;	/* bytes of the next request have arrived */
 	bool head_deadline_set; /* header_timeout runs from the request's first byte */
 	bool close_after_write;
@@ -109,6 +111,9 @@ size_t http_rbuf_make_room(struct conn *c);
 int http_respond_error(struct conn *c, int status);
 
 const char *http_reason(int status);
+
+/* True when @s is a non-empty RFC 9110 token (a valid field name or method). */
+bool http_is_token(const char *s, size_t len);
 
 /* Accepts a new connection on @fd into the worker. */
 int conn_accept(struct worker *w, int fd);

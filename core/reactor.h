@@ -92,6 +92,10 @@ struct reactor_ops {
 
 struct reactor {
 	const struct reactor_ops *ops;
+	/* Called by run() as soon as the wait returns, before any callback: the owner's
+	 * clock must be fresh when callbacks arm timers after a long sleep. */
+	void (*wake)(void *arg);
+	void *wake_arg;
 };
 
 /* Creates the backend the config asks for; "auto" picks the best available. */

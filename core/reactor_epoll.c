@@ -302,7 +302,7 @@ static int ep_run(struct reactor *rx, int timeout_ms)
 	int n;
 
 	drain_done(ep);
-	if (ep->closed)
+	if (ep->closed || ep->done_head)
 		timeout_ms = 0;
 	n = epoll_wait(ep->epfd, ep->events, EPOLL_BATCH, timeout_ms);
 	if (n < 0) {
@@ -310,6 +310,8 @@ static int ep_run(struct reactor *rx, int timeout_ms)
 			return -errno;
 		n = 0;
 	}
+	if (rx->wake)
+		rx->wake(rx->wake_arg);
 	for (int i = 0; i < n; i++) {
 		struct rx_handle *h = ep->events[i].data.ptr;
 

@@ -119,25 +119,12 @@ WARREN_API int warren_resp_status(struct warren_request *r, int status)
 	return 0;
 }
 
-static bool is_tchar(unsigned char ch)
-{
-	/* RFC 9110 token characters. */
-	static const char extra[] = "!#$%&'*+-.^_`|~";
-
-	if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'))
-		return true;
-	return ch != '\0' && strchr(extra, ch) != NULL;
-}
-
 static bool valid_header(const char *name, const char *value)
 {
 	static const char *const reserved[] = {"content-length", "transfer-encoding", "connection"};
 
-	if (!*name)
+	if (!http_is_token(name, strlen(name)))
 		return false;
-	for (const char *p = name; *p; p++)
-		if (!is_tchar((unsigned char)*p))
-			return false;
 	for (size_t i = 0; i < ARRAY_SIZE(reserved); i++)
 		if (strcasecmp(name, reserved[i]) == 0)
 			return false;

@@ -30,6 +30,11 @@ void worker_update_time(struct worker *w)
 	strftime(w->date, sizeof(w->date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
 }
 
+static void on_wake(void *arg)
+{
+	worker_update_time(arg);
+}
+
 int worker_init(struct worker *w, struct server *srv, struct reactor *rx)
 {
 	memset(w, 0, sizeof(*w));
@@ -38,6 +43,10 @@ int worker_init(struct worker *w, struct server *srv, struct reactor *rx)
 	w->rx = rx;
 	w->date_sec = -1;
 	worker_update_time(w);
+	if (rx) {
+		rx->wake = on_wake;
+		rx->wake_arg = w;
+	}
 	return 0;
 }
 
@@ -235,6 +244,7 @@ void worker_main(struct server *srv, unsigned id, pid_t master)
 			log_error("worker %u: event loop: %s", id, strerror(-ret));
 			break;
 		}
+		/* Callbacks may have run long; expire against the clock as it is now. */
 		worker_update_time(&w);
 		timer_run(&w.timers, w.now_ms);
 	}

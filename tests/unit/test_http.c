@@ -383,14 +383,16 @@ START_TEST(chunked_body)
 {
 	static const char req[] =
 		"POST /echo/c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-		"3\r\nabc\r\n10\r\n0123456789abcdef\r\n0\r\n\r\n";
+		"3\r\nabc\r\n10\r\n0123456789abcdef\r\n0\r\nX-Trailer: t\r\n\r\n";
 	char *whole, *out;
 
 	feed(req);
 	whole = output();
 	ck_assert_ptr_nonnull(strstr(whole, "\r\n\r\nabc0123456789abcdef"));
 	ck_assert_ptr_nonnull(strstr(whole, "Content-Length: 81\r\n"));
-	for (size_t step = 1; step < 12; step++) {
+	/* Trailer fields are dropped, never merged into the header fields. */
+	ck_assert_ptr_null(strstr(whole, "X-Trailer"));
+	for (size_t step = 1; step < sizeof(req); step++) {
 		teardown();
 		setup();
 		feed_step(req, sizeof(req) - 1, step);
@@ -419,6 +421,46 @@ static void assert_error(const char *req, int status)
 START_TEST(garbage_is_400)
 {
 	assert_error("\x01\x02 nonsense\r\n\r\n", 400);
+}
+END_TEST
+
+START_TEST(bad_field_name_is_400)
+{
+	assert_error("GET /d HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked\r\n\r\n", 400);
+}
+END_TEST
+
+START_TEST(obs_fold_is_400)
+{
+	assert_error("GET /d HTTP/1.1\r\nHost: x\r\nX-Fold: a\r\n b\r\n\r\n", 400);
+}
+END_TEST
+
+START_TEST(host_rules)
+{
+	assert_error("GET /d HTTP/1.1\r\n\r\n", 400);
+	teardown();
+	setup();
+	assert_error("GET /d HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400);
+	teardown();
+	setup();
+	/* HTTP/1.0 predates Host: none is fine, two are not. */
+	feed("GET /d HTTP/1.0\r\n\r\n");
+	ck_assert(strncmp(c.wbuf, "HTTP/1.1 200 OK", 15) == 0);
+}
+END_TEST
+
+START_TEST(trailer_size_is_bounded)
+{
+	char req[8192];
+	int n = snprintf(req, sizeof(req),
+			 "POST /echo/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+			 "1\r\na\r\n0\r\n");
+
+	for (int i = 0; i < 100; i++)
+		n += snprintf(req + n, sizeof(req) - n, "X-T%d: %040d\r\n", i, 0);
+	strcpy(req + n, "\r\n");
+	assert_error(req, 431);
 }
 END_TEST
 
@@ -571,6 +613,10 @@ static Suite *http_suite(void)
 	tcase_add_test(tc, response_api);
 	tcase_add_test(tc, chunked_body);
 	tcase_add_test(tc, garbage_is_400);
+	tcase_add_test(tc, bad_field_name_is_400);
+	tcase_add_test(tc, obs_fold_is_400);
+	tcase_add_test(tc, host_rules);
+	tcase_add_test(tc, trailer_size_is_bounded);
 	tcase_add_test(tc, cl_and_te_is_400);
 	tcase_add_test(tc, body_too_large_is_413);
 	tcase_add_test(tc, chunked_too_large_is_413);
