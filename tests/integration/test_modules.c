@@ -53,8 +53,8 @@ START_TEST(other_abi_major_is_refused)
 
 	snprintf(want, sizeof(want),
 		 "modules[0].path: \"%%s/abi_major.so\" was built for warren ABI %d.0, but this "
-		 "warren " WARREN_VERSION " has ABI " ABI ": rebuild it against warren " WARREN_VERSION
-		 " headers",
+		 "warren " WARREN_VERSION " has ABI " ABI
+		 ": rebuild it against warren " WARREN_VERSION " headers",
 		 WARREN_ABI_MAJOR + 1);
 	assert_refused("'modules': [{'name': 'abi_major', 'path': '@PLUGIN_DIR@/abi_major.so'}]",
 		       want);
@@ -104,9 +104,10 @@ END_TEST
 
 START_TEST(not_a_module_is_refused)
 {
-	assert_refused("'modules': [{'name': 'x', 'path': '@PLUGIN_DIR@/no_descriptor.so'}]",
-		       "modules[0].path: \"%s/no_descriptor.so\" is not a warren module (it exports "
-		       "no \"warren_module\"; define one with WARREN_MODULE())");
+	assert_refused(
+		"'modules': [{'name': 'x', 'path': '@PLUGIN_DIR@/no_descriptor.so'}]",
+		"modules[0].path: \"%s/no_descriptor.so\" is not a warren module (it exports "
+		"no \"warren_module\"; define one with WARREN_MODULE())");
 }
 END_TEST
 
@@ -119,11 +120,12 @@ END_TEST
 
 START_TEST(init_failure_is_reported)
 {
-	assert_refused("'modules': [{'name': 'hello', 'path': '@PLUGIN_DIR@/hello.so'},"
-		       " {'name': 'init_fail', 'path': '@PLUGIN_DIR@/init_fail.so',"
-		       "  'config': {'a': 1, 'b': 2}}]",
-		       "modules[1].config: module \"init_fail\" failed to start: needs a \"secret\" "
-		       "(got 2 keys)");
+	assert_refused(
+		"'modules': [{'name': 'hello', 'path': '@PLUGIN_DIR@/hello.so'},"
+		" {'name': 'init_fail', 'path': '@PLUGIN_DIR@/init_fail.so',"
+		"  'config': {'a': 1, 'b': 2}}]",
+		"modules[1].config: module \"init_fail\" failed to start: needs a \"secret\" "
+		"(got 2 keys)");
 }
 END_TEST
 
@@ -137,10 +139,11 @@ END_TEST
 
 START_TEST(unknown_handler_lists_available)
 {
-	assert_refused("'modules': [" WT_HELLO_MODULE "],"
-		       "'routes': [{'match': {'path': '/a'}, 'handler': 'hello.greet'},"
-		       " {'handler': 'helo'}]",
-		       "routes[1].handler: no handler \"helo\" (available: hello.greet, echo.echo)");
+	assert_refused(
+		"'modules': [" WT_HELLO_MODULE "],"
+		"'routes': [{'match': {'path': '/a'}, 'handler': 'hello.greet'},"
+		" {'handler': 'helo'}]",
+		"routes[1].handler: no handler \"helo\" (available: hello.greet, echo.echo)");
 	assert_refused("'routes': [{'handler': 'echo.nope'}]",
 		       "routes[0].handler: no handler \"echo.nope\" (available: echo.echo)");
 }
@@ -205,10 +208,9 @@ START_TEST(lifecycle_hooks_run_in_order_and_process)
 	size_t n;
 	int status;
 
-	wt_serve(&s,
-		 "'workers': 2, 'modules': [{'name': 'lifecycle', 'path': "
-		 "'@PLUGIN_DIR@/lifecycle.so', 'config': {'file': '@DIR@/hooks.log'}}],"
-		 "'routes': [{'match': {'path': '/pid'}, 'handler': 'lifecycle.pid'}]");
+	wt_serve(&s, "'workers': 2, 'modules': [{'name': 'lifecycle', 'path': "
+		     "'@PLUGIN_DIR@/lifecycle.so', 'config': {'file': '@DIR@/hooks.log'}}],"
+		     "'routes': [{'match': {'path': '/pid'}, 'handler': 'lifecycle.pid'}]");
 	master = s.pid;
 	WT_OK(wt_wait_workers(&s, 2, 0, workers, WT_TIMEOUT_MS));
 	WT_OK(wt_exchanges(&s, "GET /pid HTTP/1.1\r\nHost: t\r\n\r\n", &r));
