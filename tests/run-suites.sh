@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # tests/run-suites.sh - runs Check test programs, streams their output and sums up their results.
 #
-# Usage: tests/run-suites.sh [-e NAME=VALUE | PROGRAM]...
+# Usage: tests/run-suites.sh [-e NAME=VALUE | -w WRAPPER | PROGRAM]...
 # Each -e sets NAME=VALUE for the programs after it (a later -e for NAME replaces it), so
-# one run covers the integration programs once per event backend. The last line is the
+# one run covers the integration programs once per event backend. -w runs the programs
+# after it under WRAPPER (split into words, e.g. a valgrind command line; "" for none). The last line is the
 # total, e.g. "123 passed, 0 failed" (", 2 skipped" when programs exited 77). Exit status 1
 # when any program failed, crashed, timed out or printed no Check summary. TEST_TIMEOUT
 # (300 s) bounds each program.
@@ -12,6 +13,7 @@ set -u -o pipefail
 timeout_s=${TEST_TIMEOUT:-300}
 passed=0 failed=0 skipped=0 bad=0
 env_set=()
+wrapper=()
 report=()
 
 out=$(mktemp "${TMPDIR:-/tmp}/run-suites.XXXXXX") || exit 1
@@ -32,7 +34,8 @@ run_one() {
 
 	[ ${#env_set[@]} -gt 0 ] && label="$prog [${env_set[*]}]"
 	echo "=== $label"
-	env ${env_set[@]+"${env_set[@]}"} timeout -k 10 "$timeout_s" "$prog" 2>&1 | tee "$out"
+	env ${env_set[@]+"${env_set[@]}"} timeout -k 10 "$timeout_s" \
+		${wrapper[@]+"${wrapper[@]}"} "$prog" 2>&1 | tee "$out"
 	status=${PIPESTATUS[0]}
 
 	n=0
@@ -77,6 +80,11 @@ run_one() {
 
 while [ $# -gt 0 ]; do
 	case $1 in
+	-w)
+		[ $# -ge 2 ] || { echo "run-suites.sh: -w needs a command" >&2; exit 2; }
+		read -r -a wrapper <<<"$2"
+		shift 2
+		;;
 	-e)
 		[[ ${2-} == *=* ]] || { echo "run-suites.sh: -e needs NAME=VALUE" >&2; exit 2; }
 		set_env "$2"

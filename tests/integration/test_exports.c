@@ -77,8 +77,9 @@ static void binary_names(struct names *s)
 	char cmd[4200], line[512];
 	FILE *p;
 
+	/* Under check-valgrind WARREN_BIN is a wrapper script; the binary is this one. */
 	snprintf(cmd, sizeof(cmd), "nm -D --defined-only '%s'",
-		 env_or("WARREN_BIN", "build/warren"));
+		 env_or("WARREN_REAL_BIN", env_or("WARREN_BIN", "build/warren")));
 	p = popen(cmd, "r");
 	ck_assert_ptr_nonnull(p);
 	while (fgets(line, sizeof(line), p)) {
