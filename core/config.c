@@ -65,44 +65,9 @@ static const char *const log_level_names[] = {
 	[WARREN_LOG_DEBUG] = "debug",
 };
 
-/*
- * Config text may hold anything and the message ends up on a terminal or in a log: control
- * bytes are escaped so the message stays one line, and long text is cut on a UTF-8 boundary
- * so that one huge value cannot push the rest of the message out of its 512 bytes.
- */
 static const char *quote_n(char *buf, size_t size, const char *s, size_t max)
 {
-	static const char hex[] = "0123456789abcdef";
-	size_t i, o = 0, len = strlen(s), n = len;
-
-	if (n > max) {
-		n = max;
-		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-			n--;
-	}
-	buf[o++] = '"';
-	for (i = 0; i < n && o + 8 < size; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '"' || c == '\\') {
-			buf[o++] = '\\';
-			buf[o++] = (char)c;
-		} else if (c < 0x20 || c == 0x7f) {
-			buf[o++] = '\\';
-			buf[o++] = 'x';
-			buf[o++] = hex[c >> 4];
-			buf[o++] = hex[c & 0xf];
-		} else {
-			buf[o++] = (char)c;
-		}
-	}
-	if (i < len) {
-		memcpy(buf + o, "...", 3);
-		o += 3;
-	}
-	buf[o++] = '"';
-	buf[o] = '\0';
-	return buf;
+	return warren__quote(buf, size, s, strlen(s), max);
 }
 
 static const char *quote(char *buf, size_t size, const char *s)
@@ -726,29 +691,55 @@ static int parse_module(struct config *cfg, size_t i, json_t *v, struct warren_e
 	return get_config_object(v, path, &m->config, err);
 }
 
-static int parse_modules(struct config *cfg, const json_t *v, struct warren_error *err)
-{
-	json_t *item;
-	size_t i, n;
-	int ret;
+typedef int (*parse_item_fn)(struct config *cfg, size_t i, json_t *v, struct warren_error *err);
 
+/*
+ * Checks that "@key" (@v) is an array and allocates zeroed room for its elements, @size
+ * bytes each. An absent or empty array gives NULL and 0.
+ */
+static int list_alloc(const json_t *v, const char *key, const char *expected, size_t size,
+		      void **items, size_t *count, struct warren_error *err)
+{
+	*items = NULL;
+	*count = 0;
 	if (!v)
 		return 0;
 	if (!json_is_array(v))
-		return fail_type(err, "modules", "an array of module objects", v);
-	n = json_array_size(v);
-	if (n == 0)
+		return fail_type(err, key, expected, v);
+	if (json_array_size(v) == 0)
 		return 0;
-	cfg->modules = calloc(n, sizeof(*cfg->modules));
-	if (!cfg->modules)
+	*items = calloc(json_array_size(v), size);
+	if (!*items)
 		return fail_nomem(err);
-	cfg->nmodules = n;
+	*count = json_array_size(v);
+	return 0;
+}
+
+/* Parses each element of @v, which list_alloc() made room for. */
+static int list_parse(struct config *cfg, const json_t *v, parse_item_fn parse_item,
+		      struct warren_error *err)
+{
+	json_t *item;
+	size_t i;
+	int ret;
+
 	json_array_foreach(v, i, item) {
-		ret = parse_module(cfg, i, item, err);
+		ret = parse_item(cfg, i, item, err);
 		if (ret)
 			return ret;
 	}
 	return 0;
+}
+
+static int parse_modules(struct config *cfg, const json_t *v, struct warren_error *err)
+{
+	void *items;
+	int ret;
+
+	ret = list_alloc(v, "modules", "an array of module objects", sizeof(*cfg->modules), &items,
+			 &cfg->nmodules, err);
+	cfg->modules = items;
+	return ret ? ret : list_parse(cfg, v, parse_module, err);
 }
 
 /* ---- Routes ------------------------------------------------------------------------- */
@@ -894,27 +885,13 @@ static int parse_route(struct config *cfg, size_t i, json_t *v, struct warren_er
 
 static int parse_routes(struct config *cfg, const json_t *v, struct warren_error *err)
 {
-	json_t *item;
-	size_t i, n;
+	void *items;
 	int ret;
 
-	if (!v)
-		return 0;
-	if (!json_is_array(v))
-		return fail_type(err, "routes", "an array of route objects", v);
-	n = json_array_size(v);
-	if (n == 0)
-		return 0;
-	cfg->routes = calloc(n, sizeof(*cfg->routes));
-	if (!cfg->routes)
-		return fail_nomem(err);
-	cfg->nroutes = n;
-	json_array_foreach(v, i, item) {
-		ret = parse_route(cfg, i, item, err);
-		if (ret)
-			return ret;
-	}
-	return 0;
+	ret = list_alloc(v, "routes", "an array of route objects", sizeof(*cfg->routes), &items,
+			 &cfg->nroutes, err);
+	cfg->routes = items;
+	return ret ? ret : list_parse(cfg, v, parse_route, err);
 }
 
 /* ---- Entry points ------------------------------------------------------------------- */

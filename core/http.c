@@ -384,20 +384,7 @@ void http_conn_fini(struct conn *c)
 
 static int wbuf_reserve(struct conn *c, size_t n)
 {
-	size_t cap;
-	char *nb;
-
-	if (c->wlen + n <= c->wcap)
-		return 0;
-	cap = c->wcap ? c->wcap : 4096;
-	while (cap < c->wlen + n)
-		cap *= 2;
-	nb = realloc(c->wbuf, cap);
-	if (!nb)
-		return -ENOMEM;
-	c->wbuf = nb;
-	c->wcap = cap;
-	return 0;
+	return mem_grow(&c->wbuf, &c->wcap, c->wlen + n, 4096);
 }
 
 static char *put(char *p, const char *s, size_t n)

@@ -92,3 +92,43 @@ void warren__error_prefix(struct warren_error *err, const char *fmt, ...)
 	memcpy(err->msg + n, rest, m);
 	err->msg[n + m] = '\0';
 }
+
+/*
+ * Config text may hold anything and the message ends up on a terminal or in a log: control
+ * bytes are escaped so the message stays one line, and long text is cut on a UTF-8 boundary
+ * so that one huge value cannot push the rest of the message out of its 512 bytes.
+ */
+const char *warren__quote(char *buf, size_t size, const char *s, size_t len, size_t max)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i, o = 0, n = len;
+
+	if (n > max) {
+		n = max;
+		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;
+	}
+	buf[o++] = '"';
+	for (i = 0; i < n && o + 8 < size; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '"' || c == '\\') {
+			buf[o++] = '\\';
+			buf[o++] = (char)c;
+		} else if (c < 0x20 || c == 0x7f) {
+			buf[o++] = '\\';
+			buf[o++] = 'x';
+			buf[o++] = hex[c >> 4];
+			buf[o++] = hex[c & 0xf];
+		} else {
+			buf[o++] = (char)c;
+		}
+	}
+	if (i < len) {
+		memcpy(buf + o, "...", 3);
+		o += 3;
+	}
+	buf[o++] = '"';
+	buf[o] = '\0';
+	return buf;
+}

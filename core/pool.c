@@ -1,6 +1,8 @@
 /* core/pool.c - per-request arena. One chunk per connection is reused request after request,
  * so a typical request allocates nothing from malloc. */
+#include <errno.h>
 #include <stdalign.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "pool.h"
@@ -86,4 +88,23 @@ void pool_destroy(struct pool *p)
 	free_list(p->large);
 	free_list(p->head);
 	pool_init(p);
+}
+
+int mem_grow(char **buf, size_t *cap, size_t need, size_t initial)
+{
+	size_t n = *cap ? *cap : initial;
+	char *nb;
+
+	if (need <= *cap)
+		return 0;
+	if (need > SIZE_MAX / 2)
+		return -ENOMEM;
+	while (n < need)
+		n *= 2;
+	nb = realloc(*buf, n);
+	if (!nb)
+		return -ENOMEM;
+	*buf = nb;
+	*cap = n;
+	return 0;
 }

@@ -19,4 +19,10 @@ void *pool_alloc(struct pool *p, size_t size);
 void pool_reset(struct pool *p);
 void pool_destroy(struct pool *p);
 
+/*
+ * Makes a malloc'd buffer hold at least @need bytes, doubling from @initial so appends
+ * stay amortised O(1). Returns 0 or -ENOMEM (the buffer is then unchanged).
+ */
+int mem_grow(char **buf, size_t *cap, size_t need, size_t initial);
+
 #endif /* WARREN_CORE_POOL_H */

@@ -160,22 +160,9 @@ WARREN_API int warren_resp_header(struct warren_request *r, const char *name, co
 
 static int body_reserve(struct conn *c, size_t extra)
 {
-	size_t cap;
-	char *nb;
-
 	if (extra > SIZE_MAX / 2 - c->body_len)
 		return -ENOMEM;
-	if (c->body_len + extra <= c->body_cap)
-		return 0;
-	cap = c->body_cap ? c->body_cap : 1024;
-	while (cap < c->body_len + extra)
-		cap *= 2;
-	nb = realloc(c->body, cap);
-	if (!nb)
-		return -ENOMEM;
-	c->body = nb;
-	c->body_cap = cap;
-	return 0;
+	return mem_grow(&c->body, &c->body_cap, c->body_len + extra, 1024);
 }
 
 WARREN_API int warren_resp_append(struct warren_request *r, const void *data, size_t len)

@@ -23,44 +23,9 @@ static const char rest_name[] = "*";
 
 #define METHOD_BIT(m) (UINT64_C(1) << (m))
 
-/*
- * Config text may hold anything, and the message ends up on a terminal or in a log:
- * control bytes are escaped, and long text is cut (on a UTF-8 boundary) so that one
- * bad pattern cannot push the JSON path out of the 512-byte message.
- */
 static const char *quote(char *buf, size_t size, const char *s, size_t len)
 {
-	static const char hex[] = "0123456789abcdef";
-	size_t i, o = 0, n = len;
-
-	if (n > QUOTE_MAX) {
-		n = QUOTE_MAX;
-		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-			n--;
-	}
-	buf[o++] = '"';
-	for (i = 0; i < n && o + 8 < size; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '"' || c == '\\') {
-			buf[o++] = '\\';
-			buf[o++] = (char)c;
-		} else if (c < 0x20 || c == 0x7f) {
-			buf[o++] = '\\';
-			buf[o++] = 'x';
-			buf[o++] = hex[c >> 4];
-			buf[o++] = hex[c & 0xf];
-		} else {
-			buf[o++] = (char)c;
-		}
-	}
-	if (i < len) {
-		memcpy(buf + o, "...", 3);
-		o += 3;
-	}
-	buf[o++] = '"';
-	buf[o] = '\0';
-	return buf;
+	return warren__quote(buf, size, s, len, QUOTE_MAX);
 }
 
 static int fail(struct warren_error *err, const char *fmt, ...) WARREN_PRINTF(2, 3);
