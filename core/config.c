@@ -522,10 +522,12 @@ static int parse_event(struct config *cfg, const json_t *v, struct warren_error 
 	s = json_string_value(v);
 	if (s && strcmp(s, "auto") == 0)
 		cfg->event = EVENT_AUTO;
+	else if (s && strcmp(s, "io_uring") == 0)
+		cfg->event = EVENT_IO_URING;
 	else if (s && strcmp(s, "epoll") == 0)
 		cfg->event = EVENT_EPOLL;
 	else
-		return fail_type(err, "event", "\"auto\" or \"epoll\"", v);
+		return fail_type(err, "event", "\"auto\", \"io_uring\" or \"epoll\"", v);
 	return 0;
 }
 

@@ -16,7 +16,8 @@
 #define CONFIG_MAX_WORKERS 1024
 
 enum event_backend {
-	EVENT_AUTO = 0,
+	EVENT_AUTO = 0, /* io_uring when the kernel allows it, else epoll */
+	EVENT_IO_URING,
 	EVENT_EPOLL,
 };
 

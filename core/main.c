@@ -9,6 +9,7 @@
 #include "config.h"
 #include "log.h"
 #include "master.h"
+#include "reactor.h"
 #include "server.h"
 
 #define DEFAULT_CONFIG "conf/warren.json"
@@ -106,6 +107,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	warren__log_set_level(cfg->log_level);
+	/* Once, before any module runs or a worker forks: a forced io_uring that this machine
+	 * refuses is a start-up error, and "auto" settles on epoll with one log line. */
+	if (reactor_probe(&cfg->event, &err) < 0) {
+		fprintf(stderr, "warren: %s: %s\n", file, err.msg);
+		config_free(cfg);
+		return 1;
+	}
 	if (server_load(cfg, &srv, &err) < 0) {
 		fprintf(stderr, "warren: %s: %s\n", file, err.msg);
 		return 1;

@@ -64,6 +64,8 @@ struct rx_handle {
 	bool closed;
 	/* backend-private */
 	bool readable, writable, hup, registered;
+	bool is_socket;	   /* io_uring: native RECV/WRITEV; anything else is polled */
+	unsigned inflight; /* io_uring: submissions whose last completion has not come */
 	struct rx_op *rd, *wr;
 	rx_release_fn release;
 	struct rx_handle *next_closed;
@@ -98,10 +100,28 @@ struct reactor {
 	void *wake_arg;
 };
 
-/* Creates the backend the config asks for; "auto" picks the best available. */
+/*
+ * Creates the backend the config asks for. "auto" tries io_uring and, if this process may
+ * not use it, logs one line saying why and runs on epoll; "io_uring" fails instead, with
+ * the reason in @err.
+ */
 int reactor_create(enum event_backend backend, struct reactor **out, struct warren_error *err);
 
+/*
+ * For the master, once before fork: checks that @*backend can run in this process, so a
+ * config that forces io_uring where it is unavailable fails at start-up (the reason in
+ * @err) instead of in every worker, and turns "auto" into epoll (logging why, once) when
+ * io_uring is unavailable. Leaves no ring behind.
+ */
+int reactor_probe(enum event_backend *backend, struct warren_error *err);
+
 int reactor_epoll_create(struct reactor **out, struct warren_error *err);
+
+/*
+ * One ring for the calling process, which alone may submit to it: create it after fork.
+ * WARREN_DISABLE_IO_URING=1 in the environment makes it fail as if the kernel refused.
+ */
+int reactor_uring_create(struct reactor **out, struct warren_error *err);
 
 static inline int rx_open(struct reactor *rx, struct rx_handle *h, int fd, unsigned flags)
 {

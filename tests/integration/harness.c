@@ -720,7 +720,7 @@ static int wait_exit_nowait(pid_t pid, int pidfd, long long deadline)
 	}
 }
 
-int wt_start(struct wt_server *s)
+int wt_start_hook(struct wt_server *s, void (*hook)(void *arg), void *arg)
 {
 	char fdarg[16], how[64], *text = NULL;
 	size_t len = 0, cap = 0;
@@ -745,6 +745,8 @@ int wt_start(struct wt_server *s)
 		dup2(log, STDOUT_FILENO);
 		dup2(log, STDERR_FILENO);
 		snprintf(fdarg, sizeof(fdarg), "%d", rfd);
+		if (hook)
+			hook(arg);
 		execl(wt_bin(), "warren", "-c", s->conf, "--ready-fd", fdarg, (char *)NULL);
 		dprintf(STDERR_FILENO, "harness: cannot run %s: %s\n", wt_bin(), strerror(errno));
 		_exit(127);
@@ -790,6 +792,11 @@ int wt_start(struct wt_server *s)
 	describe_status(status, how, sizeof(how));
 	fprintf(stderr, "harness: warren did not become ready: %s; it %s\n", start_error(ret), how);
 	return ret;
+}
+
+int wt_start(struct wt_server *s)
+{
+	return wt_start_hook(s, NULL, NULL);
 }
 
 void wt_serve(struct wt_server *s, const char *members_fmt, ...)

@@ -85,6 +85,13 @@ void wt_config(struct wt_server *s, const char *members_fmt, ...)
  */
 int wt_start(struct wt_server *s);
 
+/*
+ * wt_start() that calls @hook(@arg) in the child just before exec, once its output goes to
+ * the log: to restrict the server (a seccomp filter) or change its environment. The hook
+ * reports a failure on stderr and _exit()s.
+ */
+int wt_start_hook(struct wt_server *s, void (*hook)(void *arg), void *arg);
+
 /* wt_init() + wt_config() + wt_start(), asserting success. */
 void wt_serve(struct wt_server *s, const char *members_fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -134,8 +134,8 @@ static const struct bad_case {
 	 "listen[1]: duplicate address \"[0:0::1]:80\" (also listen[0])"},
 
 	/* event and log_level */
-	{"{\"event\": \"kqueue\"}", "event: expected \"auto\" or \"epoll\", got string \"kqueue\""},
-	{"{\"event\": [\"epoll\"]}", "event: expected \"auto\" or \"epoll\", got array"},
+	{"{\"event\": \"kqueue\"}", "event: expected \"auto\", \"io_uring\" or \"epoll\", got string \"kqueue\""},
+	{"{\"event\": [\"epoll\"]}", "event: expected \"auto\", \"io_uring\" or \"epoll\", got array"},
 	{"{\"log_level\": \"verbose\"}",
 	 "log_level: expected one of \"error\", \"warn\", \"info\", \"debug\", got string "
 	 "\"verbose\""},
@@ -245,13 +245,13 @@ static const struct bad_case {
 
 	/* User text in messages: escaped to stay on one line, and cut when long. */
 	{"{\"event\": \"a\\nb\\u001b\\\"c\"}",
-	 "event: expected \"auto\" or \"epoll\", got string \"a\\x0ab\\x1b\\\"c\""},
+	 "event: expected \"auto\", \"io_uring\" or \"epoll\", got string \"a\\x0ab\\x1b\\\"c\""},
 	{"{\"event\": \"aaaaaaaaaabbbbbbbbbbccccccccccddddddddddeeeeeeeeee\"}",
-	 "event: expected \"auto\" or \"epoll\", got string "
+	 "event: expected \"auto\", \"io_uring\" or \"epoll\", got string "
 	 "\"aaaaaaaaaabbbbbbbbbbccccccccccdddddddddd...\""},
 	/* Cut before a multi-byte character rather than through it. */
 	{"{\"event\": \"aaaaaaaaaabbbbbbbbbbccccccccccddddddddd\xc3\xa9xyz\"}",
-	 "event: expected \"auto\" or \"epoll\", got string "
+	 "event: expected \"auto\", \"io_uring\" or \"epoll\", got string "
 	 "\"aaaaaaaaaabbbbbbbbbbccccccccccddddddddd...\""},
 	{"{\"routes\": [{\"match\": {\"ho\\nst\": 1}, \"handler\": \"a.b\"}]}",
 	 "routes[0].match[\"ho\\x0ast\"]: unknown key (expected one of: path, method)"},

@@ -1,0 +1,582 @@
+/* core/reactor_uring.c - the io_uring backend of the completion-style reactor: every
+ * operation is a submission, and its completion runs the caller's callback from run().
+ *
+ * Sockets use the native operations (multishot ACCEPT, RECV, WRITEV). Other fds (the
+ * worker's signalfd) are polled, then read or written with the plain syscall as the epoll
+ * backend does: they are cold, and the result never depends on how a kernel's io_uring
+ * treats a non-blocking file that is not a socket.
+ *
+ * A closed handle may still be named by submissions in flight: close cancels them, and
+ * the fd is closed and the handle released only once the last of their completions is in.
+ * Keeping the fd open until then also means that a submission still queued for it can
+ * never reach a newer file that happens to get the same number.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <liburing.h>
+/* Memcheck cannot see the kernel fill a buffer behind a completion: the backend tells it. */
+#if __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#else
+#define VALGRIND_MAKE_MEM_DEFINED(addr, len) ((void)(addr), (void)(len))
+#endif
+
+#include "reactor.h"
+
+#define RING_ENTRIES 1024
+/* Submitting a full queue frees it at once; a kernel short of memory gets a few tries. */
+#define SQE_TRIES 4
+/* How long destroy() waits for the completions of cancelled operations. */
+#define DRAIN_MS 1000
+#define DRAIN_STEP_MS 10
+
+struct reactor_uring {
+	struct reactor base;
+	struct io_uring ring;
+	struct rx_handle *closed; /* closed, not yet released */
+	unsigned releasable;	  /* how many of those have no submission in flight */
+	bool destroying;
+};
+
+static struct reactor_uring *to_ur(struct reactor *rx)
+{
+	return container_of(rx, struct reactor_uring, base);
+}
+
+/* ---- user_data ------------------------------------------------------------------------ */
+
+/*
+ * A submission's user_data is its rx_op with a tag in the low bits, or 0 for one whose
+ * completion needs no handling (a cancellation). Anything else, such as liburing's own
+ * LIBURING_UDATA_TIMEOUT, is ignored as well.
+ */
+enum ud_kind {
+	UD_IGNORE = 0,
+	UD_OP = 1,
+};
+
+#define UD_KIND_MASK 7ULL
+_Static_assert(_Alignof(struct rx_op) > UD_KIND_MASK, "rx_op pointers must leave tag bits");
+
+static uint64_t ud_from_op(struct rx_op *op)
+{
+	return (uint64_t)(uintptr_t)op | UD_OP;
+}
+
+static enum ud_kind ud_kind(uint64_t ud)
+{
+	return (ud & UD_KIND_MASK) == UD_OP ? UD_OP : UD_IGNORE;
+}
+
+static struct rx_op *ud_op(uint64_t ud)
+{
+	return (struct rx_op *)(uintptr_t)(ud & ~UD_KIND_MASK);
+}
+
+/* ---- submitting ----------------------------------------------------------------------- */
+
+static struct io_uring_sqe *get_sqe(struct reactor_uring *ur)
+{
+	for (int i = 0; i < SQE_TRIES; i++) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&ur->ring);
+		int ret;
+
+		if (sqe)
+			return sqe;
+		ret = io_uring_submit(&ur->ring);
+		if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY)
+			break;
+	}
+	return NULL;
+}
+
+/* Queues @op's next submission: the operation itself, or a poll for a non-socket. */
+static int submit_op(struct reactor_uring *ur, struct rx_op *op)
+{
+	struct rx_handle *h = op->h;
+	struct io_uring_sqe *sqe = get_sqe(ur);
+
+	if (!sqe)
+		return -ENOBUFS;
+	switch (op->kind) {
+	case RX_ACCEPT:
+		io_uring_prep_multishot_accept(sqe, h->fd, NULL, NULL,
+					       SOCK_NONBLOCK | SOCK_CLOEXEC);
+		break;
+	case RX_RECV:
+		if (h->is_socket)
+			io_uring_prep_recv(sqe, h->fd, op->recv.buf, op->recv.len, 0);
+		else
+			io_uring_prep_poll_add(sqe, h->fd, POLLIN);
+		break;
+	case RX_SEND:
+		if (h->is_socket)
+			io_uring_prep_writev(sqe, h->fd, op->send.iov, (unsigned)op->send.iovcnt,
+					     0);
+		else
+			io_uring_prep_poll_add(sqe, h->fd, POLLOUT);
+		break;
+	}
+	io_uring_sqe_set_data64(sqe, ud_from_op(op));
+	op->queued = true;
+	h->inflight++;
+	return 0;
+}
+
+static int cancel_op(struct reactor_uring *ur, struct rx_op *op)
+{
+	struct io_uring_sqe *sqe = get_sqe(ur);
+
+	if (!sqe)
+		return -ENOBUFS;
+	io_uring_prep_cancel64(sqe, ud_from_op(op), 0);
+	io_uring_sqe_set_data64(sqe, UD_IGNORE);
+	return 0;
+}
+
+/* ---- the operations ------------------------------------------------------------------- */
+
+static int ur_open(struct reactor *rx, struct rx_handle *h, int fd, unsigned flags)
+{
+	struct stat st;
+
+	(void)rx;
+	memset(h, 0, sizeof(*h));
+	h->fd = fd;
+	h->flags = flags;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	h->is_socket = S_ISSOCK(st.st_mode);
+	return 0;
+}
+
+/* The last completion of a closed handle is in: nothing names its fd or memory any more. */
+static void closed_idle(struct reactor_uring *ur, struct rx_handle *h)
+{
+	close(h->fd);
+	ur->releasable++;
+}
+
+static void ur_close(struct reactor *rx, struct rx_handle *h, rx_release_fn release)
+{
+	struct reactor_uring *ur = to_ur(rx);
+	struct rx_op *ops[2] = {h->rd, h->wr};
+	bool stuck = false;
+
+	if (h->closed)
+		return;
+	h->closed = true;
+	h->release = release;
+	h->rd = h->wr = NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(ops); i++) {
+		if (!ops[i])
+			continue;
+		ops[i]->pending = false;
+		/* Until cancelled, the kernel holds the file: a receive would wait for the peer. */
+		if (ops[i]->queued && cancel_op(ur, ops[i]) < 0)
+			stuck = true;
+	}
+	/*
+	 * No room to cancel (the kernel refuses submissions): a connection is ours alone, and
+	 * shutting it down completes what waits on it. A shared listener must not be shut
+	 * down; destroy() reclaims it.
+	 */
+	if (stuck && h->is_socket && !(h->flags & RX_F_LISTEN))
+		shutdown(h->fd, SHUT_RDWR);
+	h->next_closed = ur->closed;
+	ur->closed = h;
+	if (h->inflight == 0)
+		closed_idle(ur, h);
+}
+
+static int ur_accept(struct reactor *rx, struct rx_handle *h, struct rx_op *op)
+{
+	int ret;
+
+	if (h->closed)
+		return -EBADF;
+	if (h->rd)
+		return -EBUSY;
+	if (!h->is_socket)
+		return -ENOTSOCK;
+	op->h = h;
+	op->kind = RX_ACCEPT;
+	ret = submit_op(to_ur(rx), op);
+	if (ret < 0)
+		return ret;
+	op->pending = true;
+	h->rd = op;
+	return 0;
+}
+
+static int ur_recv(struct reactor *rx, struct rx_handle *h, struct rx_op *op, void *buf, size_t len)
+{
+	int ret;
+
+	if (h->closed)
+		return -EBADF;
+	if (h->rd)
+		return -EBUSY;
+	if (len > INT32_MAX)
+		len = INT32_MAX;
+	op->h = h;
+	op->kind = RX_RECV;
+	op->recv.buf = buf;
+	op->recv.len = len;
+	ret = submit_op(to_ur(rx), op);
+	if (ret < 0)
+		return ret;
+	op->pending = true;
+	h->rd = op;
+	return 0;
+}
+
+static int ur_send(struct reactor *rx, struct rx_handle *h, struct rx_op *op,
+		   const struct iovec *iov, int iovcnt)
+{
+	int ret;
+
+	if (h->closed)
+		return -EBADF;
+	if (h->wr)
+		return -EBUSY;
+	op->h = h;
+	op->kind = RX_SEND;
+	op->send.iov = iov;
+	op->send.iovcnt = iovcnt;
+	ret = submit_op(to_ur(rx), op);
+	if (ret < 0)
+		return ret;
+	op->pending = true;
+	h->wr = op;
+	return 0;
+}
+
+/* ---- completions ---------------------------------------------------------------------- */
+
+/* Ends an operation and runs its callback. */
+static void finish(struct rx_op *op, int res)
+{
+	struct rx_handle *h = op->h;
+
+	op->pending = false;
+	if (h->rd == op)
+		h->rd = NULL;
+	else if (h->wr == op)
+		h->wr = NULL;
+	op->cb(op, res);
+}
+
+/* Errors that concern one connection only, not the listener (as accept(2) reports them). */
+static bool accept_error_is_transient(int res)
+{
+	switch (res) {
+	case -ECONNABORTED:
+	case -EPROTO:
+	case -EPERM:
+	case -EINTR:
+	case -EAGAIN:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void complete_accept(struct reactor_uring *ur, struct rx_op *op, int res)
+{
+	struct rx_handle *h = op->h;
+	int ret;
+
+	if (res >= 0) {
+		op->cb(op, res);
+	} else if (!op->queued && !accept_error_is_transient(res)) {
+		/* Out of fds or memory: stop accepting until the owner re-arms. */
+		finish(op, res);
+		return;
+	}
+	/* The kernel ends a multishot accept now and then (a full completion queue, say);
+	 * the caller asked for connections until it closes the handle. */
+	if (op->queued || h->closed || h->rd != op)
+		return;
+	ret = submit_op(ur, op);
+	if (ret < 0)
+		finish(op, ret);
+}
+
+/* The syscall a poll completion on a non-socket stands for. */
+static int poll_ready_io(struct rx_op *op)
+{
+	ssize_t n;
+
+	if (op->kind == RX_RECV)
+		n = read(op->h->fd, op->recv.buf, op->recv.len);
+	else
+		n = writev(op->h->fd, op->send.iov, op->send.iovcnt);
+	if (n < 0)
+		return errno == EINTR ? -EAGAIN : -errno;
+	return (int)n;
+}
+
+static void complete_io(struct reactor_uring *ur, struct rx_op *op, int res)
+{
+	/* A poll result is an event mask: the fd is ready (or in error) for the syscall. */
+	if (!op->h->is_socket && res >= 0)
+		res = poll_ready_io(op);
+	else if (op->kind == RX_RECV && res > 0)
+		VALGRIND_MAKE_MEM_DEFINED(op->recv.buf, (size_t)res);
+	if (res == -EAGAIN || res == -EINTR) {
+		res = submit_op(ur, op);
+		if (res == 0)
+			return;
+	}
+	finish(op, res);
+}
+
+static void complete(struct reactor_uring *ur, const struct io_uring_cqe *cqe)
+{
+	struct rx_op *op = ud_op(cqe->user_data);
+	struct rx_handle *h = op->h;
+
+	if (!(cqe->flags & IORING_CQE_F_MORE)) {
+		op->queued = false;
+		h->inflight--;
+	}
+	if (h->closed || ur->destroying) {
+		if (op->kind == RX_ACCEPT && cqe->res >= 0)
+			close(cqe->res);
+		if (h->closed && h->inflight == 0)
+			closed_idle(ur, h);
+		return;
+	}
+	if (op->kind == RX_ACCEPT)
+		complete_accept(ur, op, cqe->res);
+	else
+		complete_io(ur, op, cqe->res);
+}
+
+/* One pass over the completion queue, given back to the kernel in one step. */
+static void reap(struct reactor_uring *ur)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, n = 0;
+
+	io_uring_for_each_cqe(&ur->ring, head, cqe) {
+		if (ud_kind(cqe->user_data) == UD_OP)
+			complete(ur, cqe);
+		n++;
+	}
+	io_uring_cq_advance(&ur->ring, n);
+}
+
+static void release_idle(struct reactor_uring *ur)
+{
+	struct rx_handle **link = &ur->closed;
+
+	while (ur->releasable > 0 && *link) {
+		struct rx_handle *h = *link;
+
+		if (h->inflight > 0) {
+			link = &h->next_closed;
+			continue;
+		}
+		*link = h->next_closed;
+		ur->releasable--;
+		if (h->release)
+			h->release(h);
+	}
+}
+
+static int ur_run(struct reactor *rx, int timeout_ms)
+{
+	struct reactor_uring *ur = to_ur(rx);
+	struct io_uring_cqe *cqe;
+	int ret;
+
+	/* Handles closed outside run() (from timers) need no turn of their own. */
+	release_idle(ur);
+	/* Completions already queued are handled now; the kernel may have more to post. */
+	if (timeout_ms == 0 || io_uring_cq_ready(&ur->ring) > 0) {
+		ret = io_uring_submit_and_get_events(&ur->ring);
+	} else if (timeout_ms < 0) {
+		ret = io_uring_submit_and_wait(&ur->ring, 1);
+	} else {
+		struct __kernel_timespec ts = {
+			.tv_sec = timeout_ms / 1000,
+			.tv_nsec = (long long)(timeout_ms % 1000) * 1000000,
+		};
+
+		ret = io_uring_submit_and_wait_timeout(&ur->ring, &cqe, 1, &ts, NULL);
+	}
+	/* -EBUSY and -EAGAIN: the kernel wants completions reaped before it takes more. */
+	if (ret < 0 && ret != -EINTR && ret != -ETIME && ret != -EBUSY && ret != -EAGAIN)
+		return ret;
+	if (rx->wake)
+		rx->wake(rx->wake_arg);
+	reap(ur);
+	release_idle(ur);
+	return 0;
+}
+
+static bool closed_in_flight(const struct reactor_uring *ur)
+{
+	for (const struct rx_handle *h = ur->closed; h; h = h->next_closed)
+		if (h->inflight > 0)
+			return true;
+	return false;
+}
+
+static void ur_destroy(struct reactor *rx)
+{
+	struct reactor_uring *ur = to_ur(rx);
+	struct __kernel_timespec ts = {.tv_nsec = DRAIN_STEP_MS * 1000000LL};
+	struct io_uring_cqe *cqe;
+
+	/*
+	 * Cancelled operations complete promptly; waiting for them keeps the kernel from
+	 * touching a buffer once its owner has been released. No callback runs here.
+	 */
+	ur->destroying = true;
+	for (int i = 0; i < DRAIN_MS / DRAIN_STEP_MS && closed_in_flight(ur); i++) {
+		io_uring_submit_and_wait_timeout(&ur->ring, &cqe, 1, &ts, NULL);
+		reap(ur);
+	}
+	io_uring_queue_exit(&ur->ring);
+	while (ur->closed) {
+		struct rx_handle *h = ur->closed;
+
+		ur->closed = h->next_closed;
+		if (h->inflight > 0)
+			close(h->fd);
+		if (h->release)
+			h->release(h);
+	}
+	free(ur);
+}
+
+static const struct reactor_ops uring_ops = {
+	.name = "io_uring",
+	.open = ur_open,
+	.close = ur_close,
+	.accept = ur_accept,
+	.recv = ur_recv,
+	.send = ur_send,
+	.run = ur_run,
+	.destroy = ur_destroy,
+};
+
+/* ---- creating the ring ---------------------------------------------------------------- */
+
+static const struct {
+	int op;
+	const char *name;
+} needed_ops[] = {
+	{IORING_OP_ACCEPT, "ACCEPT"},
+	{IORING_OP_RECV, "RECV"},
+	{IORING_OP_WRITEV, "WRITEV"},
+	{IORING_OP_POLL_ADD, "POLL_ADD"},
+	{IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
+	/* Multishot accept has no opcode of its own: it came with SOCKET, in Linux 5.19. */
+	{IORING_OP_SOCKET, "SOCKET (multishot accept)"},
+};
+
+static const char *setup_hint(int ret)
+{
+	switch (ret) {
+	case -EPERM:
+		return " (denied by a seccomp filter or the kernel.io_uring_disabled sysctl)";
+	case -ENOSYS:
+		return " (a kernel without io_uring, or a seccomp filter)";
+	default:
+		return "";
+	}
+}
+
+/* The most capable setup the kernel accepts: each step back drops flags it rejected. */
+static int setup_ring(struct io_uring *ring, struct warren_error *err)
+{
+	static const unsigned tries[] = {
+		/* Completions are posted when run() asks for them, never by interrupting us. */
+		IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+		IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN,
+		0,
+	};
+	const char *off = getenv("WARREN_DISABLE_IO_URING");
+	int ret = -EINVAL;
+
+	/* For machines (CI) and tests that must run without io_uring: refused, like seccomp. */
+	if (off && *off && strcmp(off, "0") != 0) {
+		warren_error_set(err, "io_uring_setup: disabled by WARREN_DISABLE_IO_URING=%s",
+				 off);
+		return -EPERM;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(tries) && ret == -EINVAL; i++) {
+		struct io_uring_params p = {.flags = tries[i]};
+
+		ret = io_uring_queue_init_params(RING_ENTRIES, ring, &p);
+	}
+	if (ret < 0)
+		warren_error_set(err, "io_uring_setup: %s%s", strerror(-ret), setup_hint(ret));
+	return ret;
+}
+
+static int check_kernel(struct io_uring *ring, struct warren_error *err)
+{
+	struct io_uring_probe *probe;
+	int ret = 0;
+
+	if ((ring->features & (IORING_FEAT_NODROP | IORING_FEAT_EXT_ARG)) !=
+	    (IORING_FEAT_NODROP | IORING_FEAT_EXT_ARG)) {
+		warren_error_set(err,
+				 "io_uring lacks NODROP or EXT_ARG (Linux 5.19 or later needed)");
+		return -EOPNOTSUPP;
+	}
+	probe = io_uring_get_probe_ring(ring);
+	if (!probe) {
+		warren_error_set(err, "io_uring cannot tell which operations it supports");
+		return -EOPNOTSUPP;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(needed_ops); i++) {
+		if (!io_uring_opcode_supported(probe, needed_ops[i].op)) {
+			warren_error_set(
+				err, "io_uring lacks the %s operation (Linux 5.19 or later needed)",
+				needed_ops[i].name);
+			ret = -EOPNOTSUPP;
+			break;
+		}
+	}
+	io_uring_free_probe(probe);
+	return ret;
+}
+
+int reactor_uring_create(struct reactor **out, struct warren_error *err)
+{
+	struct reactor_uring *ur = calloc(1, sizeof(*ur));
+	int ret;
+
+	if (!ur) {
+		warren_error_set(err, "out of memory");
+		return -ENOMEM;
+	}
+	ret = setup_ring(&ur->ring, err);
+	if (ret < 0)
+		goto out_free_ur;
+	ret = check_kernel(&ur->ring, err);
+	if (ret < 0)
+		goto out_exit_ring;
+	ur->base.ops = &uring_ops;
+	*out = &ur->base;
+	return 0;
+
+out_exit_ring:
+	io_uring_queue_exit(&ur->ring);
+out_free_ur:
+	free(ur);
+	return ret;
+}
