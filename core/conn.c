@@ -246,3 +246,11 @@ void conn_close_idle(struct worker *w)
 		c = next;
 	}
 }
+
+void conn_drain_idle(struct worker *w, unsigned ms)
+{
+	for (struct conn *c = w->conns; c; c = c->next)
+		if (c->state == CONN_READING && !c->request_begun &&
+		    c->timer.deadline > w->now_ms + ms)
+			arm_timer(c, ms);
+}

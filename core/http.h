@@ -121,5 +121,7 @@ int conn_accept(struct worker *w, int fd);
 void conn_close_all(struct worker *w);
 /* Closes the connections that wait for a next request (graceful stop). */
 void conn_close_idle(struct worker *w);
+/* Gives connections that wait for a next request at most @ms more (reload drain). */
+void conn_drain_idle(struct worker *w, unsigned ms);
 
 #endif /* WARREN_CORE_HTTP_H */
