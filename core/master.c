@@ -183,6 +183,25 @@ static void gen_signal(struct generation *g, int sig)
 			kill(g->slots[i].pid, sig);
 }
 
+static void close_listeners(const struct generation *g, const struct generation *keep)
+{
+	for (size_t i = 0; g && g != keep && i < g->srv->nlisteners; i++)
+		if (g->srv->listeners[i].fd >= 0)
+			close(g->srv->listeners[i].fd);
+}
+
+/*
+ * In a new worker: sockets of other generations must not stay open here, or an address
+ * dropped by a reload would keep accepting into a queue nobody serves.
+ */
+static void close_other_listeners(const struct master *m, const struct generation *g)
+{
+	close_listeners(m->cur, g);
+	close_listeners(m->pending, g);
+	for (const struct generation *o = m->old; o; o = o->next)
+		close_listeners(o, g);
+}
+
 static int spawn(struct master *m, struct generation *g, unsigned i)
 {
 	pid_t pid = fork();
@@ -196,6 +215,7 @@ static int spawn(struct master *m, struct generation *g, unsigned i)
 		close(m->notify_rd);
 		if (m->ready_fd >= 0)
 			close(m->ready_fd);
+		close_other_listeners(m, g);
 		worker_main(g->srv, i, m->pid, m->notify_wr);
 	}
 	g->slots[i].pid = pid;
