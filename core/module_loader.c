@@ -84,9 +84,13 @@ static int check_descriptor(const struct warren_module *m, const char *what,
 }
 
 /*
- * glibc hands back the object already mapped for a path it has open, so a plugin rebuilt
- * in place would keep running its old code after a reload. A reload therefore loads a
- * private copy: the file's bytes in a memfd, which is a new object to the dynamic loader.
+ * Plugins are loaded from a private copy, the file's bytes in a memfd:
+ * - glibc hands back the object already mapped for a path it has open, so a plugin
+ *   rebuilt in place would keep running its old code after a reload;
+ * - a file overwritten in place (cp) under a running server would change the code of
+ *   every worker that maps it, and crash them.
+ * The memfd stays open as long as the module is loaded: closed, its /proc/self/fd/N
+ * name would be reused by the next copy and glibc would match that name to this one.
  */
 static int copy_to_memfd(const char *path, struct warren_error *err, size_t idx)
 {
@@ -96,11 +100,14 @@ static int copy_to_memfd(const char *path, struct warren_error *err, size_t idx)
 
 	src = open(path, O_RDONLY | O_CLOEXEC);
 	if (src < 0) {
-		warren_error_set(err, "modules[%zu].path: cannot load module: %s: %s", idx, path,
-				 strerror(errno));
+		warren_error_set(err,
+				 "modules[%zu].path: cannot load module: %s: cannot open shared "
+				 "object file: %s",
+				 idx, path, strerror(errno));
 		return -errno;
 	}
-	dst = memfd_create("warren-module", MFD_CLOEXEC);
+	/* Named after the file, so /proc/PID/maps and profilers still say which. */
+	dst = memfd_create(strrchr(path, '/') ? strrchr(path, '/') + 1 : path, MFD_CLOEXEC);
 	if (dst < 0)
 		goto out_error;
 	while ((n = read(src, buf, sizeof(buf))) != 0) {
@@ -134,36 +141,20 @@ static void dl_error(struct warren_error *err, size_t idx, const char *shown, co
 }
 
 static int load_plugin(struct loaded_module *lm, const struct module_conf *mc, size_t idx,
-		       bool private_copy, struct warren_error *err)
+		       struct warren_error *err)
 {
 	char what[300], fdpath[64];
-	const char *path = mc->path;
-	char *rel = NULL;
-	int memfd = -1, ret;
+	int ret;
 
-	/* Without a slash dlopen would search the library path; a config means a file. */
-	if (!strchr(path, '/')) {
-		if (asprintf(&rel, "./%s", path) < 0)
-			return -ENOMEM;
-		path = rel;
-	}
-	if (private_copy) {
-		memfd = copy_to_memfd(path, err, idx);
-		free(rel);
-		if (memfd < 0)
-			return memfd;
-		snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", memfd);
-		path = fdpath;
-		rel = NULL;
-	}
-	lm->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-	if (!lm->dl)
-		dl_error(err, idx, path, private_copy ? mc->path : path);
-	free(rel);
-	if (memfd >= 0)
-		close(memfd); /* the mapping keeps what it needs */
-	if (!lm->dl)
+	lm->memfd = copy_to_memfd(mc->path, err, idx);
+	if (lm->memfd < 0)
+		return lm->memfd;
+	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", lm->memfd);
+	lm->dl = dlopen(fdpath, RTLD_NOW | RTLD_LOCAL);
+	if (!lm->dl) {
+		dl_error(err, idx, fdpath, mc->path);
 		return -ENOENT;
+	}
 	lm->path = mc->path;
 	lm->desc = dlsym(lm->dl, "warren_module");
 	if (!lm->desc) {
@@ -292,6 +283,7 @@ static int resolve_route(struct server *srv, size_t idx, json_t *empty, struct w
 		b = find_builtin(name);
 		if (b) {
 			lm = &srv->mods[srv->nmods++];
+			lm->memfd = -1;
 			lm->desc = b;
 			lm->config = empty;
 			ret = init_module(lm, "routes", err);
@@ -375,9 +367,10 @@ int server_load(struct config *cfg, unsigned generation, struct server **out,
 		const struct module_conf *mc = &cfg->modules[i];
 		struct loaded_module *lm = &srv->mods[srv->nmods++];
 
+		lm->memfd = -1;
 		lm->config = mc->config;
 		if (mc->path) {
-			ret = load_plugin(lm, mc, i, generation > 0, err);
+			ret = load_plugin(lm, mc, i, err);
 		} else {
 			lm->desc = find_builtin(mc->name);
 			ret = 0;
@@ -430,6 +423,8 @@ void server_free(struct server *srv)
 			lm->desc->fini(lm->data);
 		if (lm->dl)
 			dlclose(lm->dl);
+		if (lm->memfd >= 0)
+			close(lm->memfd);
 	}
 	for (size_t i = 0; i < srv->nlisteners; i++)
 		if (srv->listeners[i].fd >= 0)

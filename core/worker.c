@@ -144,6 +144,7 @@ static void on_signal(struct rx_op *op, int res)
 			log_info("worker %u: graceful stop", w->id);
 		}
 		/* Graceful: finish what is in flight, close what is idle, take nothing new. */
+		w->drain_idle_ms = 0;
 		begin_stop(w);
 		conn_close_idle(w);
 		break;
@@ -151,6 +152,7 @@ static void on_signal(struct rx_op *op, int res)
 		/* Reload: the new generation accepts already. An idle connection may still
 		 * carry a request its client is sending right now, so it gets a moment. */
 		log_debug("worker %u: draining", w->id);
+		w->drain_idle_ms = DRAIN_IDLE_MS;
 		begin_stop(w);
 		conn_drain_idle(w, DRAIN_IDLE_MS);
 		break;

@@ -44,6 +44,7 @@ struct worker {
 
 	struct timer stop_timer; /* bounds a graceful stop */
 	pid_t master;
+	unsigned drain_idle_ms; /* stopping for a reload: how long idle connections may stay */
 	unsigned id;
 	bool stopping;
 };

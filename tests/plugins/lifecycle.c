@@ -128,4 +128,6 @@ static const struct warren_handler handlers[] = {
 };
 
 WARREN_MODULE(lifecycle, .handlers = handlers, .init = init, .worker_init = worker_init,
-	      .worker_exit = worker_exit, .fini = fini, );
+	      .worker_exit = worker_exit, .fini = fini, .on_child_spawn = on_child_spawn,
+	      .on_master_ready = on_master_ready, .on_child_recover = on_child_recover,
+	      .on_master_death = on_master_death, );
