@@ -547,7 +547,9 @@ static void dispatch(struct conn *c)
 	while ((rt = router_next(&c->w->srv->router, &pos, r->method, path, plen, &r->match,
 				 &allow))) {
 		r->route = rt;
+		c->w->crash = (struct crash_context){.what = rt->id, .c = c};
 		rc = rt->handler->handle(r, rt->data);
+		c->w->crash = (struct crash_context){0};
 		if (rc == WARREN_DONE)
 			return;
 		if (rc == WARREN_DECLINED) {

@@ -212,6 +212,8 @@ void worker_main(struct server *srv, unsigned id, pid_t master)
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != master)
 		_exit(1);
 	set_process_signals();
+	if (crash_guard_install(&w) < 0)
+		log_warn("worker %u: no crash reports: %s", id, strerror(errno));
 
 	ret = reactor_create(srv->cfg->event, &rx, &err);
 	if (ret < 0) {

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "crash.h"
 #include "reactor.h"
 #include "server.h"
 #include "timer.h"
@@ -43,6 +44,7 @@ struct worker {
 	char date[40]; /* "Sun, 06 Nov 1994 08:49:37 GMT" for the Date header */
 
 	struct timer stop_timer; /* bounds a graceful stop */
+	struct crash_context crash; /* what runs now, for a fatal signal's report */
 	unsigned id;
 	bool stopping;
 };
