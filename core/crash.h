@@ -7,8 +7,8 @@ struct worker;
 
 /* What the worker is running, for the crash report; set around every module call. */
 struct crash_context {
-	const char *what;	/* "hello.greet", or a hook name */
-	const struct conn *c;	/* the request being served, or NULL */
+	const char *what;     /* "hello.greet", or a hook name */
+	const struct conn *c; /* the request being served, or NULL */
 };
 
 /*
