@@ -678,6 +678,9 @@ static int serve(struct conn *c)
 	if (!c->req.keep_alive)
 		c->close_after_write = true;
 	pool_reset(&c->pool);
+	/* Nothing of this request may be taken for the next one's, whose first bytes
+	 * (a stray CRLF, say) can arrive before its message begins. */
+	request_reset(&c->req);
 	c->req_start = c->rpos;
 	c->request_begun = false;
 	return 0;
