@@ -5,6 +5,8 @@
 
 #include <http_parser.h>
 
+#include "chunked.h"
+
 #include "pool.h"
 #include "router.h"
 #include "timer.h"
@@ -36,7 +38,8 @@ struct warren_request {
 	uint32_t path_off, path_len;
 	uint32_t query_off, query_len;
 	uint32_t body_off, body_len;
-	uint32_t trailer_len; /* bytes of trailer fields seen, bounded like the head */
+	bool chunked; /* the body is being decoded by dechunk */
+	struct chunked dechunk;
 	bool expect_continue; /* "Expect: 100-continue" with a body still to come */
 	bool continue_sent;
 	struct http_hdr hdrs[HTTP_MAX_HEADERS];

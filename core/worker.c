@@ -279,6 +279,8 @@ void worker_main(struct server *srv, unsigned id, pid_t master, int notify_fd)
 	set_process_signals();
 	if (srv->cfg->cpu_affinity)
 		pin_cpu(id);
+	if (crash_guard_install(&w) < 0)
+		log_warn("worker %u: no crash reports: %s", id, strerror(errno));
 
 	ret = reactor_create(srv->cfg->event, &rx, &err);
 	if (ret < 0) {

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "crash.h"
 #include "reactor.h"
 #include "server.h"
 #include "timer.h"
@@ -45,6 +46,7 @@ struct worker {
 	struct timer stop_timer; /* bounds a graceful stop */
 	pid_t master;
 	unsigned drain_idle_ms; /* stopping for a reload: how long idle connections may stay */
+	struct crash_context crash; /* what runs now, for a fatal signal's report */
 	unsigned id;
 	bool stopping;
 };

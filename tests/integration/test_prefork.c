@@ -984,6 +984,9 @@ START_TEST(crash_loop_backs_off_and_recovers)
 			  "is 2); next respawn in 1000 ms",
 			  WT_TIMEOUT_MS));
 	WT_OK(wt_wait_log(&s, "was killed by signal 11 (SIGSEGV)", WT_TIMEOUT_MS));
+	/* The worker's last words name the handler and the request it was serving. */
+	WT_OK(wt_wait_log(&s, "fatal signal SIGSEGV in crash.now while serving \"GET /crash\"",
+			  WT_TIMEOUT_MS));
 	ck_assert_msg(wt_pid_exists(s.pid), "the master died");
 
 	/* A request waits in the listen queue until a worker is back. */
