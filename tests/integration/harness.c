@@ -876,6 +876,11 @@ void wt_stop_ok(struct wt_server *s)
 	ck_assert_msg(ret != -EBUSY, "processes of warren outlived its master");
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 		      "warren %s after SIGTERM, expected exit status 0", how);
+	/* A worker's sanitizer report ends only that worker; its words are in the log. */
+	ck_assert_msg(!wt_log_contains(s, "ERROR: AddressSanitizer") &&
+			      !wt_log_contains(s, "ERROR: LeakSanitizer") &&
+			      !wt_log_contains(s, "runtime error:"),
+		      "a sanitizer reported an error (see the log)");
 	wt_cleanup(s);
 }
 
