@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <http_parser.h>
@@ -46,8 +47,11 @@ enum {
 _Static_assert(METHOD_COUNT <= 64, "route method masks are 64 bits wide");
 
 static const char *const top_keys[] = {
-	"listen", "workers", "event", "log_level", "http", "modules", "routes",
+	"listen",   "workers",		"cpu_affinity", "event", "log_level", "log_file",
+	"pid_file", "shutdown_timeout", "recover",	"http",	 "modules",   "routes",
 };
+static const char *const listen_keys[] = {"address", "reuseport", "backlog", "defer_accept"};
+static const char *const recover_keys[] = {"max", "window"};
 static const char *const http_keys[] = {
 	"max_body_size",
 	"max_header_size",
@@ -356,6 +360,27 @@ static int parse_ipv6(const char *text, struct sockaddr_storage *ss, socklen_t *
 	return 0;
 }
 
+static int parse_unix(const char *text, struct sockaddr_storage *ss, socklen_t *len,
+		      struct warren_error *err)
+{
+	struct sockaddr_un *sun = (struct sockaddr_un *)ss;
+	const char *path = text + 5;
+	char q[QUOTE_BUF];
+	size_t n = strlen(path);
+
+	if (path[0] != '/')
+		return fail(err, NULL,
+			    "%s: a unix socket needs an absolute path (unix:/run/x.sock)",
+			    quote(q, sizeof(q), text));
+	if (n >= sizeof(sun->sun_path))
+		return fail(err, NULL, "%s: socket path longer than %zu bytes",
+			    quote(q, sizeof(q), text), sizeof(sun->sun_path) - 1);
+	sun->sun_family = AF_UNIX;
+	memcpy(sun->sun_path, path, n + 1);
+	*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+	return 0;
+}
+
 int config_parse_address(const char *text, struct sockaddr_storage *ss, socklen_t *len,
 			 struct warren_error *err)
 {
@@ -368,6 +393,8 @@ int config_parse_address(const char *text, struct sockaddr_storage *ss, socklen_
 
 	memset(ss, 0, sizeof(*ss));
 	*len = 0;
+	if (strncmp(text, "unix:", 5) == 0)
+		return parse_unix(text, ss, len, err);
 	if (text[0] == '[')
 		return parse_ipv6(text, ss, len, err);
 
@@ -420,6 +447,8 @@ static bool same_address(const struct listen_conf *a, const struct listen_conf *
 
 static in_port_t listen_port(const struct listen_conf *l)
 {
+	if (l->addr.ss_family == AF_UNIX)
+		return 1; /* never "kernel's choice": two equal paths always collide */
 	if (l->addr.ss_family == AF_INET6)
 		return ((const struct sockaddr_in6 *)&l->addr)->sin6_port;
 	return ((const struct sockaddr_in *)&l->addr)->sin_port;
@@ -450,6 +479,59 @@ static int add_listen(struct config *cfg, size_t i, const char *text, const char
 	return 0;
 }
 
+static int get_size(const json_t *v, const char *path, json_int_t min, json_int_t max, size_t *out,
+		    struct warren_error *err);
+
+static int get_bool(const json_t *v, const char *path, bool *out, struct warren_error *err)
+{
+	if (!json_is_boolean(v))
+		return fail_type(err, path, "true or false", v);
+	*out = json_is_true(v);
+	return 0;
+}
+
+/* A listen entry is "host:port", or an object with that as "address" plus options. */
+static int parse_listen_entry(struct config *cfg, size_t i, const json_t *item, const char *p,
+			      struct warren_error *err)
+{
+	struct listen_conf *l = &cfg->listen[i];
+	char kp[JPATH_BUF];
+	const json_t *opt;
+	size_t backlog;
+	int ret;
+
+	l->backlog = CONFIG_DEFAULT_BACKLOG;
+	if (json_is_string(item))
+		return add_listen(cfg, i, json_string_value(item), p, err);
+	if (!json_is_object(item))
+		return fail_type(err, p, "a \"host:port\" string or an object with \"address\"",
+				 item);
+	ret = check_keys(item, p, listen_keys, ARRAY_SIZE(listen_keys), err);
+	if (ret)
+		return ret;
+	opt = json_object_get(item, "address");
+	jpath_key(kp, p, "address");
+	if (!opt)
+		return fail(err, kp, "missing (expected \"host:port\" or \"unix:/path\")");
+	if (!json_is_string(opt))
+		return fail_type(err, kp, "a \"host:port\" or \"unix:/path\" string", opt);
+	ret = add_listen(cfg, i, json_string_value(opt), kp, err);
+	if (!ret && (opt = json_object_get(item, "reuseport")))
+		ret = get_bool(opt, jpath_key(kp, p, "reuseport"), &l->reuseport, err);
+	if (!ret && (opt = json_object_get(item, "defer_accept")))
+		ret = get_bool(opt, jpath_key(kp, p, "defer_accept"), &l->defer_accept, err);
+	if (!ret && (opt = json_object_get(item, "backlog"))) {
+		ret = get_size(opt, jpath_key(kp, p, "backlog"), 1, 65535, &backlog, err);
+		l->backlog = (int)backlog;
+	}
+	if (ret)
+		return ret;
+	if (l->addr.ss_family == AF_UNIX && (l->reuseport || l->defer_accept))
+		return fail(err, p, "reuseport and defer_accept need a TCP address, not %s",
+			    l->text);
+	return 0;
+}
+
 static int parse_listen(struct config *cfg, const json_t *v, struct warren_error *err)
 {
 	char p[JPATH_BUF];
@@ -462,6 +544,7 @@ static int parse_listen(struct config *cfg, const json_t *v, struct warren_error
 		if (!cfg->listen)
 			return fail_nomem(err);
 		cfg->nlisten = 1;
+		cfg->listen[0].backlog = CONFIG_DEFAULT_BACKLOG;
 		return add_listen(cfg, 0, DEFAULT_LISTEN, "listen", err);
 	}
 	if (!json_is_array(v))
@@ -480,9 +563,7 @@ static int parse_listen(struct config *cfg, const json_t *v, struct warren_error
 	cfg->nlisten = n;
 	json_array_foreach(v, i, item) {
 		jpath_index(p, "listen", i);
-		if (!json_is_string(item))
-			return fail_type(err, p, "a \"host:port\" string", item);
-		ret = add_listen(cfg, i, json_string_value(item), p, err);
+		ret = parse_listen_entry(cfg, i, item, p, err);
 		if (ret)
 			return ret;
 	}
@@ -628,6 +709,49 @@ static int parse_http(struct config *cfg, const json_t *v, struct warren_error *
 			return ret;
 	}
 	return 0;
+}
+
+static int get_path(const json_t *v, const char *key, char **out, struct warren_error *err)
+{
+	if (!v)
+		return 0;
+	if (!json_is_string(v) || json_string_value(v)[0] == '\0')
+		return fail_type(err, key, "a non-empty file path", v);
+	*out = strdup(json_string_value(v));
+	return *out ? 0 : fail_nomem(err);
+}
+
+static int parse_process(struct config *cfg, const json_t *root, struct warren_error *err)
+{
+	const json_t *v, *item;
+	size_t max;
+	int ret = 0;
+
+	v = json_object_get(root, "cpu_affinity");
+	if (v && !(json_is_string(v) && strcmp(json_string_value(v), "auto") == 0) &&
+	    !json_is_false(v))
+		return fail_type(err, "cpu_affinity", "\"auto\" or false", v);
+	cfg->cpu_affinity = v && json_is_string(v);
+	v = json_object_get(root, "shutdown_timeout");
+	if (v)
+		ret = get_seconds(v, "shutdown_timeout", false, &cfg->shutdown_timeout_ms, err);
+	if (!ret)
+		ret = get_path(json_object_get(root, "pid_file"), "pid_file", &cfg->pid_file, err);
+	if (!ret)
+		ret = get_path(json_object_get(root, "log_file"), "log_file", &cfg->log_file, err);
+	v = json_object_get(root, "recover");
+	if (ret || !v)
+		return ret;
+	ret = check_object(v, "recover", err);
+	if (!ret)
+		ret = check_keys(v, "recover", recover_keys, ARRAY_SIZE(recover_keys), err);
+	if (!ret && (item = json_object_get(v, "max"))) {
+		ret = get_size(item, "recover.max", 1, 100000, &max, err);
+		cfg->recover_max = (unsigned)max;
+	}
+	if (!ret && (item = json_object_get(v, "window")))
+		ret = get_seconds(item, "recover.window", false, &cfg->recover_window_ms, err);
+	return ret;
 }
 
 /* ---- Modules ------------------------------------------------------------------------ */
@@ -969,6 +1093,9 @@ int config_parse(const char *text, size_t len, const char *origin, struct config
 	cfg->max_header_size = CONFIG_DEFAULT_MAX_HEADER_SIZE;
 	cfg->keepalive_timeout_ms = CONFIG_DEFAULT_KEEPALIVE_TIMEOUT_MS;
 	cfg->header_timeout_ms = CONFIG_DEFAULT_HEADER_TIMEOUT_MS;
+	cfg->shutdown_timeout_ms = CONFIG_DEFAULT_SHUTDOWN_TIMEOUT_MS;
+	cfg->recover_max = CONFIG_DEFAULT_RECOVER_MAX;
+	cfg->recover_window_ms = CONFIG_DEFAULT_RECOVER_WINDOW_MS;
 	cfg->file = strdup(origin ? origin : "<string>");
 	if (!cfg->file) {
 		ret = fail_nomem(err);
@@ -1008,6 +1135,8 @@ int config_parse(const char *text, size_t len, const char *origin, struct config
 		ret = parse_event(cfg, json_object_get(root, "event"), err);
 	if (!ret)
 		ret = parse_log_level(cfg, json_object_get(root, "log_level"), err);
+	if (!ret)
+		ret = parse_process(cfg, root, err);
 	if (!ret)
 		ret = parse_http(cfg, json_object_get(root, "http"), err);
 	if (!ret)
@@ -1129,6 +1258,8 @@ void config_free(struct config *cfg)
 	}
 	free(cfg->routes);
 	json_decref(cfg->root);
+	free(cfg->pid_file);
+	free(cfg->log_file);
 	free(cfg->file);
 	free(cfg);
 }

@@ -14,6 +14,10 @@
 #define CONFIG_DEFAULT_KEEPALIVE_TIMEOUT_MS 75000
 #define CONFIG_DEFAULT_HEADER_TIMEOUT_MS 30000
 #define CONFIG_MAX_WORKERS 1024
+#define CONFIG_DEFAULT_BACKLOG 4096
+#define CONFIG_DEFAULT_SHUTDOWN_TIMEOUT_MS 10000
+#define CONFIG_DEFAULT_RECOVER_MAX 10
+#define CONFIG_DEFAULT_RECOVER_WINDOW_MS 10000
 
 enum event_backend {
 	EVENT_AUTO = 0, /* io_uring when the kernel allows it, else epoll */
@@ -22,9 +26,12 @@ enum event_backend {
 };
 
 struct listen_conf {
-	char *text; /* as written in the config, for messages */
-	struct sockaddr_storage addr;
+	char *text;		      /* as written in the config, for messages */
+	struct sockaddr_storage addr; /* AF_INET, AF_INET6 or AF_UNIX */
 	socklen_t addrlen;
+	bool reuseport;	   /* one SO_REUSEPORT socket per worker, bound by the worker */
+	bool defer_accept; /* TCP_DEFER_ACCEPT: wake only once the client has sent data */
+	int backlog;
 };
 
 struct module_conf {
@@ -47,7 +54,8 @@ struct config {
 	struct listen_conf *listen;
 	size_t nlisten;
 
-	unsigned workers; /* 0 = "auto" */
+	unsigned workers;  /* 0 = "auto" */
+	bool cpu_affinity; /* pin worker i to the i-th allowed CPU */
 	enum event_backend event;
 	enum warren_log_level log_level;
 
@@ -55,6 +63,12 @@ struct config {
 	size_t max_header_size;
 	unsigned keepalive_timeout_ms;
 	unsigned header_timeout_ms;
+
+	unsigned shutdown_timeout_ms; /* bound on a graceful stop or a reload's drain */
+	unsigned recover_max;	      /* deaths tolerated within recover_window_ms ... */
+	unsigned recover_window_ms;   /* ... before respawns back off */
+	char *pid_file;		      /* NULL: none */
+	char *log_file;		      /* NULL: stderr */
 
 	struct module_conf *modules;
 	size_t nmodules;
@@ -76,7 +90,7 @@ int config_load_file(const char *path, struct config **out, struct warren_error 
 
 void config_free(struct config *cfg);
 
-/* Parses "host:port", "[v6]:port"; port 0 is allowed. */
+/* Parses "host:port", "[v6]:port" or "unix:/path"; port 0 is allowed. */
 int config_parse_address(const char *text, struct sockaddr_storage *ss, socklen_t *len,
 			 struct warren_error *err);
 

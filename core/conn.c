@@ -111,7 +111,10 @@ static void conn_continue(struct conn *c)
 		start_linger(c);
 		return;
 	}
-	if (c->w->stopping && !c->request_begun) {
+	/* A graceful stop closes a connection once it is idle; a reload's drain gives it a
+	 * moment, as its last response may have promised keep-alive to a client that is
+	 * sending the next request right now (answered with "Connection: close"). */
+	if (c->w->stopping && !c->request_begun && !c->w->drain_idle_ms) {
 		conn_close(c);
 		return;
 	}
@@ -135,9 +138,13 @@ static void conn_continue(struct conn *c)
 	 * timeout for its first request. A head must arrive whole within header_timeout of
 	 * its first byte, however slowly it trickles in; a body only has to keep moving.
 	 */
-	if (!c->request_begun)
-		arm_timer(c, c->served ? cfg->keepalive_timeout_ms : cfg->header_timeout_ms);
-	else if (c->req.headers_done)
+	if (!c->request_begun) {
+		unsigned ms = c->served ? cfg->keepalive_timeout_ms : cfg->header_timeout_ms;
+
+		if (c->w->stopping && c->w->drain_idle_ms < ms)
+			ms = c->w->drain_idle_ms;
+		arm_timer(c, ms);
+	} else if (c->req.headers_done)
 		arm_timer(c, cfg->header_timeout_ms);
 	else if (!c->head_deadline_set) {
 		c->head_deadline_set = true;
@@ -245,4 +252,12 @@ void conn_close_idle(struct worker *w)
 			conn_close(c);
 		c = next;
 	}
+}
+
+void conn_drain_idle(struct worker *w, unsigned ms)
+{
+	for (struct conn *c = w->conns; c; c = c->next)
+		if (c->state == CONN_READING && !c->request_begun &&
+		    c->timer.deadline > w->now_ms + ms)
+			arm_timer(c, ms);
 }

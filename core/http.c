@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "chunked.h"
 #include "http.h"
 #include "log.h"
 
@@ -78,26 +79,12 @@ static bool head_too_big(const struct conn *c, const char *at, size_t len)
 	return (size_t)(at + len - req_base(c)) > c->w->cfg->max_header_size;
 }
 
-/*
- * Trailer fields of a chunked body come through the header callbacks too. They are
- * dropped (RFC 9110 lets a recipient discard them), never merged into the header
- * fields: they must not change framing or routing, and the buffer they sit in is
- * compacted while the body arrives.
- */
-static int trailer(struct conn *c, size_t len)
-{
-	c->req.trailer_len += len;
-	return c->req.trailer_len > c->w->cfg->max_header_size ? reject(c, 431) : 0;
-}
-
 static int on_header_field(http_parser *p, const char *at, size_t len)
 {
 	struct conn *c = parser_conn(p);
 	struct warren_request *r = &c->req;
 	struct http_hdr *h;
 
-	if (r->headers_done)
-		return trailer(c, len);
 	if (head_too_big(c, at, len))
 		return reject(c, 431);
 	if (r->nhdrs == 0 || r->in_value) {
@@ -123,8 +110,6 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
 	struct warren_request *r = &c->req;
 	struct http_hdr *h = &r->hdrs[r->nhdrs - 1];
 
-	if (r->headers_done)
-		return trailer(c, len);
 	if (head_too_big(c, at, len))
 		return reject(c, 431);
 	if (!r->in_value) {
@@ -202,13 +187,47 @@ static int split_target(struct conn *c, struct warren_request *r)
 	return 0;
 }
 
+/*
+ * What http-parser lets through in the request line: any "HT?P/" prefix before the
+ * version, and tabs, control bytes or bytes >= 0x80 in the target. "*" is OPTIONS-only.
+ */
+static bool valid_request_line(const struct conn *c, const struct warren_request *r)
+{
+	const char *base = req_base(c), *t = base + r->url_off;
+
+	if ((size_t)r->url_off + r->url_len + 6 > c->rlen - c->req_start ||
+	    memcmp(t + r->url_len, " HTTP/", 6) != 0)
+		return false;
+	for (uint32_t i = 0; i < r->url_len; i++) {
+		unsigned char ch = (unsigned char)t[i];
+
+		if (ch <= 0x20 || ch >= 0x7f)
+			return false;
+	}
+	return !(r->url_len == 1 && t[0] == '*' && r->method != HTTP_OPTIONS);
+}
+
+/* RFC 3986 host [ ":" port ]: reg-name or IP-literal characters only (may be empty). */
+static bool valid_host(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || strchr("-._~%!$&'()*+,;=:[]", ch)))
+			return false;
+	}
+	return true;
+}
+
 static int on_headers_complete(http_parser *p)
 {
 	struct conn *c = parser_conn(p);
 	struct warren_request *r = &c->req;
 	const char *base = req_base(c);
 	bool has_cl = false, has_te = false;
-	unsigned hosts = 0;
+	unsigned tes = 0;
+	unsigned hosts = 0, te = 0;
 	const struct config *cfg = c->w->cfg;
 
 	r->headers_done = true;
@@ -216,7 +235,7 @@ static int on_headers_complete(http_parser *p)
 	if (p->http_major != 1 || p->http_minor > 1)
 		return reject(c, 505);
 	r->version = p->http_minor ? 11 : 10;
-	if (split_target(c, r) < 0)
+	if (!valid_request_line(c, r) || split_target(c, r) < 0)
 		return reject(c, 400);
 
 	for (unsigned i = 0; i < r->nhdrs; i++) {
@@ -238,9 +257,10 @@ static int on_headers_complete(http_parser *p)
 		if (slice_eq(base, h->name_off, h->name_len, "content-length"))
 			has_cl = true;
 		else if (slice_eq(base, h->name_off, h->name_len, "transfer-encoding"))
-			has_te = true;
-		else if (slice_eq(base, h->name_off, h->name_len, "host"))
-			hosts++;
+			te = i + 1, has_te = true, tes++;
+		else if (slice_eq(base, h->name_off, h->name_len, "host") && hosts++ == 0 &&
+			 !valid_host(base + h->value_off, h->value_len))
+			return reject(c, 400);
 	}
 	/* RFC 9112 section 3.2: exactly one Host in 1.1, at most one in 1.0. */
 	if (hosts > 1 || (r->version == 11 && hosts == 0))
@@ -248,8 +268,18 @@ static int on_headers_complete(http_parser *p)
 	/* Both framings at once is the classic smuggling vector: refuse, never guess. */
 	if (has_cl && has_te)
 		return reject(c, 400);
-	if (has_te && !(p->flags & F_CHUNKED))
-		return reject(c, 501);
+	if (has_te) {
+		const struct http_hdr *h = &r->hdrs[te - 1];
+
+		/* A 1.0 peer may not know chunked at all: framing it so would desync. */
+		if (r->version == 10)
+			return reject(c, 400);
+		/* Only "chunked", once: other codings would reach handlers still encoded. */
+		if (tes > 1 || !slice_eq(base, h->value_off, h->value_len, "chunked"))
+			return reject(c, 501);
+		r->chunked = true;
+		chunked_init(&r->dechunk);
+	}
 	if (has_cl && p->content_length > cfg->max_body_size)
 		return reject(c, 413);
 
@@ -263,7 +293,9 @@ static int on_headers_complete(http_parser *p)
 		/* Only promised here; http_process() sends it if the body is not there yet. */
 		r->expect_continue = r->version == 11 && (has_te || p->content_length > 0);
 	}
-	return 0;
+	/* A chunked body is decoded by chunked_decode(), not http-parser: "skip the body"
+	 * makes the parser end the message here and start the next one after it. */
+	return r->chunked ? 1 : 0;
 }
 
 static int on_body(http_parser *p, const char *at, size_t len)
@@ -272,14 +304,13 @@ static int on_body(http_parser *p, const char *at, size_t len)
 	struct warren_request *r = &c->req;
 	char *base = c->rbuf + c->req_start;
 
+	/* Content-Length bodies only (chunked ones are decoded apart): the pieces are
+	 * contiguous in the buffer. */
+	(void)base;
 	if ((size_t)r->body_len + len > c->w->cfg->max_body_size)
 		return reject(c, 413);
 	if (r->body_len == 0)
 		r->body_off = req_off(c, at);
-	/* Chunked bodies arrive with framing between the pieces: slide each piece down
-	 * so the body stays one contiguous slice. The parser never looks back. */
-	if (base + r->body_off + r->body_len != at)
-		memmove(base + r->body_off + r->body_len, at, len);
 	r->body_len += len;
 	return 0;
 }
@@ -547,7 +578,9 @@ static void dispatch(struct conn *c)
 	while ((rt = router_next(&c->w->srv->router, &pos, r->method, path, plen, &r->match,
 				 &allow))) {
 		r->route = rt;
+		c->w->crash = (struct crash_context){.what = rt->id, .c = c};
 		rc = rt->handler->handle(r, rt->data);
+		c->w->crash = (struct crash_context){0};
 		if (rc == WARREN_DONE)
 			return;
 		if (rc == WARREN_DECLINED) {
@@ -571,23 +604,6 @@ static void dispatch(struct conn *c)
 	respond_status(c, 404);
 }
 
-/* Drops the bytes of a chunked body's framing that the parser has consumed, so the
- * buffer holds the decoded body and unparsed input only. */
-static void squeeze_chunked(struct conn *c)
-{
-	struct warren_request *r = &c->req;
-	size_t body_end;
-
-	if (!r->headers_done || !(c->parser.flags & F_CHUNKED) || r->body_len == 0)
-		return;
-	body_end = c->req_start + r->body_off + r->body_len;
-	if (body_end >= c->rpos)
-		return;
-	memmove(c->rbuf + body_end, c->rbuf + c->rpos, c->rlen - c->rpos);
-	c->rlen -= c->rpos - body_end;
-	c->rpos = body_end;
-}
-
 /* The client waits for this interim response before it sends the body. Nothing can be
  * queued behind it: the request it answers is the last one buffered. */
 static int send_continue(struct conn *c)
@@ -607,6 +623,13 @@ static int parser_error_status(const struct conn *c)
 	if (c->req.err_status)
 		return c->req.err_status;
 	switch (HTTP_PARSER_ERRNO(&c->parser)) {
+	case HPE_INVALID_METHOD: {
+		/* A well-formed method warren does not know is "not implemented"; anything
+		 * else in that place is garbage. */
+		const char *m = req_base(c), *sp = memchr(m, ' ', c->rlen - c->req_start);
+
+		return sp && http_is_token(m, (size_t)(sp - m)) ? 501 : 400;
+	}
 	case HPE_HEADER_OVERFLOW:
 		return 431;
 	case HPE_INVALID_VERSION:
@@ -616,13 +639,79 @@ static int parser_error_status(const struct conn *c)
 	}
 }
 
+/*
+ * Runs the chunked decoder over what is buffered and slides any following bytes (the next
+ * pipelined request) down behind the decoded body. Returns CHUNKED_MORE, CHUNKED_DONE, or
+ * the error status to answer with.
+ */
+static int decode_body(struct conn *c)
+{
+	struct warren_request *r = &c->req;
+	size_t out = c->req_start + r->body_off + r->body_len, in = c->rpos;
+	int ret;
+
+	ret = chunked_decode(&r->dechunk, c->rbuf, &in, c->rlen, &out, r->body_len,
+			     c->w->cfg->max_body_size, c->w->cfg->max_header_size);
+	if (ret == -EFBIG)
+		return 413;
+	if (ret == -EMSGSIZE)
+		return 431;
+	if (ret < 0)
+		return 400;
+	r->body_len = (uint32_t)(out - c->req_start - r->body_off);
+	memmove(c->rbuf + out, c->rbuf + in, c->rlen - in);
+	c->rlen = out + (c->rlen - in);
+	c->rpos = out;
+	return ret;
+}
+
+/* Serves the request that was just completed and gets ready for the next one. */
+static int serve(struct conn *c)
+{
+	c->req.keep_alive = http_should_keep_alive(&c->parser) &&
+			    c->w->cfg->keepalive_timeout_ms > 0 && !c->parser.upgrade &&
+			    !c->w->stopping;
+	dispatch(c);
+	c->served++;
+	if (write_response(c) < 0)
+		return -ENOMEM;
+	if (!c->req.keep_alive)
+		c->close_after_write = true;
+	pool_reset(&c->pool);
+	/* Nothing of this request may be taken for the next one's, whose first bytes
+	 * (a stray CRLF, say) can arrive before its message begins. */
+	request_reset(&c->req);
+	c->req_start = c->rpos;
+	c->request_begun = false;
+	return 0;
+}
+
 int http_process(struct conn *c)
 {
-	while (c->rpos < c->rlen && !c->close_after_write && c->wlen < CONN_WBUF_HIGH) {
-		size_t n = http_parser_execute(&c->parser, &parser_settings, c->rbuf + c->rpos,
-					       c->rlen - c->rpos);
-		enum http_errno err = HTTP_PARSER_ERRNO(&c->parser);
+	while (!c->close_after_write && c->wlen < CONN_WBUF_HIGH) {
+		struct warren_request *r = &c->req;
+		enum http_errno err;
+		size_t n;
+		int ret;
 
+		if (r->chunked && r->headers_done && c->request_begun) {
+			ret = decode_body(c);
+			if (ret > CHUNKED_DONE)
+				return http_respond_error(c, ret);
+			if (ret == CHUNKED_MORE) {
+				if (r->expect_continue && !r->continue_sent)
+					return send_continue(c);
+				break;
+			}
+			if (serve(c) < 0)
+				return -ENOMEM;
+			continue;
+		}
+		if (c->rpos >= c->rlen)
+			break;
+		n = http_parser_execute(&c->parser, &parser_settings, c->rbuf + c->rpos,
+					c->rlen - c->rpos);
+		err = HTTP_PARSER_ERRNO(&c->parser);
 		c->request_begun = true;
 		c->rpos += n;
 		if (err == HPE_OK) {
@@ -630,27 +719,20 @@ int http_process(struct conn *c)
 				/* The rest would be another protocol; not served here. */
 				return http_respond_error(c, 501);
 			}
-			squeeze_chunked(c);
-			if (c->req.expect_continue && !c->req.continue_sent)
+			if (r->expect_continue && !r->continue_sent)
 				return send_continue(c);
 			break; /* all consumed, the request is incomplete */
 		}
 		if (err != HPE_PAUSED)
 			return http_respond_error(c, parser_error_status(c));
-
 		http_parser_pause(&c->parser, 0);
-		c->req.keep_alive = http_should_keep_alive(&c->parser) &&
-				    c->w->cfg->keepalive_timeout_ms > 0 && !c->parser.upgrade &&
-				    !c->w->stopping;
-		dispatch(c);
-		c->served++;
-		if (write_response(c) < 0)
+		if (r->chunked) {
+			/* The head ends here; the body is decoded on the next turn. */
+			r->body_off = (uint32_t)(c->rpos - c->req_start);
+			continue;
+		}
+		if (serve(c) < 0)
 			return -ENOMEM;
-		if (!c->req.keep_alive)
-			c->close_after_write = true;
-		pool_reset(&c->pool);
-		c->req_start = c->rpos;
-		c->request_begun = false;
 	}
 	if (c->rpos == c->rlen && c->req_start == c->rpos && !c->request_begun) {
 		/* Nothing partial is buffered: start over at the front, no copy needed. */

@@ -5,6 +5,8 @@
 
 #include <http_parser.h>
 
+#include "chunked.h"
+
 #include "pool.h"
 #include "router.h"
 #include "timer.h"
@@ -36,7 +38,8 @@ struct warren_request {
 	uint32_t path_off, path_len;
 	uint32_t query_off, query_len;
 	uint32_t body_off, body_len;
-	uint32_t trailer_len; /* bytes of trailer fields seen, bounded like the head */
+	bool chunked; /* the body is being decoded by dechunk */
+	struct chunked dechunk;
 	bool expect_continue; /* "Expect: 100-continue" with a body still to come */
 	bool continue_sent;
 	struct http_hdr hdrs[HTTP_MAX_HEADERS];
@@ -121,5 +124,7 @@ int conn_accept(struct worker *w, int fd);
 void conn_close_all(struct worker *w);
 /* Closes the connections that wait for a next request (graceful stop). */
 void conn_close_idle(struct worker *w);
+/* Gives connections that wait for a next request at most @ms more (reload drain). */
+void conn_drain_idle(struct worker *w, unsigned ms);
 
 #endif /* WARREN_CORE_HTTP_H */

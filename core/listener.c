@@ -1,25 +1,33 @@
-/* core/listener.c - binds the configured addresses in the master, once, so every worker
- * inherits the same listening sockets and a bind error stops start-up before any fork. */
+/* core/listener.c - binds the configured addresses in the master, before any worker exists,
+ * so that a bind error stops start-up (or a reload) with the address and the reason. In
+ * shared mode the master's listening socket is inherited by every worker; in reuseport
+ * mode the master only holds the port and each worker binds its own SO_REUSEPORT socket. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "server.h"
 
-/* The kernel caps this at net.core.somaxconn. */
-#define LISTEN_BACKLOG 4096
+/* Seconds the kernel holds a connection back waiting for the client's first bytes. */
+#define DEFER_ACCEPT_S 1
 
 void sockaddr_format(const struct sockaddr_storage *ss, char *buf, size_t len)
 {
 	char host[INET6_ADDRSTRLEN];
 
-	if (ss->ss_family == AF_INET6) {
+	if (ss->ss_family == AF_UNIX) {
+		snprintf(buf, len, "unix:%s", ((const struct sockaddr_un *)ss)->sun_path);
+	} else if (ss->ss_family == AF_INET6) {
 		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
 
 		inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
@@ -32,37 +40,107 @@ void sockaddr_format(const struct sockaddr_storage *ss, char *buf, size_t len)
 	}
 }
 
-static int bind_one(struct listener *l, struct warren_error *err)
+static int new_socket(const struct listen_conf *lc, bool reuseport, struct warren_error *err)
 {
-	const struct listen_conf *lc = l->conf;
-	int one = 1, fd, ret;
+	int one = 1, fd;
 
 	fd = socket(lc->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		ret = -errno;
 		warren_error_set(err, "cannot create a socket for %s: %s", lc->text,
 				 strerror(errno));
-		return ret;
+		return -errno;
 	}
+	if (lc->addr.ss_family == AF_UNIX)
+		return fd;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	/* "[::]:80" next to "0.0.0.0:80" must not collide. */
 	if (lc->addr.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(fd, (const struct sockaddr *)&lc->addr, lc->addrlen) < 0) {
+	if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) {
+		int ret = -errno;
+
+		warren_error_set(err, "SO_REUSEPORT on %s: %s", lc->text, strerror(errno));
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+static int start_listening(int fd, const struct listen_conf *lc, struct warren_error *err)
+{
+	int defer = DEFER_ACCEPT_S;
+
+	if (listen(fd, lc->backlog) < 0) {
+		warren_error_set(err, "cannot listen on %s: %s", lc->text, strerror(errno));
+		return -errno;
+	}
+	if (lc->defer_accept &&
+	    setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof(defer)) < 0) {
+		warren_error_set(err, "TCP_DEFER_ACCEPT on %s: %s", lc->text, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+/*
+ * A socket file left behind by a server that is gone refuses connections; one that still
+ * answers belongs to a running server and must not be stolen.
+ */
+static bool stale_unix_socket(const struct listen_conf *lc)
+{
+	const char *path = ((const struct sockaddr_un *)&lc->addr)->sun_path;
+	struct stat st;
+	bool stale;
+	int fd;
+
+	if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
+		return false;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	stale = connect(fd, (const struct sockaddr *)&lc->addr, lc->addrlen) < 0 &&
+		errno == ECONNREFUSED;
+	close(fd);
+	return stale;
+}
+
+static int bind_one(struct listener *l, struct warren_error *err)
+{
+	const struct listen_conf *lc = l->conf;
+	int fd, ret;
+
+	fd = new_socket(lc, lc->reuseport, err);
+	if (fd < 0)
+		return fd;
+	ret = bind(fd, (const struct sockaddr *)&lc->addr, lc->addrlen);
+	if (ret < 0 && errno == EADDRINUSE && lc->addr.ss_family == AF_UNIX &&
+	    stale_unix_socket(lc)) {
+		unlink(((const struct sockaddr_un *)&lc->addr)->sun_path);
+		ret = bind(fd, (const struct sockaddr *)&lc->addr, lc->addrlen);
+	}
+	if (ret < 0) {
 		ret = -errno;
 		warren_error_set(err, "cannot bind %s: %s", lc->text, strerror(errno));
 		goto out_close_fd;
 	}
-	if (listen(fd, LISTEN_BACKLOG) < 0) {
-		ret = -errno;
-		warren_error_set(err, "cannot listen on %s: %s", lc->text, strerror(errno));
-		goto out_close_fd;
+	l->unlink_on_exit = lc->addr.ss_family == AF_UNIX;
+	/* In reuseport mode this socket only reserves the port: a listening one would get
+	 * its share of connections and nobody would accept them. */
+	if (!lc->reuseport) {
+		ret = start_listening(fd, lc, err);
+		if (ret < 0)
+			goto out_close_fd;
 	}
 	l->addrlen = sizeof(l->addr);
 	if (getsockname(fd, (struct sockaddr *)&l->addr, &l->addrlen) < 0) {
 		ret = -errno;
 		warren_error_set(err, "getsockname on %s: %s", lc->text, strerror(errno));
 		goto out_close_fd;
+	}
+	if (lc->addr.ss_family == AF_UNIX) {
+		/* getsockname may shorten sun_path's reported length; keep the config's. */
+		memcpy(&l->addr, &lc->addr, lc->addrlen);
+		l->addrlen = lc->addrlen;
 	}
 	l->fd = fd;
 	return 0;
@@ -72,7 +150,48 @@ out_close_fd:
 	return ret;
 }
 
-int server_listen(struct server *srv, struct warren_error *err)
+int listener_worker_fd(const struct listener *l, struct warren_error *err)
+{
+	const struct listen_conf *lc = l->conf;
+	int fd, ret;
+
+	if (!lc->reuseport)
+		return l->fd;
+	fd = new_socket(lc, true, err);
+	if (fd < 0)
+		return fd;
+	/* The master's socket resolved port 0 already: every worker joins that port. */
+	if (bind(fd, (const struct sockaddr *)&l->addr, l->addrlen) < 0) {
+		ret = -errno;
+		warren_error_set(err, "cannot bind %s: %s", lc->text, strerror(errno));
+		goto out_close_fd;
+	}
+	ret = start_listening(fd, lc, err);
+	if (ret < 0)
+		goto out_close_fd;
+	return fd;
+
+out_close_fd:
+	close(fd);
+	return ret;
+}
+
+/* The same address in the same mode: the old socket can serve the new generation. */
+static struct listener *find_reusable(struct server *old, const struct listen_conf *lc)
+{
+	for (size_t i = 0; old && i < old->nlisteners; i++) {
+		struct listener *o = &old->listeners[i];
+
+		if (o->fd >= 0 && o->conf->addrlen == lc->addrlen &&
+		    memcmp(&o->conf->addr, &lc->addr, lc->addrlen) == 0 &&
+		    o->conf->reuseport == lc->reuseport && o->conf->backlog == lc->backlog &&
+		    o->conf->defer_accept == lc->defer_accept)
+			return o;
+	}
+	return NULL;
+}
+
+int server_listen(struct server *srv, struct server *old, struct warren_error *err)
 {
 	const struct config *cfg = srv->cfg;
 
@@ -82,12 +201,26 @@ int server_listen(struct server *srv, struct warren_error *err)
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < cfg->nlisten; i++) {
-		struct listener *l = &srv->listeners[i];
+		struct listener *l = &srv->listeners[i], *o;
 		int ret;
 
 		l->conf = &cfg->listen[i];
 		l->fd = -1;
 		srv->nlisteners = i + 1;
+		o = find_reusable(old, l->conf);
+		if (o) {
+			/* A copy of the descriptor, so each generation closes its own and a
+			 * reload that fails later leaves the old one untouched. */
+			l->fd = fcntl(o->fd, F_DUPFD_CLOEXEC, 0);
+			if (l->fd < 0) {
+				warren_error_set(err, "listen[%zu]: dup: %s", i, strerror(errno));
+				return -errno;
+			}
+			l->addr = o->addr;
+			l->addrlen = o->addrlen;
+			l->unlink_on_exit = o->unlink_on_exit;
+			continue;
+		}
 		ret = bind_one(l, err);
 		if (ret < 0) {
 			warren__error_prefix(err, "listen[%zu]: ", i);
@@ -95,4 +228,24 @@ int server_listen(struct server *srv, struct warren_error *err)
 		}
 	}
 	return 0;
+}
+
+static bool has_address(const struct server *srv, const struct listener *l)
+{
+	for (size_t i = 0; srv && i < srv->nlisteners; i++)
+		if (srv->listeners[i].addrlen == l->addrlen &&
+		    memcmp(&srv->listeners[i].addr, &l->addr, l->addrlen) == 0)
+			return true;
+	return false;
+}
+
+void server_unlink_sockets(struct server *srv, const struct server *keep)
+{
+	for (size_t i = 0; i < srv->nlisteners; i++) {
+		struct listener *l = &srv->listeners[i];
+
+		if (l->unlink_on_exit && !has_address(keep, l))
+			unlink(((const struct sockaddr_un *)&l->addr)->sun_path);
+		l->unlink_on_exit = false;
+	}
 }

@@ -1,5 +1,6 @@
 /* core/log.c - log lines on stderr, and the error-carrier helpers modules use. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -49,6 +50,25 @@ void warren__log_v(enum warren_log_level level, const char *fmt, va_list ap)
 	/* One write per line, so lines of different workers never interleave. */
 	while (write(STDERR_FILENO, line, n) < 0 && errno == EINTR)
 		;
+}
+
+int warren__log_open(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+
+	if (fd < 0)
+		return -errno;
+	/* dup2 keeps descriptor 2, so fprintf(stderr) and sanitizer reports follow too. */
+	if (fd != STDERR_FILENO) {
+		if (dup2(fd, STDERR_FILENO) < 0) {
+			int ret = -errno;
+
+			close(fd);
+			return ret;
+		}
+		close(fd);
+	}
+	return 0;
 }
 
 WARREN_API void warren_log(enum warren_log_level level, const char *fmt, ...)

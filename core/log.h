@@ -9,6 +9,11 @@
 /* Lines above this level are dropped; set once from the config before fork. */
 void warren__log_set_level(enum warren_log_level level);
 void warren__log_v(enum warren_log_level level, const char *fmt, va_list ap);
+/*
+ * Points stderr (and so every log line) at @path, opened for appending; called at start
+ * and again on SIGUSR1 so rotated logs are let go. Returns 0 or -errno.
+ */
+int warren__log_open(const char *path);
 
 #define log_error(...) warren_log(WARREN_LOG_ERROR, __VA_ARGS__)
 #define log_warn(...) warren_log(WARREN_LOG_WARN, __VA_ARGS__)

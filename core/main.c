@@ -1,4 +1,5 @@
-/* core/main.c - command line: run the server, test a config (-t), print the version. */
+/* core/main.c - command line: run the server, test a config (-t), signal a running one (-s),
+ * print the version. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -7,6 +8,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "control.h"
 #include "log.h"
 #include "master.h"
 #include "reactor.h"
@@ -18,16 +20,21 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: warren [-c FILE] [-t] [--ready-fd N]\n"
+		"       warren [-c FILE] -s stop|quit|reload|reopen\n"
 		"\n"
 		"  -c, --config FILE  configuration to serve (default: " DEFAULT_CONFIG ")\n"
 		"  -t, --test         check the configuration and module loading, then exit:\n"
 		"                     0 if it would start, 1 (with the error) if not\n"
-		"      --ready-fd N   once listening, write \"listen ADDR\" lines and \"ready PID\"\n"
-		"                     to file descriptor N and close it\n"
+		"      --ready-fd N   once every worker accepts, write \"listen ADDR\" lines and\n"
+		"                     \"ready PID\" to file descriptor N and close it\n"
+		"  -s, --signal ACT   signal the master named by the config's pid_file and wait:\n"
+		"                     stop (TERM), quit (QUIT, graceful), reload (HUP; reports\n"
+		"                     success or the exact error), reopen (USR1, log file)\n"
 		"  -v, --version      print the version, ABI and built-in modules\n"
 		"  -h, --help         print this help\n"
 		"\n"
-		"Signals to the master: TERM/INT stop at once, QUIT stops gracefully.\n");
+		"Signals to the master: TERM/INT stop at once, QUIT stops gracefully, HUP reloads\n"
+		"the configuration and modules without dropping connections, USR1 reopens the log.\n");
 }
 
 static void version(void)
@@ -57,24 +64,31 @@ static int parse_fd(const char *arg)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"config", required_argument, NULL, 'c'},   {"test", no_argument, NULL, 't'},
-		{"ready-fd", required_argument, NULL, 'r'}, {"version", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},	    {NULL, 0, NULL, 0},
+		{"config", required_argument, NULL, 'c'},
+		{"test", no_argument, NULL, 't'},
+		{"ready-fd", required_argument, NULL, 'r'},
+		{"signal", required_argument, NULL, 's'},
+		{"version", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
-	const char *file = DEFAULT_CONFIG;
+	const char *file = DEFAULT_CONFIG, *action = NULL;
 	struct warren_error err = {{0}};
 	struct config *cfg;
 	struct server *srv;
 	bool test = false;
 	int ready_fd = -1, opt, ret;
 
-	while ((opt = getopt_long(argc, argv, "c:tvh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:ts:vh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			file = optarg;
 			break;
 		case 't':
 			test = true;
+			break;
+		case 's':
+			action = optarg;
 			break;
 		case 'r':
 			ready_fd = parse_fd(optarg);
@@ -102,6 +116,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	if (action)
+		return control_run(file, action);
 	if (config_load_file(file, &cfg, &err) < 0) {
 		fprintf(stderr, "warren: %s: %s\n", file, err.msg);
 		return 1;
@@ -114,7 +130,7 @@ int main(int argc, char **argv)
 		config_free(cfg);
 		return 1;
 	}
-	if (server_load(cfg, &srv, &err) < 0) {
+	if (server_load(cfg, 0, &srv, &err) < 0) {
 		fprintf(stderr, "warren: %s: %s\n", file, err.msg);
 		return 1;
 	}
@@ -125,12 +141,20 @@ int main(int argc, char **argv)
 		server_free(srv);
 		return 0;
 	}
-	if (server_listen(srv, &err) < 0) {
+	if (server_listen(srv, NULL, &err) < 0) {
 		fprintf(stderr, "warren: %s: %s\n", file, err.msg);
 		server_free(srv);
 		return 1;
 	}
-	ret = master_run(srv, ready_fd);
-	server_free(srv);
-	return ret;
+	if (srv->cfg->log_file) {
+		ret = warren__log_open(srv->cfg->log_file);
+		if (ret < 0) {
+			fprintf(stderr, "warren: %s: log_file: cannot open %s: %s\n", file,
+				srv->cfg->log_file, strerror(-ret));
+			server_unlink_sockets(srv, NULL);
+			server_free(srv);
+			return 1;
+		}
+	}
+	return master_run(srv, file, ready_fd);
 }

@@ -6,10 +6,11 @@
 
 /*
  * Forks the workers of @srv (already loaded and bound), announces readiness on
- * @ready_fd (if >= 0) and supervises until stopped. Returns the process exit code.
- * Does not free @srv.
+ * @ready_fd (if >= 0) once every worker is accepting, and supervises until stopped;
+ * SIGHUP re-reads @conf_path into a new generation. Takes ownership of @srv. Returns
+ * the process exit code.
  */
-int master_run(struct server *srv, int ready_fd);
+int master_run(struct server *srv, const char *conf_path, int ready_fd);
 
 /* The number of CPUs this process may run on. */
 unsigned master_auto_workers(void);

@@ -8,8 +8,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+#include <sys/mman.h>
+
 #include "log.h"
 #include "server.h"
+#include "shm.h"
 
 /* The smallest descriptor and handler entry any ABI 0.x module may have. */
 #define MODULE_MIN_SIZE (offsetof(struct warren_module, fini) + sizeof(void *))
@@ -79,24 +83,76 @@ static int check_descriptor(const struct warren_module *m, const char *what,
 	return 0;
 }
 
+/*
+ * Plugins are loaded from a private copy, the file's bytes in a memfd:
+ * - glibc hands back the object already mapped for a path it has open, so a plugin
+ *   rebuilt in place would keep running its old code after a reload;
+ * - a file overwritten in place (cp) under a running server would change the code of
+ *   every worker that maps it, and crash them.
+ * The memfd stays open as long as the module is loaded: closed, its /proc/self/fd/N
+ * name would be reused by the next copy and glibc would match that name to this one.
+ */
+static int copy_to_memfd(const char *path, struct warren_error *err, size_t idx)
+{
+	char buf[65536];
+	int src, dst;
+	ssize_t n;
+
+	src = open(path, O_RDONLY | O_CLOEXEC);
+	if (src < 0) {
+		warren_error_set(err,
+				 "modules[%zu].path: cannot load module: %s: cannot open shared "
+				 "object file: %s",
+				 idx, path, strerror(errno));
+		return -errno;
+	}
+	/* Named after the file, so /proc/PID/maps and profilers still say which. */
+	dst = memfd_create(strrchr(path, '/') ? strrchr(path, '/') + 1 : path, MFD_CLOEXEC);
+	if (dst < 0)
+		goto out_error;
+	while ((n = read(src, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || write(dst, buf, (size_t)n) != n)
+			goto out_error;
+	}
+	close(src);
+	return dst;
+
+out_error:
+	warren_error_set(err, "modules[%zu].path: cannot copy %s for loading: %s", idx, path,
+			 strerror(errno));
+	if (dst >= 0)
+		close(dst);
+	close(src);
+	return -EIO;
+}
+
+/* dlerror() names the memfd; the user wants the file they configured. */
+static void dl_error(struct warren_error *err, size_t idx, const char *shown, const char *real)
+{
+	const char *msg = dlerror(), *at = strstr(msg, shown);
+
+	if (at && shown != real)
+		warren_error_set(err, "modules[%zu].path: cannot load module: %.*s%s%s", idx,
+				 (int)(at - msg), msg, real, at + strlen(shown));
+	else
+		warren_error_set(err, "modules[%zu].path: cannot load module: %s", idx, msg);
+}
+
 static int load_plugin(struct loaded_module *lm, const struct module_conf *mc, size_t idx,
 		       struct warren_error *err)
 {
-	char what[300];
-	const char *path = mc->path;
-	char *rel = NULL;
+	char what[300], fdpath[64];
 	int ret;
 
-	/* Without a slash dlopen would search the library path; a config means a file. */
-	if (!strchr(path, '/')) {
-		if (asprintf(&rel, "./%s", path) < 0)
-			return -ENOMEM;
-		path = rel;
-	}
-	lm->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-	free(rel);
+	lm->memfd = copy_to_memfd(mc->path, err, idx);
+	if (lm->memfd < 0)
+		return lm->memfd;
+	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", lm->memfd);
+	lm->dl = dlopen(fdpath, RTLD_NOW | RTLD_LOCAL);
 	if (!lm->dl) {
-		warren_error_set(err, "modules[%zu].path: cannot load module: %s", idx, dlerror());
+		dl_error(err, idx, fdpath, mc->path);
 		return -ENOENT;
 	}
 	lm->path = mc->path;
@@ -144,7 +200,10 @@ static int init_module(struct loaded_module *lm, const char *where, struct warre
 		return 0;
 	}
 	err->msg[0] = '\0';
+	/* Shared zones can only be made here, before the workers fork. */
+	shm_allow(true);
 	ret = lm->desc->init(lm->config, &lm->data, err);
+	shm_allow(false);
 	if (ret < 0) {
 		if (!err->msg[0])
 			warren_error_set(err, "%s", strerror(-ret));
@@ -224,6 +283,7 @@ static int resolve_route(struct server *srv, size_t idx, json_t *empty, struct w
 		b = find_builtin(name);
 		if (b) {
 			lm = &srv->mods[srv->nmods++];
+			lm->memfd = -1;
 			lm->desc = b;
 			lm->config = empty;
 			ret = init_module(lm, "routes", err);
@@ -280,7 +340,8 @@ out_release:
 	return ret;
 }
 
-int server_load(struct config *cfg, struct server **out, struct warren_error *err)
+int server_load(struct config *cfg, unsigned generation, struct server **out,
+		struct warren_error *err)
 {
 	struct server *srv = calloc(1, sizeof(*srv));
 	char where[64];
@@ -292,6 +353,7 @@ int server_load(struct config *cfg, struct server **out, struct warren_error *er
 		return -ENOMEM;
 	}
 	srv->cfg = cfg;
+	srv->generation = generation;
 	router_init(&srv->router);
 	/* Room for every declared module plus one implicit built-in per route. */
 	srv->mods = calloc(cfg->nmodules + cfg->nroutes + 1, sizeof(*srv->mods));
@@ -305,6 +367,7 @@ int server_load(struct config *cfg, struct server **out, struct warren_error *er
 		const struct module_conf *mc = &cfg->modules[i];
 		struct loaded_module *lm = &srv->mods[srv->nmods++];
 
+		lm->memfd = -1;
 		lm->config = mc->config;
 		if (mc->path) {
 			ret = load_plugin(lm, mc, i, err);
@@ -360,6 +423,8 @@ void server_free(struct server *srv)
 			lm->desc->fini(lm->data);
 		if (lm->dl)
 			dlclose(lm->dl);
+		if (lm->memfd >= 0)
+			close(lm->memfd);
 	}
 	for (size_t i = 0; i < srv->nlisteners; i++)
 		if (srv->listeners[i].fd >= 0)
@@ -402,4 +467,38 @@ void server_worker_exit(struct server *srv)
 			lm->desc->worker_exit(lm->data);
 		lm->worker_initialized = false;
 	}
+}
+
+/* Hooks added in ABI 0.2 exist only in descriptors that are large enough. */
+#define HOOK(desc, field)                                                                          \
+	((desc)->struct_size >= offsetof(struct warren_module, field) + sizeof((desc)->field) ?    \
+		 (desc)->field :                                                                   \
+		 NULL)
+
+void server_hook_child_spawn(struct server *srv, pid_t pid)
+{
+	for (size_t i = 0; i < srv->nmods; i++)
+		if (HOOK(srv->mods[i].desc, on_child_spawn))
+			srv->mods[i].desc->on_child_spawn(srv->mods[i].data, pid);
+}
+
+void server_hook_master_ready(struct server *srv, const pid_t *pids, size_t n)
+{
+	for (size_t i = 0; i < srv->nmods; i++)
+		if (HOOK(srv->mods[i].desc, on_master_ready))
+			srv->mods[i].desc->on_master_ready(srv->mods[i].data, pids, n);
+}
+
+void server_hook_child_recover(struct server *srv, pid_t old_pid, pid_t new_pid)
+{
+	for (size_t i = 0; i < srv->nmods; i++)
+		if (HOOK(srv->mods[i].desc, on_child_recover))
+			srv->mods[i].desc->on_child_recover(srv->mods[i].data, old_pid, new_pid);
+}
+
+void server_hook_master_death(struct server *srv)
+{
+	for (size_t i = 0; i < srv->nmods; i++)
+		if (HOOK(srv->mods[i].desc, on_master_death))
+			srv->mods[i].desc->on_master_death(srv->mods[i].data);
 }

@@ -50,6 +50,7 @@ struct rx_op {
 	};
 	/* backend-private */
 	bool queued;
+	unsigned char tag; /* io_uring: which arming of a re-armed request is current */
 	int res;
 	struct rx_op *next_done;
 };

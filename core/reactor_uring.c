@@ -60,6 +60,9 @@ static struct reactor_uring *to_ur(struct reactor *rx)
 enum ud_kind {
 	UD_IGNORE = 0,
 	UD_OP = 1,
+	/* A listener's poll, tagged 2 or 3 by its arming: after a cancel the old arming's
+	 * completions must not be taken for the new one's. */
+	UD_ACCEPT = 2,
 };
 
 #define UD_KIND_MASK 7ULL
@@ -67,12 +70,29 @@ _Static_assert(_Alignof(struct rx_op) > UD_KIND_MASK, "rx_op pointers must leave
 
 static uint64_t ud_from_op(struct rx_op *op)
 {
+	if (op->kind == RX_ACCEPT)
+		return (uint64_t)(uintptr_t)op | (UD_ACCEPT + (op->tag & 1));
 	return (uint64_t)(uintptr_t)op | UD_OP;
 }
 
 static enum ud_kind ud_kind(uint64_t ud)
 {
-	return (ud & UD_KIND_MASK) == UD_OP ? UD_OP : UD_IGNORE;
+	switch (ud & UD_KIND_MASK) {
+	case UD_OP:
+		return UD_OP;
+	case UD_ACCEPT:
+	case UD_ACCEPT + 1:
+		return UD_ACCEPT;
+	default:
+		return UD_IGNORE;
+	}
+}
+
+/* A completion of an arming of @op that was cancelled and replaced. */
+static bool ud_stale(uint64_t ud, const struct rx_op *op)
+{
+	/* UD_ACCEPT is even: the low bit is the tag. */
+	return ud_kind(ud) == UD_ACCEPT && (ud & 1) != (uint64_t)(op->tag & 1);
 }
 
 static struct rx_op *ud_op(uint64_t ud)
@@ -107,8 +127,13 @@ static int submit_op(struct reactor_uring *ur, struct rx_op *op)
 		return -ENOBUFS;
 	switch (op->kind) {
 	case RX_ACCEPT:
-		io_uring_prep_multishot_accept(sqe, h->fd, NULL, NULL,
-					       SOCK_NONBLOCK | SOCK_CLOEXEC);
+		/*
+		 * A multishot poll, and accept4() here, rather than IORING_OP_ACCEPT: the
+		 * kernel's accept waits exclusively, so a wake-up can go to a worker that is
+		 * just cancelling its accept for a reload; the connection then sits in the
+		 * shared queue with nobody woken for it. A poll wakes every worker.
+		 */
+		io_uring_prep_poll_multishot(sqe, h->fd, POLLIN);
 		break;
 	case RX_RECV:
 		if (h->is_socket)
@@ -294,15 +319,35 @@ static void complete_accept(struct reactor_uring *ur, struct rx_op *op, int res)
 	struct rx_handle *h = op->h;
 	int ret;
 
-	if (res >= 0) {
-		op->cb(op, res);
-	} else if (!op->queued && !accept_error_is_transient(res)) {
-		/* Out of fds or memory: stop accepting until the owner re-arms. */
+	/* A multishot poll reports readiness once per wake-up, not while it lasts: empty
+	 * the queue now, or what is left waits for the next connection. */
+	while (res >= 0 && h->rd == op && !h->closed) {
+		int fd = accept4(h->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd >= 0) {
+			op->cb(op, fd);
+			continue;
+		}
+		if (errno == EAGAIN)
+			break; /* emptied, or another worker took it */
+		if (accept_error_is_transient(-errno))
+			continue;
+		/* Out of fds or memory: stop accepting until the owner re-arms; the next
+		 * arming polls afresh and finds what still waits. */
+		res = -errno;
+		if (op->queued && cancel_op(ur, op) == 0) {
+			op->tag ^= 1;
+			op->queued = false;
+		}
 		finish(op, res);
 		return;
 	}
-	/* The kernel ends a multishot accept now and then (a full completion queue, say);
-	 * the caller asked for connections until it closes the handle. */
+	if (res < 0 && !op->queued && res != -ECANCELED && !accept_error_is_transient(res)) {
+		finish(op, res);
+		return;
+	}
+	/* The kernel ends a multishot poll now and then (a full completion queue, say); the
+	 * caller asked for connections until it closes the handle. */
 	if (op->queued || h->closed || h->rd != op)
 		return;
 	ret = submit_op(ur, op);
@@ -343,18 +388,20 @@ static void complete(struct reactor_uring *ur, const struct io_uring_cqe *cqe)
 {
 	struct rx_op *op = ud_op(cqe->user_data);
 	struct rx_handle *h = op->h;
+	bool stale = ud_stale(cqe->user_data, op);
 
 	if (!(cqe->flags & IORING_CQE_F_MORE)) {
-		op->queued = false;
+		if (!stale)
+			op->queued = false;
 		h->inflight--;
 	}
 	if (h->closed || ur->destroying) {
-		if (op->kind == RX_ACCEPT && cqe->res >= 0)
-			close(cqe->res);
 		if (h->closed && h->inflight == 0)
 			closed_idle(ur, h);
 		return;
 	}
+	if (stale)
+		return;
 	if (op->kind == RX_ACCEPT)
 		complete_accept(ur, op, cqe->res);
 	else
@@ -368,7 +415,7 @@ static void reap(struct reactor_uring *ur)
 	unsigned head, n = 0;
 
 	io_uring_for_each_cqe(&ur->ring, head, cqe) {
-		if (ud_kind(cqe->user_data) == UD_OP)
+		if (ud_kind(cqe->user_data) != UD_IGNORE)
 			complete(ur, cqe);
 		n++;
 	}
@@ -477,13 +524,10 @@ static const struct {
 	int op;
 	const char *name;
 } needed_ops[] = {
-	{IORING_OP_ACCEPT, "ACCEPT"},
 	{IORING_OP_RECV, "RECV"},
 	{IORING_OP_WRITEV, "WRITEV"},
 	{IORING_OP_POLL_ADD, "POLL_ADD"},
 	{IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
-	/* Multishot accept has no opcode of its own: it came with SOCKET, in Linux 5.19. */
-	{IORING_OP_SOCKET, "SOCKET (multishot accept)"},
 };
 
 static const char *setup_hint(int ret)

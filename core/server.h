@@ -3,12 +3,15 @@
 #ifndef WARREN_CORE_SERVER_H
 #define WARREN_CORE_SERVER_H
 
+#include <sys/types.h>
+
 #include "config.h"
 #include "router.h"
 
 struct loaded_module {
 	const struct warren_module *desc;
 	void *dl;	      /* dlopen handle; NULL for a built-in */
+	int memfd;	      /* the private copy dl was loaded from; -1 for a built-in */
 	const char *path;     /* NULL for a built-in */
 	const json_t *config; /* the module's "config" object */
 	void *data;	      /* from init */
@@ -18,13 +21,19 @@ struct loaded_module {
 
 struct listener {
 	const struct listen_conf *conf;
+	/*
+	 * Shared mode: the listening socket every worker inherits. Reuseport mode: a bound,
+	 * never listening socket that holds the port; each worker binds its own.
+	 */
 	int fd;
 	struct sockaddr_storage addr; /* as bound: the real port when the config said 0 */
 	socklen_t addrlen;
+	bool unlink_on_exit; /* a unix socket file this master created */
 };
 
 struct server {
 	struct config *cfg;
+	unsigned generation; /* 0 at start, +1 per successful reload */
 	struct loaded_module *mods;
 	size_t nmods;
 	struct router router;
@@ -41,16 +50,34 @@ extern const struct warren_module *const warren__builtin_modules[];
  * load on first reference), then resolves each route to its handler and runs the
  * handler's configure callback. Takes ownership of @cfg, also on failure.
  */
-int server_load(struct config *cfg, struct server **out, struct warren_error *err);
+int server_load(struct config *cfg, unsigned generation, struct server **out,
+		struct warren_error *err);
 
 /* Runs release and fini callbacks, unloads plugins, closes listeners, frees the config. */
 void server_free(struct server *srv);
 
-/* Binds and listens on every configured address, in the master. */
-int server_listen(struct server *srv, struct warren_error *err);
+/*
+ * Binds every configured address, in the master. Sockets of @old (the generation being
+ * replaced, or NULL) whose address and mode are unchanged are taken over, not rebound,
+ * so a reload never drops a connection waiting in a listen queue.
+ */
+int server_listen(struct server *srv, struct server *old, struct warren_error *err);
+
+/* In a worker: the socket to accept on for listener @l (its own one in reuseport mode). */
+int listener_worker_fd(const struct listener *l, struct warren_error *err);
+
+/* Removes the unix socket files of @srv that this master created, except those that
+ * @keep (the generation that stays, or NULL) listens on too. */
+void server_unlink_sockets(struct server *srv, const struct server *keep);
 
 /* Formats a socket address as "127.0.0.1:8080" or "[::1]:8080". */
 void sockaddr_format(const struct sockaddr_storage *ss, char *buf, size_t len);
+
+/* The prefork hooks of every module, in module order. */
+void server_hook_child_spawn(struct server *srv, pid_t pid);
+void server_hook_master_ready(struct server *srv, const pid_t *pids, size_t n);
+void server_hook_child_recover(struct server *srv, pid_t old_pid, pid_t new_pid);
+void server_hook_master_death(struct server *srv);
 
 /* Runs each module's worker_init (worker_exit on the way back out if one fails). */
 int server_worker_init(struct server *srv, struct warren_error *err);

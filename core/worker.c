@@ -1,10 +1,13 @@
 /* core/worker.c - one worker process: created by fork in the master, it runs its own
  * reactor over the inherited listening sockets until told to stop. */
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "http.h"
@@ -13,8 +16,9 @@
 
 /* How long to wait before accepting again after running out of fds. */
 #define ACCEPT_RETRY_MS 100
-/* Bound on a graceful stop (SIGQUIT) before the remaining connections are cut. */
-#define GRACEFUL_STOP_MS 10000
+/* Draining for a reload: how long an idle keep-alive connection may still bring one
+ * more request (answered with "Connection: close") before it is closed. */
+#define DRAIN_IDLE_MS 1000
 
 void worker_update_time(struct worker *w)
 {
@@ -86,6 +90,11 @@ static void on_accept(struct rx_op *op, int res)
 		timer_set(&wl->w->timers, &wl->retry, wl->w->now_ms + ACCEPT_RETRY_MS);
 		return;
 	}
+	/* Handed over while stopping at once (see the loop in worker_main): no answer. */
+	if (wl->w->fast_stop) {
+		close(res);
+		return;
+	}
 	ret = conn_accept(wl->w, res);
 	if (ret < 0) {
 		log_warn("dropping a connection on %s: %s", wl->l->conf->text, strerror(-ret));
@@ -93,14 +102,47 @@ static void on_accept(struct rx_op *op, int res)
 	}
 }
 
+static void listener_released(struct rx_handle *h)
+{
+	struct worker_listener *wl = container_of(h, struct worker_listener, h);
+
+	wl->w->listening--;
+}
+
+/*
+ * Draining for a reload: what already waits in the listen queue was promised an answer by
+ * the kernel, and a wake-up meant for it may have come to this worker alone (exclusive
+ * wake-ups), so take it all before letting go: each is served with "Connection: close".
+ */
+static void take_queued(struct worker *w, int fd)
+{
+	for (int i = 0; i < 4096; i++) {
+		int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (c < 0)
+			return;
+		if (conn_accept(w, c) < 0)
+			close(c);
+	}
+}
+
 static void stop_listening(struct worker *w)
 {
 	for (size_t i = 0; i < w->nlisteners; i++) {
 		struct worker_listener *wl = &w->listeners[i];
+		int fd = -1;
 
 		timer_cancel(&w->timers, &wl->retry);
-		if (!wl->h.closed)
-			rx_close(w->rx, &wl->h, NULL);
+		if (wl->h.closed)
+			continue;
+		/* The reactor closes its fd; a copy keeps the queue reachable until emptied. */
+		if (w->drain_idle_ms)
+			fd = fcntl(wl->h.fd, F_DUPFD_CLOEXEC, 0);
+		rx_close(w->rx, &wl->h, listener_released);
+		if (fd >= 0) {
+			take_queued(w, fd);
+			close(fd);
+		}
 	}
 }
 
@@ -112,42 +154,75 @@ static void on_stop_deadline(struct timer *t)
 	conn_close_all(w);
 }
 
+/* Stops taking connections; the loop ends once the last one is closed. */
+static void begin_stop(struct worker *w)
+{
+	if (!w->stopping)
+		timer_set(&w->timers, &w->stop_timer, w->now_ms + w->cfg->shutdown_timeout_ms);
+	w->stopping = true;
+	stop_listening(w);
+}
+
 static void on_signal(struct rx_op *op, int res)
 {
 	struct worker *w = container_of(op, struct worker, sig_op);
+	int ret;
 
 	if (res != (int)sizeof(w->siginfo)) {
 		log_error("reading signals: %s", res < 0 ? strerror(-res) : "short read");
-		w->stopping = true;
-		stop_listening(w);
+		w->fast_stop = true;
+		begin_stop(w);
 		conn_close_all(w);
 		return;
 	}
 	switch (w->siginfo.ssi_signo) {
 	case SIGQUIT:
+		/* The kernel's PR_SET_PDEATHSIG arrives as SIGQUIT too: tell them apart. */
+		if (getppid() != w->master) {
+			log_warn("worker %u: the master died; finishing in-flight requests", w->id);
+			server_hook_master_death(w->srv);
+		} else {
+			log_info("worker %u: graceful stop", w->id);
+		}
 		/* Graceful: finish what is in flight, close what is idle, take nothing new. */
-		log_info("worker %u: graceful stop", w->id);
-		w->stopping = true;
-		stop_listening(w);
+		w->drain_idle_ms = 0;
+		begin_stop(w);
 		conn_close_idle(w);
-		timer_set(&w->timers, &w->stop_timer, w->now_ms + GRACEFUL_STOP_MS);
+		break;
+	case SIGUSR2:
+		/* Reload: the new generation accepts already. An idle connection may still
+		 * carry a request its client is sending right now, so it gets a moment. */
+		log_debug("worker %u: draining", w->id);
+		w->drain_idle_ms = DRAIN_IDLE_MS;
+		begin_stop(w);
+		conn_drain_idle(w, DRAIN_IDLE_MS);
+		break;
+	case SIGUSR1:
+		if (w->cfg->log_file) {
+			ret = warren__log_open(w->cfg->log_file);
+			if (ret < 0)
+				log_error("cannot reopen %s: %s", w->cfg->log_file, strerror(-ret));
+		}
 		break;
 	default:
-		w->stopping = true;
-		stop_listening(w);
+		w->fast_stop = true;
+		begin_stop(w);
 		conn_close_all(w);
 		return;
 	}
 	rx_recv(w->rx, &w->sig_h, &w->sig_op, &w->siginfo, sizeof(w->siginfo), on_signal);
 }
 
-static int open_listeners(struct worker *w)
+static int open_listeners(struct worker *w, struct warren_error *err)
 {
 	struct server *srv = w->srv;
+	int fd;
 
 	w->listeners = calloc(srv->nlisteners, sizeof(*w->listeners));
-	if (!w->listeners)
+	if (!w->listeners) {
+		warren_error_set(err, "out of memory");
 		return -ENOMEM;
+	}
 	w->nlisteners = srv->nlisteners;
 	for (size_t i = 0; i < srv->nlisteners; i++) {
 		struct worker_listener *wl = &w->listeners[i];
@@ -156,12 +231,31 @@ static int open_listeners(struct worker *w)
 		wl->w = w;
 		wl->l = &srv->listeners[i];
 		timer_init(&wl->retry, on_accept_retry);
-		ret = rx_open(w->rx, &wl->h, wl->l->fd, RX_F_LISTEN);
-		if (ret < 0)
+		fd = listener_worker_fd(wl->l, err);
+		if (fd < 0)
+			return fd;
+		ret = rx_open(w->rx, &wl->h, fd, RX_F_LISTEN);
+		if (ret < 0) {
+			warren_error_set(err, "cannot watch %s: %s", wl->l->conf->text,
+					 strerror(-ret));
 			return ret;
+		}
+		w->listening++;
 		arm_accept(wl);
 	}
 	return 0;
+}
+
+/* TERM/INT: stop now. QUIT: graceful stop (also the master-death signal). USR2: drain
+ * for a reload. USR1: reopen the log file. */
+static void worker_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGQUIT);
+	sigaddset(set, SIGUSR1);
+	sigaddset(set, SIGUSR2);
 }
 
 static int open_signals(struct worker *w)
@@ -169,10 +263,7 @@ static int open_signals(struct worker *w)
 	sigset_t set;
 	int fd, ret;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGQUIT);
+	worker_signals(&set);
 	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -188,30 +279,51 @@ static void set_process_signals(void)
 {
 	sigset_t set;
 
-	/* TERM/INT/QUIT stay blocked and arrive through the signalfd; the master owns
-	 * HUP and USR1, so a stray one sent to a worker must not kill it. */
+	/* What the worker acts on stays blocked and arrives through the signalfd; HUP is
+	 * the master's, so a stray one sent to a worker must not kill it. */
 	signal(SIGHUP, SIG_IGN);
-	signal(SIGUSR1, SIG_IGN);
 	signal(SIGCHLD, SIG_DFL);
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGQUIT);
+	worker_signals(&set);
 	sigprocmask(SIG_SETMASK, &set, NULL);
 }
 
-void worker_main(struct server *srv, unsigned id, pid_t master)
+/* cpu_affinity "auto": worker i runs on the i-th CPU of the inherited mask. */
+static void pin_cpu(unsigned id)
+{
+	cpu_set_t allowed, one;
+	unsigned n = 0, want;
+
+	if (sched_getaffinity(0, sizeof(allowed), &allowed) < 0 || CPU_COUNT(&allowed) == 0)
+		return;
+	want = id % (unsigned)CPU_COUNT(&allowed);
+	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+		if (!CPU_ISSET(cpu, &allowed) || n++ != want)
+			continue;
+		CPU_ZERO(&one);
+		CPU_SET(cpu, &one);
+		if (sched_setaffinity(0, sizeof(one), &one) < 0)
+			log_warn("worker %u: cannot pin to CPU %d: %s", id, cpu, strerror(errno));
+		return;
+	}
+}
+
+void worker_main(struct server *srv, unsigned id, pid_t master, int notify_fd)
 {
 	struct warren_error err = {{0}};
 	struct reactor *rx;
 	struct worker w;
+	int32_t me;
 	int ret;
 
-	/* Die with the master; the getppid() check closes the race with a master that died
-	 * between fork and prctl. */
-	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != master)
+	/* Learn of the master's death at once, as a graceful stop; the getppid() check
+	 * closes the race with a master that died between fork and prctl. */
+	if (prctl(PR_SET_PDEATHSIG, SIGQUIT) < 0 || getppid() != master)
 		_exit(1);
 	set_process_signals();
+	if (srv->cfg->cpu_affinity)
+		pin_cpu(id);
+	if (crash_guard_install(&w) < 0)
+		log_warn("worker %u: no crash reports: %s", id, strerror(errno));
 
 	ret = reactor_create(srv->cfg->event, &rx, &err);
 	if (ret < 0) {
@@ -220,15 +332,19 @@ void worker_main(struct server *srv, unsigned id, pid_t master)
 	}
 	worker_init(&w, srv, rx);
 	w.id = id;
+	w.master = master;
 	timer_init(&w.stop_timer, on_stop_deadline);
 	/* http-parser's own cap on a head is process-wide; ours must be the one that bites. */
 	if (srv->cfg->max_header_size >= HTTP_MAX_HEADER_SIZE)
 		http_parser_set_max_header_size((uint32_t)srv->cfg->max_header_size + 1024);
 	ret = open_signals(&w);
-	if (ret == 0)
-		ret = open_listeners(&w);
 	if (ret < 0) {
-		log_error("worker %u: cannot start: %s", id, strerror(-ret));
+		log_error("worker %u: cannot watch signals: %s", id, strerror(-ret));
+		_exit(1);
+	}
+	ret = open_listeners(&w, &err);
+	if (ret < 0) {
+		log_error("worker %u: %s", id, err.msg);
 		_exit(1);
 	}
 	ret = server_worker_init(srv, &err);
@@ -237,8 +353,18 @@ void worker_main(struct server *srv, unsigned id, pid_t master)
 		_exit(1);
 	}
 	log_debug("worker %u running on %s", id, rx->ops->name);
+	/* Tell the master this worker accepts: a reload switches over only then. */
+	me = (int32_t)getpid();
+	if (write(notify_fd, &me, sizeof(me)) != (ssize_t)sizeof(me))
+		log_warn("worker %u: cannot notify the master: %s", id, strerror(errno));
+	close(notify_fd);
 
-	while (!w.stopping || w.nconns > 0) {
+	/*
+	 * A stopping worker runs until its last connection is done and its listeners are
+	 * released: an io_uring accept may still hand over a connection the kernel took
+	 * before the cancel, and that client is waiting for an answer.
+	 */
+	while (!w.stopping || w.nconns > 0 || w.listening > 0) {
 		ret = reactor_run(rx, timer_next_ms(&w.timers, w.now_ms));
 		if (ret < 0) {
 			log_error("worker %u: event loop: %s", id, strerror(-ret));

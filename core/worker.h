@@ -7,6 +7,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "crash.h"
 #include "reactor.h"
 #include "server.h"
 #include "timer.h"
@@ -43,12 +44,19 @@ struct worker {
 	char date[40]; /* "Sun, 06 Nov 1994 08:49:37 GMT" for the Date header */
 
 	struct timer stop_timer; /* bounds a graceful stop */
+	pid_t master;
+	unsigned drain_idle_ms;	    /* stopping for a reload: how long idle connections may stay */
+	struct crash_context crash; /* what runs now, for a fatal signal's report */
+	unsigned listening;	    /* listener handles not yet released by the reactor */
 	unsigned id;
 	bool stopping;
+	bool fast_stop; /* TERM/INT: connections are cut, not finished */
 };
 
-/* Runs a worker in the freshly forked child of @master; never returns. */
-__attribute__((noreturn)) void worker_main(struct server *srv, unsigned id, pid_t master);
+/* Runs a worker in the freshly forked child of @master; never returns. Once it accepts
+ * connections it writes its pid to @notify_fd. */
+__attribute__((noreturn)) void worker_main(struct server *srv, unsigned id, pid_t master,
+					   int notify_fd);
 
 /* Worker set-up without the process parts, shared with the tests: no reactor when
  * @rx is NULL (the HTTP glue can then be driven by hand). */

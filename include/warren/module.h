@@ -14,9 +14,11 @@
 #ifndef WARREN_MODULE_H
 #define WARREN_MODULE_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 
@@ -130,6 +132,28 @@ struct warren_module {
 	void (*worker_exit)(void *module_data);
 	/** Master, at shutdown, after every worker has stopped. */
 	void (*fini)(void *module_data);
+
+	/* ---- ABI 0.2: prefork hooks. Each may be NULL. ---- */
+
+	/**
+	 * Master, right after a worker process of this module's generation was forked:
+	 * at start-up, on reload, and when a dead worker is replaced (then before
+	 * on_child_recover).
+	 */
+	void (*on_child_spawn)(void *module_data, pid_t pid);
+	/**
+	 * Master, once every worker of this module's generation has started and is
+	 * accepting connections: at start-up, and after a reload for the new generation.
+	 * @pids lists the @n workers.
+	 */
+	void (*on_master_ready)(void *module_data, const pid_t *pids, size_t n);
+	/** Master, when @new_pid has replaced @old_pid, a worker that died unexpectedly. */
+	void (*on_child_recover)(void *module_data, pid_t old_pid, pid_t new_pid);
+	/**
+	 * Worker, as soon as it learns that the master has died. The worker then stops
+	 * accepting, finishes the requests in flight (bounded by shutdown_timeout) and exits.
+	 */
+	void (*on_master_death)(void *module_data);
 };
 
 #ifdef WARREN_BUILTIN
@@ -251,6 +275,38 @@ WARREN_API int warren_resp_append(struct warren_request *r, const void *data, si
  */
 WARREN_API int warren_resp_printf(struct warren_request *r, const char *fmt, ...)
 	WARREN_PRINTF(2, 3);
+
+/* ---- Memory shared by all workers ---------------------------------------------------- */
+
+/**
+ * Reserves a zone of @size bytes of memory shared by the master and every worker, for
+ * counters, rate limits and caches that must agree across workers. Only callable from a
+ * module's init callback (before the workers fork). The zone starts zeroed and lives as
+ * long as the master: a reload that asks again for the same @name and @size gets the
+ * same memory back, so counters survive it.
+ * @name: 1 to 64 characters; prefix it with the module name ("counter.hits").
+ * @out: where the zone's address is stored; the same in every process.
+ * Returns 0; -EPERM outside init; -EINVAL for a bad name or a size of 0 or over 1 GiB;
+ * -EEXIST when @name exists with another size; -ENOMEM.
+ *
+ * Use C11 atomics (<stdatomic.h>) for counters. For anything larger, put a
+ * pthread_mutex_t in the zone, set it up once with warren_shm_mutex_init() and take it
+ * with warren_shm_lock(): a worker can die holding it, which a robust mutex survives.
+ */
+WARREN_API int warren_shm_zone(const char *name, size_t size, void **out);
+
+/** Initialises a process-shared, robust mutex inside a shared zone. 0 or -errno. */
+WARREN_API int warren_shm_mutex_init(pthread_mutex_t *m);
+
+/**
+ * Locks a mutex made by warren_shm_mutex_init(). When its previous owner died while
+ * holding it, the lock is taken anyway and 1 is returned: the data it protects may be
+ * half-updated and should be checked or reset. Returns 0, 1, or -errno.
+ */
+WARREN_API int warren_shm_lock(pthread_mutex_t *m);
+
+/** Unlocks a mutex taken with warren_shm_lock(). 0 or -errno. */
+WARREN_API int warren_shm_unlock(pthread_mutex_t *m);
 
 /* ---- Errors and logging -------------------------------------------------------------- */
 

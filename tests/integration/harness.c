@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -80,6 +81,14 @@ const char *wt_event(void)
 	return env_or("WARREN_TEST_EVENT", "auto");
 }
 
+int wt_scaled_ms(int ms)
+{
+	/* Check's own multiplier says how much slower than usual this run is allowed to be. */
+	double k = atof(env_or("CK_TIMEOUT_MULTIPLIER", "1"));
+
+	return k > 1 ? (int)(ms * k) : ms;
+}
+
 static int write_all(int fd, const void *data, size_t len)
 {
 	const char *p = data;
@@ -137,6 +146,11 @@ out_free_buf:
 	free(buf);
 	close(fd);
 	return NULL;
+}
+
+char *wt_read_file(const char *path, size_t *len)
+{
+	return read_file(path, len);
 }
 
 static void dump_file(const char *what, const char *path)
@@ -637,6 +651,20 @@ static bool parse_listen(struct wt_server *s, const char *addr)
 
 	if (!colon || i == WT_MAX_LISTEN)
 		return false;
+	if (strncmp(addr, "unix:", 5) == 0) {
+		struct sockaddr_un *a = (struct sockaddr_un *)&s->addr[i];
+		size_t plen = strlen(addr + 5);
+
+		if (plen == 0 || plen >= sizeof(a->sun_path))
+			return false;
+		memset(&s->addr[i], 0, sizeof(s->addr[i]));
+		a->sun_family = AF_UNIX;
+		memcpy(a->sun_path, addr + 5, plen + 1);
+		s->addrlen[i] = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen + 1);
+		s->port[i] = 0;
+		s->nlisten++;
+		return true;
+	}
 	port = strtol(colon + 1, &end, 10);
 	if (*end || port <= 0 || port > 65535)
 		return false;
@@ -855,6 +883,11 @@ void wt_stop_ok(struct wt_server *s)
 	ck_assert_msg(ret != -EBUSY, "processes of warren outlived its master");
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 		      "warren %s after SIGTERM, expected exit status 0", how);
+	/* A worker's sanitizer report ends only that worker; its words are in the log. */
+	ck_assert_msg(!wt_log_contains(s, "ERROR: AddressSanitizer") &&
+			      !wt_log_contains(s, "ERROR: LeakSanitizer") &&
+			      !wt_log_contains(s, "runtime error:"),
+		      "a sanitizer reported an error (see the log)");
 	wt_cleanup(s);
 }
 

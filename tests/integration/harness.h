@@ -48,6 +48,9 @@ const char *wt_plugin_dir(void); /* WARREN_PLUGIN_DIR, else build/plugins */
 const char *wt_srcdir(void);	 /* WARREN_SRCDIR, else . */
 const char *wt_event(void);	 /* WARREN_TEST_EVENT, else auto */
 
+/* @ms stretched by CK_TIMEOUT_MULTIPLIER (valgrind, sanitizers) when that is above 1. */
+int wt_scaled_ms(int ms);
+
 /* ---- Configuration ------------------------------------------------------------------ */
 
 /*
@@ -80,8 +83,9 @@ void wt_config(struct wt_server *s, const char *members_fmt, ...)
 
 /*
  * Starts warren -c s->conf --ready-fd N and waits (bounded) for its "listen ADDR" and
- * "ready PID" lines. Returns 0, -ETIMEDOUT, or -ECHILD if it exited first; on failure the
- * log is printed and nothing is left running.
+ * "ready PID" lines ("unix:/path" ones become AF_UNIX listeners with port 0). Returns 0,
+ * -ETIMEDOUT, or -ECHILD if it exited first; on failure the log is printed and nothing is
+ * left running.
  */
 int wt_start(struct wt_server *s);
 
@@ -112,6 +116,9 @@ void wt_cleanup(struct wt_server *s);
 
 /* Prints the config and the server's log to stderr. */
 void wt_dump(const struct wt_server *s);
+
+/* Reads a whole file into a NUL-terminated malloc'd buffer (free it); NULL if it cannot. */
+char *wt_read_file(const char *path, size_t *len);
 
 /* ---- Inspecting processes ----------------------------------------------------------- */
 

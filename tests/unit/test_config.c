@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <http_parser.h>
@@ -74,11 +75,11 @@ static const struct bad_case {
 	{"true", "expected a JSON object at the top level, got boolean"},
 	{"null", "expected a JSON object at the top level, got null"},
 	{"{\"worker\": 2}",
-	 "worker: unknown key (expected one of: listen, workers, event, log_level, http, modules, "
-	 "routes)"},
+	 "worker: unknown key (expected one of: listen, workers, cpu_affinity, event, log_level, "
+	 "log_file, pid_file, shutdown_timeout, recover, http, modules, routes)"},
 	{"{\"work ers\": 2}",
-	 "[\"work ers\"]: unknown key (expected one of: listen, workers, event, log_level, http, "
-	 "modules, routes)"},
+	 "[\"work ers\"]: unknown key (expected one of: listen, workers, cpu_affinity, event, "
+	 "log_level, log_file, pid_file, shutdown_timeout, recover, http, modules, routes)"},
 
 	/* workers */
 	{"{\"workers\": \"many\"}",
@@ -97,7 +98,7 @@ static const struct bad_case {
 	 "listen: expected an array of \"host:port\" strings, got string \"127.0.0.1:80\""},
 	{"{\"listen\": []}", "listen: expected 1 to 64 \"host:port\" strings, got an empty array"},
 	{"{\"listen\": [\"*:80\", 8080]}",
-	 "listen[1]: expected a \"host:port\" string, got integer 8080"},
+	 "listen[1]: expected a \"host:port\" string or an object with \"address\", got integer 8080"},
 	{"{\"listen\": [\"127.0.0.1\"]}",
 	 "listen[0]: \"127.0.0.1\" has no port (expected host:port, e.g. 127.0.0.1:8080)"},
 	{"{\"listen\": [\"127.0.0.1:\"]}",
@@ -132,6 +133,35 @@ static const struct bad_case {
 	 "listen[2]: duplicate address \"127.0.0.1:8080\" (also listen[0])"},
 	{"{\"listen\": [\"[::1]:80\", \"[0:0::1]:80\"]}",
 	 "listen[1]: duplicate address \"[0:0::1]:80\" (also listen[0])"},
+
+	/* listen objects, unix sockets */
+	{"{\"listen\": [{\"reuseport\": true}]}",
+	 "listen[0].address: missing (expected \"host:port\" or \"unix:/path\")"},
+	{"{\"listen\": [{\"address\": \"127.0.0.1:1\", \"backlog\": 0}]}",
+	 "listen[0].backlog: expected an integer from 1 to 65535, got 0"},
+	{"{\"listen\": [{\"address\": \"127.0.0.1:1\", \"reuseport\": 1}]}",
+	 "listen[0].reuseport: expected true or false, got integer 1"},
+	{"{\"listen\": [{\"address\": \"127.0.0.1:1\", \"fast\": true}]}",
+	 "listen[0].fast: unknown key (expected one of: address, reuseport, backlog, defer_accept)"},
+	{"{\"listen\": [\"unix:run/x.sock\"]}",
+	 "listen[0]: \"unix:run/x.sock\": a unix socket needs an absolute path (unix:/run/x.sock)"},
+	{"{\"listen\": [{\"address\": \"unix:/tmp/x.sock\", \"reuseport\": true}]}",
+	 "listen[0]: reuseport and defer_accept need a TCP address, not unix:/tmp/x.sock"},
+	{"{\"listen\": [\"unix:/tmp/a.sock\", {\"address\": \"unix:/tmp/a.sock\"}]}",
+	 "listen[1].address: duplicate address \"unix:/tmp/a.sock\" (also listen[0])"},
+
+	/* process keys */
+	{"{\"cpu_affinity\": true}", "cpu_affinity: expected \"auto\" or false, got boolean true"},
+	{"{\"shutdown_timeout\": 0}",
+	 "shutdown_timeout: expected a number of seconds above 0 and at most 86400, got 0"},
+	{"{\"pid_file\": \"\"}", "pid_file: expected a non-empty file path, got string \"\""},
+	{"{\"log_file\": 3}", "log_file: expected a non-empty file path, got integer 3"},
+	{"{\"recover\": {\"max\": 0}}", "recover.max: expected an integer from 1 to 100000, got 0"},
+	{"{\"recover\": {\"window\": -1}}",
+	 "recover.window: expected a number of seconds above 0 and at most 86400, got -1"},
+	{"{\"recover\": {\"limit\": 3}}",
+	 "recover.limit: unknown key (expected one of: max, window)"},
+	{"{\"recover\": 3}", "recover: expected an object, got integer 3"},
 
 	/* event and log_level */
 	{"{\"event\": \"kqueue\"}", "event: expected \"auto\", \"io_uring\" or \"epoll\", got string \"kqueue\""},
@@ -455,6 +485,37 @@ START_TEST(test_full_config)
 }
 END_TEST
 
+START_TEST(test_process_keys)
+{
+	struct config *cfg = parse_ok(
+		"{\"listen\": [{\"address\": \"127.0.0.1:0\", \"reuseport\": true, \"backlog\": 100,"
+		" \"defer_accept\": true}, \"unix:/tmp/w.sock\", {\"address\": \"[::1]:0\"}],"
+		" \"cpu_affinity\": \"auto\", \"shutdown_timeout\": 2.5, \"pid_file\": \"/tmp/p\","
+		" \"log_file\": \"/tmp/l\", \"recover\": {\"max\": 3, \"window\": 1}}");
+
+	ck_assert_uint_eq(cfg->nlisten, 3);
+	ck_assert(cfg->listen[0].reuseport);
+	ck_assert(cfg->listen[0].defer_accept);
+	ck_assert_int_eq(cfg->listen[0].backlog, 100);
+	ck_assert_int_eq(cfg->listen[1].addr.ss_family, AF_UNIX);
+	ck_assert_str_eq(((struct sockaddr_un *)&cfg->listen[1].addr)->sun_path, "/tmp/w.sock");
+	ck_assert_str_eq(cfg->listen[1].text, "unix:/tmp/w.sock");
+	ck_assert_int_eq(cfg->listen[1].backlog, CONFIG_DEFAULT_BACKLOG);
+	ck_assert_int_eq(cfg->listen[2].addr.ss_family, AF_INET6);
+	ck_assert(!cfg->listen[2].reuseport);
+	ck_assert(cfg->cpu_affinity);
+	ck_assert_uint_eq(cfg->shutdown_timeout_ms, 2500);
+	ck_assert_str_eq(cfg->pid_file, "/tmp/p");
+	ck_assert_str_eq(cfg->log_file, "/tmp/l");
+	ck_assert_uint_eq(cfg->recover_max, 3);
+	ck_assert_uint_eq(cfg->recover_window_ms, 1000);
+	config_free(cfg);
+	cfg = parse_ok("{\"cpu_affinity\": false}");
+	ck_assert(!cfg->cpu_affinity);
+	config_free(cfg);
+}
+END_TEST
+
 START_TEST(test_defaults)
 {
 	struct config *cfg = parse_ok("{}");
@@ -473,6 +534,15 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(cfg->nroutes, 0);
 	ck_assert_ptr_null(cfg->routes);
 	ck_assert_str_eq(cfg->file, "test.json");
+	ck_assert(!cfg->listen[0].reuseport);
+	ck_assert(!cfg->listen[0].defer_accept);
+	ck_assert_int_eq(cfg->listen[0].backlog, CONFIG_DEFAULT_BACKLOG);
+	ck_assert(!cfg->cpu_affinity);
+	ck_assert_uint_eq(cfg->shutdown_timeout_ms, CONFIG_DEFAULT_SHUTDOWN_TIMEOUT_MS);
+	ck_assert_uint_eq(cfg->recover_max, CONFIG_DEFAULT_RECOVER_MAX);
+	ck_assert_uint_eq(cfg->recover_window_ms, CONFIG_DEFAULT_RECOVER_WINDOW_MS);
+	ck_assert_ptr_null(cfg->pid_file);
+	ck_assert_ptr_null(cfg->log_file);
 	config_free(cfg);
 
 	/* Empty sections and an empty http object keep the defaults too. */
@@ -771,6 +841,7 @@ static Suite *config_suite(void)
 	tc = tcase_create("values");
 	tcase_add_test(tc, test_full_config);
 	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_process_keys);
 	tcase_add_test(tc, test_origin_default);
 	tcase_add_test(tc, test_workers);
 	tcase_add_test(tc, test_log_levels);

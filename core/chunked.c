@@ -1,0 +1,200 @@
+/* core/chunked.c - decodes chunked request bodies byte by byte against the RFC 9112 grammar.
+ * http-parser checks chunk framing loosely (any two bytes pass as the CRLF after chunk
+ * data, a CR followed by anything ends a size line, extensions are skipped unchecked),
+ * and a lenient decoder is how request smuggling starts, so warren decodes itself. */
+#include <errno.h>
+#include <string.h>
+
+#include "chunked.h"
+
+enum {
+	S_SIZE,	   /* hex digits of chunk-size */
+	S_EXT,	   /* chunk extensions, up to CR */
+	S_SIZE_LF, /* LF ending the size line */
+	S_DATA,	   /* chunk data */
+	S_DATA_CR, /* CRLF after chunk data */
+	S_DATA_LF,
+	S_TRAILER,     /* start of a trailer line, or the final CRLF */
+	S_TRAILER_TXT, /* inside a trailer field line */
+	S_TRAILER_LF,
+	S_END_LF,
+};
+
+static int hex_value(unsigned char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+static bool is_tchar(unsigned char ch)
+{
+	return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+	       (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+/* chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] ) */
+static bool ext_byte(struct chunked *d, unsigned char ch)
+{
+	if (d->in_quote) {
+		if (d->escaped) {
+			d->escaped = false;
+			return ch == '\t' || (ch >= 0x20 && ch != 0x7f);
+		}
+		if (ch == '\\')
+			d->escaped = true;
+		else if (ch == '"')
+			d->in_quote = false;
+		else if (ch != '\t' && (ch < 0x20 || ch == 0x7f))
+			return false;
+		return true;
+	}
+	/* Only whitespace may come between the size and the first ';'. */
+	if (ch == ';')
+		d->in_ext = true;
+	if (!d->in_ext)
+		return ch == ' ' || ch == '\t';
+	if (ch == '"') {
+		d->in_quote = true;
+		return true;
+	}
+	return is_tchar(ch) || ch == ';' || ch == '=' || ch == ' ' || ch == '\t';
+}
+
+int chunked_decode(struct chunked *d, char *buf, size_t *in, size_t len, size_t *out,
+		   size_t body_len, size_t max_body, size_t max_trailer)
+{
+	size_t i = *in, o = *out;
+	int ret = CHUNKED_MORE;
+
+	while (i < len) {
+		unsigned char ch = (unsigned char)buf[i];
+		int v;
+
+		switch (d->state) {
+		case S_SIZE:
+			v = hex_value(ch);
+			if (v >= 0) {
+				/* Leading zeros are harmless; a size over the limit is not. */
+				if (d->size > (max_body - body_len - (o - *out)) / 16 + 1) {
+					ret = -EFBIG;
+					goto out;
+				}
+				d->size = d->size * 16 + (uint64_t)v;
+				/* Endless leading zeros would be a way to stall, not a size. */
+				if (++d->digits > 16) {
+					ret = -EPROTO;
+					goto out;
+				}
+				i++;
+				break;
+			}
+			if (d->digits == 0) {
+				ret = -EPROTO;
+				goto out;
+			}
+			if (d->size > max_body - body_len - (o - *out)) {
+				ret = -EFBIG;
+				goto out;
+			}
+			d->state = S_EXT;
+			d->ext_len = 0;
+			d->in_quote = d->escaped = d->in_ext = false;
+			break; /* the same byte again, as an extension or the CR */
+		case S_EXT:
+			i++;
+			if (ch == '\r' && !d->in_quote) {
+				d->state = S_SIZE_LF;
+			} else if (++d->ext_len > CHUNKED_EXT_MAX || !ext_byte(d, ch)) {
+				ret = -EPROTO;
+				goto out;
+			}
+			break;
+		case S_SIZE_LF:
+			if (ch != '\n') {
+				ret = -EPROTO;
+				goto out;
+			}
+			i++;
+			d->state = d->size ? S_DATA : S_TRAILER;
+			break;
+		case S_DATA: {
+			size_t n = len - i < d->size ? len - i : (size_t)d->size;
+
+			memmove(buf + o, buf + i, n);
+			o += n;
+			i += n;
+			d->size -= n;
+			if (d->size == 0)
+				d->state = S_DATA_CR;
+			break;
+		}
+		case S_DATA_CR:
+			if (ch != '\r') {
+				ret = -EPROTO;
+				goto out;
+			}
+			i++;
+			d->state = S_DATA_LF;
+			break;
+		case S_DATA_LF:
+			if (ch != '\n') {
+				ret = -EPROTO;
+				goto out;
+			}
+			i++;
+			d->state = S_SIZE;
+			d->size = 0;
+			d->digits = 0;
+			break;
+		case S_TRAILER:
+			i++;
+			if (ch == '\r') {
+				d->state = S_END_LF;
+			} else if (is_tchar(ch)) {
+				d->state = S_TRAILER_TXT;
+				d->trailer_len++;
+			} else {
+				ret = -EPROTO;
+				goto out;
+			}
+			break;
+		case S_TRAILER_TXT:
+			i++;
+			if (ch == '\r') {
+				d->state = S_TRAILER_LF;
+				break;
+			}
+			if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
+				ret = -EPROTO;
+				goto out;
+			}
+			if (++d->trailer_len > max_trailer) {
+				ret = -EMSGSIZE;
+				goto out;
+			}
+			break;
+		case S_TRAILER_LF:
+		case S_END_LF:
+			if (ch != '\n') {
+				ret = -EPROTO;
+				goto out;
+			}
+			i++;
+			if (d->state == S_END_LF) {
+				ret = CHUNKED_DONE;
+				goto out;
+			}
+			d->state = S_TRAILER;
+			break;
+		}
+	}
+out:
+	*in = i;
+	*out = o;
+	return ret;
+}

@@ -1,0 +1,14 @@
+/* tests/fuzz/http_input.h - drives arbitrary bytes through the whole request path (parser,
+ * strict checks, chunked bodies, router, handlers, response writer) on an in-memory
+ * connection; shared by the libFuzzer target and the unit test that replays its corpus. */
+#ifndef WARREN_TESTS_HTTP_INPUT_H
+#define WARREN_TESTS_HTTP_INPUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Runs one input. The first byte picks how the rest is split into reads, so that every
+ * split point of the buffer logic gets exercised. Aborts on a broken invariant. */
+void http_input_run(const uint8_t *data, size_t size);
+
+#endif /* WARREN_TESTS_HTTP_INPUT_H */
