@@ -1,7 +1,8 @@
 #!/bin/sh
 # tests/bench/warren-target.sh - starts warren for the benchmark harness: W workers on
 # 127.0.0.1:PORT answering GET /plaintext with "Hello, World!" from the hello plugin.
-# Usage: tests/bench/warren-target.sh W PORT   (works from any directory)
+# Usage: tests/bench/warren-target.sh W PORT [EVENT]   (works from any directory)
+# EVENT is the config's "event" (auto, io_uring or epoll; auto when absent).
 set -eu
 
 usage() {
@@ -9,7 +10,9 @@ usage() {
 	exit 2
 }
 
-[ $# -eq 2 ] || usage
+[ $# -eq 2 ] || [ $# -eq 3 ] || usage
+event=${3:-auto}
+case $event in auto | io_uring | epoll) ;; *) usage ;; esac
 case $1 in '' | *[!0-9]*) usage ;; esac
 case $2 in '' | *[!0-9]*) usage ;; esac
 workers=$1
@@ -29,6 +32,7 @@ cat >"$dir/warren.json" <<JSON
 {
 	"listen": ["127.0.0.1:$port"],
 	"workers": $workers,
+	"event": "$event",
 	"log_level": "warn",
 	"modules": [{ "name": "hello", "path": "$repo_json/build/plugins/hello.so" }],
 	"routes": [
