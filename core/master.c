@@ -74,68 +74,6 @@ struct master {
 	uint64_t stop_deadline;
 };
 
-/* The quota of a cgroup v2 cpu.max file, rounded up to whole CPUs; 0 = no limit. */
-static unsigned cgroup_cpus(const char *dir)
-{
-	char path[4352], line[64];
-	unsigned long long quota, period;
-	unsigned best = 0;
-	FILE *f;
-
-	/* Every ancestor's quota applies too: walk up to the root, keep the smallest. */
-	snprintf(path, sizeof(path), "/sys/fs/cgroup%s", dir);
-	for (;;) {
-		size_t len = strlen(path);
-		char *slash;
-
-		snprintf(path + len, sizeof(path) - len, "/cpu.max");
-		f = fopen(path, "r");
-		path[len] = '\0';
-		if (f) {
-			if (fgets(line, sizeof(line), f) &&
-			    sscanf(line, "%llu %llu", &quota, &period) == 2 && period > 0) {
-				unsigned n = (unsigned)((quota + period - 1) / period);
-
-				if (n < 1)
-					n = 1;
-				if (!best || n < best)
-					best = n;
-			}
-			fclose(f);
-		}
-		slash = strrchr(path, '/');
-		if (!slash || strcmp(path, "/sys/fs/cgroup") == 0)
-			break;
-		*slash = '\0';
-	}
-	return best;
-}
-
-unsigned master_auto_workers(void)
-{
-	char line[4096];
-	unsigned n = 1, quota;
-	cpu_set_t set;
-	FILE *f;
-
-	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
-		n = (unsigned)CPU_COUNT(&set);
-	/* Containers cap CPU time with a cgroup quota, not the affinity mask. */
-	f = fopen("/proc/self/cgroup", "r");
-	if (!f)
-		return n;
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "0::", 3) != 0)
-			continue;
-		line[strcspn(line, "\n")] = '\0';
-		quota = cgroup_cpus(strcmp(line + 3, "/") == 0 ? "" : line + 3);
-		if (quota && quota < n)
-			n = quota;
-	}
-	fclose(f);
-	return n;
-}
-
 static void describe_status(int status, char *buf, size_t len)
 {
 	if (WIFEXITED(status)) {
