@@ -252,7 +252,8 @@ static void announce_ready(struct master *m, struct generation *g)
 		log_info("listening on %s%s", addr,
 			 srv->listeners[i].conf->reuseport ? " (reuseport)" : "");
 	}
-	log_info("warren " WARREN_VERSION " ready: %u workers", g->nworkers);
+	log_info("warren " WARREN_VERSION " ready: %u worker%s", g->nworkers,
+		 g->nworkers == 1 ? "" : "s");
 	if (m->pid_file) {
 		char text[32];
 

@@ -1297,7 +1297,7 @@ START_TEST(auto_workers_follow_the_affinity_mask)
 	WT_OK(wt_start(&s));
 	ck_assert_int_eq(sched_setaffinity(0, sizeof(saved), &saved), 0);
 	ck_assert_uint_eq(wt_workers(&s, w, 2), 1);
-	expect_log(&s, " ready: 1 workers");
+	expect_log(&s, " ready: 1 worker\n");
 	expect_hello(&s, 0);
 	wt_stop_ok(&s);
 }
