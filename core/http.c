@@ -40,6 +40,9 @@ static void request_reset(struct warren_request *r)
 
 	memset(r, 0, offsetof(struct warren_request, hdrs));
 	r->nhdrs = 0;
+	/* Until the head is parsed, an error response is written as for a GET. */
+	r->method = HTTP_GET;
+	r->version = 0;
 	r->in_value = false;
 	r->headers_done = false;
 	r->keep_alive = false;
