@@ -8,6 +8,7 @@
 #ifndef WARREN_CORE_REACTOR_H
 #define WARREN_CORE_REACTOR_H
 
+#include <errno.h>
 #include <sys/uio.h>
 
 #include "common.h"
@@ -81,13 +82,15 @@ struct reactor_ops {
 	 * calls @release once the backend holds no reference to @h any more.
 	 */
 	void (*close)(struct reactor *rx, struct rx_handle *h, rx_release_fn release);
-	/* Multishot: the callback runs once per accepted connection until the handle is
-	 * closed; a negative result (e.g. -EMFILE) disarms it. */
+	/*
+	 * Submit @op, which rx_accept/rx_recv/rx_send have checked, filled in and made the
+	 * handle's pending read or write. On failure the wrappers undo that.
+	 * accept is multishot: the callback runs once per accepted connection until the
+	 * handle is closed; a negative result (e.g. -EMFILE) disarms it.
+	 */
 	int (*accept)(struct reactor *rx, struct rx_handle *h, struct rx_op *op);
-	int (*recv)(struct reactor *rx, struct rx_handle *h, struct rx_op *op, void *buf,
-		    size_t len);
-	int (*send)(struct reactor *rx, struct rx_handle *h, struct rx_op *op,
-		    const struct iovec *iov, int iovcnt);
+	int (*recv)(struct reactor *rx, struct rx_handle *h, struct rx_op *op);
+	int (*send)(struct reactor *rx, struct rx_handle *h, struct rx_op *op);
 	/* Waits up to @timeout_ms (-1: no limit) and runs every completion that arrived. */
 	int (*run)(struct reactor *rx, int timeout_ms);
 	void (*destroy)(struct reactor *rx);
@@ -134,24 +137,63 @@ static inline void rx_close(struct reactor *rx, struct rx_handle *h, rx_release_
 	rx->ops->close(rx, h, release);
 }
 
+/* What every submission shares: one pending read and one pending write per handle. */
+static inline int rx_submit(struct reactor *rx, struct rx_handle *h, struct rx_op *op,
+			    enum rx_op_kind kind, rx_cb cb,
+			    int (*submit)(struct reactor *, struct rx_handle *, struct rx_op *))
+{
+	struct rx_op **slot = kind == RX_SEND ? &h->wr : &h->rd;
+	int ret;
+
+	if (h->closed)
+		return -EBADF;
+	if (*slot)
+		return -EBUSY;
+	op->cb = cb;
+	op->h = h;
+	op->kind = kind;
+	op->pending = true;
+	*slot = op;
+	ret = submit(rx, h, op);
+	if (ret < 0 && *slot == op) {
+		*slot = NULL;
+		op->pending = false;
+	}
+	return ret;
+}
+
 static inline int rx_accept(struct reactor *rx, struct rx_handle *h, struct rx_op *op, rx_cb cb)
 {
-	op->cb = cb;
-	return rx->ops->accept(rx, h, op);
+	return rx_submit(rx, h, op, RX_ACCEPT, cb, rx->ops->accept);
 }
 
 static inline int rx_recv(struct reactor *rx, struct rx_handle *h, struct rx_op *op, void *buf,
 			  size_t len, rx_cb cb)
 {
-	op->cb = cb;
-	return rx->ops->recv(rx, h, op, buf, len);
+	op->recv.buf = buf;
+	op->recv.len = len > INT32_MAX ? INT32_MAX : len;
+	return rx_submit(rx, h, op, RX_RECV, cb, rx->ops->recv);
 }
 
 static inline int rx_send(struct reactor *rx, struct rx_handle *h, struct rx_op *op,
 			  const struct iovec *iov, int iovcnt, rx_cb cb)
 {
-	op->cb = cb;
-	return rx->ops->send(rx, h, op, iov, iovcnt);
+	op->send.iov = iov;
+	op->send.iovcnt = iovcnt;
+	return rx_submit(rx, h, op, RX_SEND, cb, rx->ops->send);
+}
+
+/* For backends: ends a one-shot operation (or a disarmed accept) and runs its callback. */
+static inline void rx_finish(struct rx_op *op, int res)
+{
+	struct rx_handle *h = op->h;
+
+	op->pending = false;
+	if (h->rd == op)
+		h->rd = NULL;
+	else if (h->wr == op)
+		h->wr = NULL;
+	op->cb(op, res);
 }
 
 static inline int reactor_run(struct reactor *rx, int timeout_ms)

@@ -40,19 +40,6 @@ static void defer(struct reactor_epoll *ep, struct rx_op *op, int res)
 	ep->done_tail = &op->next_done;
 }
 
-/* Ends a one-shot operation and runs its callback. */
-static void finish(struct rx_op *op, int res)
-{
-	struct rx_handle *h = op->h;
-
-	op->pending = false;
-	if (h->rd == op)
-		h->rd = NULL;
-	else if (h->wr == op)
-		h->wr = NULL;
-	op->cb(op, res);
-}
-
 static int ep_open(struct reactor *rx, struct rx_handle *h, int fd, unsigned flags)
 {
 	struct reactor_epoll *ep = to_ep(rx);
@@ -103,27 +90,15 @@ static int ep_accept(struct reactor *rx, struct rx_handle *h, struct rx_op *op)
 	struct reactor_epoll *ep = to_ep(rx);
 	struct epoll_event ev = {0};
 
-	if (h->closed)
-		return -EBADF;
-	if (h->rd)
-		return -EBUSY;
-	op->h = h;
-	op->kind = RX_ACCEPT;
-	op->pending = true;
-	h->rd = op;
+	(void)op;
 	if (h->registered)
 		return 0;
 	/* Level-triggered and exclusive: one worker wakes per connection, and what a batch
 	 * leaves behind is reported again. */
 	ev.events = EPOLLIN | EPOLLEXCLUSIVE;
 	ev.data.ptr = h;
-	if (epoll_ctl(ep->epfd, EPOLL_CTL_ADD, h->fd, &ev) < 0) {
-		int ret = -errno;
-
-		h->rd = NULL;
-		op->pending = false;
-		return ret;
-	}
+	if (epoll_ctl(ep->epfd, EPOLL_CTL_ADD, h->fd, &ev) < 0)
+		return -errno;
 	h->registered = true;
 	return 0;
 }
@@ -150,7 +125,7 @@ static void do_accept(struct reactor_epoll *ep, struct rx_handle *h)
 			/* Out of fds or memory: stop listening until the owner re-arms. */
 			epoll_ctl(ep->epfd, EPOLL_CTL_DEL, h->fd, NULL);
 			h->registered = false;
-			finish(op, -errno);
+			rx_finish(op, -errno);
 			return;
 		}
 	}
@@ -187,22 +162,10 @@ static int try_send(struct rx_handle *h, struct rx_op *op)
 	return (int)n;
 }
 
-static int ep_recv(struct reactor *rx, struct rx_handle *h, struct rx_op *op, void *buf, size_t len)
+static int ep_recv(struct reactor *rx, struct rx_handle *h, struct rx_op *op)
 {
 	int res;
 
-	if (h->closed)
-		return -EBADF;
-	if (h->rd)
-		return -EBUSY;
-	if (len > INT32_MAX)
-		len = INT32_MAX;
-	op->h = h;
-	op->kind = RX_RECV;
-	op->recv.buf = buf;
-	op->recv.len = len;
-	op->pending = true;
-	h->rd = op;
 	if (h->readable) {
 		res = try_recv(h, op);
 		if (res != -EAGAIN)
@@ -211,21 +174,10 @@ static int ep_recv(struct reactor *rx, struct rx_handle *h, struct rx_op *op, vo
 	return 0;
 }
 
-static int ep_send(struct reactor *rx, struct rx_handle *h, struct rx_op *op,
-		   const struct iovec *iov, int iovcnt)
+static int ep_send(struct reactor *rx, struct rx_handle *h, struct rx_op *op)
 {
 	int res;
 
-	if (h->closed)
-		return -EBADF;
-	if (h->wr)
-		return -EBUSY;
-	op->h = h;
-	op->kind = RX_SEND;
-	op->send.iov = iov;
-	op->send.iovcnt = iovcnt;
-	op->pending = true;
-	h->wr = op;
 	if (h->writable) {
 		res = try_send(h, op);
 		if (res != -EAGAIN)
@@ -252,7 +204,7 @@ static void handle_event(struct reactor_epoll *ep, struct rx_handle *h, uint32_t
 		if (op && !op->queued) { /* a queued op already has its result */
 			res = try_recv(h, op);
 			if (res != -EAGAIN)
-				finish(op, res);
+				rx_finish(op, res);
 		}
 	}
 	if (h->closed)
@@ -263,7 +215,7 @@ static void handle_event(struct reactor_epoll *ep, struct rx_handle *h, uint32_t
 		if (op && !op->queued) {
 			res = try_send(h, op);
 			if (res != -EAGAIN)
-				finish(op, res);
+				rx_finish(op, res);
 		}
 	}
 }
@@ -281,7 +233,7 @@ static void drain_done(struct reactor_epoll *ep)
 		op->queued = false;
 		if (op->h->closed)
 			continue;
-		finish(op, res);
+		rx_finish(op, res);
 	}
 }
 

@@ -223,81 +223,19 @@ static void ur_close(struct reactor *rx, struct rx_handle *h, rx_release_fn rele
 
 static int ur_accept(struct reactor *rx, struct rx_handle *h, struct rx_op *op)
 {
-	int ret;
-
-	if (h->closed)
-		return -EBADF;
-	if (h->rd)
-		return -EBUSY;
 	if (!h->is_socket)
 		return -ENOTSOCK;
-	op->h = h;
-	op->kind = RX_ACCEPT;
-	ret = submit_op(to_ur(rx), op);
-	if (ret < 0)
-		return ret;
-	op->pending = true;
-	h->rd = op;
-	return 0;
+	return submit_op(to_ur(rx), op);
 }
 
-static int ur_recv(struct reactor *rx, struct rx_handle *h, struct rx_op *op, void *buf, size_t len)
+/* Receives and sends: nothing to check beyond what the interface wrappers did. */
+static int ur_submit(struct reactor *rx, struct rx_handle *h, struct rx_op *op)
 {
-	int ret;
-
-	if (h->closed)
-		return -EBADF;
-	if (h->rd)
-		return -EBUSY;
-	if (len > INT32_MAX)
-		len = INT32_MAX;
-	op->h = h;
-	op->kind = RX_RECV;
-	op->recv.buf = buf;
-	op->recv.len = len;
-	ret = submit_op(to_ur(rx), op);
-	if (ret < 0)
-		return ret;
-	op->pending = true;
-	h->rd = op;
-	return 0;
-}
-
-static int ur_send(struct reactor *rx, struct rx_handle *h, struct rx_op *op,
-		   const struct iovec *iov, int iovcnt)
-{
-	int ret;
-
-	if (h->closed)
-		return -EBADF;
-	if (h->wr)
-		return -EBUSY;
-	op->h = h;
-	op->kind = RX_SEND;
-	op->send.iov = iov;
-	op->send.iovcnt = iovcnt;
-	ret = submit_op(to_ur(rx), op);
-	if (ret < 0)
-		return ret;
-	op->pending = true;
-	h->wr = op;
-	return 0;
+	(void)h;
+	return submit_op(to_ur(rx), op);
 }
 
 /* ---- completions ---------------------------------------------------------------------- */
-
-/* Ends an operation and runs its callback. */
-static void finish(struct rx_op *op, int res)
-{
-	struct rx_handle *h = op->h;
-
-	op->pending = false;
-	if (h->rd == op)
-		h->rd = NULL;
-	else if (h->wr == op)
-		h->wr = NULL;
-	op->cb(op, res);
-}
 
 /* Errors that concern one connection only, not the listener (as accept(2) reports them). */
 static bool accept_error_is_transient(int res)
@@ -339,11 +277,11 @@ static void complete_accept(struct reactor_uring *ur, struct rx_op *op, int res)
 			op->tag ^= 1;
 			op->queued = false;
 		}
-		finish(op, res);
+		rx_finish(op, res);
 		return;
 	}
 	if (res < 0 && !op->queued && res != -ECANCELED && !accept_error_is_transient(res)) {
-		finish(op, res);
+		rx_finish(op, res);
 		return;
 	}
 	/* The kernel ends a multishot poll now and then (a full completion queue, say); the
@@ -352,7 +290,7 @@ static void complete_accept(struct reactor_uring *ur, struct rx_op *op, int res)
 		return;
 	ret = submit_op(ur, op);
 	if (ret < 0)
-		finish(op, ret);
+		rx_finish(op, ret);
 }
 
 /* The syscall a poll completion on a non-socket stands for. */
@@ -381,7 +319,7 @@ static void complete_io(struct reactor_uring *ur, struct rx_op *op, int res)
 		if (res == 0)
 			return;
 	}
-	finish(op, res);
+	rx_finish(op, res);
 }
 
 static void complete(struct reactor_uring *ur, const struct io_uring_cqe *cqe)
@@ -512,8 +450,8 @@ static const struct reactor_ops uring_ops = {
 	.open = ur_open,
 	.close = ur_close,
 	.accept = ur_accept,
-	.recv = ur_recv,
-	.send = ur_send,
+	.recv = ur_submit,
+	.send = ur_submit,
 	.run = ur_run,
 	.destroy = ur_destroy,
 };
