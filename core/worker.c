@@ -152,6 +152,9 @@ static void on_stop_deadline(struct timer *t)
 
 	log_warn("worker %u: graceful stop timed out, closing %zu connections", w->id, w->nconns);
 	conn_close_all(w);
+	/* Nor wait longer for the reactor to let go of the listeners: with no master left
+	 * to kill this worker, the deadline must end it. */
+	w->listening = 0;
 }
 
 /* Stops taking connections; the loop ends once the last one is closed. */
