@@ -305,11 +305,9 @@ static int on_body(http_parser *p, const char *at, size_t len)
 {
 	struct conn *c = parser_conn(p);
 	struct warren_request *r = &c->req;
-	char *base = c->rbuf + c->req_start;
 
 	/* Content-Length bodies only (chunked ones are decoded apart): the pieces are
 	 * contiguous in the buffer. */
-	(void)base;
 	if ((size_t)r->body_len + len > c->w->cfg->max_body_size)
 		return reject(c, 413);
 	if (r->body_len == 0)
@@ -501,22 +499,6 @@ static int set_text_body(struct conn *c, const char *text)
 	return warren_resp_body(&c->req, text, strlen(text));
 }
 
-int http_respond_error(struct conn *c, int status)
-{
-	struct warren_request *r = &c->req;
-	char text[96];
-
-	response_reset(r);
-	r->status = status;
-	r->keep_alive = false;
-	c->close_after_write = true;
-	snprintf(text, sizeof(text), "%d %s\n", status, http_reason(status));
-	if (set_text_body(c, text) < 0 ||
-	    warren_resp_header(r, "Content-Type", "text/plain; charset=utf-8") < 0)
-		c->body_len = 0;
-	return write_response(c);
-}
-
 /* ---- Dispatch ---------------------------------------------------------------------- */
 
 static int respond_405(struct conn *c, uint64_t allow)
@@ -557,6 +539,14 @@ static void respond_status(struct conn *c, int status)
 	if (warren_resp_header(&c->req, "Content-Type", "text/plain; charset=utf-8") < 0 ||
 	    set_text_body(c, text) < 0)
 		c->body_len = 0;
+}
+
+int http_respond_error(struct conn *c, int status)
+{
+	respond_status(c, status);
+	c->req.keep_alive = false;
+	c->close_after_write = true;
+	return write_response(c);
 }
 
 static const char *request_path(const struct conn *c, size_t *len)

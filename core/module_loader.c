@@ -155,7 +155,6 @@ static int load_plugin(struct loaded_module *lm, const struct module_conf *mc, s
 		dl_error(err, idx, fdpath, mc->path);
 		return -ENOENT;
 	}
-	lm->path = mc->path;
 	lm->desc = dlsym(lm->dl, "warren_module");
 	if (!lm->desc) {
 		warren_error_set(err,

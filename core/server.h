@@ -12,7 +12,6 @@ struct loaded_module {
 	const struct warren_module *desc;
 	void *dl;	      /* dlopen handle; NULL for a built-in */
 	int memfd;	      /* the private copy dl was loaded from; -1 for a built-in */
-	const char *path;     /* NULL for a built-in */
 	const json_t *config; /* the module's "config" object */
 	void *data;	      /* from init */
 	bool initialized;
