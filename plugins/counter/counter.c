@@ -62,8 +62,4 @@ static const struct warren_handler counter_handlers[] = {
 	{.name = NULL},
 };
 
-WARREN_MODULE(counter,
-	.version = "1.0",
-	.handlers = counter_handlers,
-	.init = counter_init,
-);
+WARREN_MODULE(counter, .version = "1.0", .handlers = counter_handlers, .init = counter_init, );

@@ -164,8 +164,10 @@ static const struct bad_case {
 	{"{\"recover\": 3}", "recover: expected an object, got integer 3"},
 
 	/* event and log_level */
-	{"{\"event\": \"kqueue\"}", "event: expected \"auto\", \"io_uring\" or \"epoll\", got string \"kqueue\""},
-	{"{\"event\": [\"epoll\"]}", "event: expected \"auto\", \"io_uring\" or \"epoll\", got array"},
+	{"{\"event\": \"kqueue\"}",
+	 "event: expected \"auto\", \"io_uring\" or \"epoll\", got string \"kqueue\""},
+	{"{\"event\": [\"epoll\"]}",
+	 "event: expected \"auto\", \"io_uring\" or \"epoll\", got array"},
 	{"{\"log_level\": \"verbose\"}",
 	 "log_level: expected one of \"error\", \"warn\", \"info\", \"debug\", got string "
 	 "\"verbose\""},
