@@ -47,16 +47,15 @@ enum {
 _Static_assert(METHOD_COUNT <= 64, "route method masks are 64 bits wide");
 
 static const char *const top_keys[] = {
-	"listen",   "workers",		"cpu_affinity", "event", "log_level", "log_file",
-	"pid_file", "shutdown_timeout", "recover",	"http",	 "modules",   "routes",
+	"listen",   "workers",	"cpu_affinity",	    "event",   "log_level",
+	"log_file", "pid_file", "shutdown_timeout", "recover", "http",
+	"modules",  "routes",	"offload_threads",
 };
 static const char *const listen_keys[] = {"address", "reuseport", "backlog", "defer_accept"};
 static const char *const recover_keys[] = {"max", "window"};
 static const char *const http_keys[] = {
-	"max_body_size",
-	"max_header_size",
-	"keepalive_timeout",
-	"header_timeout",
+	"max_body_size",  "max_header_size", "keepalive_timeout",
+	"header_timeout", "handler_timeout",
 };
 static const char *const module_keys[] = {"name", "path", "config"};
 static const char *const route_keys[] = {"match", "handler", "config"};
@@ -708,6 +707,13 @@ static int parse_http(struct config *cfg, const json_t *v, struct warren_error *
 		if (ret)
 			return ret;
 	}
+	item = json_object_get(v, "handler_timeout");
+	if (item) {
+		ret = get_seconds(item, "http.handler_timeout", false, &cfg->handler_timeout_ms,
+				  err);
+		if (ret)
+			return ret;
+	}
 	return 0;
 }
 
@@ -735,6 +741,10 @@ static int parse_process(struct config *cfg, const json_t *root, struct warren_e
 	v = json_object_get(root, "shutdown_timeout");
 	if (v)
 		ret = get_seconds(v, "shutdown_timeout", false, &cfg->shutdown_timeout_ms, err);
+	if (!ret && (v = json_object_get(root, "offload_threads"))) {
+		ret = get_size(v, "offload_threads", 1, 256, &max, err);
+		cfg->offload_threads = (unsigned)max;
+	}
 	if (!ret)
 		ret = get_path(json_object_get(root, "pid_file"), "pid_file", &cfg->pid_file, err);
 	if (!ret)
@@ -1093,6 +1103,8 @@ int config_parse(const char *text, size_t len, const char *origin, struct config
 	cfg->max_header_size = CONFIG_DEFAULT_MAX_HEADER_SIZE;
 	cfg->keepalive_timeout_ms = CONFIG_DEFAULT_KEEPALIVE_TIMEOUT_MS;
 	cfg->header_timeout_ms = CONFIG_DEFAULT_HEADER_TIMEOUT_MS;
+	cfg->handler_timeout_ms = CONFIG_DEFAULT_HANDLER_TIMEOUT_MS;
+	cfg->offload_threads = CONFIG_DEFAULT_OFFLOAD_THREADS;
 	cfg->shutdown_timeout_ms = CONFIG_DEFAULT_SHUTDOWN_TIMEOUT_MS;
 	cfg->recover_max = CONFIG_DEFAULT_RECOVER_MAX;
 	cfg->recover_window_ms = CONFIG_DEFAULT_RECOVER_WINDOW_MS;

@@ -13,6 +13,9 @@
 #define CONFIG_DEFAULT_MAX_HEADER_SIZE (16 * 1024)
 #define CONFIG_DEFAULT_KEEPALIVE_TIMEOUT_MS 75000
 #define CONFIG_DEFAULT_HEADER_TIMEOUT_MS 30000
+/* An asynchronous request may go this long without finishing or writing. */
+#define CONFIG_DEFAULT_HANDLER_TIMEOUT_MS 60000
+#define CONFIG_DEFAULT_OFFLOAD_THREADS 4
 #define CONFIG_MAX_WORKERS 1024
 #define CONFIG_DEFAULT_BACKLOG 4096
 #define CONFIG_DEFAULT_SHUTDOWN_TIMEOUT_MS 10000
@@ -63,6 +66,8 @@ struct config {
 	size_t max_header_size;
 	unsigned keepalive_timeout_ms;
 	unsigned header_timeout_ms;
+	unsigned handler_timeout_ms;
+	unsigned offload_threads; /* per worker, started with the first warren_offload() */
 
 	unsigned shutdown_timeout_ms; /* bound on a graceful stop or a reload's drain */
 	unsigned recover_max;	      /* deaths tolerated within recover_window_ms ... */

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -19,12 +20,22 @@
 
 static void conn_continue(struct conn *c);
 
+void conn_free(struct conn *c)
+{
+	http_conn_fini(c);
+	free(c);
+}
+
 static void conn_release(struct rx_handle *h)
 {
 	struct conn *c = container_of(h, struct conn, h);
 
-	http_conn_fini(c);
-	free(c);
+	/* Offloaded work still running may write into the request's memory. */
+	if (c->jobs) {
+		c->released = true;
+		return;
+	}
+	conn_free(c);
 }
 
 static void conn_close(struct conn *c)
@@ -35,6 +46,8 @@ static void conn_close(struct conn *c)
 		return;
 	c->state = CONN_CLOSED;
 	timer_cancel(&w->timers, &c->timer);
+	timer_cancel(&w->timers, &c->kick);
+	http_abort(c);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -53,17 +66,36 @@ static void arm_timer(struct conn *c, unsigned ms)
 
 static void on_write(struct rx_op *op, int res);
 static void on_read(struct rx_op *op, int res);
+static void wait_for_module(struct conn *c);
 
+static bool output_pending(const struct conn *c)
+{
+	return c->wsent < c->wlen || c->ext.kind != OUT_NONE;
+}
+
+/* Writes what wbuf holds, then a body that is not in it: borrowed memory in the same
+ * writev, a file with sendfile once wbuf is out. */
 static void start_write(struct conn *c)
 {
-	int ret;
+	struct out_ext *e = &c->ext;
+	int n = 0, ret;
 
 	if (c->h.wr)
 		return; /* on_write continues */
-	c->wiov.iov_base = c->wbuf + c->wsent;
-	c->wiov.iov_len = c->wlen - c->wsent;
 	c->state = CONN_WRITING;
-	ret = rx_send(c->w->rx, &c->h, &c->wr_op, &c->wiov, 1, on_write);
+	if (c->wsent < c->wlen) {
+		c->ext_iov[n].iov_base = c->wbuf + c->wsent;
+		c->ext_iov[n++].iov_len = c->wlen - c->wsent;
+	}
+	if (e->kind == OUT_BORROWED) {
+		c->ext_iov[n].iov_base = (char *)e->data + e->sent;
+		c->ext_iov[n++].iov_len = e->len - e->sent;
+	}
+	if (n > 0)
+		ret = rx_send(c->w->rx, &c->h, &c->wr_op, c->ext_iov, n, on_write);
+	else
+		ret = rx_sendfile(c->w->rx, &c->h, &c->wr_op, e->fd, &e->off, e->len - e->sent,
+				  on_write);
 	if (ret < 0) {
 		conn_close(c);
 		return;
@@ -82,11 +114,21 @@ static void start_linger(struct conn *c)
 		conn_close(c);
 }
 
+/* A module holds a whole request: the connection waits for it, only watching for the
+ * client going away. */
+static bool waiting_for_module(const struct conn *c)
+{
+	return (c->req.async && c->req.complete) || c->req.ending;
+}
+
 /* Serves what is buffered (when no I/O is in flight) and decides what to wait for next. */
 static void conn_advance(struct conn *c)
 {
 	if (c->state == CONN_CLOSED)
 		return;
+	/* The watch for a hang-up only lasts while a module holds the request. */
+	if (c->h.rd == &c->rd_op && c->rd_op.kind == RX_POLL && !waiting_for_module(c))
+		rx_cancel(c->w->rx, &c->h, &c->rd_op);
 	if (!c->h.wr && !c->h.rd && !c->close_after_write && c->rpos < c->rlen &&
 	    http_process(c) < 0) {
 		conn_close(c);
@@ -100,7 +142,7 @@ static void conn_continue(struct conn *c)
 	const struct config *cfg = c->w->cfg;
 	size_t room;
 
-	if (c->wsent < c->wlen) {
+	if (output_pending(c)) {
 		start_write(c);
 		return;
 	}
@@ -109,6 +151,10 @@ static void conn_continue(struct conn *c)
 	c->wlen = c->wsent = 0;
 	if (c->close_after_write) {
 		start_linger(c);
+		return;
+	}
+	if (waiting_for_module(c)) {
+		wait_for_module(c);
 		return;
 	}
 	/* A graceful stop closes a connection once it is idle; a reload's drain gives it a
@@ -121,6 +167,11 @@ static void conn_continue(struct conn *c)
 	if (c->h.rd)
 		return;
 	room = http_rbuf_make_room(c);
+	if (room == 0 && http_holds_buffer(c)) {
+		/* A body reader that does not keep up: the client waits (TCP back-pressure). */
+		wait_for_module(c);
+		return;
+	}
 	if (room == 0) {
 		if (http_respond_error(c, c->req.headers_done ? 413 : 431) < 0)
 			conn_close(c);
@@ -152,6 +203,34 @@ static void conn_continue(struct conn *c)
 	}
 }
 
+static void on_hangup(struct rx_op *op, int res)
+{
+	struct conn *c = container_of(op, struct conn, rd_op);
+
+	(void)res;
+	conn_close(c);
+}
+
+/* While a module holds the request nothing is read: only a hang-up is watched for, so
+ * that the module hears of it, and the module's deadline is kept. */
+static void wait_for_module(struct conn *c)
+{
+	struct warren_request *r = &c->req;
+
+	c->state = CONN_READING;
+	if (!c->h.rd && rx_poll(c->w->rx, &c->h, &c->rd_op, POLLRDHUP, on_hangup) < 0) {
+		conn_close(c);
+		return;
+	}
+	if (r->async && r->complete) {
+		uint64_t now = c->w->now_ms;
+
+		arm_timer(c, r->async_deadline > now ? (unsigned)(r->async_deadline - now) : 0);
+	} else if (!r->ending) {
+		arm_timer(c, c->w->cfg->header_timeout_ms);
+	}
+}
+
 static void on_read(struct rx_op *op, int res)
 {
 	struct conn *c = container_of(op, struct conn, rd_op);
@@ -175,32 +254,77 @@ static void on_read(struct rx_op *op, int res)
 static void on_write(struct rx_op *op, int res)
 {
 	struct conn *c = container_of(op, struct conn, wr_op);
+	struct warren_request *r = &c->req;
+	size_t n = (size_t)res, from_wbuf = c->wlen - c->wsent;
 
-	if (res < 0) {
+	/* 0 from sendfile: the file ended before the length that was promised. */
+	if (res < 0 || (res == 0 && op->kind == RX_SENDFILE)) {
 		conn_close(c);
 		return;
 	}
-	c->wsent += (size_t)res;
-	if (c->wsent < c->wlen) {
+	if (n > from_wbuf) {
+		c->wsent = c->wlen;
+		c->ext.sent += n - from_wbuf;
+		if (c->ext.sent == c->ext.len)
+			http_ext_done(c);
+	} else {
+		c->wsent += n;
+	}
+	if (output_pending(c)) {
 		start_write(c);
 		return;
 	}
 	c->wlen = c->wsent = 0;
+	if (r->want_drain && r->streaming && !r->answered) {
+		r->want_drain = false;
+		r->async_deadline = c->w->now_ms + c->w->cfg->handler_timeout_ms;
+		c->w->crash = (struct crash_context){.what = r->route ? r->route->id : "", .c = c};
+		r->drain_fn(r, r->drain_arg);
+		c->w->crash = (struct crash_context){0};
+		if (c->state == CONN_CLOSED)
+			return;
+	}
 	conn_advance(c);
 }
 
 static void on_timeout(struct timer *t)
 {
 	struct conn *c = container_of(t, struct conn, timer);
+	int status = 408;
 
-	if (c->state == CONN_READING && c->request_begun && !c->close_after_write) {
-		if (http_respond_error(c, 408) < 0)
-			conn_close(c);
-		else
-			conn_continue(c);
+	/* A module that neither answers nor writes within handler_timeout: 504, as a proxy
+	 * answers for an upstream that does not. */
+	if (c->req.async && c->req.complete)
+		status = 504;
+	else if (c->state != CONN_READING || !c->request_begun || c->close_after_write)
+		status = 0;
+	if (status && !c->h.wr && http_fail(c, status) == 0) {
+		conn_advance(c);
 		return;
 	}
 	conn_close(c);
+}
+
+static void on_kick(struct timer *t)
+{
+	struct conn *c = container_of(t, struct conn, kick);
+
+	http_deliver_body(c);
+	if (c->state != CONN_CLOSED)
+		conn_advance(c);
+}
+
+void conn_kick(struct conn *c)
+{
+	if (c->state != CONN_CLOSED && !timer_armed(&c->kick) &&
+	    timer_set(&c->w->timers, &c->kick, c->w->now_ms) < 0)
+		conn_close(c);
+}
+
+void conn_flush(struct conn *c)
+{
+	if (c->state != CONN_CLOSED && output_pending(c))
+		start_write(c);
 }
 
 int conn_accept(struct worker *w, int fd)
@@ -219,6 +343,7 @@ int conn_accept(struct worker *w, int fd)
 	if (ret < 0)
 		goto out_fini_http;
 	timer_init(&c->timer, on_timeout);
+	timer_init(&c->kick, on_kick);
 	c->state = CONN_READING;
 	c->next = w->conns;
 	if (w->conns)

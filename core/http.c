@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "chunked.h"
 #include "http.h"
@@ -39,19 +40,11 @@ static void request_reset(struct warren_request *r)
 	struct conn *c = r->c;
 
 	memset(r, 0, offsetof(struct warren_request, hdrs));
-	r->nhdrs = 0;
 	/* Until the head is parsed, an error response is written as for a GET. */
 	r->method = HTTP_GET;
-	r->version = 0;
-	r->in_value = false;
-	r->headers_done = false;
-	r->keep_alive = false;
-	r->err_status = 0;
-	r->route = NULL;
-	r->match.nparams = 0;
 	r->status = 200;
-	r->resp_hdrs = NULL;
 	r->resp_tail = &r->resp_hdrs;
+	r->body_ext.fd = -1;
 	r->c = c;
 	c->body_len = 0;
 }
@@ -308,11 +301,12 @@ static int on_body(http_parser *p, const char *at, size_t len)
 
 	/* Content-Length bodies only (chunked ones are decoded apart): the pieces are
 	 * contiguous in the buffer. */
-	if ((size_t)r->body_len + len > c->w->cfg->max_body_size)
+	if ((size_t)r->body_total + len > c->w->cfg->max_body_size)
 		return reject(c, 413);
 	if (r->body_len == 0)
 		r->body_off = req_off(c, at);
 	r->body_len += len;
+	r->body_total += len;
 	return 0;
 }
 
@@ -394,6 +388,7 @@ int http_conn_init(struct conn *c, struct worker *w)
 	c->wcap = c->wlen = c->wsent = 0;
 	c->body = NULL;
 	c->body_len = c->body_cap = 0;
+	c->ext = (struct out_ext){.fd = -1};
 	c->close_after_write = false;
 	c->request_begun = false;
 	pool_init(&c->pool);
@@ -403,14 +398,38 @@ int http_conn_init(struct conn *c, struct worker *w)
 	return 0;
 }
 
+/* Gives a body that is not ours back: the module's release, or our duplicate fd. */
+static void ext_release(struct out_ext *e)
+{
+	if (e->kind == OUT_BORROWED && e->release)
+		e->release(e->arg);
+	else if (e->kind == OUT_FILE)
+		close(e->fd);
+	*e = (struct out_ext){.fd = -1};
+}
+
+void http_ext_done(struct conn *c)
+{
+	ext_release(&c->ext);
+}
+
+void http_body_ext_drop(struct warren_request *r)
+{
+	ext_release(&r->body_ext);
+}
+
 void http_conn_fini(struct conn *c)
 {
+	ext_release(&c->req.body_ext);
+	ext_release(&c->ext);
 	free(c->rbuf);
 	free(c->wbuf);
 	free(c->body);
 	c->rbuf = c->wbuf = c->body = NULL;
 	pool_destroy(&c->pool);
 }
+
+static void run_on_response(struct conn *c);
 
 /* ---- Output ------------------------------------------------------------------------ */
 
@@ -444,14 +463,30 @@ static bool status_has_body(int status)
 	return status != 204 && status != 304 && !(status >= 100 && status < 200);
 }
 
-/* Serialises c->req's response (status, headers, c->body) into the write buffer. */
-static int write_response(struct conn *c)
+/* Whether body bytes go on the wire at all (never for HEAD, 204 or 304). */
+static bool sends_body(const struct warren_request *r)
+{
+	return status_has_body(r->status) && r->method != HTTP_HEAD;
+}
+
+/* A streamed response is chunked unless the client speaks HTTP/1.0 or gets no body. */
+static bool stream_chunked(const struct warren_request *r)
+{
+	return r->version == 11 && status_has_body(r->status);
+}
+
+/*
+ * Serialises the status line and headers of c->req's response into the write buffer,
+ * with room reserved for @extra more bytes. A streamed response announces chunked
+ * framing instead of a length.
+ */
+static int write_head(struct conn *c, size_t extra)
 {
 	struct warren_request *r = &c->req;
 	const char *reason = http_reason(r->status);
 	bool body = status_has_body(r->status);
-	bool send_body = body && r->method != HTTP_HEAD;
-	size_t need = 128 + strlen(reason) + strlen(c->w->date) + c->body_len;
+	size_t len = r->body_ext.kind != OUT_NONE ? r->body_ext.len : c->body_len;
+	size_t need = 160 + strlen(reason) + strlen(c->w->date) + extra;
 	char *p;
 
 	for (struct resp_hdr *h = r->resp_hdrs; h; h = h->next)
@@ -465,9 +500,12 @@ static int write_response(struct conn *c)
 	p = put(p, reason, strlen(reason));
 	p = PUT_LIT(p, "\r\nServer: warren\r\nDate: ");
 	p = put(p, c->w->date, strlen(c->w->date));
-	if (body) {
+	if (r->streaming) {
+		if (stream_chunked(r))
+			p = PUT_LIT(p, "\r\nTransfer-Encoding: chunked");
+	} else if (body) {
 		p = PUT_LIT(p, "\r\nContent-Length: ");
-		p = put_uint(p, c->body_len);
+		p = put_uint(p, len);
 	}
 	if (!r->keep_alive)
 		p = PUT_LIT(p, "\r\nConnection: close");
@@ -480,10 +518,81 @@ static int write_response(struct conn *c)
 		p = put(p, h->value, h->value_len);
 	}
 	p = PUT_LIT(p, "\r\n\r\n");
-	if (send_body && c->body_len)
-		p = put(p, c->body, c->body_len);
 	c->wlen = (size_t)(p - c->wbuf);
 	return 0;
+}
+
+/* Serialises c->req's whole response: head, then the body copied or queued behind it. */
+static int write_response(struct conn *c)
+{
+	struct warren_request *r = &c->req;
+	bool send = sends_body(r);
+
+	if (write_head(c, send && r->body_ext.kind == OUT_NONE ? c->body_len : 0) < 0)
+		return -ENOMEM;
+	if (!send || (r->body_ext.kind != OUT_NONE && r->body_ext.len == 0)) {
+		ext_release(&r->body_ext);
+	} else if (r->body_ext.kind != OUT_NONE) {
+		/* Written after wbuf, and nothing is queued behind it until it is out. */
+		c->ext = r->body_ext;
+		r->body_ext = (struct out_ext){.fd = -1};
+	} else if (c->body_len) {
+		memcpy(c->wbuf + c->wlen, c->body, c->body_len);
+		c->wlen += c->body_len;
+	}
+	return 0;
+}
+
+int http_stream_chunk(struct conn *c, const void *data, size_t len)
+{
+	struct warren_request *r = &c->req;
+	char *p;
+
+	if (!sends_body(r) || len == 0)
+		return 0;
+	if (wbuf_reserve(c, len + 32) < 0)
+		return -ENOMEM;
+	p = c->wbuf + c->wlen;
+	if (stream_chunked(r)) {
+		p += sprintf(p, "%zx\r\n", len);
+		p = put(p, data, len);
+		p = PUT_LIT(p, "\r\n");
+	} else {
+		p = put(p, data, len);
+	}
+	c->wlen = (size_t)(p - c->wbuf);
+	return 0;
+}
+
+/* The last chunk of a streamed response (nothing for an unframed HTTP/1.0 one). */
+static int write_stream_end(struct conn *c)
+{
+	static const char last[] = "0\r\n\r\n";
+
+	if (!sends_body(&c->req) || !stream_chunked(&c->req))
+		return 0;
+	if (wbuf_reserve(c, sizeof(last) - 1) < 0)
+		return -ENOMEM;
+	memcpy(c->wbuf + c->wlen, last, sizeof(last) - 1);
+	c->wlen += sizeof(last) - 1;
+	return 0;
+}
+
+int http_stream_begin(struct conn *c)
+{
+	struct warren_request *r = &c->req;
+	int ret;
+
+	r->streaming = true;
+	/* Without chunked framing, only the end of the connection ends the body. */
+	if (!stream_chunked(r))
+		r->keep_alive = false;
+	run_on_response(c);
+	ret = write_head(c, 0);
+	if (ret == 0 && c->body_len)
+		ret = http_stream_chunk(c, c->body, c->body_len);
+	c->body_len = 0;
+	return ret;
 }
 
 static void response_reset(struct warren_request *r)
@@ -492,6 +601,7 @@ static void response_reset(struct warren_request *r)
 	r->resp_hdrs = NULL;
 	r->resp_tail = &r->resp_hdrs;
 	r->c->body_len = 0;
+	ext_release(&r->body_ext);
 }
 
 static int set_text_body(struct conn *c, const char *text)
@@ -499,7 +609,7 @@ static int set_text_body(struct conn *c, const char *text)
 	return warren_resp_body(&c->req, text, strlen(text));
 }
 
-/* ---- Dispatch ---------------------------------------------------------------------- */
+/* ---- Hooks, handlers and the life of a request ------------------------------------- */
 
 static int respond_405(struct conn *c, uint64_t allow)
 {
@@ -541,6 +651,7 @@ static void respond_status(struct conn *c, int status)
 		c->body_len = 0;
 }
 
+/* An error before (or instead of) any module seeing the request: the connection closes. */
 int http_respond_error(struct conn *c, int status)
 {
 	respond_status(c, status);
@@ -559,42 +670,368 @@ static const char *request_path(const struct conn *c, size_t *len)
 	return req_base(c) + r->path_off;
 }
 
-static void dispatch(struct conn *c)
+/* Module code runs under a crash context naming it, for a fatal signal's report. */
+#define CALL_MODULE(c, id, call)                                                                   \
+	({                                                                                         \
+		(c)->w->crash = (struct crash_context){.what = (id), .c = (c)};                    \
+		__auto_type ret_ = (call);                                                         \
+		(c)->w->crash = (struct crash_context){0};                                         \
+		ret_;                                                                              \
+	})
+
+static void log_module_error(struct conn *c, const char *id, int rc)
 {
 	struct warren_request *r = &c->req;
-	const struct route *rt;
-	uint64_t allow = 0;
-	size_t pos = 0, plen;
+	size_t plen;
 	const char *path = request_path(c, &plen);
-	int rc;
 
-	while ((rt = router_next(&c->w->srv->router, &pos, r->method, path, plen, &r->match,
-				 &allow))) {
-		r->route = rt;
-		c->w->crash = (struct crash_context){.what = rt->id, .c = c};
-		rc = rt->handler->handle(r, rt->data);
+	if (rc < 0)
+		log_error("%s failed on %s %.*s: %s", id, http_method_str(r->method), (int)plen,
+			  path, strerror(-rc));
+	else
+		log_error("%s returned %d, which is not a valid result there", id, rc);
+}
+
+/* Returns WARREN_DECLINED to go on, or WARREN_DONE when a hook answered (or failed). */
+static int run_on_request(struct conn *c)
+{
+	const struct server *srv = c->w->srv;
+
+	for (size_t i = 0; i < srv->n_on_request; i++) {
+		const struct req_hook *h = &srv->on_request[i];
+		int rc = CALL_MODULE(c, h->id, h->on_request(&c->req, h->data));
+
+		if (rc == WARREN_DECLINED)
+			continue;
+		if (rc != WARREN_DONE) {
+			log_module_error(c, h->id, rc);
+			respond_status(c, 500);
+		}
+		return WARREN_DONE;
+	}
+	return WARREN_DECLINED;
+}
+
+static void run_on_response(struct conn *c)
+{
+	const struct server *srv = c->w->srv;
+
+	for (size_t i = 0; i < srv->n_on_response; i++) {
+		const struct req_hook *h = &srv->on_response[i];
+		int rc = CALL_MODULE(c, h->id, h->on_response(&c->req, h->data));
+
+		if (rc != 0)
+			log_module_error(c, h->id, rc);
+	}
+}
+
+static void run_on_complete(struct conn *c)
+{
+	const struct server *srv = c->w->srv;
+
+	for (size_t i = 0; i < srv->n_on_complete; i++) {
+		const struct req_hook *h = &srv->on_complete[i];
+
+		c->w->crash = (struct crash_context){.what = h->id, .c = c};
+		h->on_complete(&c->req, h->data);
 		c->w->crash = (struct crash_context){0};
-		if (rc == WARREN_DONE)
-			return;
+	}
+}
+
+/* The result of run_handlers() when the next route must wait for the whole body. */
+#define RUN_WAIT (-1000)
+
+/*
+ * Walks the routes from where the walk stopped: WARREN_DONE (the response is set, by a
+ * handler or as 404/405/500), WARREN_ASYNC, or RUN_WAIT while the body is incomplete
+ * and the next route's handler wants it whole.
+ */
+static int run_handlers(struct conn *c)
+{
+	struct warren_request *r = &c->req;
+	size_t plen;
+	const char *path = request_path(c, &plen);
+
+	for (;;) {
+		size_t pos = r->route_pos;
+		const struct route *rt = router_next(&c->w->srv->router, &pos, r->method, path,
+						     plen, &r->match, &r->allow);
+		int rc;
+
+		if (!rt)
+			break;
+		if (!r->complete && !rt->stream_body)
+			return RUN_WAIT;
+		r->route_pos = pos;
+		r->route = rt;
+		rc = CALL_MODULE(c, rt->id, rt->handler->handle(r, rt->data));
+		if (rc == WARREN_DONE || rc == WARREN_ASYNC)
+			return rc;
 		if (rc == WARREN_DECLINED) {
 			response_reset(r);
+			r->body_fn = NULL;
 			continue;
 		}
-		if (rc < 0)
-			log_error("%s failed on %s %.*s: %s", rt->id, http_method_str(r->method),
-				  (int)plen, path, strerror(-rc));
-		else
-			log_error("%s returned %d, which is not a handler result", rt->id, rc);
+		log_module_error(c, rt->id, rc);
 		respond_status(c, 500);
-		return;
+		return WARREN_DONE;
 	}
 	r->route = NULL;
-	if (allow) {
-		if (respond_405(c, allow) < 0)
+	if (r->allow) {
+		if (respond_405(c, r->allow) < 0)
 			respond_status(c, 500);
-		return;
+		return WARREN_DONE;
 	}
 	respond_status(c, 404);
+	return WARREN_DONE;
+}
+
+/* Whether the first route left to try reads the body itself (so runs before it is in). */
+static bool next_route_streams(struct conn *c)
+{
+	struct warren_request *r = &c->req;
+	struct route_match m;
+	uint64_t allow = 0;
+	size_t plen, pos = r->route_pos;
+	const char *path = request_path(c, &plen);
+	const struct route *rt =
+		router_next(&c->w->srv->router, &pos, r->method, path, plen, &m, &allow);
+
+	return rt && rt->stream_body;
+}
+
+static void cancel_async(struct conn *c)
+{
+	struct warren_request *r = &c->req;
+
+	for (struct warren_timer *t = r->timers; t; t = t->next)
+		timer_cancel(&c->w->timers, &t->t);
+	r->timers = NULL;
+	while (r->watches) {
+		struct warren_watch *wt = r->watches;
+
+		r->watches = wt->next;
+		async_watch_close(c->w, wt);
+	}
+}
+
+/* Runs the cleanups and makes the connection ready for its next request. */
+static void request_release(struct conn *c)
+{
+	struct warren_request *r = &c->req;
+	bool complete = r->complete;
+
+	while (r->cleanups) {
+		struct req_cleanup *cl = r->cleanups;
+
+		r->cleanups = cl->next;
+		cl->fn(cl->arg);
+	}
+	ext_release(&r->body_ext);
+	pool_reset(&c->pool);
+	/* Nothing of this request may be taken for the next one's, whose first bytes
+	 * (a stray CRLF, say) can arrive before its message begins. */
+	request_reset(r);
+	if (complete) {
+		c->req_start = c->rpos;
+		c->request_begun = false;
+	}
+}
+
+/* The request is over: nothing of it may run any more; its memory goes once jobs are back. */
+static void request_end(struct conn *c)
+{
+	cancel_async(c);
+	if (c->jobs) {
+		c->req.ending = true;
+		return;
+	}
+	request_release(c);
+}
+
+void http_jobs_done(struct conn *c)
+{
+	if (c->req.ending)
+		request_release(c);
+}
+
+int http_complete(struct conn *c)
+{
+	struct warren_request *r = &c->req;
+	int ret;
+
+	r->answered = true;
+	r->async = false;
+	/* The rest of the body is still on its way: the connection cannot carry another. */
+	if (!r->complete) {
+		r->keep_alive = false;
+		c->close_after_write = true;
+	}
+	c->served++;
+	if (r->streaming) {
+		ret = write_stream_end(c);
+	} else {
+		if (r->started)
+			run_on_response(c);
+		ret = write_response(c);
+	}
+	if (!r->keep_alive)
+		c->close_after_write = true;
+	if (r->started)
+		run_on_complete(c);
+	request_end(c);
+	return ret;
+}
+
+/* Tells the module its request is over before it answered. */
+static void abort_notify(struct conn *c)
+{
+	struct warren_request *r = &c->req;
+
+	r->aborted = true;
+	cancel_async(c);
+	if (r->async && r->abort_fn) {
+		c->w->crash = (struct crash_context){.what = r->route ? r->route->id : "", .c = c};
+		r->abort_fn(r, r->abort_arg);
+		c->w->crash = (struct crash_context){0};
+	}
+	r->async = false;
+	r->body_fn = NULL;
+}
+
+void http_abort(struct conn *c)
+{
+	struct warren_request *r = &c->req;
+
+	if (!r->started || r->answered)
+		return;
+	abort_notify(c);
+	r->answered = true;
+	run_on_complete(c);
+	request_end(c);
+}
+
+/*
+ * Ends a request with warren's own error response (a timeout, a body over the limit);
+ * one that a module holds is aborted first. The connection closes after it.
+ */
+int http_fail(struct conn *c, int status)
+{
+	struct warren_request *r = &c->req;
+
+	if (!r->started || r->answered) {
+		if (r->answered && !c->close_after_write)
+			return 0; /* answered, waiting for offloaded work: nothing to add */
+		return http_respond_error(c, status);
+	}
+	abort_notify(c);
+	if (r->streaming) {
+		/* The head is out: all that can be said is to cut the body short. */
+		r->answered = true;
+		r->keep_alive = false;
+		run_on_complete(c);
+		request_end(c);
+		return -EPIPE;
+	}
+	respond_status(c, status);
+	r->keep_alive = false;
+	return http_complete(c);
+}
+
+/*
+ * Once a module holds a request, the read buffer must stay where it is (the request's
+ * strings point into it); a body read piece by piece needs room behind the head, so
+ * earlier requests are dropped from the front and a full buffer grows, now.
+ */
+static void settle_buffer(struct conn *c)
+{
+	size_t cap = c->rcap * 2;
+	char *nb;
+
+	if (c->req_start > 0) {
+		memmove(c->rbuf, c->rbuf + c->req_start, c->rlen - c->req_start);
+		c->rlen -= c->req_start;
+		c->rpos -= c->req_start;
+		c->req_start = 0;
+	}
+	if (c->rcap - c->rlen >= CONN_RBUF_INITIAL / 2)
+		return;
+	nb = realloc(c->rbuf, cap);
+	if (nb) {
+		c->rbuf = nb;
+		c->rcap = cap;
+	}
+}
+
+/* Starts the module part of a request: keep-alive is decided and on_request runs. */
+static void request_start(struct conn *c)
+{
+	struct warren_request *r = &c->req;
+
+	r->started = true;
+	r->keep_alive = http_should_keep_alive(&c->parser) && c->w->cfg->keepalive_timeout_ms > 0 &&
+			!c->parser.upgrade && !c->w->stopping;
+	if (run_on_request(c) == WARREN_DONE)
+		r->answered = true;
+}
+
+/*
+ * Moves the request on as far as it can go. Called when its head is in (a route whose
+ * handler streams the body runs now) and when the whole message is.
+ */
+static int advance_request(struct conn *c)
+{
+	struct warren_request *r = &c->req;
+	int rc;
+
+	if (r->async || r->answered || r->ending)
+		return 0;
+	if (!r->started) {
+		if (!r->complete && !next_route_streams(c))
+			return 0;
+		if (!r->complete)
+			settle_buffer(c);
+		request_start(c);
+		if (r->answered)
+			return http_complete(c);
+	}
+	rc = run_handlers(c);
+	if (rc == RUN_WAIT)
+		return 0;
+	if (rc == WARREN_ASYNC && !r->stream_ended) {
+		r->async = true;
+		r->async_deadline = c->w->now_ms + c->w->cfg->handler_timeout_ms;
+		return 0;
+	}
+	return http_complete(c);
+}
+
+void http_deliver_body(struct conn *c)
+{
+	struct warren_request *r = &c->req;
+	warren_body_fn fn = r->body_fn;
+	struct warren_str chunk;
+	bool last = r->complete;
+
+	if (!fn || r->answered || (!last && r->body_len == 0))
+		return;
+	chunk = (struct warren_str){req_base(c) + r->body_off, r->body_len};
+	if (last)
+		r->body_fn = NULL;
+	c->w->crash = (struct crash_context){.what = r->route ? r->route->id : "", .c = c};
+	fn(r, chunk, last, r->body_arg);
+	c->w->crash = (struct crash_context){0};
+	if (last || r->body_fn != fn || r->answered)
+		return;
+	/* Delivered: what follows the body moves down over it, so the buffer stays small. */
+	{
+		size_t at = c->req_start + r->body_off;
+
+		memmove(c->rbuf + at, c->rbuf + c->rpos, c->rlen - c->rpos);
+		c->rlen = at + (c->rlen - c->rpos);
+		c->rpos = at;
+		r->body_len = 0;
+	}
 }
 
 /* The client waits for this interim response before it sends the body. Nothing can be
@@ -643,7 +1080,7 @@ static int decode_body(struct conn *c)
 	size_t out = c->req_start + r->body_off + r->body_len, in = c->rpos;
 	int ret;
 
-	ret = chunked_decode(&r->dechunk, c->rbuf, &in, c->rlen, &out, r->body_len,
+	ret = chunked_decode(&r->dechunk, c->rbuf, &in, c->rlen, &out, r->body_total,
 			     c->w->cfg->max_body_size, c->w->cfg->max_header_size);
 	if (ret == -EFBIG)
 		return 413;
@@ -651,6 +1088,7 @@ static int decode_body(struct conn *c)
 		return 431;
 	if (ret < 0)
 		return 400;
+	r->body_total += (uint32_t)(out - c->req_start - r->body_off - r->body_len);
 	r->body_len = (uint32_t)(out - c->req_start - r->body_off);
 	memmove(c->rbuf + out, c->rbuf + in, c->rlen - in);
 	c->rlen = out + (c->rlen - in);
@@ -658,44 +1096,57 @@ static int decode_body(struct conn *c)
 	return ret;
 }
 
-/* Serves the request that was just completed and gets ready for the next one. */
+/* The message is complete: the request goes as far as it can, and a reader gets the end. */
 static int serve(struct conn *c)
 {
-	c->req.keep_alive = http_should_keep_alive(&c->parser) &&
-			    c->w->cfg->keepalive_timeout_ms > 0 && !c->parser.upgrade &&
-			    !c->w->stopping;
-	dispatch(c);
-	c->served++;
-	if (write_response(c) < 0)
-		return -ENOMEM;
-	if (!c->req.keep_alive)
-		c->close_after_write = true;
-	pool_reset(&c->pool);
-	/* Nothing of this request may be taken for the next one's, whose first bytes
-	 * (a stray CRLF, say) can arrive before its message begins. */
-	request_reset(&c->req);
-	c->req_start = c->rpos;
-	c->request_begun = false;
+	int ret;
+
+	c->req.complete = true;
+	ret = advance_request(c);
+	if (ret < 0)
+		return ret;
+	http_deliver_body(c);
 	return 0;
+}
+
+/* The head is in and the body is on its way. */
+static int body_pending(struct conn *c)
+{
+	struct warren_request *r = &c->req;
+	int ret = advance_request(c);
+
+	if (ret < 0)
+		return ret;
+	http_deliver_body(c);
+	if (r->expect_continue && !r->continue_sent && !r->answered && !c->close_after_write)
+		return send_continue(c);
+	return 0;
+}
+
+bool http_holds_buffer(const struct conn *c)
+{
+	const struct warren_request *r = &c->req;
+
+	return (r->started && !r->answered) || r->ending;
 }
 
 int http_process(struct conn *c)
 {
-	while (!c->close_after_write && c->wlen < CONN_WBUF_HIGH) {
+	while (!c->close_after_write && c->wlen < CONN_WBUF_HIGH && c->ext.kind == OUT_NONE) {
 		struct warren_request *r = &c->req;
 		enum http_errno err;
 		size_t n;
 		int ret;
 
+		/* A request in a module's hands holds the connection until it is answered. */
+		if (r->ending || (r->async && r->complete))
+			break;
 		if (r->chunked && r->headers_done && c->request_begun) {
 			ret = decode_body(c);
 			if (ret > CHUNKED_DONE)
-				return http_respond_error(c, ret);
-			if (ret == CHUNKED_MORE) {
-				if (r->expect_continue && !r->continue_sent)
-					return send_continue(c);
-				break;
-			}
+				return http_fail(c, ret) == -ENOMEM ? -ENOMEM : 0;
+			if (ret == CHUNKED_MORE)
+				return body_pending(c);
 			if (serve(c) < 0)
 				return -ENOMEM;
 			continue;
@@ -712,12 +1163,12 @@ int http_process(struct conn *c)
 				/* The rest would be another protocol; not served here. */
 				return http_respond_error(c, 501);
 			}
-			if (r->expect_continue && !r->continue_sent)
-				return send_continue(c);
-			break; /* all consumed, the request is incomplete */
+			if (r->headers_done)
+				return body_pending(c);
+			break; /* all consumed, the head is incomplete */
 		}
 		if (err != HPE_PAUSED)
-			return http_respond_error(c, parser_error_status(c));
+			return http_fail(c, parser_error_status(c)) == -ENOMEM ? -ENOMEM : 0;
 		http_parser_pause(&c->parser, 0);
 		if (r->chunked) {
 			/* The head ends here; the body is decoded on the next turn. */
@@ -741,7 +1192,7 @@ size_t http_rbuf_make_room(struct conn *c)
 	size_t cap;
 	char *nb;
 
-	if (c->rlen < c->rcap)
+	if (c->rlen < c->rcap || http_holds_buffer(c))
 		return c->rcap - c->rlen;
 	if (c->req_start > 0) {
 		memmove(c->rbuf, c->rbuf + c->req_start, c->rlen - c->req_start);

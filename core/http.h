@@ -4,6 +4,7 @@
 #define WARREN_CORE_HTTP_H
 
 #include <http_parser.h>
+#include <sys/socket.h>
 
 #include "chunked.h"
 
@@ -29,6 +30,46 @@ struct resp_hdr {
 	size_t name_len, value_len;
 };
 
+/* A response body that is not in the connection's body buffer. */
+enum out_kind {
+	OUT_NONE,
+	OUT_BORROWED, /* the module's memory, given back through release */
+	OUT_FILE,     /* a range of a file, sent with sendfile */
+};
+
+struct out_ext {
+	enum out_kind kind;
+	const char *data;
+	void (*release)(void *arg);
+	void *arg;
+	int fd;
+	off_t off;
+	size_t len, sent;
+};
+
+struct req_cleanup {
+	struct req_cleanup *next;
+	void (*fn)(void *arg);
+	void *arg;
+};
+
+struct warren_timer {
+	struct timer t;
+	struct warren_request *r;
+	struct warren_timer *next; /* the request's timers, for cancelling them at its end */
+	warren_timer_fn fn;
+	void *arg;
+};
+
+struct warren_watch {
+	struct rx_handle h;
+	struct rx_op op;
+	struct warren_request *r;
+	struct warren_watch *next; /* the request's watches */
+	warren_fd_fn fn;
+	void *arg;
+};
+
 struct warren_request {
 	struct conn *c;
 
@@ -42,7 +83,6 @@ struct warren_request {
 	struct chunked dechunk;
 	bool expect_continue; /* "Expect: 100-continue" with a body still to come */
 	bool continue_sent;
-	struct http_hdr hdrs[HTTP_MAX_HEADERS];
 	unsigned nhdrs;
 	unsigned method; /* enum http_method */
 	uint8_t version; /* 10 or 11 */
@@ -53,10 +93,38 @@ struct warren_request {
 
 	const struct route *route;
 	struct route_match match;
+	size_t route_pos; /* where the router walk goes on after a decline */
+	uint64_t allow;	  /* methods of routes whose path matched, for a 405 */
+
+	/* Life in a module's hands. */
+	bool started;		/* on_request hooks ran: on_complete is owed */
+	bool complete;		/* the whole message (body included) has been parsed */
+	bool async;		/* a handler returned WARREN_ASYNC and has not answered yet */
+	bool answered;		/* the response is decided; nothing more may change it */
+	bool streaming;		/* a streamed response's head is out */
+	bool aborted;		/* ended without the module's response */
+	bool ending;		/* over, waiting for offloaded work before its cleanups run */
+	bool want_drain;	/* a stream write was refused: call drain once output is out */
+	bool stream_ended;	/* the handler ended its stream before returning */
+	uint32_t body_total;	/* body bytes decoded so far, delivered or not */
+	warren_body_fn body_fn; /* streaming reader */
+	void *body_arg;
+	warren_abort_fn abort_fn;
+	void *abort_arg;
+	warren_drain_fn drain_fn;
+	void *drain_arg;
+	uint64_t async_deadline; /* handler_timeout from the last sign of progress */
+	struct req_cleanup *cleanups;
+	struct warren_timer *timers;
+	struct warren_watch *watches;
 
 	/* Response being built. */
 	int status;
 	struct resp_hdr *resp_hdrs, **resp_tail;
+	struct out_ext body_ext;
+
+	/* Last: a new request clears everything above and nothing of this. */
+	struct http_hdr hdrs[HTTP_MAX_HEADERS];
 };
 
 enum conn_state {
@@ -90,6 +158,13 @@ struct conn {
 
 	char *body; /* response body of the request being handled */
 	size_t body_len, body_cap;
+	struct out_ext ext; /* a borrowed or file body being written after wbuf */
+	struct iovec ext_iov[2];
+	struct timer kick; /* resumes the connection from the loop after an async answer */
+	unsigned jobs;	   /* offloaded jobs not yet back: the memory must stay */
+	bool released;	   /* the reactor let go; free once jobs is 0 */
+	struct sockaddr_storage addr[2]; /* peer, local; family 0 until asked for */
+	socklen_t addrlen[2];
 
 	struct pool pool;
 	struct warren_request req;
@@ -107,8 +182,11 @@ void http_conn_fini(struct conn *c);
 int http_process(struct conn *c);
 
 /* Makes room to read more into c->rbuf (compacting or growing within the limits).
- * Returns the free space, or 0 when the request would exceed every limit. */
+ * Returns the free space, or 0 when the request would exceed every limit or when the
+ * buffer may not move (see http_holds_buffer()). */
 size_t http_rbuf_make_room(struct conn *c);
+/* True while a module holds the request, whose strings point into the read buffer. */
+bool http_holds_buffer(const struct conn *c);
 
 /* Appends a complete error response (status, text body, Connection: close). */
 int http_respond_error(struct conn *c, int status);
@@ -117,6 +195,38 @@ const char *http_reason(int status);
 
 /* True when @s is a non-empty RFC 9110 token (a valid field name or method). */
 bool http_is_token(const char *s, size_t len);
+
+/* Serialises the response of a request that is over from the module's side and ends
+ * the request; used by warren_resp_send() and the stream calls. */
+int http_complete(struct conn *c);
+/* Ends the request without the module's response (client gone, or the worker stops). */
+void http_abort(struct conn *c);
+/* Ends the request with warren's error response @status (a timeout, a body over the
+ * limit), aborting it first if a module holds it; the connection closes after it.
+ * Returns 0, -ENOMEM, or -EPIPE when a streamed response was cut (close at once). */
+int http_fail(struct conn *c, int status);
+/* Sends a streamed response's head (and any body set so far as its first piece). */
+int http_stream_begin(struct conn *c);
+/* A borrowed or file body was written out (or will never be): give it back. */
+void http_ext_done(struct conn *c);
+/* Gives back a borrowed or file body set on the response and not sent. */
+void http_body_ext_drop(struct warren_request *r);
+/* Called when the last offloaded job of a connection came back. */
+void http_jobs_done(struct conn *c);
+/* Passes body bytes that arrived to a streaming reader; @last at the end. */
+void http_deliver_body(struct conn *c);
+/* Appends one chunk (or, for HTTP/1.0, the raw bytes) of a streamed response. */
+int http_stream_chunk(struct conn *c, const void *data, size_t len);
+
+/* Closes a watch without calling it (core/async.c). */
+void async_watch_close(struct worker *w, struct warren_watch *wt);
+
+/* From the module API: schedules conn_advance() from the loop (never nested in a call). */
+void conn_kick(struct conn *c);
+/* Starts writing what is buffered, if nothing is being written. */
+void conn_flush(struct conn *c);
+/* Frees a connection whose reactor handle was released and whose jobs are back. */
+void conn_free(struct conn *c);
 
 /* Accepts a new connection on @fd into the worker. */
 int conn_accept(struct worker *w, int fd);

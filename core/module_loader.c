@@ -19,6 +19,12 @@
 #define MODULE_MIN_SIZE (offsetof(struct warren_module, fini) + sizeof(void *))
 #define HANDLER_MIN_SIZE (offsetof(struct warren_handler, release) + sizeof(void *))
 
+/* Hooks added in later ABI minors exist only in descriptors that are large enough. */
+#define HOOK(desc, field)                                                                          \
+	((desc)->struct_size >= offsetof(struct warren_module, field) + sizeof((desc)->field) ?    \
+		 (desc)->field :                                                                   \
+		 NULL)
+
 static const struct warren_module *find_builtin(const char *name)
 {
 	for (size_t i = 0; warren__builtin_modules[i]; i++)
@@ -325,6 +331,11 @@ static int resolve_route(struct server *srv, size_t idx, json_t *empty, struct w
 	ret = router_add(&srv->router, &pattern, rc->methods, h, data, id);
 	if (ret < 0)
 		goto out_free_id;
+	/* Read only from handler entries large enough to have the field (ABI 0.3). */
+	srv->router.routes[srv->router.nroutes - 1].stream_body =
+		lm->desc->handler_size >=
+			offsetof(struct warren_handler, stream_body) + sizeof(h->stream_body) &&
+		h->stream_body;
 	return 0;
 
 out_free_id:
@@ -337,6 +348,55 @@ out_release:
 	if (ret == -ENOMEM)
 		warren_error_set(err, "routes[%zu]: out of memory", idx);
 	return ret;
+}
+
+static int add_hook(struct req_hook **list, size_t *n, const struct loaded_module *lm,
+		    const char *what)
+{
+	struct req_hook *grown = realloc(*list, (*n + 1) * sizeof(**list));
+	char *id;
+
+	if (!grown)
+		return -ENOMEM;
+	*list = grown;
+	if (asprintf(&id, "%s.%s", lm->desc->name, what) < 0)
+		return -ENOMEM;
+	grown[*n] = (struct req_hook){.id = id, .data = lm->data};
+	(*n)++;
+	return 0;
+}
+
+static void free_hooks(struct req_hook *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free((char *)list[i].id);
+	free(list);
+}
+
+/* Lists the request hooks of every module, in module order, for the workers. */
+static int collect_hooks(struct server *srv)
+{
+	for (size_t i = 0; i < srv->nmods; i++) {
+		const struct loaded_module *lm = &srv->mods[i];
+		const struct warren_module *d = lm->desc;
+
+		if (HOOK(d, on_request)) {
+			if (add_hook(&srv->on_request, &srv->n_on_request, lm, "on_request") < 0)
+				return -ENOMEM;
+			srv->on_request[srv->n_on_request - 1].on_request = d->on_request;
+		}
+		if (HOOK(d, on_response)) {
+			if (add_hook(&srv->on_response, &srv->n_on_response, lm, "on_response") < 0)
+				return -ENOMEM;
+			srv->on_response[srv->n_on_response - 1].on_response = d->on_response;
+		}
+		if (HOOK(d, on_complete)) {
+			if (add_hook(&srv->on_complete, &srv->n_on_complete, lm, "on_complete") < 0)
+				return -ENOMEM;
+			srv->on_complete[srv->n_on_complete - 1].on_complete = d->on_complete;
+		}
+	}
+	return 0;
 }
 
 int server_load(struct config *cfg, unsigned generation, struct server **out,
@@ -396,6 +456,11 @@ int server_load(struct config *cfg, unsigned generation, struct server **out,
 		if (ret < 0)
 			goto out_free_server;
 	}
+	ret = collect_hooks(srv);
+	if (ret < 0) {
+		warren_error_set(err, "out of memory");
+		goto out_free_server;
+	}
 	*out = srv;
 	return 0;
 
@@ -415,6 +480,9 @@ void server_free(struct server *srv)
 			rt->handler->release(rt->data);
 	}
 	router_free(&srv->router);
+	free_hooks(srv->on_request, srv->n_on_request);
+	free_hooks(srv->on_response, srv->n_on_response);
+	free_hooks(srv->on_complete, srv->n_on_complete);
 	for (size_t i = srv->nmods; i-- > 0;) {
 		struct loaded_module *lm = &srv->mods[i];
 
@@ -467,12 +535,6 @@ void server_worker_exit(struct server *srv)
 		lm->worker_initialized = false;
 	}
 }
-
-/* Hooks added in ABI 0.2 exist only in descriptors that are large enough. */
-#define HOOK(desc, field)                                                                          \
-	((desc)->struct_size >= offsetof(struct warren_module, field) + sizeof((desc)->field) ?    \
-		 (desc)->field :                                                                   \
-		 NULL)
 
 void server_hook_child_spawn(struct server *srv, pid_t pid)
 {

@@ -9,6 +9,7 @@
 #define WARREN_CORE_REACTOR_H
 
 #include <errno.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 #include "common.h"
@@ -32,6 +33,8 @@ enum rx_op_kind {
 	RX_ACCEPT,
 	RX_RECV,
 	RX_SEND,
+	RX_POLL,     /* a one-shot wait for readiness; the result is the poll(2) revents */
+	RX_SENDFILE, /* sendfile(2) from a file to the handle once it is writable */
 };
 
 struct rx_op {
@@ -48,6 +51,14 @@ struct rx_op {
 			const struct iovec *iov;
 			int iovcnt;
 		} send;
+		struct {
+			unsigned events; /* POLLIN and/or POLLOUT */
+		} poll;
+		struct {
+			int fd;
+			off_t *offset; /* advanced by what was sent */
+			size_t len;
+		} sendfile;
 	};
 	/* backend-private */
 	bool queued;
@@ -58,6 +69,11 @@ struct rx_op {
 
 enum {
 	RX_F_LISTEN = 1 << 0, /* a listening socket shared between workers */
+	/*
+	 * Somebody else's fd (a module's), only ever polled: the reactor neither reads,
+	 * writes nor closes it, and caches no readiness, since others do its I/O.
+	 */
+	RX_F_FOREIGN = 1 << 1,
 };
 
 struct rx_handle {
@@ -78,8 +94,8 @@ struct reactor_ops {
 	/* Registers @fd (non-blocking) with the reactor. */
 	int (*open)(struct reactor *rx, struct rx_handle *h, int fd, unsigned flags);
 	/*
-	 * Drops pending operations without calling their callbacks, closes the fd, and
-	 * calls @release once the backend holds no reference to @h any more.
+	 * Drops pending operations without calling their callbacks, closes the fd (unless
+	 * RX_F_FOREIGN), and calls @release once the backend holds no reference to @h any more.
 	 */
 	void (*close)(struct reactor *rx, struct rx_handle *h, rx_release_fn release);
 	/*
@@ -91,6 +107,15 @@ struct reactor_ops {
 	int (*accept)(struct reactor *rx, struct rx_handle *h, struct rx_op *op);
 	int (*recv)(struct reactor *rx, struct rx_handle *h, struct rx_op *op);
 	int (*send)(struct reactor *rx, struct rx_handle *h, struct rx_op *op);
+	/*
+	 * A poll is the handle's read; a sendfile its write. A poll waits for POLLIN and
+	 * POLLOUT only on RX_F_FOREIGN handles; on a connection it waits for POLLRDHUP (the
+	 * peer closed or reset), without taking any data.
+	 */
+	int (*poll)(struct reactor *rx, struct rx_handle *h, struct rx_op *op);
+	int (*sendfile)(struct reactor *rx, struct rx_handle *h, struct rx_op *op);
+	/* Drops @op, pending on @h, without running its callback; @op may be reused at once. */
+	void (*cancel)(struct reactor *rx, struct rx_handle *h, struct rx_op *op);
 	/* Waits up to @timeout_ms (-1: no limit) and runs every completion that arrived. */
 	int (*run)(struct reactor *rx, int timeout_ms);
 	void (*destroy)(struct reactor *rx);
@@ -142,7 +167,7 @@ static inline int rx_submit(struct reactor *rx, struct rx_handle *h, struct rx_o
 			    enum rx_op_kind kind, rx_cb cb,
 			    int (*submit)(struct reactor *, struct rx_handle *, struct rx_op *))
 {
-	struct rx_op **slot = kind == RX_SEND ? &h->wr : &h->rd;
+	struct rx_op **slot = kind == RX_SEND || kind == RX_SENDFILE ? &h->wr : &h->rd;
 	int ret;
 
 	if (h->closed)
@@ -181,6 +206,36 @@ static inline int rx_send(struct reactor *rx, struct rx_handle *h, struct rx_op 
 	op->send.iov = iov;
 	op->send.iovcnt = iovcnt;
 	return rx_submit(rx, h, op, RX_SEND, cb, rx->ops->send);
+}
+
+static inline void rx_cancel(struct reactor *rx, struct rx_handle *h, struct rx_op *op)
+{
+	if (!op->pending || h->closed)
+		return;
+	rx->ops->cancel(rx, h, op);
+	if (h->rd == op)
+		h->rd = NULL;
+	else if (h->wr == op)
+		h->wr = NULL;
+	op->pending = false;
+}
+
+/* Waits once for @events (see reactor_ops.poll). */
+static inline int rx_poll(struct reactor *rx, struct rx_handle *h, struct rx_op *op,
+			  unsigned events, rx_cb cb)
+{
+	op->poll.events = events;
+	return rx_submit(rx, h, op, RX_POLL, cb, rx->ops->poll);
+}
+
+/* Sends up to @len bytes of @fd from *@offset, which is advanced; the result is the count. */
+static inline int rx_sendfile(struct reactor *rx, struct rx_handle *h, struct rx_op *op, int fd,
+			      off_t *offset, size_t len, rx_cb cb)
+{
+	op->sendfile.fd = fd;
+	op->sendfile.offset = offset;
+	op->sendfile.len = len > INT32_MAX ? INT32_MAX : len;
+	return rx_submit(rx, h, op, RX_SENDFILE, cb, rx->ops->sendfile);
 }
 
 /* For backends: ends a one-shot operation (or a disarmed accept) and runs its callback. */

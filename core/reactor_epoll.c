@@ -6,9 +6,11 @@
  * are queued and delivered from run(), so callbacks never nest inside a submit.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -50,8 +52,8 @@ static int ep_open(struct reactor *rx, struct rx_handle *h, int fd, unsigned fla
 	h->flags = flags;
 	/* A first send is tried at once; reads wait for the readiness epoll reports on ADD. */
 	h->writable = true;
-	if (flags & RX_F_LISTEN)
-		return 0; /* registered while an accept is armed */
+	if (flags & (RX_F_LISTEN | RX_F_FOREIGN))
+		return 0; /* registered while an accept or a poll is armed */
 	ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
 	ev.data.ptr = h;
 	if (epoll_ctl(ep->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
@@ -70,10 +72,11 @@ static void ep_close(struct reactor *rx, struct rx_handle *h, rx_release_fn rele
 	 * A listening socket is shared with other processes, so closing our fd would not
 	 * remove it from the epoll set; connections are ours alone and leave it on close.
 	 */
-	if ((h->flags & RX_F_LISTEN) && h->registered)
+	if ((h->flags & (RX_F_LISTEN | RX_F_FOREIGN)) && h->registered)
 		epoll_ctl(ep->epfd, EPOLL_CTL_DEL, h->fd, NULL);
 	h->registered = false;
-	close(h->fd);
+	if (!(h->flags & RX_F_FOREIGN))
+		close(h->fd);
 	h->closed = true;
 	if (h->rd)
 		h->rd->pending = false;
@@ -150,7 +153,12 @@ static int try_recv(struct rx_handle *h, struct rx_op *op)
 
 static int try_send(struct rx_handle *h, struct rx_op *op)
 {
-	ssize_t n = writev(h->fd, op->send.iov, op->send.iovcnt);
+	ssize_t n;
+
+	if (op->kind == RX_SENDFILE)
+		n = sendfile(h->fd, op->sendfile.fd, op->sendfile.offset, op->sendfile.len);
+	else
+		n = writev(h->fd, op->send.iov, op->send.iovcnt);
 
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR) {
@@ -186,6 +194,31 @@ static int ep_send(struct reactor *rx, struct rx_handle *h, struct rx_op *op)
 	return 0;
 }
 
+/*
+ * A foreign fd is registered one-shot and level-triggered while a poll is armed: its
+ * owner does the I/O, so readiness cached here would go stale.
+ */
+static int ep_poll(struct reactor *rx, struct rx_handle *h, struct rx_op *op)
+{
+	struct reactor_epoll *ep = to_ep(rx);
+	struct epoll_event ev = {0};
+
+	if (!(h->flags & RX_F_FOREIGN)) {
+		/* A connection is registered for EPOLLRDHUP already; its edge sets hup. */
+		if (op->poll.events != POLLRDHUP)
+			return -EINVAL;
+		if (h->hup)
+			defer(ep, op, POLLRDHUP);
+		return 0;
+	}
+	ev.events = op->poll.events | EPOLLONESHOT;
+	ev.data.ptr = h;
+	if (epoll_ctl(ep->epfd, h->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, h->fd, &ev) < 0)
+		return -errno;
+	h->registered = true;
+	return 0;
+}
+
 static void handle_event(struct reactor_epoll *ep, struct rx_handle *h, uint32_t events)
 {
 	struct rx_op *op;
@@ -196,12 +229,21 @@ static void handle_event(struct reactor_epoll *ep, struct rx_handle *h, uint32_t
 			do_accept(ep, h);
 		return;
 	}
+	if (h->flags & RX_F_FOREIGN) {
+		if (h->rd)
+			rx_finish(h->rd,
+				  (int)(events & (EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP)));
+		return;
+	}
 	if (events & (EPOLLERR | EPOLLHUP | EPOLLRDHUP))
 		h->hup = true;
 	if (events & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) {
 		h->readable = true;
 		op = h->rd;
-		if (op && !op->queued) { /* a queued op already has its result */
+		if (op && op->kind == RX_POLL) {
+			if (h->hup && !op->queued)
+				rx_finish(op, POLLRDHUP);
+		} else if (op && !op->queued) { /* a queued op already has its result */
 			res = try_recv(h, op);
 			if (res != -EAGAIN)
 				rx_finish(op, res);
@@ -218,6 +260,26 @@ static void handle_event(struct reactor_epoll *ep, struct rx_handle *h, uint32_t
 				rx_finish(op, res);
 		}
 	}
+}
+
+static void ep_cancel(struct reactor *rx, struct rx_handle *h, struct rx_op *op)
+{
+	struct reactor_epoll *ep = to_ep(rx);
+
+	(void)h;
+	if (!op->queued)
+		return;
+	/* Its result is waiting in the done list: unlink it, as the op may be reused now. */
+	for (struct rx_op **link = &ep->done_head; *link; link = &(*link)->next_done) {
+		if (*link != op)
+			continue;
+		*link = op->next_done;
+		if (!*link)
+			ep->done_tail = link;
+		break;
+	}
+	op->next_done = NULL;
+	op->queued = false;
 }
 
 static void drain_done(struct reactor_epoll *ep)
@@ -292,6 +354,9 @@ static const struct reactor_ops epoll_ops = {
 	.accept = ep_accept,
 	.recv = ep_recv,
 	.send = ep_send,
+	.poll = ep_poll,
+	.sendfile = ep_send,
+	.cancel = ep_cancel,
 	.run = ep_run,
 	.destroy = ep_destroy,
 };

@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -59,10 +60,12 @@ static struct reactor_uring *to_ur(struct reactor *rx)
  */
 enum ud_kind {
 	UD_IGNORE = 0,
-	UD_OP = 1,
-	/* A listener's poll, tagged 2 or 3 by its arming: after a cancel the old arming's
-	 * completions must not be taken for the new one's. */
-	UD_ACCEPT = 2,
+	/*
+	 * Both even, tagged in the low bit by the op's arming: after a cancel, the old
+	 * arming's completions must not be taken for those of the op's next use.
+	 */
+	UD_ACCEPT = 2, /* a listener's multishot poll */
+	UD_OP = 4,     /* everything else */
 };
 
 #define UD_KIND_MASK 7ULL
@@ -70,15 +73,15 @@ _Static_assert(_Alignof(struct rx_op) > UD_KIND_MASK, "rx_op pointers must leave
 
 static uint64_t ud_from_op(struct rx_op *op)
 {
-	if (op->kind == RX_ACCEPT)
-		return (uint64_t)(uintptr_t)op | (UD_ACCEPT + (op->tag & 1));
-	return (uint64_t)(uintptr_t)op | UD_OP;
+	return (uint64_t)(uintptr_t)op |
+	       ((op->kind == RX_ACCEPT ? UD_ACCEPT : UD_OP) + (op->tag & 1));
 }
 
 static enum ud_kind ud_kind(uint64_t ud)
 {
 	switch (ud & UD_KIND_MASK) {
 	case UD_OP:
+	case UD_OP + 1:
 		return UD_OP;
 	case UD_ACCEPT:
 	case UD_ACCEPT + 1:
@@ -91,8 +94,7 @@ static enum ud_kind ud_kind(uint64_t ud)
 /* A completion of an arming of @op that was cancelled and replaced. */
 static bool ud_stale(uint64_t ud, const struct rx_op *op)
 {
-	/* UD_ACCEPT is even: the low bit is the tag. */
-	return ud_kind(ud) == UD_ACCEPT && (ud & 1) != (uint64_t)(op->tag & 1);
+	return (ud & 1) != (uint64_t)(op->tag & 1);
 }
 
 static struct rx_op *ud_op(uint64_t ud)
@@ -148,6 +150,13 @@ static int submit_op(struct reactor_uring *ur, struct rx_op *op)
 		else
 			io_uring_prep_poll_add(sqe, h->fd, POLLOUT);
 		break;
+	case RX_POLL:
+		io_uring_prep_poll_add(sqe, h->fd, op->poll.events);
+		break;
+	case RX_SENDFILE:
+		/* io_uring has no sendfile; splice would need a pipe per connection. */
+		io_uring_prep_poll_add(sqe, h->fd, POLLOUT);
+		break;
 	}
 	io_uring_sqe_set_data64(sqe, ud_from_op(op));
 	op->queued = true;
@@ -185,7 +194,8 @@ static int ur_open(struct reactor *rx, struct rx_handle *h, int fd, unsigned fla
 /* The last completion of a closed handle is in: nothing names its fd or memory any more. */
 static void closed_idle(struct reactor_uring *ur, struct rx_handle *h)
 {
-	close(h->fd);
+	if (!(h->flags & RX_F_FOREIGN))
+		close(h->fd);
 	ur->releasable++;
 }
 
@@ -213,7 +223,7 @@ static void ur_close(struct reactor *rx, struct rx_handle *h, rx_release_fn rele
 	 * shutting it down completes what waits on it. A shared listener must not be shut
 	 * down; destroy() reclaims it.
 	 */
-	if (stuck && h->is_socket && !(h->flags & RX_F_LISTEN))
+	if (stuck && h->is_socket && !(h->flags & (RX_F_LISTEN | RX_F_FOREIGN)))
 		shutdown(h->fd, SHUT_RDWR);
 	h->next_closed = ur->closed;
 	ur->closed = h;
@@ -226,6 +236,18 @@ static int ur_accept(struct reactor *rx, struct rx_handle *h, struct rx_op *op)
 	if (!h->is_socket)
 		return -ENOTSOCK;
 	return submit_op(to_ur(rx), op);
+}
+
+static void ur_cancel(struct reactor *rx, struct rx_handle *h, struct rx_op *op)
+{
+	(void)h;
+	if (!op->queued)
+		return;
+	/* The completion still comes (inflight counts it) and is stale under the new tag.
+	 * Without room to cancel, the operation ends with the handle's close. */
+	cancel_op(to_ur(rx), op);
+	op->tag ^= 1;
+	op->queued = false;
 }
 
 /* Receives and sends: nothing to check beyond what the interface wrappers did. */
@@ -293,13 +315,21 @@ static void complete_accept(struct reactor_uring *ur, struct rx_op *op, int res)
 		rx_finish(op, ret);
 }
 
-/* The syscall a poll completion on a non-socket stands for. */
+/* Operations submitted as a poll, whose syscall is made once the fd is ready. */
+static bool polled_first(const struct rx_op *op)
+{
+	return op->kind == RX_SENDFILE || (!op->h->is_socket && op->kind != RX_POLL);
+}
+
+/* The syscall a poll completion stands for. */
 static int poll_ready_io(struct rx_op *op)
 {
 	ssize_t n;
 
 	if (op->kind == RX_RECV)
 		n = read(op->h->fd, op->recv.buf, op->recv.len);
+	else if (op->kind == RX_SENDFILE)
+		n = sendfile(op->h->fd, op->sendfile.fd, op->sendfile.offset, op->sendfile.len);
 	else
 		n = writev(op->h->fd, op->send.iov, op->send.iovcnt);
 	if (n < 0)
@@ -310,7 +340,7 @@ static int poll_ready_io(struct rx_op *op)
 static void complete_io(struct reactor_uring *ur, struct rx_op *op, int res)
 {
 	/* A poll result is an event mask: the fd is ready (or in error) for the syscall. */
-	if (!op->h->is_socket && res >= 0)
+	if (polled_first(op) && res >= 0)
 		res = poll_ready_io(op);
 	else if (op->kind == RX_RECV && res > 0)
 		VALGRIND_MAKE_MEM_DEFINED(op->recv.buf, (size_t)res);
@@ -452,6 +482,9 @@ static const struct reactor_ops uring_ops = {
 	.accept = ur_accept,
 	.recv = ur_submit,
 	.send = ur_submit,
+	.poll = ur_submit,
+	.sendfile = ur_submit,
+	.cancel = ur_cancel,
 	.run = ur_run,
 	.destroy = ur_destroy,
 };

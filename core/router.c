@@ -316,6 +316,7 @@ int router_add(struct router *rt, struct route_pattern *pattern, uint64_t method
 	r->handler = handler;
 	r->data = data;
 	r->id = id;
+	r->stream_body = false;
 	/* The caller's copy no longer owns anything; freeing it now is harmless. */
 	memset(pattern, 0, sizeof(*pattern));
 	return 0;

@@ -45,8 +45,9 @@ struct route {
 	struct route_pattern pattern;
 	uint64_t methods; /* bit (1 << enum http_method); 0 = any; GET implies HEAD */
 	const struct warren_handler *handler;
-	void *data; /* from the handler's configure callback */
-	char *id;   /* "module.handler", for logs */
+	void *data;	  /* from the handler's configure callback */
+	char *id;	  /* "module.handler", for logs */
+	bool stream_body; /* the handler runs once the head is in, and reads the body itself */
 };
 
 struct router {

@@ -378,6 +378,8 @@ void worker_main(struct server *srv, unsigned id, pid_t master, int notify_fd)
 		timer_run(&w.timers, w.now_ms);
 	}
 
+	/* Cleanups of requests whose jobs were still out are module code: before worker_exit. */
+	offload_stop(&w);
 	server_worker_exit(srv);
 	rx_close(rx, &w.sig_h, NULL);
 	stop_listening(&w);

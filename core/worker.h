@@ -13,6 +13,7 @@
 #include "timer.h"
 
 struct conn;
+struct offload;
 struct worker;
 
 struct worker_listener {
@@ -37,7 +38,8 @@ struct worker {
 	struct rx_op sig_op;
 	struct signalfd_siginfo siginfo;
 
-	struct conn *conns; /* every open connection, for shutdown */
+	struct offload *offload; /* threads for warren_offload(), started on first use */
+	struct conn *conns;	 /* every open connection, for shutdown */
 	size_t nconns;
 
 	time_t date_sec;
@@ -62,6 +64,8 @@ __attribute__((noreturn)) void worker_main(struct server *srv, unsigned id, pid_
  * @rx is NULL (the HTTP glue can then be driven by hand). */
 int worker_init(struct worker *w, struct server *srv, struct reactor *rx);
 void worker_fini(struct worker *w);
+/* Stops the offload threads (waiting briefly for running jobs) before the worker exits. */
+void offload_stop(struct worker *w);
 /* Refreshes now_ms and, when the second changed, the Date header text. */
 void worker_update_time(struct worker *w);
 

@@ -8,8 +8,10 @@
  * releases of the same ABI major.
  *
  * Threading and processes: init and configure run once, in the master, before fork.
- * worker_init, handlers and worker_exit run in every worker, on its single event-loop
- * thread. fini runs in the master at shutdown.
+ * worker_init, the request hooks, handlers, and every callback of a request (timers,
+ * watches, offload completions, body readers) run in every worker, on its single
+ * event-loop thread; only the work function given to warren_offload() runs elsewhere.
+ * worker_exit runs in each worker as it stops, fini in the master at shutdown.
  */
 #ifndef WARREN_MODULE_H
 #define WARREN_MODULE_H
@@ -18,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <jansson.h>
@@ -35,10 +38,19 @@ extern "C" {
 #define WARREN_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
 
 /**
- * A request being served. Valid from the moment a handler is called until it
- * returns; every pointer obtained from it (strings, pool memory) lives as long.
+ * A request being served. Valid from the moment a hook or handler sees it until the
+ * request ends: when the response is complete (a handler returned WARREN_DONE, or an
+ * asynchronous one called warren_resp_send() or warren_resp_stream_end()) or when it is
+ * aborted (see warren_req_on_abort()). Every pointer obtained from it (strings, pool
+ * memory) lives exactly as long.
  */
 struct warren_request;
+
+/** A timer armed with warren_timer_add(). */
+struct warren_timer;
+
+/** A file-descriptor watch armed with warren_fd_watch(). */
+struct warren_watch;
 
 /** Where init and configure callbacks describe why they failed. */
 struct warren_error;
@@ -56,8 +68,26 @@ struct warren_str {
 enum warren_result {
 	/** The response is complete: status, headers and body are set. */
 	WARREN_DONE = 0,
-	/** Not mine: the router tries the next route that matches the request. */
+	/**
+	 * Not mine: the router tries the next route that matches the request. From an
+	 * on_request hook: carry on with the next hook and then the handler.
+	 */
 	WARREN_DECLINED = 1,
+	/**
+	 * Handlers only: the handler keeps the request and finishes it later, from a timer,
+	 * a file-descriptor watch or an offloaded job, with warren_resp_send() (or
+	 * warren_resp_stream_end() for a streamed response). The worker serves other
+	 * connections meanwhile.
+	 */
+	WARREN_ASYNC = 2,
+};
+
+/** Log levels, most severe first. */
+enum warren_log_level {
+	WARREN_LOG_ERROR = 0,
+	WARREN_LOG_WARN = 1,
+	WARREN_LOG_INFO = 2,
+	WARREN_LOG_DEBUG = 3,
 };
 
 /**
@@ -65,8 +95,9 @@ enum warren_result {
  * @r: the request; answer it through the warren_resp_*() calls.
  * @route_data: what the handler's configure callback returned for this route
  *	(NULL when it has none).
- * Returns WARREN_DONE, WARREN_DECLINED, or a negative errno, which the core turns
- * into "500 Internal Server Error" and logs.
+ * Returns WARREN_DONE, WARREN_DECLINED, WARREN_ASYNC, or a negative errno, which the
+ * core turns into "500 Internal Server Error" and logs. A handler that declines must not
+ * have armed timers, watches or offloaded jobs for the request.
  */
 typedef int (*warren_handler_fn)(struct warren_request *r, void *route_data);
 
@@ -98,6 +129,16 @@ struct warren_handler {
 	warren_configure_fn configure;
 	/** Optional: frees route data made by configure. */
 	warren_release_fn release;
+
+	/* ---- ABI 0.3 ---- */
+
+	/**
+	 * Call the handler as soon as the request head is parsed, before its body has
+	 * arrived; it then reads the body as it comes with warren_req_body_read() and
+	 * nothing of it is buffered whole. Without it, the handler runs once the whole
+	 * body (up to http.max_body_size) is in memory.
+	 */
+	bool stream_body;
 };
 
 /**
@@ -154,6 +195,30 @@ struct warren_module {
 	 * accepting, finishes the requests in flight (bounded by shutdown_timeout) and exits.
 	 */
 	void (*on_master_death)(void *module_data);
+
+	/* ---- ABI 0.3: request hooks. Each may be NULL; they run in module order. ---- */
+
+	/**
+	 * Worker, for every request whose head parsed, before its handler runs (for a
+	 * handler with stream_body: once the head is in; otherwise once the whole body is).
+	 * Return WARREN_DECLINED to let the request go on, WARREN_DONE after answering it
+	 * yourself (e.g. warren_resp_status(r, 401)): the remaining hooks and the handler
+	 * are skipped. A negative errno answers "500 Internal Server Error".
+	 */
+	int (*on_request)(struct warren_request *r, void *module_data);
+	/**
+	 * Worker, before the response head is serialised, for every response to a parsed
+	 * request (handlers', hooks', and warren's own 404, 405, 500 and 504). May change
+	 * the status and headers; the body is already decided. 0, or a negative errno,
+	 * which is logged and otherwise ignored.
+	 */
+	int (*on_response)(struct warren_request *r, void *module_data);
+	/**
+	 * Worker, once the request is over: after its response was queued on the connection,
+	 * or when it ended without one (warren_req_aborted() is then true). For access logs
+	 * and metrics; the request and its response can still be read, not changed.
+	 */
+	void (*on_complete)(struct warren_request *r, void *module_data);
 };
 
 #ifdef WARREN_BUILTIN
@@ -241,6 +306,143 @@ WARREN_API struct warren_str warren_req_body(const struct warren_request *r);
  */
 WARREN_API void *warren_req_alloc(struct warren_request *r, size_t size);
 
+/**
+ * Runs @fn(@arg) when the request ends, however it ends (answered, aborted, or with its
+ * worker stopping), after every other callback of the request: the place to free what
+ * async work allocated with malloc(). Cleanups run in reverse order of registration.
+ * Returns 0 or -ENOMEM (then @fn is not registered; nothing was run).
+ */
+WARREN_API int warren_req_cleanup(struct warren_request *r, void (*fn)(void *arg), void *arg);
+
+/**
+ * The path with percent-escapes decoded (into the request's pool). Refuses "%00", a '%'
+ * not followed by two hex digits, and (so that "/a%2Fb" cannot pose as "/a/b") an
+ * encoded '/'. Dot segments are not resolved. Returns 0, -EINVAL, or -ENOMEM.
+ */
+WARREN_API int warren_req_path_decoded(struct warren_request *r, struct warren_str *out);
+
+/**
+ * Looks up a parameter of the query string ("a=1&b=x+y"), decoding '+' and
+ * percent-escapes of the first one named @name into the request's pool. A parameter
+ * without '=' has an empty value.
+ * Returns 0, -ENOENT when the query has no such parameter, -EINVAL for a bad escape
+ * (or "%00"), or -ENOMEM.
+ */
+WARREN_API int warren_req_query_param(struct warren_request *r, const char *name,
+				      struct warren_str *value);
+
+/**
+ * The address of the client (@local false) or the one it connected to (@local true), as
+ * sockaddr_in, sockaddr_in6 or sockaddr_un. @len is set to its length when not NULL.
+ * Returns NULL when the system cannot tell (the client already left).
+ */
+WARREN_API const struct sockaddr *warren_req_addr(struct warren_request *r, bool local,
+						  socklen_t *len);
+
+/**
+ * Formats the client's address as text ("192.0.2.1", "2001:db8::1", or "unix" for a unix
+ * socket) into the request's pool. Returns an empty string when unknown.
+ */
+WARREN_API struct warren_str warren_req_remote_ip(struct warren_request *r);
+
+/** True when the request ended without a response (for on_complete and cleanups). */
+WARREN_API bool warren_req_aborted(const struct warren_request *r);
+
+/**
+ * Logs like warren_log(), prefixed with the request's method, target and client
+ * address so that lines of one request can be found together.
+ */
+WARREN_API void warren_req_log(struct warren_request *r, enum warren_log_level level,
+			       const char *fmt, ...) WARREN_PRINTF(3, 4);
+
+/**
+ * Receives the request body piece by piece.
+ * @chunk: the next bytes of the decoded body (Content-Length or chunked framing both
+ *	arrive as plain bytes), valid during the call only; may be empty when @last.
+ * @last: true on the final call, once the whole body has been delivered.
+ */
+typedef void (*warren_body_fn)(struct warren_request *r, struct warren_str chunk, bool last,
+			       void *arg);
+
+/**
+ * Asks for the body as it arrives, from a handler that declared stream_body (or, for
+ * the body already buffered whole, from any handler; it then comes in one piece). @fn
+ * runs from the event loop, never inside this call; the handler returns WARREN_ASYNC
+ * and answers when it likes, even before the body is all in (the connection then closes
+ * after the response). A body over http.max_body_size is answered with 413 by warren
+ * and the request aborted. Returns 0, -EALREADY when a reader is set, -EINVAL.
+ */
+WARREN_API int warren_req_body_read(struct warren_request *r, warren_body_fn fn, void *arg);
+
+/* ---- Asynchronous handlers ---------------------------------------------------------- */
+
+/**
+ * Called when an asynchronous request ends without being answered: the client closed
+ * the connection, http.handler_timeout passed (warren answers 504), or the worker is
+ * stopping. Timers and watches of the request are cancelled first, and nothing of the
+ * request may be used after this returns; cleanups run afterwards.
+ */
+typedef void (*warren_abort_fn)(struct warren_request *r, void *arg);
+
+/** Registers the request's abort callback (one; a second call replaces the first). */
+WARREN_API void warren_req_on_abort(struct warren_request *r, warren_abort_fn fn, void *arg);
+
+/**
+ * Finishes a request whose handler returned WARREN_ASYNC: the status, headers and body
+ * set so far are sent, and the request ends. Returns 0, or -EINVAL when the request is
+ * not asynchronous or already answered.
+ */
+WARREN_API int warren_resp_send(struct warren_request *r);
+
+/** Runs on the worker's event loop when a timer fires. */
+typedef void (*warren_timer_fn)(struct warren_request *r, void *arg);
+
+/**
+ * Calls @fn(@r, @arg) once, @ms milliseconds from now, on the worker's loop. A timer
+ * belongs to its request: it is cancelled when the request ends. @timer, when not NULL,
+ * receives a handle for warren_timer_cancel(), valid until the timer fires.
+ * Returns 0 or -ENOMEM.
+ */
+WARREN_API int warren_timer_add(struct warren_request *r, uint64_t ms, warren_timer_fn fn,
+				void *arg, struct warren_timer **timer);
+
+/** Cancels a timer that has not fired yet. */
+WARREN_API void warren_timer_cancel(struct warren_timer *timer);
+
+/** What warren_fd_watch() waits for, and what its callback was told. */
+enum warren_fd_events {
+	WARREN_FD_READ = 1 << 0,  /**< readable (or at end of file) */
+	WARREN_FD_WRITE = 1 << 1, /**< writable */
+	WARREN_FD_ERROR = 1 << 2, /**< error or hang-up; reported whatever was asked */
+};
+
+/** Runs on the worker's loop when a watched fd is ready; @events says for what. */
+typedef void (*warren_fd_fn)(struct warren_request *r, int fd, unsigned events, void *arg);
+
+/**
+ * Waits, once, for @fd (the module's, e.g. a socket to a backend; set it non-blocking)
+ * to be ready for @events, then calls @fn; watch again to wait again. The watch belongs
+ * to its request and is cancelled when the request ends; the fd is never closed by
+ * warren. @watch, when not NULL, receives a handle for warren_fd_unwatch(), valid until
+ * @fn runs. Returns 0, -EINVAL for bad @events, -ENOMEM, or what the kernel said.
+ */
+WARREN_API int warren_fd_watch(struct warren_request *r, int fd, unsigned events, warren_fd_fn fn,
+			       void *arg, struct warren_watch **watch);
+
+/** Stops a watch whose callback has not run yet. */
+WARREN_API void warren_fd_unwatch(struct warren_watch *watch);
+
+/**
+ * Runs @work(@arg) on one of the worker's offload threads, then @done(@r, @arg) back on
+ * the worker's loop: the way to call blocking libraries without blocking the worker.
+ * @work must not call any warren function. If the request ends first (client gone),
+ * @done is not called, but the request's cleanups wait until @work has returned, so
+ * @arg may be freed there. The threads (config "offload_threads", 4 by default) start
+ * with the first job. Returns 0, -ENOMEM, or -EAGAIN when threads cannot be started.
+ */
+WARREN_API int warren_offload(struct warren_request *r, void (*work)(void *arg),
+			      void (*done)(struct warren_request *r, void *arg), void *arg);
+
 /* ---- Response ------------------------------------------------------------------------ */
 
 /**
@@ -249,6 +451,9 @@ WARREN_API void *warren_req_alloc(struct warren_request *r, size_t size);
  */
 WARREN_API int warren_resp_status(struct warren_request *r, int status);
 
+/** The response status set so far (200 unless changed). */
+WARREN_API int warren_resp_get_status(const struct warren_request *r);
+
 /**
  * Adds a response header; both strings are copied. warren owns the framing headers:
  * Content-Length, Transfer-Encoding and Connection are refused, and so are names that
@@ -256,6 +461,23 @@ WARREN_API int warren_resp_status(struct warren_request *r, int status);
  * Returns 0, -EINVAL for a refused header, or -ENOMEM.
  */
 WARREN_API int warren_resp_header(struct warren_request *r, const char *name, const char *value);
+
+/**
+ * Sets a response header: removes every header named @name (case-insensitively), then
+ * adds it. Same rules and results as warren_resp_header().
+ */
+WARREN_API int warren_resp_header_set(struct warren_request *r, const char *name,
+				      const char *value);
+
+/** Removes every response header named @name. Returns 0, or -ENOENT when there was none. */
+WARREN_API int warren_resp_header_remove(struct warren_request *r, const char *name);
+
+/**
+ * Looks up a response header set so far by name, case-insensitively (the first one).
+ * Returns true when present.
+ */
+WARREN_API bool warren_resp_header_get(const struct warren_request *r, const char *name,
+				       struct warren_str *value);
 
 /**
  * Replaces the response body with a copy of @len bytes at @data.
@@ -275,6 +497,46 @@ WARREN_API int warren_resp_append(struct warren_request *r, const void *data, si
  */
 WARREN_API int warren_resp_printf(struct warren_request *r, const char *fmt, ...)
 	WARREN_PRINTF(2, 3);
+
+/**
+ * Makes @len bytes at @data the response body without copying them. warren reads them
+ * until they are written to the client, then calls @release(@arg) (may be NULL), also
+ * when the connection fails first. Replaces any body set before; a later append copies
+ * the borrowed bytes first. Returns 0 or -ENOMEM (then @release is not called).
+ */
+WARREN_API int warren_resp_body_borrow(struct warren_request *r, const void *data, size_t len,
+				       void (*release)(void *arg), void *arg);
+
+/**
+ * Makes @len bytes of the file @fd, from @offset, the response body; they go out with
+ * sendfile(2), never through user space. warren uses its own duplicate of @fd, so the
+ * caller may close @fd at once. A file that shrinks before it is sent ends the
+ * connection (the length was promised). Returns 0, -EINVAL (not a regular file, or the
+ * range passes its end), or -errno from dup.
+ */
+WARREN_API int warren_resp_body_file(struct warren_request *r, int fd, off_t offset, size_t len);
+
+/** Told that a streamed response has room for more (see warren_resp_stream_write()). */
+typedef void (*warren_drain_fn)(struct warren_request *r, void *arg);
+
+/**
+ * Starts a streamed response from an asynchronous request: the status and headers set
+ * so far are sent now, and the body follows in pieces with "Transfer-Encoding: chunked"
+ * (HTTP/1.0: unframed, and the connection closes at the end). Any body set before is
+ * sent as the first piece. @drain, when not NULL, runs each time output refused with
+ * -EAGAIN has been written out. Returns 0, -EINVAL when already started or answered.
+ */
+WARREN_API int warren_resp_stream_begin(struct warren_request *r, warren_drain_fn drain, void *arg);
+
+/**
+ * Queues a copy of @len bytes as the next piece of a streamed response. Returns 0;
+ * -EAGAIN when output already waits for the client (nothing was queued: wait for the
+ * drain callback); -EINVAL when no stream was begun; -ENOMEM.
+ */
+WARREN_API int warren_resp_stream_write(struct warren_request *r, const void *data, size_t len);
+
+/** Ends a streamed response; the request is then over. Returns 0 or -EINVAL. */
+WARREN_API int warren_resp_stream_end(struct warren_request *r);
 
 /* ---- Memory shared by all workers ---------------------------------------------------- */
 
@@ -313,14 +575,6 @@ WARREN_API int warren_shm_unlock(pthread_mutex_t *m);
 /** Describes why an init or configure callback failed (printf-style). */
 WARREN_API void warren_error_set(struct warren_error *err, const char *fmt, ...)
 	WARREN_PRINTF(2, 3);
-
-/** Log levels, most severe first. */
-enum warren_log_level {
-	WARREN_LOG_ERROR = 0,
-	WARREN_LOG_WARN = 1,
-	WARREN_LOG_INFO = 2,
-	WARREN_LOG_DEBUG = 3,
-};
 
 /** Writes one line to warren's log, stamped with time, pid and @level. */
 WARREN_API void warren_log(enum warren_log_level level, const char *fmt, ...) WARREN_PRINTF(2, 3);

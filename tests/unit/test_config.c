@@ -76,10 +76,11 @@ static const struct bad_case {
 	{"null", "expected a JSON object at the top level, got null"},
 	{"{\"worker\": 2}",
 	 "worker: unknown key (expected one of: listen, workers, cpu_affinity, event, log_level, "
-	 "log_file, pid_file, shutdown_timeout, recover, http, modules, routes)"},
+	 "log_file, pid_file, shutdown_timeout, recover, http, modules, routes, offload_threads)"},
 	{"{\"work ers\": 2}",
 	 "[\"work ers\"]: unknown key (expected one of: listen, workers, cpu_affinity, event, "
-	 "log_level, log_file, pid_file, shutdown_timeout, recover, http, modules, routes)"},
+	 "log_level, log_file, pid_file, shutdown_timeout, recover, http, modules, routes, "
+	 "offload_threads)"},
 
 	/* workers */
 	{"{\"workers\": \"many\"}",
@@ -178,7 +179,12 @@ static const struct bad_case {
 	{"{\"http\": []}", "http: expected an object, got array"},
 	{"{\"http\": {\"max_body\": 1}}",
 	 "http.max_body: unknown key (expected one of: max_body_size, max_header_size, "
-	 "keepalive_timeout, header_timeout)"},
+	 "keepalive_timeout, header_timeout, handler_timeout)"},
+	{"{\"http\": {\"handler_timeout\": 0}}",
+	 "http.handler_timeout: expected a number of seconds above 0 and at most 86400, got 0"},
+	{"{\"offload_threads\": 0}", "offload_threads: expected an integer from 1 to 256, got 0"},
+	{"{\"offload_threads\": \"4\"}",
+	 "offload_threads: expected an integer from 1 to 256, got string \"4\""},
 	{"{\"http\": {\"max_body_size\": -1}}",
 	 "http.max_body_size: expected an integer from 0 to 2147483647, got -1"},
 	{"{\"http\": {\"max_body_size\": 2147483648}}",
