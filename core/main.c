@@ -44,7 +44,7 @@ static void version(void)
 	printf("built-in modules:");
 	for (size_t i = 0; warren__builtin_modules[i]; i++)
 		printf(" %s", warren__builtin_modules[i]->name);
-	printf("\n");
+	printf("%s\n", warren__builtin_modules[0] ? "" : " none");
 }
 
 static int parse_fd(const char *arg)

@@ -129,23 +129,57 @@ START_TEST(init_failure_is_reported)
 }
 END_TEST
 
+/* The built-in modules as warren --version lists them, comma-separated ("echo"): a build
+ * configured with more static modules names them in its errors too. */
+static void builtin_list(char *buf, size_t size)
+{
+	struct wt_run run;
+	const char *line;
+	size_t n = 0;
+
+	ck_assert_int_eq(wt_run_warren(&run, WT_TIMEOUT_MS, "--version", (char *)NULL), 0);
+	line = strstr(run.out, "built-in modules: ");
+	ck_assert_ptr_nonnull(line);
+	line += strlen("built-in modules: ");
+	buf[0] = '\0';
+	while (*line && *line != '\n') {
+		size_t len = strcspn(line, " \n");
+
+		n += (size_t)snprintf(buf + n, size - n, "%s%.*s", n ? ", " : "", (int)len, line);
+		ck_assert_uint_lt(n, size);
+		line += len;
+		line += *line == ' ';
+	}
+	wt_run_free(&run);
+}
+
 START_TEST(unknown_builtin_is_refused)
 {
-	assert_refused("'modules': [{'name': 'nope'}]",
-		       "modules[0].name: no built-in module \"nope\" (built in: echo); give a "
-		       "\"path\" to load a plugin");
+	char builtins[256], want[512];
+
+	builtin_list(builtins, sizeof(builtins));
+	snprintf(want, sizeof(want),
+		 "modules[0].name: no built-in module \"nope\" (built in: %s); give a \"path\" to "
+		 "load a plugin",
+		 builtins);
+	assert_refused("'modules': [{'name': 'nope'}]", want);
 }
 END_TEST
 
 START_TEST(unknown_handler_lists_available)
 {
+	char builtins[256];
+
 	assert_refused(
 		"'modules': [" WT_HELLO_MODULE "],"
 		"'routes': [{'match': {'path': '/a'}, 'handler': 'hello.greet'},"
 		" {'handler': 'helo'}]",
 		"routes[1].handler: no handler \"helo\" (available: hello.greet, echo.echo)");
-	assert_refused("'routes': [{'handler': 'echo.nope'}]",
-		       "routes[0].handler: no handler \"echo.nope\" (available: echo.echo)");
+	/* Other built-ins would be listed too, with handler names unknown here. */
+	builtin_list(builtins, sizeof(builtins));
+	if (strcmp(builtins, "echo") == 0)
+		assert_refused("'routes': [{'handler': 'echo.nope'}]",
+			       "routes[0].handler: no handler \"echo.nope\" (available: echo.echo)");
 }
 END_TEST
 
