@@ -47,15 +47,19 @@ enum {
 _Static_assert(METHOD_COUNT <= 64, "route method masks are 64 bits wide");
 
 static const char *const top_keys[] = {
-	"listen",   "workers",	"cpu_affinity",	    "event",   "log_level",
-	"log_file", "pid_file", "shutdown_timeout", "recover", "http",
-	"modules",  "routes",	"offload_threads",
+	"listen",	   "workers",
+	"cpu_affinity",	   "event",
+	"log_level",	   "log_file",
+	"pid_file",	   "shutdown_timeout",
+	"recover",	   "http",
+	"modules",	   "routes",
+	"offload_threads", "worker_connections",
 };
 static const char *const listen_keys[] = {"address", "reuseport", "backlog", "defer_accept"};
 static const char *const recover_keys[] = {"max", "window"};
 static const char *const http_keys[] = {
-	"max_body_size",  "max_header_size", "keepalive_timeout",
-	"header_timeout", "handler_timeout",
+	"max_body_size", "max_header_size", "keepalive_timeout", "header_timeout",
+	"body_timeout",	 "send_timeout",    "handler_timeout",
 };
 static const char *const module_keys[] = {"name", "path", "config"};
 static const char *const route_keys[] = {"match", "handler", "config"};
@@ -707,6 +711,18 @@ static int parse_http(struct config *cfg, const json_t *v, struct warren_error *
 		if (ret)
 			return ret;
 	}
+	item = json_object_get(v, "body_timeout");
+	if (item) {
+		ret = get_seconds(item, "http.body_timeout", false, &cfg->body_timeout_ms, err);
+		if (ret)
+			return ret;
+	}
+	item = json_object_get(v, "send_timeout");
+	if (item) {
+		ret = get_seconds(item, "http.send_timeout", false, &cfg->send_timeout_ms, err);
+		if (ret)
+			return ret;
+	}
 	item = json_object_get(v, "handler_timeout");
 	if (item) {
 		ret = get_seconds(item, "http.handler_timeout", false, &cfg->handler_timeout_ms,
@@ -741,6 +757,10 @@ static int parse_process(struct config *cfg, const json_t *root, struct warren_e
 	v = json_object_get(root, "shutdown_timeout");
 	if (v)
 		ret = get_seconds(v, "shutdown_timeout", false, &cfg->shutdown_timeout_ms, err);
+	if (!ret && (v = json_object_get(root, "worker_connections"))) {
+		ret = get_size(v, "worker_connections", 1, 1000000, &max, err);
+		cfg->worker_connections = (unsigned)max;
+	}
 	if (!ret && (v = json_object_get(root, "offload_threads"))) {
 		ret = get_size(v, "offload_threads", 1, 256, &max, err);
 		cfg->offload_threads = (unsigned)max;
@@ -1104,6 +1124,9 @@ int config_parse(const char *text, size_t len, const char *origin, struct config
 	cfg->keepalive_timeout_ms = CONFIG_DEFAULT_KEEPALIVE_TIMEOUT_MS;
 	cfg->header_timeout_ms = CONFIG_DEFAULT_HEADER_TIMEOUT_MS;
 	cfg->handler_timeout_ms = CONFIG_DEFAULT_HANDLER_TIMEOUT_MS;
+	cfg->body_timeout_ms = CONFIG_DEFAULT_BODY_TIMEOUT_MS;
+	cfg->send_timeout_ms = CONFIG_DEFAULT_SEND_TIMEOUT_MS;
+	cfg->worker_connections = CONFIG_DEFAULT_WORKER_CONNECTIONS;
 	cfg->offload_threads = CONFIG_DEFAULT_OFFLOAD_THREADS;
 	cfg->shutdown_timeout_ms = CONFIG_DEFAULT_SHUTDOWN_TIMEOUT_MS;
 	cfg->recover_max = CONFIG_DEFAULT_RECOVER_MAX;

@@ -16,6 +16,11 @@
 /* An asynchronous request may go this long without finishing or writing. */
 #define CONFIG_DEFAULT_HANDLER_TIMEOUT_MS 60000
 #define CONFIG_DEFAULT_OFFLOAD_THREADS 4
+/* A body may pause this long between two reads; a client this long without reading. */
+#define CONFIG_DEFAULT_BODY_TIMEOUT_MS 30000
+#define CONFIG_DEFAULT_SEND_TIMEOUT_MS 30000
+/* Per worker; lowered at start-up to what the open-files limit allows. */
+#define CONFIG_DEFAULT_WORKER_CONNECTIONS 10000
 #define CONFIG_MAX_WORKERS 1024
 #define CONFIG_DEFAULT_BACKLOG 4096
 #define CONFIG_DEFAULT_SHUTDOWN_TIMEOUT_MS 10000
@@ -67,7 +72,10 @@ struct config {
 	unsigned keepalive_timeout_ms;
 	unsigned header_timeout_ms;
 	unsigned handler_timeout_ms;
-	unsigned offload_threads; /* per worker, started with the first warren_offload() */
+	unsigned body_timeout_ms;
+	unsigned send_timeout_ms;
+	unsigned worker_connections; /* accepting pauses at this many open connections */
+	unsigned offload_threads;    /* per worker, started with the first warren_offload() */
 
 	unsigned shutdown_timeout_ms; /* bound on a graceful stop or a reload's drain */
 	unsigned recover_max;	      /* deaths tolerated within recover_window_ms ... */

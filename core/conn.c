@@ -56,6 +56,7 @@ static void conn_close(struct conn *c)
 		c->next->prev = c->prev;
 	w->nconns--;
 	rx_close(w->rx, &c->h, conn_release);
+	worker_conn_closed(w);
 }
 
 static void arm_timer(struct conn *c, unsigned ms)
@@ -100,7 +101,7 @@ static void start_write(struct conn *c)
 		conn_close(c);
 		return;
 	}
-	arm_timer(c, c->w->cfg->header_timeout_ms);
+	arm_timer(c, c->w->cfg->send_timeout_ms);
 }
 
 static void start_linger(struct conn *c)
@@ -196,7 +197,7 @@ static void conn_continue(struct conn *c)
 			ms = c->w->drain_idle_ms;
 		arm_timer(c, ms);
 	} else if (c->req.headers_done)
-		arm_timer(c, cfg->header_timeout_ms);
+		arm_timer(c, cfg->body_timeout_ms);
 	else if (!c->head_deadline_set) {
 		c->head_deadline_set = true;
 		arm_timer(c, cfg->header_timeout_ms);
@@ -227,7 +228,7 @@ static void wait_for_module(struct conn *c)
 
 		arm_timer(c, r->async_deadline > now ? (unsigned)(r->async_deadline - now) : 0);
 	} else if (!r->ending) {
-		arm_timer(c, c->w->cfg->header_timeout_ms);
+		arm_timer(c, c->w->cfg->body_timeout_ms);
 	}
 }
 
@@ -294,10 +295,21 @@ static void on_timeout(struct timer *t)
 
 	/* A module that neither answers nor writes within handler_timeout: 504, as a proxy
 	 * answers for an upstream that does not. */
-	if (c->req.async && c->req.complete)
+	if (c->req.async && c->req.complete) {
+		size_t plen;
+		const char *path = http_request_path(c, &plen);
+
 		status = 504;
-	else if (c->state != CONN_READING || !c->request_begun || c->close_after_write)
+		log_warn("%s did not answer %s %.*s within http.handler_timeout (%u ms): 504",
+			 c->req.route ? c->req.route->id : "?",
+			 http_method_str((enum http_method)c->req.method), (int)plen, path,
+			 c->w->cfg->handler_timeout_ms);
+	} else if (c->state != CONN_READING || !c->request_begun || c->close_after_write)
 		status = 0;
+	if (c->h.wr)
+		log_info("closing a connection whose client read nothing for http.send_timeout "
+			 "(%u ms)",
+			 c->w->cfg->send_timeout_ms);
 	if (status && !c->h.wr && http_fail(c, status) == 0) {
 		conn_advance(c);
 		return;

@@ -660,7 +660,7 @@ int http_respond_error(struct conn *c, int status)
 	return write_response(c);
 }
 
-static const char *request_path(const struct conn *c, size_t *len)
+const char *http_request_path(const struct conn *c, size_t *len)
 {
 	const struct warren_request *r = &c->req;
 
@@ -683,7 +683,7 @@ static void log_module_error(struct conn *c, const char *id, int rc)
 {
 	struct warren_request *r = &c->req;
 	size_t plen;
-	const char *path = request_path(c, &plen);
+	const char *path = http_request_path(c, &plen);
 
 	if (rc < 0)
 		log_error("%s failed on %s %.*s: %s", id, http_method_str(r->method), (int)plen,
@@ -750,7 +750,7 @@ static int run_handlers(struct conn *c)
 {
 	struct warren_request *r = &c->req;
 	size_t plen;
-	const char *path = request_path(c, &plen);
+	const char *path = http_request_path(c, &plen);
 
 	for (;;) {
 		size_t pos = r->route_pos;
@@ -793,7 +793,7 @@ static bool next_route_streams(struct conn *c)
 	struct route_match m;
 	uint64_t allow = 0;
 	size_t plen, pos = r->route_pos;
-	const char *path = request_path(c, &plen);
+	const char *path = http_request_path(c, &plen);
 	const struct route *rt =
 		router_next(&c->w->srv->router, &pos, r->method, path, plen, &m, &allow);
 

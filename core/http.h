@@ -192,6 +192,8 @@ bool http_holds_buffer(const struct conn *c);
 int http_respond_error(struct conn *c, int status);
 
 const char *http_reason(int status);
+/* The request's path as sent ("/" for an absolute-form target without one). */
+const char *http_request_path(const struct conn *c, size_t *len);
 
 /* True when @s is a non-empty RFC 9110 token (a valid field name or method). */
 bool http_is_token(const char *s, size_t len);

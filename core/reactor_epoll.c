@@ -266,7 +266,11 @@ static void ep_cancel(struct reactor *rx, struct rx_handle *h, struct rx_op *op)
 {
 	struct reactor_epoll *ep = to_ep(rx);
 
-	(void)h;
+	/* A listener is level-triggered: left registered, it would report readiness forever. */
+	if ((h->flags & RX_F_LISTEN) && h->registered) {
+		epoll_ctl(ep->epfd, EPOLL_CTL_DEL, h->fd, NULL);
+		h->registered = false;
+	}
 	if (!op->queued)
 		return;
 	/* Its result is waiting in the done list: unlink it, as the op may be reused now. */

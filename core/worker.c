@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -19,6 +20,8 @@
 /* Draining for a reload: how long an idle keep-alive connection may still bring one
  * more request (answered with "Connection: close") before it is closed. */
 #define DRAIN_IDLE_MS 1000
+/* Fds a worker keeps apart from connections: listeners, signals, ring, logs, modules. */
+#define OWN_FDS 64
 
 void worker_update_time(struct worker *w)
 {
@@ -46,6 +49,7 @@ int worker_init(struct worker *w, struct server *srv, struct reactor *rx)
 	w->cfg = srv->cfg;
 	w->rx = rx;
 	w->date_sec = -1;
+	w->max_conns = srv->cfg->worker_connections;
 	worker_update_time(w);
 	if (rx) {
 		rx->wake = on_wake;
@@ -62,6 +66,7 @@ void worker_fini(struct worker *w)
 }
 
 static void on_accept(struct rx_op *op, int res);
+static void pause_accepting(struct worker *w);
 
 static void arm_accept(struct worker_listener *wl)
 {
@@ -100,6 +105,38 @@ static void on_accept(struct rx_op *op, int res)
 		log_warn("dropping a connection on %s: %s", wl->l->conf->text, strerror(-ret));
 		close(res);
 	}
+	if (wl->w->nconns >= wl->w->max_conns)
+		pause_accepting(wl->w);
+}
+
+/*
+ * At the connection cap the listeners stop accepting instead of accepting and dropping:
+ * new clients wait in the listen queue (or go to another worker) until one leaves.
+ */
+static void pause_accepting(struct worker *w)
+{
+	if (w->accept_paused)
+		return;
+	w->accept_paused = true;
+	log_warn("worker %u: %zu connections, the worker_connections cap: accepting paused", w->id,
+		 w->nconns);
+	for (size_t i = 0; i < w->nlisteners; i++) {
+		struct worker_listener *wl = &w->listeners[i];
+
+		timer_cancel(&w->timers, &wl->retry);
+		rx_cancel(w->rx, &wl->h, &wl->op);
+	}
+}
+
+void worker_conn_closed(struct worker *w)
+{
+	if (!w->accept_paused || w->nconns >= w->max_conns || w->stopping)
+		return;
+	w->accept_paused = false;
+	log_info("worker %u: below the worker_connections cap: accepting again", w->id);
+	for (size_t i = 0; i < w->nlisteners; i++)
+		if (!w->listeners[i].h.closed && !w->listeners[i].h.rd)
+			arm_accept(&w->listeners[i]);
 }
 
 static void listener_released(struct rx_handle *h)
@@ -310,6 +347,26 @@ static void pin_cpu(unsigned id)
 	}
 }
 
+/*
+ * A connection is one fd: a cap above the open-files limit would end in accept errors,
+ * so it is lowered to what fits beside the fds a worker needs for itself and modules.
+ */
+static void fit_open_files(struct worker *w)
+{
+	struct rlimit rl;
+	rlim_t fit;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return;
+	fit = rl.rlim_cur > OWN_FDS * 2 ? rl.rlim_cur - OWN_FDS : rl.rlim_cur / 2;
+	if (fit >= w->max_conns)
+		return;
+	log_warn("worker %u: worker_connections %u lowered to %lu to fit the open-files limit "
+		 "(%lu; raise it with ulimit -n)",
+		 w->id, w->max_conns, (unsigned long)fit, (unsigned long)rl.rlim_cur);
+	w->max_conns = (unsigned)fit;
+}
+
 void worker_main(struct server *srv, unsigned id, pid_t master, int notify_fd)
 {
 	struct warren_error err = {{0}};
@@ -355,6 +412,7 @@ void worker_main(struct server *srv, unsigned id, pid_t master, int notify_fd)
 		log_error("worker %u: %s", id, err.msg);
 		_exit(1);
 	}
+	fit_open_files(&w);
 	log_debug("worker %u running on %s", id, rx->ops->name);
 	/* Tell the master this worker accepts: a reload switches over only then. */
 	me = (int32_t)getpid();

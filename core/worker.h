@@ -51,6 +51,8 @@ struct worker {
 	struct crash_context crash; /* what runs now, for a fatal signal's report */
 	unsigned listening;	    /* listener handles not yet released by the reactor */
 	unsigned id;
+	unsigned max_conns; /* worker_connections, lowered to fit the open-files limit */
+	bool accept_paused; /* at max_conns: the listeners wait, connections queue */
 	bool stopping;
 	bool fast_stop; /* TERM/INT: connections are cut, not finished */
 };
@@ -64,6 +66,8 @@ __attribute__((noreturn)) void worker_main(struct server *srv, unsigned id, pid_
  * @rx is NULL (the HTTP glue can then be driven by hand). */
 int worker_init(struct worker *w, struct server *srv, struct reactor *rx);
 void worker_fini(struct worker *w);
+/* A connection closed: accepting resumes if it had paused at the cap. */
+void worker_conn_closed(struct worker *w);
 /* Stops the offload threads (waiting briefly for running jobs) before the worker exits. */
 void offload_stop(struct worker *w);
 /* Refreshes now_ms and, when the second changed, the Date header text. */

@@ -434,10 +434,11 @@ END_TEST
 static const char *const backends[] = {"epoll", "io_uring"};
 
 /*
- * Out of fds, accepting stops with one error line and resumes once connections close: a
- * failed accept disarms (multishot, on io_uring) and the worker re-arms it later.
+ * With few fds, the connection cap is lowered to fit, so accepting pauses at the cap
+ * (instead of failing with EMFILE) and resumes once connections close: the listener is
+ * disarmed (a cancelled multishot poll, on io_uring) and re-armed later.
  */
-START_TEST(accepting_resumes_after_running_out_of_fds)
+START_TEST(accepting_pauses_within_the_open_files_limit)
 {
 	enum {
 		N = 100
@@ -450,7 +451,11 @@ START_TEST(accepting_resumes_after_running_out_of_fds)
 	WT_OK(wt_start_hook(&s, limit_fds, &max_fds));
 	for (int i = 0; i < N; i++)
 		WT_OK(wt_client_open(&c[i], &s, 0));
-	WT_OK(wt_wait_log(&s, ": Too many open files; pausing for", WT_TIMEOUT_MS));
+	WT_OK(wt_wait_log(&s, "worker_connections 10000 lowered to 32 to fit the open-files limit",
+			  WT_TIMEOUT_MS));
+	WT_OK(wt_wait_log(&s, "32 connections, the worker_connections cap: accepting paused",
+			  WT_TIMEOUT_MS));
+	ck_assert(!wt_log_contains(&s, "Too many open files"));
 	for (int i = 0; i < N; i++)
 		wt_client_close(&c[i]);
 	expect_served(&s);
@@ -480,7 +485,7 @@ static Suite *event_suite(void)
 
 	tc = tcase_create("both");
 	tcase_set_timeout(tc, WT_TEST_TIMEOUT_S);
-	tcase_add_loop_test(tc, accepting_resumes_after_running_out_of_fds, 0,
+	tcase_add_loop_test(tc, accepting_pauses_within_the_open_files_limit, 0,
 			    has_io_uring ? 2 : 1);
 	suite_add_tcase(s, tc);
 

@@ -6,6 +6,9 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "check_main.h"
 #include "harness.h"
@@ -771,6 +774,93 @@ START_TEST(idle_keepalive_connection_is_closed)
 }
 END_TEST
 
+START_TEST(stalled_body_times_out_with_408)
+{
+	struct wt_server s;
+	struct wt_client c;
+	long long start;
+
+	/* header_timeout is long: only body_timeout can end this one. */
+	wt_serve(&s, "'workers': 1, 'http': {'header_timeout': 30, 'body_timeout': 0.3}, " ROUTES);
+	open_client(&c, &s);
+	WT_OK(wt_sends(&c, "POST /echo/x HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n12"));
+	start = wt_now_ms();
+	expect_error_and_close(&c, "HTTP/1.1 408 Request Timeout", "408 Request Timeout\n");
+	ck_assert_int_ge(wt_now_ms() - start, 250);
+	wt_client_close(&c);
+	wt_stop_ok(&s);
+}
+END_TEST
+
+/* A client that stops reading: its connection goes once send_timeout passes without any
+ * progress, whatever else is configured. */
+START_TEST(client_that_does_not_read_is_cut_after_send_timeout)
+{
+	static const char head[] =
+		"POST /echo/x HTTP/1.1\r\nHost: t\r\nContent-Length: 4000000\r\n\r\n";
+	struct wt_server s;
+	int fd, rcvbuf = 4096;
+	char *body;
+	long long start;
+
+	wt_serve(&s, "'workers': 1, 'log_level': 'info', "
+		     "'http': {'send_timeout': 0.3, 'max_body_size': 4000000}, " ROUTES);
+	/* A receive buffer fixed before connecting does not grow: the 4 MB echo cannot fit. */
+	fd = socket(s.addr[0].ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)), 0);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&s.addr[0], s.addrlen[0]), 0);
+	body = calloc(1, 4000000);
+	ck_assert_ptr_nonnull(body);
+	ck_assert_int_eq(send(fd, head, sizeof(head) - 1, MSG_NOSIGNAL), (ssize_t)sizeof(head) - 1);
+	for (size_t sent = 0; sent < 4000000;) {
+		ssize_t n = send(fd, body + sent, 4000000 - sent, MSG_NOSIGNAL);
+
+		ck_assert_int_gt(n, 0);
+		sent += (size_t)n;
+	}
+	free(body);
+	start = wt_now_ms();
+	/* Its FIN would wait behind the unsent data: the log tells when it went. */
+	WT_OK(wt_wait_log(&s, "read nothing for http.send_timeout", WT_TIMEOUT_MS));
+	ck_assert_int_ge(wt_now_ms() - start, 250);
+	close(fd);
+	wt_stop_ok(&s);
+}
+END_TEST
+
+/* At worker_connections the worker stops accepting (the kernel queues the client) rather
+ * than accepting and dropping; a connection that leaves lets the next one in. */
+START_TEST(connection_cap_pauses_accepting)
+{
+	struct wt_server s;
+	struct wt_client a, b, c;
+	struct wt_response r;
+	char byte;
+
+	wt_serve(&s, "'workers': 1, 'worker_connections': 2, 'log_level': 'info', " ROUTES);
+	open_client(&a, &s);
+	expect_hello(&a);
+	open_client(&b, &s);
+	expect_hello(&b);
+	WT_OK(wt_wait_log(&s, "accepting paused", WT_TIMEOUT_MS));
+	open_client(&c, &s); /* completes in the kernel's listen queue */
+	WT_OK(wt_sends(&c, HELLO_REQ));
+	/* A round trip on b after c sent: the worker has run, and c still has no answer. */
+	expect_hello(&b);
+	ck_assert_int_eq(recv(c.fd, &byte, 1, MSG_DONTWAIT | MSG_PEEK), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+	wt_client_close(&a);
+	WT_OK(wt_read_response(&c, &r, false));
+	WT_ASSERT_STATUS_LINE(&r, "HTTP/1.1 200 OK");
+	wt_response_free(&r);
+	WT_OK(wt_wait_log(&s, "accepting again", WT_TIMEOUT_MS));
+	wt_client_close(&b);
+	wt_client_close(&c);
+	wt_stop_ok(&s);
+}
+END_TEST
+
 /* ---- Strictness and timer regressions -------------------------------------------------
  * Each names the rule it holds the server to. */
 
@@ -1008,6 +1098,9 @@ static Suite *http_suite(void)
 	tcase_set_timeout(tc, WT_TEST_TIMEOUT_S);
 	tcase_add_test(tc, partial_head_times_out_with_408);
 	tcase_add_test(tc, idle_keepalive_connection_is_closed);
+	tcase_add_test(tc, stalled_body_times_out_with_408);
+	tcase_add_test(tc, client_that_does_not_read_is_cut_after_send_timeout);
+	tcase_add_test(tc, connection_cap_pauses_accepting);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("strictness");

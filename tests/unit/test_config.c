@@ -76,11 +76,12 @@ static const struct bad_case {
 	{"null", "expected a JSON object at the top level, got null"},
 	{"{\"worker\": 2}",
 	 "worker: unknown key (expected one of: listen, workers, cpu_affinity, event, log_level, "
-	 "log_file, pid_file, shutdown_timeout, recover, http, modules, routes, offload_threads)"},
+	 "log_file, pid_file, shutdown_timeout, recover, http, modules, routes, offload_threads, "
+	 "worker_connections)"},
 	{"{\"work ers\": 2}",
 	 "[\"work ers\"]: unknown key (expected one of: listen, workers, cpu_affinity, event, "
 	 "log_level, log_file, pid_file, shutdown_timeout, recover, http, modules, routes, "
-	 "offload_threads)"},
+	 "offload_threads, worker_connections)"},
 
 	/* workers */
 	{"{\"workers\": \"many\"}",
@@ -179,7 +180,13 @@ static const struct bad_case {
 	{"{\"http\": []}", "http: expected an object, got array"},
 	{"{\"http\": {\"max_body\": 1}}",
 	 "http.max_body: unknown key (expected one of: max_body_size, max_header_size, "
-	 "keepalive_timeout, header_timeout, handler_timeout)"},
+	 "keepalive_timeout, header_timeout, body_timeout, send_timeout, handler_timeout)"},
+	{"{\"http\": {\"body_timeout\": -1}}",
+	 "http.body_timeout: expected a number of seconds above 0 and at most 86400, got -1"},
+	{"{\"http\": {\"send_timeout\": true}}",
+	 "http.send_timeout: expected a number of seconds above 0 and at most 86400, got boolean true"},
+	{"{\"worker_connections\": 0}",
+	 "worker_connections: expected an integer from 1 to 1000000, got 0"},
 	{"{\"http\": {\"handler_timeout\": 0}}",
 	 "http.handler_timeout: expected a number of seconds above 0 and at most 86400, got 0"},
 	{"{\"offload_threads\": 0}", "offload_threads: expected an integer from 1 to 256, got 0"},
