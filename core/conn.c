@@ -68,6 +68,7 @@ static void arm_timer(struct conn *c, unsigned ms)
 static void on_write(struct rx_op *op, int res);
 static void on_read(struct rx_op *op, int res);
 static void wait_for_module(struct conn *c);
+static void arm_read_timer(struct conn *c);
 
 static bool output_pending(const struct conn *c)
 {
@@ -111,7 +112,8 @@ static void start_linger(struct conn *c)
 	arm_timer(c, LINGER_MS);
 	if (c->state == CONN_CLOSED || c->h.rd)
 		return;
-	if (rx_recv(c->w->rx, &c->h, &c->rd_op, c->rbuf, c->rcap, on_read) < 0)
+	/* What arrives now is thrown away: into buffers the reactor chooses and takes back. */
+	if (rx_recv(c->w->rx, &c->h, &c->rd_op, NULL, 0, on_read) < 0)
 		conn_close(c);
 }
 
@@ -140,7 +142,6 @@ static void conn_advance(struct conn *c)
 
 static void conn_continue(struct conn *c)
 {
-	const struct config *cfg = c->w->cfg;
 	size_t room;
 
 	if (output_pending(c)) {
@@ -167,6 +168,17 @@ static void conn_continue(struct conn *c)
 	}
 	if (c->h.rd)
 		return;
+	http_conn_trim(c);
+	if (!c->rbuf) {
+		/* Nothing buffered: the buffer is chosen when data comes, not held meanwhile. */
+		c->state = CONN_READING;
+		if (rx_recv(c->w->rx, &c->h, &c->rd_op, NULL, 0, on_read) < 0) {
+			conn_close(c);
+			return;
+		}
+		arm_read_timer(c);
+		return;
+	}
 	room = http_rbuf_make_room(c);
 	if (room == 0 && http_holds_buffer(c)) {
 		/* A body reader that does not keep up: the client waits (TCP back-pressure). */
@@ -185,6 +197,13 @@ static void conn_continue(struct conn *c)
 		conn_close(c);
 		return;
 	}
+	arm_read_timer(c);
+}
+
+static void arm_read_timer(struct conn *c)
+{
+	const struct config *cfg = c->w->cfg;
+
 	/*
 	 * Idle between requests: the keep-alive timeout; a new connection gets the header
 	 * timeout for its first request. A head must arrive whole within header_timeout of
@@ -235,18 +254,31 @@ static void wait_for_module(struct conn *c)
 static void on_read(struct rx_op *op, int res)
 {
 	struct conn *c = container_of(op, struct conn, rd_op);
+	bool chosen = c->state == CONN_LINGERING || !c->rbuf;
 
+	if (res == -ENOBUFS && chosen && c->state != CONN_LINGERING) {
+		/* The reactor ran out of buffers to choose from: read into one of ours. */
+		if (http_rbuf_make_room(c) == 0)
+			conn_close(c);
+		else
+			conn_continue(c);
+		return;
+	}
 	if (res <= 0) {
 		conn_close(c);
 		return;
 	}
 	if (c->state == CONN_LINGERING) {
 		/* Discard, and keep reading until the client closes or the timer fires. */
-		if (rx_recv(c->w->rx, &c->h, &c->rd_op, c->rbuf, c->rcap, on_read) < 0)
+		rx_buf_put(c->w->rx, op->recv.buf);
+		if (rx_recv(c->w->rx, &c->h, &c->rd_op, NULL, 0, on_read) < 0)
 			conn_close(c);
 		return;
 	}
-	c->rlen += (size_t)res;
+	if (chosen)
+		http_rbuf_take(c, op->recv.buf, op->recv.len, (size_t)res);
+	else
+		c->rlen += (size_t)res;
 	if (!c->request_begun)
 		c->head_deadline_set = false;
 	conn_advance(c);

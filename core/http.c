@@ -39,7 +39,7 @@ static void request_reset(struct warren_request *r)
 {
 	struct conn *c = r->c;
 
-	memset(r, 0, offsetof(struct warren_request, hdrs));
+	memset(r, 0, sizeof(*r));
 	/* Until the head is parsed, an error response is written as for a GET. */
 	r->method = HTTP_GET;
 	r->status = 200;
@@ -75,6 +75,25 @@ static bool head_too_big(const struct conn *c, const char *at, size_t len)
 	return (size_t)(at + len - req_base(c)) > c->w->cfg->max_header_size;
 }
 
+/* Room for more fields, from the pool: most requests need the first 16 only. */
+static int grow_hdrs(struct conn *c)
+{
+	struct warren_request *r = &c->req;
+	unsigned cap = r->hdrs_cap ? r->hdrs_cap * 2 : 16;
+	struct http_hdr *h;
+
+	if (cap > HTTP_MAX_HEADERS)
+		cap = HTTP_MAX_HEADERS;
+	h = pool_alloc(&c->pool, cap * sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	if (r->nhdrs)
+		memcpy(h, r->hdrs, r->nhdrs * sizeof(*h));
+	r->hdrs = h;
+	r->hdrs_cap = cap;
+	return 0;
+}
+
 static int on_header_field(http_parser *p, const char *at, size_t len)
 {
 	struct conn *c = parser_conn(p);
@@ -86,6 +105,8 @@ static int on_header_field(http_parser *p, const char *at, size_t len)
 	if (r->nhdrs == 0 || r->in_value) {
 		if (r->nhdrs == HTTP_MAX_HEADERS)
 			return reject(c, 431);
+		if (r->nhdrs == r->hdrs_cap && grow_hdrs(c) < 0)
+			return reject(c, 500);
 		h = &r->hdrs[r->nhdrs++];
 		h->name_off = req_off(c, at);
 		h->name_len = 0;
@@ -376,14 +397,68 @@ const char *http_reason(int status)
 	return "Server Error";
 }
 
+/* ---- The read buffer ---------------------------------------------------------------- */
+
+static void rbuf_release(struct conn *c)
+{
+	if (c->rbuf_lent)
+		rx_buf_put(c->w->rx, c->rbuf);
+	else if (c->rbuf)
+		buf_release(&c->w->blocks, &c->rbuf, &c->rcap);
+	c->rbuf = NULL;
+	c->rcap = 0;
+	c->rbuf_lent = false;
+}
+
+/* Drops the requests already served from the front. */
+static void rbuf_compact(struct conn *c)
+{
+	if (c->req_start == 0)
+		return;
+	memmove(c->rbuf, c->rbuf + c->req_start, c->rlen - c->req_start);
+	c->rlen -= c->req_start;
+	c->rpos -= c->req_start;
+	c->req_start = 0;
+}
+
+/*
+ * Gives the read buffer @cap bytes (at least what it holds), as a buffer of ours: a
+ * reactor's is copied out and given back. On failure the buffer stays as it was.
+ */
+static void rbuf_resize(struct conn *c, size_t cap)
+{
+	char *nb = NULL;
+
+	if (cap < c->rlen)
+		return;
+	if (!c->rbuf_lent && c->rbuf) {
+		if (cap != c->rcap && (nb = realloc(c->rbuf, cap))) {
+			c->rbuf = nb;
+			c->rcap = cap;
+		}
+		return;
+	}
+	if (cap == BUF_BLOCK)
+		nb = blk_get(&c->w->blocks);
+	else
+		nb = malloc(cap);
+	if (!nb)
+		return;
+	if (c->rlen)
+		memcpy(nb, c->rbuf, c->rlen);
+	if (c->rbuf_lent)
+		rx_buf_put(c->w->rx, c->rbuf);
+	c->rbuf = nb;
+	c->rcap = cap;
+	c->rbuf_lent = false;
+}
+
 int http_conn_init(struct conn *c, struct worker *w)
 {
 	c->w = w;
-	c->rbuf = malloc(CONN_RBUF_INITIAL);
-	if (!c->rbuf)
-		return -ENOMEM;
-	c->rcap = CONN_RBUF_INITIAL;
-	c->rlen = c->rpos = c->req_start = 0;
+	c->rbuf = NULL;
+	c->rbuf_lent = false;
+	c->rcap = c->rlen = c->rpos = c->req_start = 0;
 	c->wbuf = NULL;
 	c->wcap = c->wlen = c->wsent = 0;
 	c->body = NULL;
@@ -391,7 +466,7 @@ int http_conn_init(struct conn *c, struct worker *w)
 	c->ext = (struct out_ext){.fd = -1};
 	c->close_after_write = false;
 	c->request_begun = false;
-	pool_init(&c->pool);
+	pool_init(&c->pool, &w->blocks);
 	http_parser_init(&c->parser, HTTP_REQUEST);
 	c->req.c = c;
 	request_reset(&c->req);
@@ -422,10 +497,9 @@ void http_conn_fini(struct conn *c)
 {
 	ext_release(&c->req.body_ext);
 	ext_release(&c->ext);
-	free(c->rbuf);
-	free(c->wbuf);
-	free(c->body);
-	c->rbuf = c->wbuf = c->body = NULL;
+	rbuf_release(c);
+	buf_release(&c->w->blocks, &c->wbuf, &c->wcap);
+	buf_release(&c->w->blocks, &c->body, &c->body_cap);
 	pool_destroy(&c->pool);
 }
 
@@ -435,7 +509,7 @@ static void run_on_response(struct conn *c);
 
 static int wbuf_reserve(struct conn *c, size_t n)
 {
-	return mem_grow(&c->wbuf, &c->wcap, c->wlen + n, 4096);
+	return buf_reserve(&c->w->blocks, &c->wbuf, &c->wcap, c->wlen + n);
 }
 
 static char *put(char *p, const char *s, size_t n)
@@ -945,22 +1019,9 @@ int http_fail(struct conn *c, int status)
  */
 static void settle_buffer(struct conn *c)
 {
-	size_t cap = c->rcap * 2;
-	char *nb;
-
-	if (c->req_start > 0) {
-		memmove(c->rbuf, c->rbuf + c->req_start, c->rlen - c->req_start);
-		c->rlen -= c->req_start;
-		c->rpos -= c->req_start;
-		c->req_start = 0;
-	}
-	if (c->rcap - c->rlen >= CONN_RBUF_INITIAL / 2)
-		return;
-	nb = realloc(c->rbuf, cap);
-	if (nb) {
-		c->rbuf = nb;
-		c->rcap = cap;
-	}
+	rbuf_compact(c);
+	if (c->rcap - c->rlen < BUF_BLOCK / 2)
+		rbuf_resize(c, c->rcap * 2);
 }
 
 /* Starts the module part of a request: keep-alive is decided and on_request runs. */
@@ -1188,27 +1249,50 @@ int http_process(struct conn *c)
 size_t http_rbuf_make_room(struct conn *c)
 {
 	const struct config *cfg = c->w->cfg;
-	size_t limit = cfg->max_header_size + cfg->max_body_size + CONN_RBUF_INITIAL;
-	size_t cap;
-	char *nb;
+	size_t limit = cfg->max_header_size + cfg->max_body_size + BUF_BLOCK;
 
+	if (!c->rbuf) {
+		rbuf_resize(c, BUF_BLOCK);
+		return c->rcap;
+	}
 	if (c->rlen < c->rcap || http_holds_buffer(c))
 		return c->rcap - c->rlen;
-	if (c->req_start > 0) {
-		memmove(c->rbuf, c->rbuf + c->req_start, c->rlen - c->req_start);
-		c->rlen -= c->req_start;
-		c->rpos -= c->req_start;
-		c->req_start = 0;
-		if (c->rlen < c->rcap)
-			return c->rcap - c->rlen;
-	}
+	rbuf_compact(c);
+	if (c->rlen < c->rcap)
+		return c->rcap - c->rlen;
 	if (c->rcap >= limit)
 		return 0;
-	cap = c->rcap * 2 > limit ? limit : c->rcap * 2;
-	nb = realloc(c->rbuf, cap);
-	if (!nb)
-		return 0;
-	c->rbuf = nb;
-	c->rcap = cap;
+	rbuf_resize(c, c->rcap * 2 > limit ? limit : c->rcap * 2);
 	return c->rcap - c->rlen;
+}
+
+void http_rbuf_take(struct conn *c, void *buf, size_t cap, size_t len)
+{
+	c->rbuf = buf;
+	c->rcap = cap;
+	c->rlen = len;
+	c->rpos = c->req_start = 0;
+	c->rbuf_lent = !rx_buf_adopt(c->w->rx, buf);
+}
+
+void http_conn_trim(struct conn *c)
+{
+	struct worker *w = c->w;
+
+	if (http_holds_buffer(c))
+		return;
+	if (c->wlen == 0)
+		buf_release(&w->blocks, &c->wbuf, &c->wcap);
+	if (c->rlen > c->req_start || c->request_begun) {
+		/* A partial request stays, in a buffer of ours: the reactor's are few. */
+		if (c->rbuf_lent) {
+			rbuf_compact(c);
+			rbuf_resize(c, BUF_BLOCK);
+		}
+		return;
+	}
+	rbuf_release(c);
+	c->rlen = c->rpos = c->req_start = 0;
+	buf_release(&w->blocks, &c->body, &c->body_cap);
+	pool_release(&c->pool);
 }

@@ -47,6 +47,11 @@ struct out_ext {
 	size_t len, sent;
 };
 
+struct req_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+};
+
 struct req_cleanup {
 	struct req_cleanup *next;
 	void (*fn)(void *arg);
@@ -83,7 +88,8 @@ struct warren_request {
 	struct chunked dechunk;
 	bool expect_continue; /* "Expect: 100-continue" with a body still to come */
 	bool continue_sent;
-	unsigned nhdrs;
+	struct http_hdr *hdrs; /* from the pool, grown as fields arrive */
+	unsigned nhdrs, hdrs_cap;
 	unsigned method; /* enum http_method */
 	uint8_t version; /* 10 or 11 */
 	bool in_value;	 /* the last header callback was for a value */
@@ -122,9 +128,7 @@ struct warren_request {
 	int status;
 	struct resp_hdr *resp_hdrs, **resp_tail;
 	struct out_ext body_ext;
-
-	/* Last: a new request clears everything above and nothing of this. */
-	struct http_hdr hdrs[HTTP_MAX_HEADERS];
+	struct req_addr *addr[2]; /* peer and local address, from the pool once asked for */
 };
 
 enum conn_state {
@@ -143,18 +147,18 @@ struct conn {
 	enum conn_state state;
 
 	http_parser parser;
-	char *rbuf;
+	char *rbuf; /* NULL while nothing is buffered: an idle connection holds no buffer */
 	size_t rcap, rlen;
-	size_t rpos;		/* bytes handed to the parser */
-	size_t req_start;	/* where the request being parsed begins */
-	unsigned served;	/* requests answered on this connection */
-	bool request_begun;	/* bytes of the next request have arrived */
+	bool rbuf_lent;	    /* rbuf is the reactor's (a provided buffer): give back, never grow */
+	size_t rpos;	    /* bytes handed to the parser */
+	size_t req_start;   /* where the request being parsed begins */
+	unsigned served;    /* requests answered on this connection */
+	bool request_begun; /* bytes of the next request have arrived */
 	bool head_deadline_set; /* header_timeout runs from the request's first byte */
 	bool close_after_write;
 
 	char *wbuf;
 	size_t wcap, wlen, wsent;
-	struct iovec wiov;
 
 	char *body; /* response body of the request being handled */
 	size_t body_len, body_cap;
@@ -163,8 +167,6 @@ struct conn {
 	struct timer kick; /* resumes the connection from the loop after an async answer */
 	unsigned jobs;	   /* offloaded jobs not yet back: the memory must stay */
 	bool released;	   /* the reactor let go; free once jobs is 0 */
-	struct sockaddr_storage addr[2]; /* peer, local; family 0 until asked for */
-	socklen_t addrlen[2];
 
 	struct pool pool;
 	struct warren_request req;
@@ -187,6 +189,13 @@ int http_process(struct conn *c);
 size_t http_rbuf_make_room(struct conn *c);
 /* True while a module holds the request, whose strings point into the read buffer. */
 bool http_holds_buffer(const struct conn *c);
+/*
+ * Before a receive: buffers of a connection with nothing in flight go back to the
+ * worker's cache, and a partial request in a reactor's buffer moves to one of our own.
+ */
+void http_conn_trim(struct conn *c);
+/* A receive that chose its buffer completed with data: it becomes the read buffer. */
+void http_rbuf_take(struct conn *c, void *buf, size_t cap, size_t len);
 
 /* Appends a complete error response (status, text body, Connection: close). */
 int http_respond_error(struct conn *c, int status);

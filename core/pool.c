@@ -1,5 +1,6 @@
-/* core/pool.c - per-request arena. One chunk per connection is reused request after request,
- * so a typical request allocates nothing from malloc. */
+/* core/pool.c - per-request arena, and the worker's cache of fixed-size blocks that arenas
+ * and connection buffers are made of. A connection with requests in flight keeps one chunk
+ * from request to request; an idle one gives everything back to the cache. */
 #include <errno.h>
 #include <stdalign.h>
 #include <stdint.h>
@@ -7,7 +8,6 @@
 
 #include "pool.h"
 
-#define POOL_CHUNK_SIZE 4096
 #define POOL_ALIGN alignof(max_align_t)
 
 struct pool_chunk {
@@ -16,17 +16,82 @@ struct pool_chunk {
 	alignas(max_align_t) unsigned char data[];
 };
 
-void pool_init(struct pool *p)
+/* A chunk is one cached block. */
+#define POOL_CHUNK_SIZE (BUF_BLOCK - sizeof(struct pool_chunk))
+
+void blk_cache_init(struct blk_cache *bc, size_t max)
+{
+	bc->free = NULL;
+	bc->n = 0;
+	bc->max = max;
+}
+
+void blk_cache_fini(struct blk_cache *bc)
+{
+	while (bc->n > 0)
+		free(bc->free[--bc->n]);
+	free(bc->free);
+	bc->free = NULL;
+}
+
+void *blk_get(struct blk_cache *bc)
+{
+	if (bc && bc->n > 0)
+		return bc->free[--bc->n];
+	return malloc(BUF_BLOCK);
+}
+
+void blk_put(struct blk_cache *bc, void *p)
+{
+	if (!p)
+		return;
+	if (bc && !bc->free && bc->max)
+		bc->free = malloc(bc->max * sizeof(*bc->free));
+	if (!bc || !bc->free || bc->n == bc->max) {
+		free(p);
+		return;
+	}
+	bc->free[bc->n++] = p;
+}
+
+int buf_reserve(struct blk_cache *bc, char **buf, size_t *cap, size_t need)
+{
+	if (!*buf && need <= BUF_BLOCK) {
+		*buf = blk_get(bc);
+		if (!*buf)
+			return -ENOMEM;
+		*cap = BUF_BLOCK;
+		return 0;
+	}
+	return mem_grow(buf, cap, need, BUF_BLOCK);
+}
+
+void buf_release(struct blk_cache *bc, char **buf, size_t *cap)
+{
+	if (*cap == BUF_BLOCK)
+		blk_put(bc, *buf);
+	else
+		free(*buf);
+	*buf = NULL;
+	*cap = 0;
+}
+
+void pool_init(struct pool *p, struct blk_cache *cache)
 {
 	p->head = NULL;
 	p->large = NULL;
 	p->used = 0;
+	p->cache = cache;
 }
 
-static struct pool_chunk *chunk_new(size_t size)
+static struct pool_chunk *chunk_new(struct pool *p, size_t size)
 {
-	struct pool_chunk *c = malloc(sizeof(*c) + size);
+	struct pool_chunk *c;
 
+	if (size == POOL_CHUNK_SIZE)
+		c = blk_get(p->cache);
+	else
+		c = malloc(sizeof(*c) + size);
 	if (!c)
 		return NULL;
 	c->next = NULL;
@@ -43,7 +108,7 @@ void *pool_alloc(struct pool *p, size_t size)
 		size = POOL_ALIGN;
 	if (size > POOL_CHUNK_SIZE / 4) {
 		/* Big blocks get their own allocation so they don't waste chunk tails. */
-		c = chunk_new(size);
+		c = chunk_new(p, size);
 		if (!c)
 			return NULL;
 		c->next = p->large;
@@ -51,7 +116,7 @@ void *pool_alloc(struct pool *p, size_t size)
 		return c->data;
 	}
 	if (!p->head || p->used + size > p->head->size) {
-		c = chunk_new(POOL_CHUNK_SIZE);
+		c = chunk_new(p, POOL_CHUNK_SIZE);
 		if (!c)
 			return NULL;
 		c->next = p->head;
@@ -62,32 +127,41 @@ void *pool_alloc(struct pool *p, size_t size)
 	return p->head->data + p->used - size;
 }
 
-static void free_list(struct pool_chunk *c)
+static void free_list(struct pool *p, struct pool_chunk *c)
 {
 	while (c) {
 		struct pool_chunk *next = c->next;
 
-		free(c);
+		if (c->size == POOL_CHUNK_SIZE)
+			blk_put(p->cache, c);
+		else
+			free(c);
 		c = next;
 	}
 }
 
 void pool_reset(struct pool *p)
 {
-	free_list(p->large);
+	free_list(p, p->large);
 	p->large = NULL;
 	if (!p->head)
 		return;
-	free_list(p->head->next);
+	free_list(p, p->head->next);
 	p->head->next = NULL;
+	p->used = 0;
+}
+
+void pool_release(struct pool *p)
+{
+	free_list(p, p->large);
+	free_list(p, p->head);
+	p->head = p->large = NULL;
 	p->used = 0;
 }
 
 void pool_destroy(struct pool *p)
 {
-	free_list(p->large);
-	free_list(p->head);
-	pool_init(p);
+	pool_release(p);
 }
 
 int mem_grow(char **buf, size_t *cap, size_t need, size_t initial)

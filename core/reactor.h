@@ -14,6 +14,7 @@
 
 #include "common.h"
 #include "config.h"
+#include "pool.h"
 
 struct reactor;
 struct rx_op;
@@ -116,6 +117,10 @@ struct reactor_ops {
 	int (*sendfile)(struct reactor *rx, struct rx_handle *h, struct rx_op *op);
 	/* Drops @op, pending on @h, without running its callback; @op may be reused at once. */
 	void (*cancel)(struct reactor *rx, struct rx_handle *h, struct rx_op *op);
+	/* Takes back a buffer a receive chose (see rx_recv()). */
+	void (*buf_put)(struct reactor *rx, void *buf);
+	/* Whether such a buffer may be kept as one of the caller's own blocks. */
+	bool (*buf_adopt)(struct reactor *rx, void *buf);
 	/* Waits up to @timeout_ms (-1: no limit) and runs every completion that arrived. */
 	int (*run)(struct reactor *rx, int timeout_ms);
 	void (*destroy)(struct reactor *rx);
@@ -127,6 +132,8 @@ struct reactor {
 	 * clock must be fresh when callbacks arm timers after a long sleep. */
 	void (*wake)(void *arg);
 	void *wake_arg;
+	/* Where buffers chosen for receives come from when the kernel does not provide them. */
+	struct blk_cache *blocks;
 };
 
 /*
@@ -192,6 +199,13 @@ static inline int rx_accept(struct reactor *rx, struct rx_handle *h, struct rx_o
 	return rx_submit(rx, h, op, RX_ACCEPT, cb, rx->ops->accept);
 }
 
+/*
+ * Receives into @buf, or, when @buf is NULL, into a BUF_BLOCK buffer the backend chooses
+ * once data is there (io_uring: from its provided-buffer ring; epoll: a cached block), so
+ * a connection waiting for its next request holds no buffer. The completion then finds it
+ * in op->recv.buf (op->recv.len its size); the caller owns it until rx_buf_put(). A
+ * choosing receive may fail with -ENOBUFS when the ring is empty: try again with a buffer.
+ */
 static inline int rx_recv(struct reactor *rx, struct rx_handle *h, struct rx_op *op, void *buf,
 			  size_t len, rx_cb cb)
 {
@@ -218,6 +232,17 @@ static inline void rx_cancel(struct reactor *rx, struct rx_handle *h, struct rx_
 	else if (h->wr == op)
 		h->wr = NULL;
 	op->pending = false;
+}
+
+static inline void rx_buf_put(struct reactor *rx, void *buf)
+{
+	rx->ops->buf_put(rx, buf);
+}
+
+/* True when a chosen buffer has become the caller's own block (blk_put() it later). */
+static inline bool rx_buf_adopt(struct reactor *rx, void *buf)
+{
+	return rx->ops->buf_adopt(rx, buf);
 }
 
 /* Waits once for @events (see reactor_ops.poll). */

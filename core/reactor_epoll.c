@@ -134,10 +134,23 @@ static void do_accept(struct reactor_epoll *ep, struct rx_handle *h)
 	}
 }
 
-static int try_recv(struct rx_handle *h, struct rx_op *op)
+static int try_recv(struct reactor_epoll *ep, struct rx_handle *h, struct rx_op *op)
 {
-	ssize_t n = read(h->fd, op->recv.buf, op->recv.len);
+	bool choose = !op->recv.buf;
+	ssize_t n;
 
+	/* A block is taken only for data that is there, and given back if none was. */
+	if (choose) {
+		op->recv.buf = blk_get(ep->base.blocks);
+		op->recv.len = BUF_BLOCK;
+		if (!op->recv.buf)
+			return -ENOMEM;
+	}
+	n = read(h->fd, op->recv.buf, op->recv.len);
+	if (choose && n <= 0) {
+		blk_put(ep->base.blocks, op->recv.buf);
+		op->recv.buf = NULL;
+	}
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR) {
 			h->readable = false;
@@ -175,7 +188,7 @@ static int ep_recv(struct reactor *rx, struct rx_handle *h, struct rx_op *op)
 	int res;
 
 	if (h->readable) {
-		res = try_recv(h, op);
+		res = try_recv(to_ep(rx), h, op);
 		if (res != -EAGAIN)
 			defer(to_ep(rx), op, res);
 	}
@@ -244,7 +257,7 @@ static void handle_event(struct reactor_epoll *ep, struct rx_handle *h, uint32_t
 			if (h->hup && !op->queued)
 				rx_finish(op, POLLRDHUP);
 		} else if (op && !op->queued) { /* a queued op already has its result */
-			res = try_recv(h, op);
+			res = try_recv(ep, h, op);
 			if (res != -EAGAIN)
 				rx_finish(op, res);
 		}
@@ -284,6 +297,18 @@ static void ep_cancel(struct reactor *rx, struct rx_handle *h, struct rx_op *op)
 	}
 	op->next_done = NULL;
 	op->queued = false;
+}
+
+static void ep_buf_put(struct reactor *rx, void *buf)
+{
+	blk_put(rx->blocks, buf);
+}
+
+static bool ep_buf_adopt(struct reactor *rx, void *buf)
+{
+	(void)rx;
+	(void)buf;
+	return true; /* it is a cached block already */
 }
 
 static void drain_done(struct reactor_epoll *ep)
@@ -361,6 +386,8 @@ static const struct reactor_ops epoll_ops = {
 	.poll = ep_poll,
 	.sendfile = ep_send,
 	.cancel = ep_cancel,
+	.buf_put = ep_buf_put,
+	.buf_adopt = ep_buf_adopt,
 	.run = ep_run,
 	.destroy = ep_destroy,
 };

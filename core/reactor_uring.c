@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -27,7 +28,10 @@
 #include <valgrind/memcheck.h>
 #else
 #define VALGRIND_MAKE_MEM_DEFINED(addr, len) ((void)(addr), (void)(len))
+#define RUNNING_ON_VALGRIND 0
 #endif
+/* Under valgrind, how long one wait in the kernel may last (see ur_run()). */
+#define VALGRIND_WAIT_MS 10
 
 #include "reactor.h"
 
@@ -37,12 +41,22 @@
 /* How long destroy() waits for the completions of cancelled operations. */
 #define DRAIN_MS 1000
 #define DRAIN_STEP_MS 10
+/*
+ * Receive buffers the kernel picks from as data arrives. Few are needed: each goes back
+ * as soon as its data is parsed (or copied, if a request is left partial), and when the
+ * ring runs dry a connection receives into a block of its own instead.
+ */
+#define PBUF_COUNT 128
+#define PBUF_GROUP 0
+#define PBUF_RING_BYTES (PBUF_COUNT * sizeof(struct io_uring_buf))
 
 struct reactor_uring {
 	struct reactor base;
 	struct io_uring ring;
-	struct rx_handle *closed; /* closed, not yet released */
-	unsigned releasable;	  /* how many of those have no submission in flight */
+	struct io_uring_buf_ring *pbuf_ring; /* NULL: the kernel cannot provide buffers */
+	char *pbufs;			     /* PBUF_COUNT blocks */
+	struct rx_handle *closed;	     /* closed, not yet released */
+	unsigned releasable;		     /* how many of those have no submission in flight */
 	bool destroying;
 };
 
@@ -138,10 +152,25 @@ static int submit_op(struct reactor_uring *ur, struct rx_op *op)
 		io_uring_prep_poll_multishot(sqe, h->fd, POLLIN);
 		break;
 	case RX_RECV:
-		if (h->is_socket)
-			io_uring_prep_recv(sqe, h->fd, op->recv.buf, op->recv.len, 0);
-		else
+		if (!h->is_socket) {
 			io_uring_prep_poll_add(sqe, h->fd, POLLIN);
+		} else if (op->recv.buf) {
+			io_uring_prep_recv(sqe, h->fd, op->recv.buf, op->recv.len, 0);
+		} else if (ur->pbuf_ring) {
+			io_uring_prep_recv(sqe, h->fd, NULL, BUF_BLOCK, 0);
+			sqe->flags |= IOSQE_BUFFER_SELECT;
+			sqe->buf_group = PBUF_GROUP;
+		} else {
+			/* No ring: the buffer is chosen now and held while the receive waits. */
+			op->recv.buf = blk_get(ur->base.blocks);
+			op->recv.len = BUF_BLOCK;
+			if (!op->recv.buf) {
+				io_uring_prep_nop(sqe);
+				io_uring_sqe_set_data64(sqe, UD_IGNORE);
+				return -ENOMEM;
+			}
+			io_uring_prep_recv(sqe, h->fd, op->recv.buf, op->recv.len, 0);
+		}
 		break;
 	case RX_SEND:
 		if (h->is_socket)
@@ -337,6 +366,48 @@ static int poll_ready_io(struct rx_op *op)
 	return (int)n;
 }
 
+static bool is_pbuf(const struct reactor_uring *ur, const void *buf)
+{
+	const char *p = buf;
+
+	return ur->pbufs && p >= ur->pbufs && p < ur->pbufs + (size_t)PBUF_COUNT * BUF_BLOCK;
+}
+
+static void pbuf_recycle(struct reactor_uring *ur, unsigned bid)
+{
+	io_uring_buf_ring_add(ur->pbuf_ring, ur->pbufs + (size_t)bid * BUF_BLOCK, BUF_BLOCK,
+			      (unsigned short)bid, io_uring_buf_ring_mask(PBUF_COUNT), 0);
+	io_uring_buf_ring_advance(ur->pbuf_ring, 1);
+}
+
+static void ur_buf_put(struct reactor *rx, void *buf)
+{
+	struct reactor_uring *ur = to_ur(rx);
+
+	if (is_pbuf(ur, buf))
+		pbuf_recycle(ur, (unsigned)(((char *)buf - ur->pbufs) / BUF_BLOCK));
+	else
+		blk_put(rx->blocks, buf);
+}
+
+static bool ur_buf_adopt(struct reactor *rx, void *buf)
+{
+	return !is_pbuf(to_ur(rx), buf);
+}
+
+/* A completion that carries a provided buffer: it becomes the receive's, or goes back. */
+static void take_pbuf(struct reactor_uring *ur, struct rx_op *op, int res, unsigned cflags)
+{
+	unsigned bid = cflags >> IORING_CQE_BUFFER_SHIFT;
+
+	if (res <= 0 || op->kind != RX_RECV) {
+		pbuf_recycle(ur, bid);
+		return;
+	}
+	op->recv.buf = ur->pbufs + (size_t)bid * BUF_BLOCK;
+	op->recv.len = BUF_BLOCK;
+}
+
 static void complete_io(struct reactor_uring *ur, struct rx_op *op, int res)
 {
 	/* A poll result is an event mask: the fd is ready (or in error) for the syscall. */
@@ -362,6 +433,12 @@ static void complete(struct reactor_uring *ur, const struct io_uring_cqe *cqe)
 		if (!stale)
 			op->queued = false;
 		h->inflight--;
+	}
+	if (cqe->flags & IORING_CQE_F_BUFFER) {
+		if (h->closed || ur->destroying || stale)
+			pbuf_recycle(ur, cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+		else
+			take_pbuf(ur, op, cqe->res, cqe->flags);
 	}
 	if (h->closed || ur->destroying) {
 		if (h->closed && h->inflight == 0)
@@ -416,6 +493,12 @@ static int ur_run(struct reactor *rx, int timeout_ms)
 
 	/* Handles closed outside run() (from timers) need no turn of their own. */
 	release_idle(ur);
+	/*
+	 * Valgrind holds its global lock while a thread is inside io_uring_enter, so an
+	 * offload thread could not post its eventfd until the wait ends by itself.
+	 */
+	if (RUNNING_ON_VALGRIND && (timeout_ms < 0 || timeout_ms > VALGRIND_WAIT_MS))
+		timeout_ms = VALGRIND_WAIT_MS;
 	/* Completions already queued are handled now; the kernel may have more to post. */
 	if (timeout_ms == 0 || io_uring_cq_ready(&ur->ring) > 0) {
 		ret = io_uring_submit_and_get_events(&ur->ring);
@@ -462,6 +545,11 @@ static void ur_destroy(struct reactor *rx)
 		io_uring_submit_and_wait_timeout(&ur->ring, &cqe, 1, &ts, NULL);
 		reap(ur);
 	}
+	if (ur->pbuf_ring) {
+		io_uring_unregister_buf_ring(&ur->ring, PBUF_GROUP);
+		munmap(ur->pbuf_ring, PBUF_RING_BYTES);
+		free(ur->pbufs);
+	}
 	io_uring_queue_exit(&ur->ring);
 	while (ur->closed) {
 		struct rx_handle *h = ur->closed;
@@ -485,6 +573,8 @@ static const struct reactor_ops uring_ops = {
 	.poll = ur_submit,
 	.sendfile = ur_submit,
 	.cancel = ur_cancel,
+	.buf_put = ur_buf_put,
+	.buf_adopt = ur_buf_adopt,
 	.run = ur_run,
 	.destroy = ur_destroy,
 };
@@ -570,6 +660,35 @@ static int check_kernel(struct io_uring *ring, struct warren_error *err)
 	return ret;
 }
 
+/* Registers the provided-buffer ring; without it (an old kernel), receives bring their own. */
+static void setup_pbufs(struct reactor_uring *ur)
+{
+	struct io_uring_buf_reg reg = {0};
+	void *ring;
+
+	ring = mmap(NULL, PBUF_RING_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		    0);
+	if (ring == MAP_FAILED)
+		return;
+	ur->pbufs = malloc((size_t)PBUF_COUNT * BUF_BLOCK);
+	reg.ring_addr = (unsigned long)ring;
+	reg.ring_entries = PBUF_COUNT;
+	reg.bgid = PBUF_GROUP;
+	if (!ur->pbufs || io_uring_register_buf_ring(&ur->ring, &reg, 0) < 0) {
+		free(ur->pbufs);
+		ur->pbufs = NULL;
+		munmap(ring, PBUF_RING_BYTES);
+		return;
+	}
+	ur->pbuf_ring = ring;
+	io_uring_buf_ring_init(ur->pbuf_ring);
+	for (unsigned i = 0; i < PBUF_COUNT; i++)
+		io_uring_buf_ring_add(ur->pbuf_ring, ur->pbufs + (size_t)i * BUF_BLOCK, BUF_BLOCK,
+				      (unsigned short)i, io_uring_buf_ring_mask(PBUF_COUNT),
+				      (int)i);
+	io_uring_buf_ring_advance(ur->pbuf_ring, PBUF_COUNT);
+}
+
 int reactor_uring_create(struct reactor **out, struct warren_error *err)
 {
 	struct reactor_uring *ur = calloc(1, sizeof(*ur));
@@ -585,6 +704,7 @@ int reactor_uring_create(struct reactor **out, struct warren_error *err)
 	ret = check_kernel(&ur->ring, err);
 	if (ret < 0)
 		goto out_exit_ring;
+	setup_pbufs(ur);
 	ur->base.ops = &uring_ops;
 	*out = &ur->base;
 	return 0;

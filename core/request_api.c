@@ -195,7 +195,7 @@ static int body_reserve(struct conn *c, size_t extra)
 {
 	if (extra > SIZE_MAX / 2 - c->body_len)
 		return -ENOMEM;
-	return mem_grow(&c->body, &c->body_cap, c->body_len + extra, 1024);
+	return buf_reserve(&c->w->blocks, &c->body, &c->body_cap, c->body_len + extra);
 }
 
 WARREN_API int warren_resp_append(struct warren_request *r, const void *data, size_t len)
@@ -550,22 +550,24 @@ WARREN_API const struct sockaddr *warren_req_addr(struct warren_request *r, bool
 						  socklen_t *len)
 {
 	struct conn *c = r->c;
-	int i = local ? 1 : 0;
+	struct req_addr *a = r->addr[local];
 
-	if (c->addr[i].ss_family == 0) {
-		socklen_t l = sizeof(c->addr[i]);
-		int ret = local ? getsockname(c->h.fd, (struct sockaddr *)&c->addr[i], &l) :
-				  getpeername(c->h.fd, (struct sockaddr *)&c->addr[i], &l);
+	if (!a) {
+		int ret;
 
-		if (ret < 0 || c->h.closed) {
-			c->addr[i].ss_family = 0;
+		a = pool_alloc(&c->pool, sizeof(*a));
+		if (!a || c->h.closed)
 			return NULL;
-		}
-		c->addrlen[i] = l;
+		a->len = sizeof(a->ss);
+		ret = local ? getsockname(c->h.fd, (struct sockaddr *)&a->ss, &a->len) :
+			      getpeername(c->h.fd, (struct sockaddr *)&a->ss, &a->len);
+		if (ret < 0)
+			return NULL;
+		r->addr[local] = a;
 	}
 	if (len)
-		*len = c->addrlen[i];
-	return (const struct sockaddr *)&c->addr[i];
+		*len = a->len;
+	return (const struct sockaddr *)&a->ss;
 }
 
 WARREN_API struct warren_str warren_req_remote_ip(struct warren_request *r)

@@ -22,6 +22,8 @@
 #define DRAIN_IDLE_MS 1000
 /* Fds a worker keeps apart from connections: listeners, signals, ring, logs, modules. */
 #define OWN_FDS 64
+/* Free blocks a worker keeps for its connections' next requests (8 KiB each). */
+#define WORKER_BLOCK_CACHE 256
 
 void worker_update_time(struct worker *w)
 {
@@ -50,10 +52,12 @@ int worker_init(struct worker *w, struct server *srv, struct reactor *rx)
 	w->rx = rx;
 	w->date_sec = -1;
 	w->max_conns = srv->cfg->worker_connections;
+	blk_cache_init(&w->blocks, WORKER_BLOCK_CACHE);
 	worker_update_time(w);
 	if (rx) {
 		rx->wake = on_wake;
 		rx->wake_arg = w;
+		rx->blocks = &w->blocks;
 	}
 	return 0;
 }
@@ -61,6 +65,7 @@ int worker_init(struct worker *w, struct server *srv, struct reactor *rx)
 void worker_fini(struct worker *w)
 {
 	timer_heap_free(&w->timers);
+	blk_cache_fini(&w->blocks);
 	free(w->listeners);
 	w->listeners = NULL;
 }

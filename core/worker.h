@@ -29,7 +29,8 @@ struct worker {
 	const struct config *cfg;
 	struct reactor *rx;
 	struct timer_heap timers;
-	uint64_t now_ms; /* monotonic, refreshed once per loop turn */
+	struct blk_cache blocks; /* buffers of connections with data in flight */
+	uint64_t now_ms;	 /* monotonic, refreshed once per loop turn */
 
 	struct worker_listener *listeners;
 	size_t nlisteners;
