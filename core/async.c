@@ -13,9 +13,6 @@
 #include "http.h"
 #include "log.h"
 
-/* How long a stopping worker waits for offload threads still in a job. */
-#define OFFLOAD_JOIN_MS 1000
-
 struct offload_job {
 	struct offload_job *next;
 	struct conn *c;
@@ -311,8 +308,12 @@ static void offload_release(struct rx_handle *h)
 	offload_free(container_of(h, struct offload, h));
 }
 
-/* Tells the threads to exit once their job is done; true when all of them did in time. */
-static bool offload_join(struct offload *o)
+/*
+ * Tells the threads to exit once their job is done; true when all of them did within
+ * @ms. A job's cleanups are module code that must run, but one that blocks for good
+ * must not hold the worker's exit for longer than a stop may take.
+ */
+static bool offload_join(struct offload *o, unsigned ms)
 {
 	struct timespec deadline;
 
@@ -321,9 +322,13 @@ static bool offload_join(struct offload *o)
 	pthread_cond_broadcast(&o->wake);
 	pthread_mutex_unlock(&o->lock);
 	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += OFFLOAD_JOIN_MS / 1000;
+	deadline.tv_sec += ms / 1000;
+	deadline.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (deadline.tv_nsec >= 1000000000) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000;
+	}
 	for (unsigned i = 0; i < o->nthreads; i++) {
-		/* A job that blocks for good must not hold the worker's exit. */
 		if (pthread_timedjoin_np(o->threads[i], NULL, &deadline) != 0) {
 			for (; i < o->nthreads; i++)
 				pthread_detach(o->threads[i]);
@@ -376,7 +381,13 @@ static int offload_start(struct worker *w)
 	return 0;
 
 out_join:
-	offload_join(o); /* idle threads: they exit at once */
+	/* Idle threads: they exit at once, and must be gone before o is freed. */
+	pthread_mutex_lock(&o->lock);
+	o->stop = true;
+	pthread_cond_broadcast(&o->wake);
+	pthread_mutex_unlock(&o->lock);
+	for (unsigned i = 0; i < o->nthreads; i++)
+		pthread_join(o->threads[i], NULL);
 out_close_efd:
 	close(o->efd);
 out_free:
@@ -392,7 +403,7 @@ void offload_stop(struct worker *w)
 	if (!o)
 		return;
 	w->offload = NULL;
-	if (!offload_join(o)) {
+	if (!offload_join(o, w->cfg->shutdown_timeout_ms)) {
 		/* The memory stays with the thread that is still running. */
 		log_warn("offload: a job is still running as the worker stops");
 		return;

@@ -224,16 +224,22 @@ static bool valid_request_line(const struct conn *c, const struct warren_request
 	return !(r->url_len == 1 && t[0] == '*' && r->method != HTTP_OPTIONS);
 }
 
-/* RFC 3986 host [ ":" port ]: reg-name or IP-literal characters only (may be empty). */
+/* RFC 3986 reg-name, IP-literal and port characters: what a Host value may hold. */
+static const bool hostchar[256] = {
+	['a' ... 'z'] = true, ['A' ... 'Z'] = true, ['0' ... '9'] = true, ['-'] = true,
+	['.'] = true,	      ['_'] = true,	    ['~'] = true,	  ['%'] = true,
+	['!'] = true,	      ['$'] = true,	    ['&'] = true,	  ['\''] = true,
+	['('] = true,	      [')'] = true,	    ['*'] = true,	  ['+'] = true,
+	[','] = true,	      [';'] = true,	    ['='] = true,	  [':'] = true,
+	['['] = true,	      [']'] = true,
+};
+
+/* RFC 3986 host [ ":" port ] (may be empty). */
 static bool valid_host(const char *s, size_t len)
 {
-	for (size_t i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)s[i];
-
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		      (ch >= '0' && ch <= '9') || strchr("-._~%!$&'()*+,;=:[]", ch)))
+	for (size_t i = 0; i < len; i++)
+		if (!hostchar[(unsigned char)s[i]])
 			return false;
-	}
 	return true;
 }
 

@@ -438,7 +438,8 @@ WARREN_API void warren_fd_unwatch(struct warren_watch *watch);
  * @work must not call any warren function. If the request ends first (client gone),
  * @done is not called, but the request's cleanups wait until @work has returned, so
  * @arg may be freed there. The threads (config "offload_threads", 4 by default) start
- * with the first job. Returns 0, -ENOMEM, or -EAGAIN when threads cannot be started.
+ * with the first job; a stopping worker waits up to shutdown_timeout for jobs still
+ * running. Returns 0, -ENOMEM, or -EAGAIN when threads cannot be started.
  */
 WARREN_API int warren_offload(struct warren_request *r, void (*work)(void *arg),
 			      void (*done)(struct warren_request *r, void *arg), void *arg);
@@ -520,11 +521,12 @@ WARREN_API int warren_resp_body_file(struct warren_request *r, int fd, off_t off
 typedef void (*warren_drain_fn)(struct warren_request *r, void *arg);
 
 /**
- * Starts a streamed response from an asynchronous request: the status and headers set
- * so far are sent now, and the body follows in pieces with "Transfer-Encoding: chunked"
- * (HTTP/1.0: unframed, and the connection closes at the end). Any body set before is
- * sent as the first piece. @drain, when not NULL, runs each time output refused with
- * -EAGAIN has been written out. Returns 0, -EINVAL when already started or answered.
+ * Starts a streamed response, from a handler (which then returns WARREN_ASYNC) or from a
+ * callback of an asynchronous request: the status and headers set so far are sent now,
+ * and the body follows in pieces with "Transfer-Encoding: chunked" (HTTP/1.0: unframed,
+ * and the connection closes at the end). Any body set before is sent as the first piece.
+ * @drain, when not NULL, runs each time output refused with -EAGAIN has been written out.
+ * Returns 0, -EINVAL when already started or answered (or with a file body set).
  */
 WARREN_API int warren_resp_stream_begin(struct warren_request *r, warren_drain_fn drain, void *arg);
 
@@ -535,7 +537,10 @@ WARREN_API int warren_resp_stream_begin(struct warren_request *r, warren_drain_f
  */
 WARREN_API int warren_resp_stream_write(struct warren_request *r, const void *data, size_t len);
 
-/** Ends a streamed response; the request is then over. Returns 0 or -EINVAL. */
+/**
+ * Ends a streamed response; the request is then over (called from the handler itself:
+ * once the handler returns). Returns 0 or -EINVAL.
+ */
 WARREN_API int warren_resp_stream_end(struct warren_request *r);
 
 /* ---- Memory shared by all workers ---------------------------------------------------- */
