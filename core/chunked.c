@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "chunked.h"
+#include "common.h"
 
 enum {
 	S_SIZE,	   /* hex digits of chunk-size */
@@ -19,17 +20,6 @@ enum {
 	S_TRAILER_LF,
 	S_END_LF,
 };
-
-static int hex_value(unsigned char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
 
 static bool is_tchar(unsigned char ch)
 {

@@ -463,17 +463,6 @@ WARREN_API int warren_resp_stream_end(struct warren_request *r)
 
 /* ---- Decoding, addresses, logging ----------------------------------------------------- */
 
-static int hex_value(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 /*
  * Decodes percent-escapes (and '+' as a space when @form) of @in into the pool. "%00" is
  * refused everywhere (C strings end there), "%2F" in a path (it would read as a '/').
@@ -490,8 +479,8 @@ static int url_decode(struct warren_request *r, struct warren_str in, bool form,
 		char ch = in.base[i];
 
 		if (ch == '%') {
-			int hi = i + 2 < in.len ? hex_value(in.base[i + 1]) : -1;
-			int lo = hi >= 0 ? hex_value(in.base[i + 2]) : -1;
+			int hi = i + 2 < in.len ? hex_value((unsigned char)in.base[i + 1]) : -1;
+			int lo = hi >= 0 ? hex_value((unsigned char)in.base[i + 2]) : -1;
 
 			if (hi < 0 || lo < 0)
 				return -EINVAL;
