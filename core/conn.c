@@ -105,6 +105,13 @@ static void start_write(struct conn *c)
 	arm_timer(c, c->w->cfg->send_timeout_ms);
 }
 
+/* A receive into @buf, or (NULL) into a buffer the reactor chooses when data comes. */
+static int post_recv(struct conn *c, char *buf, size_t len)
+{
+	c->recv_chosen = !buf;
+	return rx_recv(c->w->rx, &c->h, &c->rd_op, buf, len, on_read);
+}
+
 static void start_linger(struct conn *c)
 {
 	c->state = CONN_LINGERING;
@@ -113,7 +120,7 @@ static void start_linger(struct conn *c)
 	if (c->state == CONN_CLOSED || c->h.rd)
 		return;
 	/* What arrives now is thrown away: into buffers the reactor chooses and takes back. */
-	if (rx_recv(c->w->rx, &c->h, &c->rd_op, NULL, 0, on_read) < 0)
+	if (post_recv(c, NULL, 0) < 0)
 		conn_close(c);
 }
 
@@ -172,7 +179,7 @@ static void conn_continue(struct conn *c)
 	if (!c->rbuf) {
 		/* Nothing buffered: the buffer is chosen when data comes, not held meanwhile. */
 		c->state = CONN_READING;
-		if (rx_recv(c->w->rx, &c->h, &c->rd_op, NULL, 0, on_read) < 0) {
+		if (post_recv(c, NULL, 0) < 0) {
 			conn_close(c);
 			return;
 		}
@@ -193,7 +200,7 @@ static void conn_continue(struct conn *c)
 		return;
 	}
 	c->state = CONN_READING;
-	if (rx_recv(c->w->rx, &c->h, &c->rd_op, c->rbuf + c->rlen, room, on_read) < 0) {
+	if (post_recv(c, c->rbuf + c->rlen, room) < 0) {
 		conn_close(c);
 		return;
 	}
@@ -254,7 +261,7 @@ static void wait_for_module(struct conn *c)
 static void on_read(struct rx_op *op, int res)
 {
 	struct conn *c = container_of(op, struct conn, rd_op);
-	bool chosen = c->state == CONN_LINGERING || !c->rbuf;
+	bool chosen = c->recv_chosen;
 
 	if (res == -ENOBUFS && chosen && c->state != CONN_LINGERING) {
 		/* The reactor ran out of buffers to choose from: read into one of ours. */
@@ -269,9 +276,11 @@ static void on_read(struct rx_op *op, int res)
 		return;
 	}
 	if (c->state == CONN_LINGERING) {
-		/* Discard, and keep reading until the client closes or the timer fires. */
-		rx_buf_put(c->w->rx, op->recv.buf);
-		if (rx_recv(c->w->rx, &c->h, &c->rd_op, NULL, 0, on_read) < 0)
+		/* Discard, and keep reading until the client closes or the timer fires. A
+		 * receive posted before lingering began read into rbuf, which is ours. */
+		if (chosen)
+			rx_buf_put(c->w->rx, op->recv.buf);
+		if (post_recv(c, NULL, 0) < 0)
 			conn_close(c);
 		return;
 	}

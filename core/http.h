@@ -150,6 +150,7 @@ struct conn {
 	char *rbuf; /* NULL while nothing is buffered: an idle connection holds no buffer */
 	size_t rcap, rlen;
 	bool rbuf_lent;	    /* rbuf is the reactor's (a provided buffer): give back, never grow */
+	bool recv_chosen; /* the receive in flight lets the reactor choose its buffer */
 	size_t rpos;	    /* bytes handed to the parser */
 	size_t req_start;   /* where the request being parsed begins */
 	unsigned served;    /* requests answered on this connection */

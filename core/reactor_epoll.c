@@ -139,6 +139,7 @@ static int try_recv(struct reactor_epoll *ep, struct rx_handle *h, struct rx_op 
 	bool choose = !op->recv.buf;
 	ssize_t n;
 
+	op->chose = choose;
 	/* A block is taken only for data that is there, and given back if none was. */
 	if (choose) {
 		op->recv.buf = blk_get(ep->base.blocks);
@@ -275,6 +276,15 @@ static void handle_event(struct reactor_epoll *ep, struct rx_handle *h, uint32_t
 	}
 }
 
+/* A receive that chose its buffer and completes unseen returns the buffer. */
+static void give_back(struct reactor_epoll *ep, struct rx_op *op)
+{
+	if (op->kind == RX_RECV && op->chose && op->res > 0) {
+		blk_put(ep->base.blocks, op->recv.buf);
+		op->recv.buf = NULL;
+	}
+}
+
 static void ep_cancel(struct reactor *rx, struct rx_handle *h, struct rx_op *op)
 {
 	struct reactor_epoll *ep = to_ep(rx);
@@ -295,6 +305,7 @@ static void ep_cancel(struct reactor *rx, struct rx_handle *h, struct rx_op *op)
 			ep->done_tail = link;
 		break;
 	}
+	give_back(ep, op);
 	op->next_done = NULL;
 	op->queued = false;
 }
@@ -322,8 +333,10 @@ static void drain_done(struct reactor_epoll *ep)
 			ep->done_tail = &ep->done_head;
 		op->next_done = NULL;
 		op->queued = false;
-		if (op->h->closed)
+		if (op->h->closed) {
+			give_back(ep, op);
 			continue;
+		}
 		rx_finish(op, res);
 	}
 }

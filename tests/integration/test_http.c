@@ -751,6 +751,13 @@ START_TEST(partial_head_times_out_with_408)
 	WT_OK(wt_sends(&c, "GET /hello HTTP/1.1\r\nHost: te"));
 	expect_error_and_close(&c, "HTTP/1.1 408 Request Timeout", "408 Request Timeout\n");
 	ck_assert_int_ge(wt_now_ms() - start, 250);
+	/* The rest of the head reaches the connection while it lingers, through the receive
+	 * that was waiting for it: it is dropped, and the buffer stays the connection's. */
+	WT_OK(wt_sends(&c, "st\r\n\r\n"));
+	wt_client_close(&c);
+	open_client(&c, &s);
+	expect_hello(&c);
+	expect_hello(&c);
 	wt_client_close(&c);
 	wt_stop_ok(&s);
 }
