@@ -299,6 +299,8 @@ static void on_write(struct rx_op *op, int res)
 	struct warren_request *r = &c->req;
 	size_t n = (size_t)res, from_wbuf = c->wlen - c->wsent;
 
+	http_wbuf_sent(c);
+
 	/* 0 from sendfile: the file ended before the length that was promised. */
 	if (res < 0 || (res == 0 && op->kind == RX_SENDFILE)) {
 		conn_close(c);

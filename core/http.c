@@ -505,6 +505,7 @@ void http_conn_fini(struct conn *c)
 	ext_release(&c->ext);
 	rbuf_release(c);
 	buf_release(&c->w->blocks, &c->wbuf, &c->wcap);
+	http_wbuf_sent(c);
 	buf_release(&c->w->blocks, &c->body, &c->body_cap);
 	pool_destroy(&c->pool);
 }
@@ -513,9 +514,35 @@ static void run_on_response(struct conn *c);
 
 /* ---- Output ------------------------------------------------------------------------ */
 
+/*
+ * Output may be added while a send is in flight (an async answer, a streamed piece), and
+ * that send points into wbuf: growing it then copies it to a new buffer and keeps the old
+ * one until the send completes, instead of reallocating under the kernel's feet.
+ */
 static int wbuf_reserve(struct conn *c, size_t n)
 {
-	return buf_reserve(&c->w->blocks, &c->wbuf, &c->wcap, c->wlen + n);
+	char *nb;
+	size_t cap;
+
+	if (c->wlen + n <= c->wcap || !c->h.wr || c->wstale)
+		return buf_reserve(&c->w->blocks, &c->wbuf, &c->wcap, c->wlen + n);
+	for (cap = c->wcap * 2; cap < c->wlen + n; cap *= 2)
+		;
+	nb = malloc(cap);
+	if (!nb)
+		return -ENOMEM;
+	memcpy(nb, c->wbuf, c->wlen);
+	c->wstale = c->wbuf;
+	c->wstale_cap = c->wcap;
+	c->wbuf = nb;
+	c->wcap = cap;
+	return 0;
+}
+
+void http_wbuf_sent(struct conn *c)
+{
+	if (c->wstale)
+		buf_release(&c->w->blocks, &c->wstale, &c->wstale_cap);
 }
 
 static char *put(char *p, const char *s, size_t n)

@@ -150,7 +150,7 @@ struct conn {
 	char *rbuf; /* NULL while nothing is buffered: an idle connection holds no buffer */
 	size_t rcap, rlen;
 	bool rbuf_lent;	    /* rbuf is the reactor's (a provided buffer): give back, never grow */
-	bool recv_chosen; /* the receive in flight lets the reactor choose its buffer */
+	bool recv_chosen;   /* the receive in flight lets the reactor choose its buffer */
 	size_t rpos;	    /* bytes handed to the parser */
 	size_t req_start;   /* where the request being parsed begins */
 	unsigned served;    /* requests answered on this connection */
@@ -160,6 +160,8 @@ struct conn {
 
 	char *wbuf;
 	size_t wcap, wlen, wsent;
+	char *wstale; /* what wbuf was when the send in flight was made, until it completes */
+	size_t wstale_cap;
 
 	char *body; /* response body of the request being handled */
 	size_t body_len, body_cap;
@@ -221,6 +223,8 @@ int http_fail(struct conn *c, int status);
 int http_stream_begin(struct conn *c);
 /* A borrowed or file body was written out (or will never be): give it back. */
 void http_ext_done(struct conn *c);
+/* The send in flight completed: a write buffer replaced meanwhile can go. */
+void http_wbuf_sent(struct conn *c);
 /* Gives back a borrowed or file body set on the response and not sent. */
 void http_body_ext_drop(struct warren_request *r);
 /* Called when the last offloaded job of a connection came back. */

@@ -357,6 +357,9 @@ static int ep_run(struct reactor *rx, int timeout_ms)
 	struct reactor_epoll *ep = to_ep(rx);
 	int n;
 
+	/* Callbacks run now may arm timers that the caller's timeout does not know of. */
+	if (ep->done_head)
+		timeout_ms = 0;
 	drain_done(ep);
 	if (ep->closed || ep->done_head)
 		timeout_ms = 0;

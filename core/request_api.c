@@ -404,12 +404,10 @@ WARREN_API int warren_resp_stream_begin(struct warren_request *r, warren_drain_f
 
 	if (!answerable(r) || r->streaming || r->body_ext.kind == OUT_FILE)
 		return -EINVAL;
-	if (r->body_ext.kind == OUT_BORROWED) {
-		/* The piece goes out copied, like every streamed one. */
-		ret = warren_resp_body(r, r->body_ext.data, r->body_ext.len);
-		if (ret < 0)
-			return ret;
-	}
+	/* A borrowed body goes out copied, like every streamed piece. */
+	ret = body_to_buffer(r);
+	if (ret < 0)
+		return ret;
 	r->drain_fn = drain;
 	r->drain_arg = arg;
 	ret = http_stream_begin(c);
