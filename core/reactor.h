@@ -64,7 +64,6 @@ struct rx_op {
 	/* backend-private */
 	bool queued;
 	bool chose;	   /* a receive whose buffer the backend chose */
-	bool deferred;	   /* io_uring: done without the ring, its callback waits in a list */
 	unsigned char tag; /* io_uring: which arming of a re-armed request is current */
 	int res;
 	struct rx_op *next_done;

@@ -53,11 +53,10 @@
 struct reactor_uring {
 	struct reactor base;
 	struct io_uring ring;
-	struct io_uring_buf_ring *pbuf_ring;  /* NULL: the kernel cannot provide buffers */
-	char *pbufs;			      /* PBUF_COUNT blocks */
-	struct rx_handle *closed;	      /* closed, not yet released */
-	struct rx_op *done_head, **done_tail; /* completed at submission, callbacks pending */
-	unsigned releasable;		      /* how many of those have no submission in flight */
+	struct io_uring_buf_ring *pbuf_ring; /* NULL: the kernel cannot provide buffers */
+	char *pbufs;			     /* PBUF_COUNT blocks */
+	struct rx_handle *closed;	     /* closed, not yet released */
+	unsigned releasable;		     /* how many of those have no submission in flight */
 	bool destroying;
 };
 
@@ -229,23 +228,6 @@ static void closed_idle(struct reactor_uring *ur, struct rx_handle *h)
 	ur->releasable++;
 }
 
-/* Takes an op out of the list of completions waiting for their callback. */
-static void undefer(struct reactor_uring *ur, struct rx_op *op)
-{
-	if (!op->deferred)
-		return;
-	for (struct rx_op **link = &ur->done_head; *link; link = &(*link)->next_done) {
-		if (*link != op)
-			continue;
-		*link = op->next_done;
-		if (!*link)
-			ur->done_tail = link;
-		break;
-	}
-	op->deferred = false;
-	op->next_done = NULL;
-}
-
 static void ur_close(struct reactor *rx, struct rx_handle *h, rx_release_fn release)
 {
 	struct reactor_uring *ur = to_ur(rx);
@@ -261,7 +243,6 @@ static void ur_close(struct reactor *rx, struct rx_handle *h, rx_release_fn rele
 		if (!ops[i])
 			continue;
 		ops[i]->pending = false;
-		undefer(ur, ops[i]);
 		/* Until cancelled, the kernel holds the file: a receive would wait for the peer. */
 		if (ops[i]->queued && cancel_op(ur, ops[i]) < 0)
 			stuck = true;
@@ -279,44 +260,6 @@ static void ur_close(struct reactor *rx, struct rx_handle *h, rx_release_fn rele
 		closed_idle(ur, h);
 }
 
-/*
- * A send is tried at once with writev(), as the epoll backend does: the socket almost
- * always has room, and the bytes then leave now rather than at the next submission, which
- * a loop turn serving many connections would otherwise delay for all of them. Only a full
- * socket goes through the ring. The callback still runs from run(), never from here.
- */
-static int ur_send(struct reactor *rx, struct rx_handle *h, struct rx_op *op)
-{
-	struct reactor_uring *ur = to_ur(rx);
-	ssize_t n;
-
-	if (!h->is_socket)
-		return submit_op(ur, op);
-	n = writev(h->fd, op->send.iov, op->send.iovcnt);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return submit_op(ur, op);
-	op->res = n < 0 ? -errno : (int)n;
-	op->deferred = true;
-	op->next_done = NULL;
-	*ur->done_tail = op;
-	ur->done_tail = &op->next_done;
-	return 0;
-}
-
-static void drain_deferred(struct reactor_uring *ur)
-{
-	while (ur->done_head) {
-		struct rx_op *op = ur->done_head;
-
-		ur->done_head = op->next_done;
-		if (!ur->done_head)
-			ur->done_tail = &ur->done_head;
-		op->next_done = NULL;
-		op->deferred = false;
-		rx_finish(op, op->res);
-	}
-}
-
 static int ur_accept(struct reactor *rx, struct rx_handle *h, struct rx_op *op)
 {
 	if (!h->is_socket)
@@ -327,7 +270,6 @@ static int ur_accept(struct reactor *rx, struct rx_handle *h, struct rx_op *op)
 static void ur_cancel(struct reactor *rx, struct rx_handle *h, struct rx_op *op)
 {
 	(void)h;
-	undefer(to_ur(rx), op);
 	if (!op->queued)
 		return;
 	/* The completion still comes (inflight counts it) and is stale under the new tag.
@@ -557,11 +499,6 @@ static int ur_run(struct reactor *rx, int timeout_ms)
 	 */
 	if (RUNNING_ON_VALGRIND && (timeout_ms < 0 || timeout_ms > VALGRIND_WAIT_MS))
 		timeout_ms = VALGRIND_WAIT_MS;
-	/* Callbacks run now may arm timers that the caller's timeout does not know of. */
-	if (ur->done_head) {
-		timeout_ms = 0;
-		drain_deferred(ur);
-	}
 	/* Completions already queued are handled now; the kernel may have more to post. */
 	if (timeout_ms == 0 || io_uring_cq_ready(&ur->ring) > 0) {
 		ret = io_uring_submit_and_get_events(&ur->ring);
@@ -581,7 +518,6 @@ static int ur_run(struct reactor *rx, int timeout_ms)
 	if (rx->wake)
 		rx->wake(rx->wake_arg);
 	reap(ur);
-	drain_deferred(ur);
 	release_idle(ur);
 	return 0;
 }
@@ -633,7 +569,7 @@ static const struct reactor_ops uring_ops = {
 	.close = ur_close,
 	.accept = ur_accept,
 	.recv = ur_submit,
-	.send = ur_send,
+	.send = ur_submit,
 	.poll = ur_submit,
 	.sendfile = ur_submit,
 	.cancel = ur_cancel,
@@ -770,7 +706,6 @@ int reactor_uring_create(struct reactor **out, struct warren_error *err)
 		goto out_exit_ring;
 	setup_pbufs(ur);
 	ur->base.ops = &uring_ops;
-	ur->done_tail = &ur->done_head;
 	*out = &ur->base;
 	return 0;
 
