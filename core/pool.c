@@ -19,11 +19,17 @@ struct pool_chunk {
 /* A chunk is one cached block. */
 #define POOL_CHUNK_SIZE (BUF_BLOCK - sizeof(struct pool_chunk))
 
-void blk_cache_init(struct blk_cache *bc, size_t max)
+void blk_cache_init(struct blk_cache *bc)
 {
 	bc->free = NULL;
-	bc->n = 0;
-	bc->max = max;
+	bc->n = bc->cap = bc->low = 0;
+}
+
+void blk_cache_trim(struct blk_cache *bc)
+{
+	for (size_t i = 0; i < bc->low; i++)
+		free(bc->free[--bc->n]);
+	bc->low = bc->n;
 }
 
 void blk_cache_fini(struct blk_cache *bc)
@@ -36,18 +42,27 @@ void blk_cache_fini(struct blk_cache *bc)
 
 void *blk_get(struct blk_cache *bc)
 {
-	if (bc && bc->n > 0)
-		return bc->free[--bc->n];
-	return malloc(BUF_BLOCK);
+	if (!bc || bc->n == 0)
+		return malloc(BUF_BLOCK);
+	if (--bc->n < bc->low)
+		bc->low = bc->n;
+	return bc->free[bc->n];
 }
 
 void blk_put(struct blk_cache *bc, void *p)
 {
 	if (!p)
 		return;
-	if (bc && !bc->free && bc->max)
-		bc->free = malloc(bc->max * sizeof(*bc->free));
-	if (!bc || !bc->free || bc->n == bc->max) {
+	if (bc && bc->n == bc->cap) {
+		size_t cap = bc->cap ? bc->cap * 2 : 64;
+		void **grown = realloc(bc->free, cap * sizeof(*grown));
+
+		if (grown) {
+			bc->free = grown;
+			bc->cap = cap;
+		}
+	}
+	if (!bc || bc->n == bc->cap) {
 		free(p);
 		return;
 	}

@@ -15,15 +15,19 @@ struct pool_chunk;
 /*
  * A worker's free blocks: an idle connection gives its buffers back, and the next one
  * with data to handle takes them, so idle connections cost no buffer memory and busy
- * ones rarely call malloc.
+ * ones do not call malloc. The cache grows to what the busiest moment needed and shrinks
+ * by what went unused between two blk_cache_trim() calls.
  */
 struct blk_cache {
 	void **free;
-	size_t n, max;
+	size_t n, cap;
+	size_t low; /* the fewest free blocks since the last trim: those were not needed */
 };
 
-void blk_cache_init(struct blk_cache *bc, size_t max);
+void blk_cache_init(struct blk_cache *bc);
 void blk_cache_fini(struct blk_cache *bc);
+/* Frees the blocks that stayed unused since the previous call. */
+void blk_cache_trim(struct blk_cache *bc);
 /* A BUF_BLOCK buffer (from @bc when not NULL), or NULL when out of memory. */
 void *blk_get(struct blk_cache *bc);
 /* Gives back a BUF_BLOCK buffer; @bc may be NULL (it is freed). */

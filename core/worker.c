@@ -22,8 +22,8 @@
 #define DRAIN_IDLE_MS 1000
 /* Fds a worker keeps apart from connections: listeners, signals, ring, logs, modules. */
 #define OWN_FDS 64
-/* Free blocks a worker keeps for its connections' next requests (8 KiB each). */
-#define WORKER_BLOCK_CACHE 256
+/* How often free buffer blocks that went unused are given back to the system. */
+#define BLOCK_TRIM_MS 1000
 
 void worker_update_time(struct worker *w)
 {
@@ -52,7 +52,7 @@ int worker_init(struct worker *w, struct server *srv, struct reactor *rx)
 	w->rx = rx;
 	w->date_sec = -1;
 	w->max_conns = srv->cfg->worker_connections;
-	blk_cache_init(&w->blocks, WORKER_BLOCK_CACHE);
+	blk_cache_init(&w->blocks);
 	worker_update_time(w);
 	if (rx) {
 		rx->wake = on_wake;
@@ -186,6 +186,17 @@ static void stop_listening(struct worker *w)
 			close(fd);
 		}
 	}
+}
+
+/* After a burst the cache holds what the busiest moment needed; what then goes unused
+ * for a whole period is freed, so a quiet worker shrinks back to nothing. */
+static void on_trim(struct timer *t)
+{
+	struct worker *w = container_of(t, struct worker, trim_timer);
+
+	blk_cache_trim(&w->blocks);
+	if (!w->stopping)
+		timer_set(&w->timers, &w->trim_timer, w->now_ms + BLOCK_TRIM_MS);
 }
 
 static void on_stop_deadline(struct timer *t)
@@ -399,6 +410,8 @@ void worker_main(struct server *srv, unsigned id, pid_t master, int notify_fd)
 	w.id = id;
 	w.master = master;
 	timer_init(&w.stop_timer, on_stop_deadline);
+	timer_init(&w.trim_timer, on_trim);
+	timer_set(&w.timers, &w.trim_timer, w.now_ms + BLOCK_TRIM_MS);
 	/* http-parser's own cap on a head is process-wide; ours must be the one that bites. */
 	if (srv->cfg->max_header_size >= HTTP_MAX_HEADER_SIZE)
 		http_parser_set_max_header_size((uint32_t)srv->cfg->max_header_size + 1024);

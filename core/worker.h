@@ -47,6 +47,7 @@ struct worker {
 	char date[40]; /* "Sun, 06 Nov 1994 08:49:37 GMT" for the Date header */
 
 	struct timer stop_timer; /* bounds a graceful stop */
+	struct timer trim_timer; /* gives unused buffer blocks back, every BLOCK_TRIM_MS */
 	pid_t master;
 	unsigned drain_idle_ms;	    /* stopping for a reload: how long idle connections may stay */
 	struct crash_context crash; /* what runs now, for a fatal signal's report */
