@@ -139,10 +139,12 @@ static void conn_advance(struct conn *c)
 	/* The watch for a hang-up only lasts while a module holds the request. */
 	if (c->h.rd == &c->rd_op && c->rd_op.kind == RX_POLL && !waiting_for_module(c))
 		rx_cancel(c->w->rx, &c->h, &c->rd_op);
-	if (!c->h.wr && !c->h.rd && !c->close_after_write && c->rpos < c->rlen &&
-	    http_process(c) < 0) {
-		conn_close(c);
-		return;
+	if (!c->h.wr && !c->h.rd && !c->close_after_write && c->rpos < c->rlen) {
+		if (http_process(c) < 0) {
+			conn_close(c);
+			return;
+		}
+		http_rbuf_done(c);
 	}
 	conn_continue(c);
 }

@@ -1301,11 +1301,16 @@ size_t http_rbuf_make_room(struct conn *c)
 
 void http_rbuf_take(struct conn *c, void *buf, size_t cap, size_t len)
 {
-	c->rbuf = buf;
+	c->rbuf = rx_buf_keep(c->w->rx, buf, len, &c->rbuf_lent);
 	c->rcap = cap;
 	c->rlen = len;
 	c->rpos = c->req_start = 0;
-	c->rbuf_lent = !rx_buf_adopt(c->w->rx, buf);
+}
+
+void http_rbuf_done(struct conn *c)
+{
+	if (c->rbuf && c->rlen == 0 && !c->request_begun && !http_holds_buffer(c))
+		rbuf_release(c);
 }
 
 void http_conn_trim(struct conn *c)

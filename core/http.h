@@ -199,6 +199,8 @@ bool http_holds_buffer(const struct conn *c);
 void http_conn_trim(struct conn *c);
 /* A receive that chose its buffer completed with data: it becomes the read buffer. */
 void http_rbuf_take(struct conn *c, void *buf, size_t cap, size_t len);
+/* Everything read has been served: the read buffer goes back before the writes start. */
+void http_rbuf_done(struct conn *c);
 
 /* Appends a complete error response (status, text body, Connection: close). */
 int http_respond_error(struct conn *c, int status);

@@ -120,8 +120,8 @@ struct reactor_ops {
 	void (*cancel)(struct reactor *rx, struct rx_handle *h, struct rx_op *op);
 	/* Takes back a buffer a receive chose (see rx_recv()). */
 	void (*buf_put)(struct reactor *rx, void *buf);
-	/* Whether such a buffer may be kept as one of the caller's own blocks. */
-	bool (*buf_adopt)(struct reactor *rx, void *buf);
+	/* See rx_buf_keep(). */
+	void *(*buf_keep)(struct reactor *rx, void *buf, size_t len, bool *lent);
 	/* Waits up to @timeout_ms (-1: no limit) and runs every completion that arrived. */
 	int (*run)(struct reactor *rx, int timeout_ms);
 	void (*destroy)(struct reactor *rx);
@@ -240,10 +240,15 @@ static inline void rx_buf_put(struct reactor *rx, void *buf)
 	rx->ops->buf_put(rx, buf);
 }
 
-/* True when a chosen buffer has become the caller's own block (blk_put() it later). */
-static inline bool rx_buf_adopt(struct reactor *rx, void *buf)
+/*
+ * The caller keeps a chosen buffer holding @len bytes: returns the buffer to use, which
+ * is either the caller's own block now (*@lent false: blk_put() it when done) or still
+ * the reactor's (*@lent true: rx_buf_put() it, and soon, since the reactor has few). A
+ * reactor short of its own buffers copies the bytes into a block instead.
+ */
+static inline void *rx_buf_keep(struct reactor *rx, void *buf, size_t len, bool *lent)
 {
-	return rx->ops->buf_adopt(rx, buf);
+	return rx->ops->buf_keep(rx, buf, len, lent);
 }
 
 /* Waits once for @events (see reactor_ops.poll). */

@@ -315,11 +315,12 @@ static void ep_buf_put(struct reactor *rx, void *buf)
 	blk_put(rx->blocks, buf);
 }
 
-static bool ep_buf_adopt(struct reactor *rx, void *buf)
+static void *ep_buf_keep(struct reactor *rx, void *buf, size_t len, bool *lent)
 {
 	(void)rx;
-	(void)buf;
-	return true; /* it is a cached block already */
+	(void)len;
+	*lent = false; /* it is a cached block already */
+	return buf;
 }
 
 static void drain_done(struct reactor_epoll *ep)
@@ -403,7 +404,7 @@ static const struct reactor_ops epoll_ops = {
 	.sendfile = ep_send,
 	.cancel = ep_cancel,
 	.buf_put = ep_buf_put,
-	.buf_adopt = ep_buf_adopt,
+	.buf_keep = ep_buf_keep,
 	.run = ep_run,
 	.destroy = ep_destroy,
 };

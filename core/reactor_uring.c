@@ -55,6 +55,7 @@ struct reactor_uring {
 	struct io_uring ring;
 	struct io_uring_buf_ring *pbuf_ring; /* NULL: the kernel cannot provide buffers */
 	char *pbufs;			     /* PBUF_COUNT blocks */
+	unsigned pbufs_out;		     /* handed to callers, not yet put back */
 	struct rx_handle *closed;	     /* closed, not yet released */
 	unsigned releasable;		     /* how many of those have no submission in flight */
 	bool destroying;
@@ -384,15 +385,32 @@ static void ur_buf_put(struct reactor *rx, void *buf)
 {
 	struct reactor_uring *ur = to_ur(rx);
 
-	if (is_pbuf(ur, buf))
+	if (is_pbuf(ur, buf)) {
+		ur->pbufs_out--;
 		pbuf_recycle(ur, (unsigned)(((char *)buf - ur->pbufs) / BUF_BLOCK));
-	else
+	} else {
 		blk_put(rx->blocks, buf);
+	}
 }
 
-static bool ur_buf_adopt(struct reactor *rx, void *buf)
+/*
+ * A provided buffer normally goes back as soon as its data is parsed. One kept longer (a
+ * request a module answers later) would be missing from the ring, and receives armed for
+ * other connections wait for a buffer that way: once a quarter of the ring is out, what
+ * is kept is copied into a block and the ring gets its buffer back at once.
+ */
+static void *ur_buf_keep(struct reactor *rx, void *buf, size_t len, bool *lent)
 {
-	return !is_pbuf(to_ur(rx), buf);
+	struct reactor_uring *ur = to_ur(rx);
+	char *nb;
+
+	*lent = is_pbuf(ur, buf);
+	if (!*lent || ur->pbufs_out <= PBUF_COUNT / 4 || !(nb = blk_get(rx->blocks)))
+		return buf;
+	memcpy(nb, buf, len);
+	ur_buf_put(rx, buf);
+	*lent = false;
+	return nb;
 }
 
 /* A completion that carries a provided buffer: it becomes the receive's, or goes back. */
@@ -406,6 +424,7 @@ static void take_pbuf(struct reactor_uring *ur, struct rx_op *op, int res, unsig
 	}
 	op->recv.buf = ur->pbufs + (size_t)bid * BUF_BLOCK;
 	op->recv.len = BUF_BLOCK;
+	ur->pbufs_out++;
 }
 
 static void complete_io(struct reactor_uring *ur, struct rx_op *op, int res)
@@ -574,7 +593,7 @@ static const struct reactor_ops uring_ops = {
 	.sendfile = ur_submit,
 	.cancel = ur_cancel,
 	.buf_put = ur_buf_put,
-	.buf_adopt = ur_buf_adopt,
+	.buf_keep = ur_buf_keep,
 	.run = ur_run,
 	.destroy = ur_destroy,
 };
