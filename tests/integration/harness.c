@@ -874,6 +874,12 @@ int wt_stop(struct wt_server *s, int sig, int timeout_ms, int *status)
 
 void wt_stop_ok(struct wt_server *s)
 {
+	wt_stop_keep_log(s);
+	wt_cleanup(s);
+}
+
+void wt_stop_keep_log(struct wt_server *s)
+{
 	char how[64];
 	int status, ret;
 
@@ -888,7 +894,39 @@ void wt_stop_ok(struct wt_server *s)
 			      !wt_log_contains(s, "ERROR: LeakSanitizer") &&
 			      !wt_log_contains(s, "runtime error:"),
 		      "a sanitizer reported an error (see the log)");
-	wt_cleanup(s);
+}
+
+size_t wt_log_count(const struct wt_server *s, const char *needle)
+{
+	char *text = wt_read_file(s->log, NULL);
+	size_t n = 0;
+
+	for (const char *p = text; p && (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	free(text);
+	return n;
+}
+
+void wt_ask(struct wt_client *c, const char *method, const char *target, const char *extra,
+	    struct wt_response *r)
+{
+	char req[2048];
+
+	snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: test\r\n%s\r\n", method, target, extra);
+	WT_OK(wt_sends(c, req));
+	WT_OK(wt_read_response(c, r, strcmp(method, "HEAD") == 0));
+}
+
+void wt_expect(struct wt_client *c, const char *target, const char *extra, int status,
+	       const char *body)
+{
+	struct wt_response r;
+
+	wt_ask(c, "GET", target, extra, &r);
+	ck_assert_msg(r.status == status && strcmp(r.body, body) == 0,
+		      "GET %s [%s]: expected %d \"%s\", got %d \"%s\"", target, extra, status, body,
+		      r.status, r.body);
+	wt_response_free(&r);
 }
 
 void wt_cleanup(struct wt_server *s)

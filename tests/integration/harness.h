@@ -110,6 +110,8 @@ int wt_stop(struct wt_server *s, int sig, int timeout_ms, int *status);
 
 /* TERM, then asserts exit status 0 and nothing left behind, then wt_cleanup(). */
 void wt_stop_ok(struct wt_server *s);
+/* The same but for wt_cleanup(): the log can still be read (call wt_cleanup() after). */
+void wt_stop_keep_log(struct wt_server *s);
 
 /* Tells the guard that the test got this far, removes the directory. */
 void wt_cleanup(struct wt_server *s);
@@ -140,6 +142,8 @@ bool wt_pid_exists(pid_t pid);
 /* Whether the server's log contains @needle; the wait variant polls until it does. */
 bool wt_log_contains(const struct wt_server *s, const char *needle);
 int wt_wait_log(const struct wt_server *s, const char *needle, int timeout_ms);
+/* How many times @needle is in the server's log. */
+size_t wt_log_count(const struct wt_server *s, const char *needle);
 
 /* ---- One-shot runs (-t, --version, start-up errors) --------------------------------- */
 
@@ -208,6 +212,14 @@ int wt_wait_closed(struct wt_client *c, int timeout_ms);
 /* One connection, one request (raw bytes), one response, close. HEAD is recognised. */
 int wt_exchange(const struct wt_server *s, const char *request, size_t len, struct wt_response *r);
 int wt_exchanges(const struct wt_server *s, const char *request, struct wt_response *r);
+
+/* Sends "@method @target HTTP/1.1" with Host and the @extra header lines (each ending in
+ * CRLF, or ""), and reads the response into @r (free it). Asserts both steps. */
+void wt_ask(struct wt_client *c, const char *method, const char *target, const char *extra,
+	    struct wt_response *r);
+/* GET @target (with @extra) must be answered @status with exactly @body. */
+void wt_expect(struct wt_client *c, const char *target, const char *extra, int status,
+	       const char *body);
 
 /* First value of header @name (case-insensitive), NULL if absent; and how many there are. */
 const char *wt_header(const struct wt_response *r, const char *name);

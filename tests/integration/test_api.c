@@ -95,29 +95,6 @@ static uint32_t fnv1a(const unsigned char *p, size_t len)
 	return h;
 }
 
-static void ask(struct wt_client *c, const char *method, const char *target, const char *extra,
-		struct wt_response *r)
-{
-	char req[2048];
-
-	snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: test\r\n%s\r\n", method, target, extra);
-	WT_OK(wt_sends(c, req));
-	WT_OK(wt_read_response(c, r, strcmp(method, "HEAD") == 0));
-}
-
-/* GET @target must be answered @status with exactly @body. */
-static void expect(struct wt_client *c, const char *target, const char *extra, int status,
-		   const char *body)
-{
-	struct wt_response r;
-
-	ask(c, "GET", target, extra, &r);
-	ck_assert_msg(r.status == status && strcmp(r.body, body) == 0,
-		      "GET %s: expected %d \"%s\", got %d \"%s\"", target, status, body, r.status,
-		      r.body);
-	wt_response_free(&r);
-}
-
 /* One of the plugin's counters, from GET /api/stats on a connection of its own. */
 static unsigned long stat_of(const struct wt_server *s, const char *name)
 {
@@ -155,17 +132,6 @@ static unsigned long wait_stat(const struct wt_server *s, const char *name, unsi
 	return v;
 }
 
-static size_t count_in_log(const struct wt_server *s, const char *needle)
-{
-	char *text = wt_read_file(s->log, NULL);
-	size_t n = 0;
-
-	for (const char *p = text; p && (p = strstr(p, needle)); p += strlen(needle))
-		n++;
-	free(text);
-	return n;
-}
-
 /* Asserts that each of the @n lines is in the log exactly once, in this order. */
 static void assert_log_order(const struct wt_server *s, const char *const *needles, size_t n)
 {
@@ -183,20 +149,6 @@ static void assert_log_order(const struct wt_server *s, const char *const *needl
 		prev = at;
 	}
 	free(text);
-}
-
-/* Stops the server, which must exit 0 and cleanly, but keeps its log for reading. */
-static void stop_keep_log(struct wt_server *s)
-{
-	int status;
-
-	ck_assert_int_eq(wt_stop(s, SIGTERM, WT_TIMEOUT_MS, &status), 0);
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-		      "warren did not exit 0 after SIGTERM (wait status 0x%x)", status);
-	ck_assert_msg(!wt_log_contains(s, "ERROR: AddressSanitizer") &&
-			      !wt_log_contains(s, "ERROR: LeakSanitizer") &&
-			      !wt_log_contains(s, "runtime error:"),
-		      "a sanitizer reported an error (see the log)");
 }
 
 /* The response head with its Date value replaced by "<date>", for exact comparisons. */
@@ -377,7 +329,7 @@ START_TEST(path_decoded)
 	serve_api(&s, BIG_BODIES);
 	WT_OK(wt_client_open(&c, &s, 0));
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		expect(&c, cases[i].target, "", 200, cases[i].body);
+		wt_expect(&c, cases[i].target, "", 200, cases[i].body);
 	wt_client_close(&c);
 	wt_stop_ok(&s);
 }
@@ -392,27 +344,29 @@ START_TEST(query_param)
 	WT_OK(wt_client_open(&c, &s, 0));
 	/* The first "a" wins; keys are compared decoded ("k[1]", "x y"); the last key asked for
 	 * is the empty one. */
-	expect(&c,
-	       "/api/decode/q?a=1&b=x+y%21&flag&c=&a=2&k%5B1%5D=v%26w&e=%zz&n=%00&plus=%2B"
-	       "&x+y=sp&t=%",
-	       "X-Keys: a,b,flag,c,missing,k[1],e,n,plus,A,x y,t,\r\n", 200,
-	       "path 0 [/api/decode/q]\n"
-	       "a 0 [1]\n"
-	       "b 0 [x y!]\n"
-	       "flag 0 []\n"
-	       "c 0 []\n"
-	       "missing ENOENT []\n"
-	       "k[1] 0 [v&w]\n"
-	       "e EINVAL []\n"
-	       "n EINVAL []\n"
-	       "plus 0 [+]\n"
-	       "A ENOENT []\n"
-	       "x y 0 [sp]\n"
-	       "t EINVAL []\n"
-	       " ENOENT []\n");
+	wt_expect(&c,
+		  "/api/decode/q?a=1&b=x+y%21&flag&c=&a=2&k%5B1%5D=v%26w&e=%zz&n=%00&plus=%2B"
+		  "&x+y=sp&t=%",
+		  "X-Keys: a,b,flag,c,missing,k[1],e,n,plus,A,x y,t,\r\n", 200,
+		  "path 0 [/api/decode/q]\n"
+		  "a 0 [1]\n"
+		  "b 0 [x y!]\n"
+		  "flag 0 []\n"
+		  "c 0 []\n"
+		  "missing ENOENT []\n"
+		  "k[1] 0 [v&w]\n"
+		  "e EINVAL []\n"
+		  "n EINVAL []\n"
+		  "plus 0 [+]\n"
+		  "A ENOENT []\n"
+		  "x y 0 [sp]\n"
+		  "t EINVAL []\n"
+		  " ENOENT []\n");
 	/* No query at all, and an empty one. */
-	expect(&c, "/api/decode/q", "X-Keys: a\r\n", 200, "path 0 [/api/decode/q]\na ENOENT []\n");
-	expect(&c, "/api/decode/q?", "X-Keys: a\r\n", 200, "path 0 [/api/decode/q]\na ENOENT []\n");
+	wt_expect(&c, "/api/decode/q", "X-Keys: a\r\n", 200,
+		  "path 0 [/api/decode/q]\na ENOENT []\n");
+	wt_expect(&c, "/api/decode/q?", "X-Keys: a\r\n", 200,
+		  "path 0 [/api/decode/q]\na ENOENT []\n");
 	wt_client_close(&c);
 	wt_stop_ok(&s);
 }
@@ -433,9 +387,9 @@ START_TEST(addresses)
 		 "remote 127.0.0.1 %u %zu\nlocal 127.0.0.1 %u %zu\nremote_ip 127.0.0.1\n",
 		 ntohs(me.sin_port), sizeof(struct sockaddr_in), (unsigned)s.port[0],
 		 sizeof(struct sockaddr_in));
-	expect(&c, "/api/addr", "", 200, body);
+	wt_expect(&c, "/api/addr", "", 200, body);
 	/* Asked again on the same connection: the same answer. */
-	expect(&c, "/api/addr", "", 200, body);
+	wt_expect(&c, "/api/addr", "", 200, body);
 	wt_client_close(&c);
 	wt_stop_ok(&s);
 }
@@ -448,11 +402,11 @@ START_TEST(request_log)
 
 	serve_api(&s, BIG_BODIES);
 	WT_OK(wt_client_open(&c, &s, 0));
-	expect(&c, "/api/log?m=hello%20there", "", 200, "logged\n");
+	wt_expect(&c, "/api/log?m=hello%20there", "", 200, "logged\n");
 	WT_OK(wt_wait_log(&s, "127.0.0.1 GET \"/api/log?m=hello%20there\": api: log hello there\n",
 			  WT_TIMEOUT_MS));
 	/* The target is quoted in the prefix, its own quotes escaped. */
-	expect(&c, "/api/log?m=\"x\"", "", 200, "logged\n");
+	wt_expect(&c, "/api/log?m=\"x\"", "", 200, "logged\n");
 	WT_OK(wt_wait_log(&s, "127.0.0.1 GET \"/api/log?m=\\\"x\\\"\": api: log \"x\"\n",
 			  WT_TIMEOUT_MS));
 	wt_client_close(&c);
@@ -479,16 +433,16 @@ START_TEST(cleanups_in_reverse_order)
 
 	serve_api(&s, BIG_BODIES);
 	WT_OK(wt_client_open(&c, &s, 0));
-	expect(&c, "/api/cleanup?tag=c1", "", 200, "done c1\n");
-	expect(&c, "/api/cleanup?tag=c2&mode=later", "", 200, "done c2\n");
+	wt_expect(&c, "/api/cleanup?tag=c1", "", 200, "done c1\n");
+	wt_expect(&c, "/api/cleanup?tag=c2&mode=later", "", 200, "done c2\n");
 	WT_OK(wt_wait_log(&s, "api: cleanup 1 of c2\n", WT_TIMEOUT_MS));
 	ck_assert_uint_eq(stat_of(&s, "cleanups"), 6);
 	wt_client_close(&c);
-	stop_keep_log(&s);
+	wt_stop_keep_log(&s);
 	/* Checked after the stop: nothing ran twice, not even at the worker's exit. */
 	assert_log_order(&s, now, 4);
 	assert_log_order(&s, later, 4);
-	ck_assert_uint_eq(count_in_log(&s, "api: abort of"), 0);
+	ck_assert_uint_eq(wt_log_count(&s, "api: abort of"), 0);
 	wt_cleanup(&s);
 }
 END_TEST
@@ -513,11 +467,11 @@ START_TEST(client_leaves_async_request)
 	WT_OK(wt_wait_log(&s, "api: cleanup 1 of h1\n", WT_TIMEOUT_MS));
 	/* The worker goes on serving. */
 	WT_OK(wt_client_open(&c, &s, 0));
-	expect(&c, "/api/now?n=1", "", 200, "now 1\n");
+	wt_expect(&c, "/api/now?n=1", "", 200, "now 1\n");
 	ck_assert_uint_eq(stat_of(&s, "aborts"), 1);
 	ck_assert_uint_eq(stat_of(&s, "aborted"), 1);
 	wt_client_close(&c);
-	stop_keep_log(&s);
+	wt_stop_keep_log(&s);
 	assert_log_order(&s, order, 5);
 	ck_assert(wt_log_contains(&s, "api: complete GET /api/now?n=1 status=200 aborted=0\n"));
 	wt_cleanup(&s);
@@ -541,7 +495,7 @@ START_TEST(handler_timeout_answers_504)
 	serve_api(&s, "\"handler_timeout\": 0.3");
 	WT_OK(wt_client_open(&c, &s, 0));
 	t = wt_now_ms();
-	ask(&c, "GET", "/api/cleanup?tag=t1&mode=hang", "X-Api-Hook: 1\r\n", &r);
+	wt_ask(&c, "GET", "/api/cleanup?tag=t1&mode=hang", "X-Api-Hook: 1\r\n", &r);
 	ck_assert_msg(wt_now_ms() - t >= 300, "504 after %lld ms, before the 300 ms timeout",
 		      wt_now_ms() - t);
 	WT_ASSERT_STATUS_LINE(&r, "HTTP/1.1 504 Gateway Timeout");
@@ -556,15 +510,15 @@ START_TEST(handler_timeout_answers_504)
 	/* A stream that writes more often than the timeout keeps going past it. */
 	WT_OK(wt_client_open(&c, &s, 0));
 	t = wt_now_ms();
-	ask(&c, "GET", "/api/stream?pieces=6&size=5&ms=100", "", &r);
+	wt_ask(&c, "GET", "/api/stream?pieces=6&size=5&ms=100", "", &r);
 	ck_assert_int_eq(r.status, 200);
 	ck_assert_msg(wt_now_ms() - t >= 500, "six pieces 100 ms apart took %lld ms",
 		      wt_now_ms() - t);
 	assert_pattern("paced stream", r.body, r.body_len, 30);
 	wt_response_free(&r);
-	expect(&c, "/api/now?n=1", "", 200, "now 1\n");
+	wt_expect(&c, "/api/now?n=1", "", 200, "now 1\n");
 	wt_client_close(&c);
-	stop_keep_log(&s);
+	wt_stop_keep_log(&s);
 	assert_log_order(&s, order, 5);
 	wt_cleanup(&s);
 }
@@ -578,15 +532,15 @@ START_TEST(hooks_see_status)
 
 	serve_api(&s, BIG_BODIES);
 	WT_OK(wt_client_open(&c, &s, 0));
-	ask(&c, "GET", "/api/nothing", "X-Api-Hook: 1\r\n", &r);
+	wt_ask(&c, "GET", "/api/nothing", "X-Api-Hook: 1\r\n", &r);
 	ck_assert_int_eq(r.status, 404);
 	ck_assert_str_eq(wt_header(&r, "X-Api-Status"), "404");
 	wt_response_free(&r);
-	ask(&c, "GET", "/api/headers", "X-Api-Hook: 1\r\n", &r);
+	wt_ask(&c, "GET", "/api/headers", "X-Api-Hook: 1\r\n", &r);
 	ck_assert_int_eq(r.status, 201);
 	ck_assert_str_eq(wt_header(&r, "X-Api-Status"), "201");
 	wt_response_free(&r);
-	ask(&c, "GET", "/api/later?ms=0&n=1", "X-Api-Hook: 1\r\n", &r);
+	wt_ask(&c, "GET", "/api/later?ms=0&n=1", "X-Api-Hook: 1\r\n", &r);
 	ck_assert_str_eq(r.body, "later 1\n");
 	ck_assert_str_eq(wt_header(&r, "X-Api-Status"), "200");
 	wt_response_free(&r);
@@ -658,7 +612,7 @@ START_TEST(response_headers)
 
 	serve_api(&s, BIG_BODIES);
 	WT_OK(wt_client_open(&c, &s, 0));
-	ask(&c, "GET", "/api/headers", "", &r);
+	wt_ask(&c, "GET", "/api/headers", "", &r);
 	ck_assert_str_eq(r.body, body);
 	snprintf(head, sizeof(head),
 		 "HTTP/1.1 201 Created\r\nServer: warren\r\nDate: <date>\r\nContent-Length: %zu\r\n"
@@ -681,7 +635,7 @@ START_TEST(borrowed_bodies)
 	serve_api(&s, BIG_BODIES);
 	WT_OK(wt_client_open(&c, &s, 0));
 
-	ask(&c, "GET", "/api/borrow?size=5242880", "", &r);
+	wt_ask(&c, "GET", "/api/borrow?size=5242880", "", &r);
 	ck_assert_int_eq(r.status, 200);
 	ck_assert_str_eq(wt_header(&r, "Content-Length"), "5242880");
 	assert_pattern("5 MiB borrowed", r.body, r.body_len, 5 * MIB);
@@ -689,22 +643,22 @@ START_TEST(borrowed_bodies)
 	ck_assert_uint_eq(wait_stat(&s, "releases", 1), 1);
 
 	/* HEAD: nothing of it is sent, it is given back all the same. */
-	ask(&c, "HEAD", "/api/borrow?size=5242880", "", &r);
+	wt_ask(&c, "HEAD", "/api/borrow?size=5242880", "", &r);
 	ck_assert_int_eq(r.status, 200);
 	ck_assert_str_eq(wt_header(&r, "Content-Length"), "5242880");
 	wt_response_free(&r);
-	expect(&c, "/api/now?n=1", "", 200, "now 1\n");
+	wt_expect(&c, "/api/now?n=1", "", 200, "now 1\n");
 	ck_assert_uint_eq(wait_stat(&s, "releases", 2), 2);
 
 	/* An append copies it first; a new body replaces it; an empty one is given back too. */
-	ask(&c, "GET", "/api/borrow?size=10&then=append", "", &r);
+	wt_ask(&c, "GET", "/api/borrow?size=10&then=append", "", &r);
 	p = pattern(0, 11);
 	p[10] = '+';
 	WT_ASSERT_BODY(&r, p, 11);
 	free(p);
 	wt_response_free(&r);
-	expect(&c, "/api/borrow?size=10&then=replace", "", 200, "replaced\n");
-	ask(&c, "GET", "/api/borrow?size=0", "", &r);
+	wt_expect(&c, "/api/borrow?size=10&then=replace", "", 200, "replaced\n");
+	wt_ask(&c, "GET", "/api/borrow?size=0", "", &r);
 	ck_assert_str_eq(wt_header(&r, "Content-Length"), "0");
 	ck_assert_uint_eq(r.body_len, 0);
 	wt_response_free(&r);
@@ -724,12 +678,12 @@ START_TEST(borrowed_bodies)
 	wt_client_close(&c);
 	ck_assert_uint_eq(wait_stat(&s, "releases", 6), 6);
 	WT_OK(wt_client_open(&c, &s, 0));
-	expect(&c, "/api/now?n=2", "", 200, "now 2\n");
+	wt_expect(&c, "/api/now?n=2", "", 200, "now 2\n");
 	wt_client_close(&c);
-	stop_keep_log(&s);
-	ck_assert_uint_eq(count_in_log(&s, "api: released 5242880 borrowed bytes\n"), 2);
-	ck_assert_uint_eq(count_in_log(&s, "api: released 33554432 borrowed bytes\n"), 1);
-	ck_assert_uint_eq(count_in_log(&s, "api: released"), 6);
+	wt_stop_keep_log(&s);
+	ck_assert_uint_eq(wt_log_count(&s, "api: released 5242880 borrowed bytes\n"), 2);
+	ck_assert_uint_eq(wt_log_count(&s, "api: released 33554432 borrowed bytes\n"), 1);
+	ck_assert_uint_eq(wt_log_count(&s, "api: released"), 6);
 	wt_cleanup(&s);
 }
 END_TEST
@@ -760,48 +714,48 @@ START_TEST(file_bodies)
 	WT_OK(wt_client_open(&c, &s, 0));
 
 	snprintf(target, sizeof(target), "/api/file?path=%s&len=5242880", path);
-	ask(&c, "GET", target, "", &r);
+	wt_ask(&c, "GET", target, "", &r);
 	ck_assert_int_eq(r.status, 200);
 	ck_assert_str_eq(wt_header(&r, "Content-Length"), "5242880");
 	assert_pattern("5 MiB file", r.body, r.body_len, 5 * MIB);
 	wt_response_free(&r);
 
 	snprintf(target, sizeof(target), "/api/file?path=%s&off=1000&len=3000", path);
-	ask(&c, "GET", target, "", &r);
+	wt_ask(&c, "GET", target, "", &r);
 	p = pattern(1000, 3000);
 	WT_ASSERT_BODY(&r, p, 3000);
 	free(p);
 	wt_response_free(&r);
-	ask(&c, "HEAD", target, "", &r);
+	wt_ask(&c, "HEAD", target, "", &r);
 	ck_assert_str_eq(wt_header(&r, "Content-Length"), "3000");
 	wt_response_free(&r);
 
 	/* The last byte, and nothing at the very end. */
 	snprintf(target, sizeof(target), "/api/file?path=%s&off=5242879&len=1", path);
-	ask(&c, "GET", target, "", &r);
+	wt_ask(&c, "GET", target, "", &r);
 	p = pattern(5 * MIB - 1, 1);
 	WT_ASSERT_BODY(&r, p, 1);
 	free(p);
 	wt_response_free(&r);
 	snprintf(target, sizeof(target), "/api/file?path=%s&off=5242880&len=0", path);
-	ask(&c, "GET", target, "", &r);
+	wt_ask(&c, "GET", target, "", &r);
 	ck_assert_int_eq(r.status, 200);
 	ck_assert_str_eq(wt_header(&r, "Content-Length"), "0");
 	wt_response_free(&r);
 
 	/* Ranges past the end, and what is not a regular file. */
 	snprintf(target, sizeof(target), "/api/file?path=%s&off=5242880&len=1", path);
-	expect(&c, target, "", 400, "body_file EINVAL\n");
+	wt_expect(&c, target, "", 400, "body_file EINVAL\n");
 	snprintf(target, sizeof(target), "/api/file?path=%s&off=5242881&len=0", path);
-	expect(&c, target, "", 400, "body_file EINVAL\n");
+	wt_expect(&c, target, "", 400, "body_file EINVAL\n");
 	snprintf(target, sizeof(target), "/api/file?path=%s&off=0&len=5242881", path);
-	expect(&c, target, "", 400, "body_file EINVAL\n");
+	wt_expect(&c, target, "", 400, "body_file EINVAL\n");
 	snprintf(target, sizeof(target), "/api/file?path=%s&off=4000000&len=2000000", path);
-	expect(&c, target, "", 400, "body_file EINVAL\n");
+	wt_expect(&c, target, "", 400, "body_file EINVAL\n");
 	snprintf(target, sizeof(target), "/api/file?path=%s&len=1", s.dir);
-	expect(&c, target, "", 400, "body_file EINVAL\n");
-	expect(&c, "/api/file?path=/dev/null&len=0", "", 400, "body_file EINVAL\n");
-	expect(&c, "/api/now?n=1", "", 200, "now 1\n");
+	wt_expect(&c, target, "", 400, "body_file EINVAL\n");
+	wt_expect(&c, "/api/file?path=/dev/null&len=0", "", 400, "body_file EINVAL\n");
+	wt_expect(&c, "/api/now?n=1", "", 200, "now 1\n");
 	wt_client_close(&c);
 	wt_stop_ok(&s);
 }
@@ -834,7 +788,7 @@ START_TEST(file_shrinks_while_sent)
 	ck_assert_msg(got < 32 * MIB, "got all %zu bytes of a file truncated under way", got);
 	wt_client_close(&c);
 	WT_OK(wt_client_open(&c, &s, 0));
-	expect(&c, "/api/now?n=1", "", 200, "now 1\n");
+	wt_expect(&c, "/api/now?n=1", "", 200, "now 1\n");
 	wt_client_close(&c);
 	wt_stop_ok(&s);
 }
@@ -859,7 +813,7 @@ static void expect_stream(struct wt_client *c, const char *target, const char *h
 	free(got_head);
 	free(body);
 	free(want);
-	expect(c, "/api/now?n=1", "", 200, "now 1\n");
+	wt_expect(c, "/api/now?n=1", "", 200, "now 1\n");
 }
 
 #define STREAM_HEAD(status, mode)                                                                  \
@@ -947,13 +901,13 @@ START_TEST(stream_http10_and_head)
 
 	/* HEAD: the head of a chunked response and no body; the connection goes on. */
 	WT_OK(wt_client_open(&c, &s, 0));
-	ask(&c, "HEAD", "/api/stream?pieces=100&size=1000", "", &r);
+	wt_ask(&c, "HEAD", "/api/stream?pieces=100&size=1000", "", &r);
 	assert_head(r.head, STREAM_HEAD("200 OK", "timer"));
 	wt_response_free(&r);
-	ask(&c, "HEAD", "/api/stream?mode=inline", "", &r);
+	wt_ask(&c, "HEAD", "/api/stream?mode=inline", "", &r);
 	assert_head(r.head, STREAM_HEAD("200 OK", "inline"));
 	wt_response_free(&r);
-	expect(&c, "/api/now?n=1", "", 200, "now 1\n");
+	wt_expect(&c, "/api/now?n=1", "", 200, "now 1\n");
 	wt_client_close(&c);
 	wt_stop_ok(&s);
 }
@@ -977,7 +931,7 @@ static void stream_back_pressure(const char *mode)
 	 * answers others meanwhile. */
 	wait_stat(&s, "eagain", 1);
 	read_pieces(&c, 1280, 16384);
-	expect(&c, "/api/now?n=1", "", 200, "now 1\n");
+	wt_expect(&c, "/api/now?n=1", "", 200, "now 1\n");
 	eagain = stat_of(&s, "eagain");
 	drains = stat_of(&s, "drains");
 	/* Every refusal was followed by a drain, and nothing more: the stream ended in one. */
@@ -1012,7 +966,7 @@ START_TEST(stream_paced_to_a_slow_reader)
 			   "Host: test\r\n\r\n"));
 	wait_stat(&s, "eagain", 1);
 	read_pieces(&c, 640, 16384);
-	expect(&c, "/api/now?n=1", "", 200, "now 1\n");
+	wt_expect(&c, "/api/now?n=1", "", 200, "now 1\n");
 	ck_assert_uint_eq(stat_of(&s, "drains"), stat_of(&s, "eagain"));
 	wt_client_close(&c);
 	wt_stop_ok(&s);
@@ -1042,7 +996,7 @@ START_TEST(stream_client_leaves)
 			  WT_TIMEOUT_MS));
 	ck_assert(wt_log_contains(&s, "api: stream aborted after"));
 	WT_OK(wt_client_open(&c, &s, 0));
-	expect(&c, "/api/now?n=1", "", 200, "now 1\n");
+	wt_expect(&c, "/api/now?n=1", "", 200, "now 1\n");
 	wt_client_close(&c);
 	wt_stop_ok(&s);
 }
@@ -1113,7 +1067,7 @@ START_TEST(upload_content_length)
 	WT_OK(wt_read_response(&c, &r, false));
 	ck_assert_uint_eq(expect_sum(&r, p, 0), 1);
 	wt_response_free(&r);
-	expect(&c, "/api/now?n=1", "", 200, "now 1\n");
+	wt_expect(&c, "/api/now?n=1", "", 200, "now 1\n");
 	free(p);
 	wt_client_close(&c);
 	wt_stop_ok(&s);
@@ -1175,7 +1129,7 @@ START_TEST(upload_chunked_in_small_pieces)
 	WT_OK(wt_read_response(&c, &r, false));
 	ck_assert_uint_eq(expect_sum(&r, p, MIB), 1);
 	wt_response_free(&r);
-	expect(&c, "/api/now?n=1", "", 200, "now 1\n");
+	wt_expect(&c, "/api/now?n=1", "", 200, "now 1\n");
 	free(framed);
 	free(p);
 	wt_client_close(&c);
@@ -1223,7 +1177,7 @@ START_TEST(upload_over_the_limit)
 	ck_assert(wt_log_contains(&s, "api: upload aborted after"));
 
 	WT_OK(wt_client_open(&c, &s, 0));
-	expect(&c, "/api/now?n=1", "", 200, "now 1\n");
+	wt_expect(&c, "/api/now?n=1", "", 200, "now 1\n");
 	wt_client_close(&c);
 	free(framed);
 	wt_stop_ok(&s);
@@ -1267,7 +1221,7 @@ START_TEST(upload_answered_early)
 	wt_client_close(&c);
 
 	WT_OK(wt_client_open(&c, &s, 0));
-	expect(&c, "/api/now?n=1", "", 200, "now 1\n");
+	wt_expect(&c, "/api/now?n=1", "", 200, "now 1\n");
 	wt_client_close(&c);
 	ck_assert_uint_eq(stat_of(&s, "aborts"), 0);
 	WT_OK(wt_wait_log(&s, "api: complete POST /api/upload?now=1 status=200 aborted=0\n",
@@ -1322,12 +1276,13 @@ START_TEST(fd_watches)
 
 	serve_api(&s, BIG_BODIES);
 	WT_OK(wt_client_open(&c, &s, 0));
-	expect(&c, "/api/watch?mode=read", "", 200, "read events=R got=ping bad=EINVAL,EINVAL\n");
-	expect(&c, "/api/watch?mode=write", "", 200,
-	       "W read events=R got=pong bad=EINVAL,EINVAL\n");
+	wt_expect(&c, "/api/watch?mode=read", "", 200,
+		  "read events=R got=ping bad=EINVAL,EINVAL\n");
+	wt_expect(&c, "/api/watch?mode=write", "", 200,
+		  "W read events=R got=pong bad=EINVAL,EINVAL\n");
 	/* The far end closed: readable, at end of file, and hung up. */
-	expect(&c, "/api/watch?mode=eof", "", 200, "read events=RE eof\n");
-	expect(&c, "/api/now?n=1", "", 200, "now 1\n");
+	wt_expect(&c, "/api/watch?mode=eof", "", 200, "read events=RE eof\n");
+	wt_expect(&c, "/api/now?n=1", "", 200, "now 1\n");
 	wt_client_close(&c);
 	wt_stop_ok(&s);
 }
@@ -1342,12 +1297,12 @@ START_TEST(cancelled_watch_and_timer_never_run)
 	serve_api(&s, BIG_BODIES);
 	WT_OK(wt_client_open(&c, &s, 0));
 	t = wt_now_ms();
-	expect(&c, "/api/watch?mode=cancel", "", 200, "quiet\n");
+	wt_expect(&c, "/api/watch?mode=cancel", "", 200, "quiet\n");
 	ck_assert_msg(wt_now_ms() - t >= 410, "answered after %lld ms", wt_now_ms() - t);
-	expect(&c, "/api/watch?mode=cancel", "", 200, "quiet\n");
+	wt_expect(&c, "/api/watch?mode=cancel", "", 200, "quiet\n");
 	ck_assert_uint_eq(stat_of(&s, "stray"), 0);
 	wt_client_close(&c);
-	stop_keep_log(&s);
+	wt_stop_keep_log(&s);
 	ck_assert(!wt_log_contains(&s, "api: an unwatched fd's callback ran"));
 	ck_assert(!wt_log_contains(&s, "api: a cancelled timer ran"));
 	wt_cleanup(&s);

@@ -43,29 +43,6 @@ static void send_get(struct wt_client *c, const char *target, const char *extra)
 	WT_OK(wt_sends(c, req));
 }
 
-static void ask(struct wt_client *c, const char *method, const char *target, const char *extra,
-		struct wt_response *r)
-{
-	char req[1024];
-
-	snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: test\r\n%s\r\n", method, target, extra);
-	WT_OK(wt_sends(c, req));
-	WT_OK(wt_read_response(c, r, strcmp(method, "HEAD") == 0));
-}
-
-/* GET @target (with @extra header lines) must be answered @status with @body. */
-static void expect(struct wt_client *c, const char *target, const char *extra, int status,
-		   const char *body)
-{
-	struct wt_response r;
-
-	ask(c, "GET", target, extra, &r);
-	ck_assert_msg(r.status == status && strcmp(r.body, body) == 0,
-		      "GET %s [%s]: expected %d \"%s\", got %d \"%s\"", target, extra, status, body,
-		      r.status, r.body);
-	wt_response_free(&r);
-}
-
 /* Reads the answer to "GET @target" sent at @sent_ms: 200 with @body, no sooner than @ms. */
 static void expect_late(struct wt_client *c, const char *target, long long sent_ms, int ms,
 			const char *body)
@@ -93,18 +70,7 @@ static bool pending(struct wt_client *c)
 
 static void expect_hello(struct wt_client *c)
 {
-	expect(c, "/hello", "", 200, "Hello, World!");
-}
-
-static size_t count_in_log(const struct wt_server *s, const char *needle)
-{
-	char *text = wt_read_file(s->log, NULL);
-	size_t n = 0;
-
-	for (const char *p = text; p && (p = strstr(p, needle)); p += strlen(needle))
-		n++;
-	free(text);
-	return n;
+	wt_expect(c, "/hello", "", 200, "Hello, World!");
 }
 
 /* Polls the log until @needle is in it @n times; returns 0 or -ETIMEDOUT. */
@@ -113,26 +79,12 @@ static int wait_log_count(const struct wt_server *s, const char *needle, size_t 
 	long long deadline = wt_now_ms() + WT_TIMEOUT_MS;
 	struct timespec step = {.tv_nsec = 5 * 1000000};
 
-	while (count_in_log(s, needle) < n) {
+	while (wt_log_count(s, needle) < n) {
 		if (wt_now_ms() >= deadline)
 			return -ETIMEDOUT;
 		nanosleep(&step, NULL);
 	}
 	return 0;
-}
-
-/* Stops the server, which must exit 0 and cleanly, but keeps its log for reading. */
-static void stop_keep_log(struct wt_server *s)
-{
-	int status;
-
-	ck_assert_int_eq(wt_stop(s, SIGTERM, WT_TIMEOUT_MS, &status), 0);
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-		      "warren did not exit 0 after SIGTERM (wait status 0x%x)", status);
-	ck_assert_msg(!wt_log_contains(s, "ERROR: AddressSanitizer") &&
-			      !wt_log_contains(s, "ERROR: LeakSanitizer") &&
-			      !wt_log_contains(s, "runtime error:"),
-		      "a sanitizer reported an error (see the log)");
 }
 
 /* Asserts that warren -t refuses @members with exactly "warren: CONF: @expected\n". */
@@ -180,10 +132,10 @@ START_TEST(delay_answers_after_the_delay)
 	t = wt_now_ms();
 	send_get(&c, "/delay?x=1&ms=250", "");
 	expect_late(&c, "/delay?x=1&ms=250", t, 250, "waited 250 ms\n");
-	expect(&c, "/delay?ms=0", "", 200, "waited 0 ms\n");
-	expect(&c, "/late?ms=0", "", 200, "late\n");
+	wt_expect(&c, "/delay?ms=0", "", 200, "waited 0 ms\n");
+	wt_expect(&c, "/late?ms=0", "", 200, "late\n");
 
-	ask(&c, "HEAD", "/late?ms=0", "", &r);
+	wt_ask(&c, "HEAD", "/late?ms=0", "", &r);
 	WT_ASSERT_STATUS_LINE(&r, "HTTP/1.1 200 OK");
 	ck_assert_uint_eq(r.body_len, 0);
 	wt_response_free(&r);
@@ -195,7 +147,7 @@ START_TEST(delay_answers_after_the_delay)
 		char target[64];
 
 		snprintf(target, sizeof(target), "/delay?%s", bad[i]);
-		expect(&c, target, "", 400, "ms: expected an integer from 0 to 60000\n");
+		wt_expect(&c, target, "", 400, "ms: expected an integer from 0 to 60000\n");
 	}
 	/* A bad value answers at once and leaves the connection usable. */
 	expect_hello(&c);
@@ -270,7 +222,7 @@ START_TEST(delay_client_leaves_early)
 	/* The abort callback says the request ended; its timer must not fire on a dead one. */
 	WT_OK(wt_wait_log(&s, "delay: aborted before 60000 ms passed", WT_TIMEOUT_MS));
 	WT_OK(wt_client_open(&c, &s, 0));
-	expect(&c, "/delay?ms=0", "", 200, "waited 0 ms\n");
+	wt_expect(&c, "/delay?ms=0", "", 200, "waited 0 ms\n");
 	expect_hello(&c);
 	wt_client_close(&c);
 	wt_stop_ok(&s);
@@ -287,7 +239,7 @@ START_TEST(delay_pending_when_the_worker_stops)
 	send_get(&c, "/delay?ms=60000", "");
 	WT_OK(wt_wait_log(&s, "delay: waiting 60000 ms", WT_TIMEOUT_MS));
 	/* A fast stop does not wait out the timer: the request is aborted, the worker exits. */
-	stop_keep_log(&s);
+	wt_stop_keep_log(&s);
 	ck_assert(wt_log_contains(&s, "delay: aborted before 60000 ms passed"));
 	WT_OK(wt_wait_closed(&c, WT_TIMEOUT_MS));
 	wt_client_close(&c);
@@ -331,9 +283,9 @@ START_TEST(blocking_answers_after_sleeping)
 	t = wt_now_ms();
 	send_get(&c, "/nap?ms=250", "");
 	expect_late(&c, "/nap?ms=250", t, 250, "slept 250 ms\n");
-	expect(&c, "/sleep?ms=0", "", 200, "slept 0 ms\n");
-	expect(&c, "/sleep?ms=60001", "", 400, "ms: expected an integer from 0 to 60000\n");
-	expect(&c, "/sleep?ms=x", "", 400, "ms: expected an integer from 0 to 60000\n");
+	wt_expect(&c, "/sleep?ms=0", "", 200, "slept 0 ms\n");
+	wt_expect(&c, "/sleep?ms=60001", "", 400, "ms: expected an integer from 0 to 60000\n");
+	wt_expect(&c, "/sleep?ms=x", "", 400, "ms: expected an integer from 0 to 60000\n");
 	expect_hello(&c);
 	wt_client_close(&c);
 	wt_stop_ok(&s);
@@ -415,7 +367,7 @@ START_TEST(blocking_client_leaves_early)
 	/* done() is skipped, and the cleanup runs once the sleep has returned. */
 	WT_OK(wt_wait_log(&s, "blocking: a 500 ms sleep outlived its request", WT_TIMEOUT_MS));
 	WT_OK(wt_client_open(&c, &s, 0));
-	expect(&c, "/sleep?ms=0", "", 200, "slept 0 ms\n");
+	wt_expect(&c, "/sleep?ms=0", "", 200, "slept 0 ms\n");
 	expect_hello(&c);
 	wt_client_close(&c);
 	wt_stop_ok(&s);
@@ -432,7 +384,7 @@ START_TEST(blocking_sleep_when_the_worker_stops)
 	send_get(&c, "/sleep?ms=1000", "");
 	WT_OK(wt_wait_log(&s, "blocking: sleeping 1000 ms on an offload thread", WT_TIMEOUT_MS));
 	/* The worker may not exit under a running job: its cleanup must still have run. */
-	stop_keep_log(&s);
+	wt_stop_keep_log(&s);
 	ck_assert(wt_log_contains(&s, "blocking: a 1000 ms sleep outlived its request"));
 	WT_OK(wt_wait_closed(&c, WT_TIMEOUT_MS));
 	wt_client_close(&c);
@@ -481,7 +433,7 @@ static void expect_401(struct wt_client *c, const char *target, const char *extr
 {
 	struct wt_response r;
 
-	ask(c, "GET", target, extra, &r);
+	wt_ask(c, "GET", target, extra, &r);
 	ck_assert_msg(r.status == 401, "GET %s [%s]: expected 401, got %d \"%s\"", target, extra,
 		      r.status, r.body);
 	WT_ASSERT_STATUS_LINE(&r, "HTTP/1.1 401 Unauthorized");
@@ -503,14 +455,14 @@ START_TEST(auth_guards_listed_prefixes)
 	wt_serve(&s,
 		 "'workers': 1, 'modules': [" WT_HELLO_MODULE ", " AUTH_PREFIXES "], " AUTH_ROUTES);
 	WT_OK(wt_client_open(&c, &s, 0));
-	expect(&c, "/public", "", 200, "public");
+	wt_expect(&c, "/public", "", 200, "public");
 	expect_hello(&c);
-	expect(&c, "/nothing", "", 404, "404 Not Found\n");
+	wt_expect(&c, "/nothing", "", 404, "404 Not Found\n");
 
 	expect_401(&c, "/private/x", "", CHALLENGE);
-	expect(&c, "/private/x", GOOD, 200, "private");
-	expect(&c, "/private/x", "authorization: bearer " TOKEN "\r\n", 200, "private");
-	expect(&c, "/private/x", "Authorization: Bearer    " TOKEN "\r\n", 200, "private");
+	wt_expect(&c, "/private/x", GOOD, 200, "private");
+	wt_expect(&c, "/private/x", "authorization: bearer " TOKEN "\r\n", 200, "private");
+	wt_expect(&c, "/private/x", "Authorization: Bearer    " TOKEN "\r\n", 200, "private");
 	expect_401(&c, "/private/x", "Authorization: Bearer tok-124/x=\r\n", CHALLENGE_WRONG);
 	expect_401(&c, "/private/x", "Authorization: Bearer tok-123/x\r\n", CHALLENGE_WRONG);
 	expect_401(&c, "/private/x", "Authorization: Bearer " TOKEN "=\r\n", CHALLENGE_WRONG);
@@ -535,14 +487,14 @@ START_TEST(auth_guards_listed_prefixes)
 	expect_401(&c, "/administrator", "", CHALLENGE);
 	expect_401(&c, "/admin/x", "", CHALLENGE);
 	expect_401(&c, "/private/x?token=" TOKEN, "", CHALLENGE);
-	expect(&c, "/admin", GOOD, 200, "admin");
-	expect(&c, "/administrator", GOOD, 404, "404 Not Found\n");
-	expect(&c, "/%70rivate/x", GOOD, 404, "404 Not Found\n");
-	expect(&c, "/privatex", "", 404, "404 Not Found\n");
-	expect(&c, "/public/x", "", 404, "404 Not Found\n");
+	wt_expect(&c, "/admin", GOOD, 200, "admin");
+	wt_expect(&c, "/administrator", GOOD, 404, "404 Not Found\n");
+	wt_expect(&c, "/%70rivate/x", GOOD, 404, "404 Not Found\n");
+	wt_expect(&c, "/privatex", "", 404, "404 Not Found\n");
+	wt_expect(&c, "/public/x", "", 404, "404 Not Found\n");
 
 	/* HEAD gets the refusal without its body. */
-	ask(&c, "HEAD", "/private/x", "", &r);
+	wt_ask(&c, "HEAD", "/private/x", "", &r);
 	WT_ASSERT_STATUS_LINE(&r, "HTTP/1.1 401 Unauthorized");
 	ck_assert_str_eq(wt_header(&r, "WWW-Authenticate"), CHALLENGE);
 	ck_assert_uint_eq(r.body_len, 0);
@@ -561,7 +513,7 @@ START_TEST(auth_guards_listed_prefixes)
 	ck_assert_int_eq(r.status, 200);
 	ck_assert_ptr_nonnull(strstr(r.body, "\r\n\r\nhello"));
 	wt_response_free(&r);
-	expect(&c, "/public", "", 200, "public");
+	wt_expect(&c, "/public", "", 200, "public");
 	wt_client_close(&c);
 	wt_stop_ok(&s);
 }
@@ -579,8 +531,8 @@ START_TEST(auth_without_paths_guards_everything)
 	expect_401(&c, "/nothing", "", "Bearer realm=\"warren\"");
 	expect_401(&c, "/", "Authorization: Bearer abcd\r\n",
 		   "Bearer realm=\"warren\", error=\"invalid_token\"");
-	expect(&c, "/public", "Authorization: Bearer abc\r\n", 200, "public");
-	expect(&c, "/nothing", "Authorization: Bearer abc\r\n", 404, "404 Not Found\n");
+	wt_expect(&c, "/public", "Authorization: Bearer abc\r\n", 200, "public");
+	wt_expect(&c, "/nothing", "Authorization: Bearer abc\r\n", 404, "404 Not Found\n");
 	wt_client_close(&c);
 	wt_stop_ok(&s);
 }
@@ -670,7 +622,7 @@ static void expect_decorated(struct wt_client *c, const char *method, const char
 {
 	struct wt_response r;
 
-	ask(c, method, target, "", &r);
+	wt_ask(c, method, target, "", &r);
 	ck_assert_msg(r.status == status && strcmp(r.body, body) == 0,
 		      "%s %s: expected %d \"%s\", got %d \"%s\"", method, target, status, body,
 		      r.status, r.body);
@@ -700,7 +652,7 @@ START_TEST(headers_on_every_response)
 	expect_decorated(&c, "GET", "/sleep", 200, "slept 0 ms\n");
 
 	/* A hook's answer; "add" keeps auth's challenge and puts its own after it. */
-	ask(&c, "GET", "/private/x", "", &r);
+	wt_ask(&c, "GET", "/private/x", "", &r);
 	WT_ASSERT_STATUS_LINE(&r, "HTTP/1.1 401 Unauthorized");
 	ck_assert_str_eq(r.body, UNAUTHORIZED);
 	assert_decorated(&r);
@@ -714,7 +666,7 @@ START_TEST(headers_on_every_response)
 	wt_response_free(&r);
 
 	/* What warren put in its own 405 stays. */
-	ask(&c, "POST", "/get-only", "Content-Length: 0\r\n", &r);
+	wt_ask(&c, "POST", "/get-only", "Content-Length: 0\r\n", &r);
 	ck_assert_int_eq(r.status, 405);
 	ck_assert_str_eq(wt_header(&r, "Allow"), "GET, HEAD");
 	assert_decorated(&r);
