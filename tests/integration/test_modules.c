@@ -202,17 +202,17 @@ START_TEST(unknown_handler_lists_available)
 {
 	char builtins[256];
 
-	assert_refused(
-		"'modules': [" WT_HELLO_MODULE "],"
-		"'routes': [{'match': {'path': '/a'}, 'handler': 'hello.greet'},"
-		" {'handler': 'helo'}]",
-		"routes[1].handler: no handler \"helo\" (available: hello.greet, echo.echo)");
+	assert_refused("'modules': [" WT_HELLO_MODULE "],"
+		       "'routes': [{'match': {'path': '/a'}, 'handler': 'hello.greet'},"
+		       " {'handler': 'helo'}]",
+		       "routes[1].handler: no handler \"helo\" (available: hello.greet, echo.echo, "
+		       "echo.json)");
 	/* Other built-ins would be listed too, with handler names unknown here. */
 	builtin_list(builtins, sizeof(builtins));
 	if (strcmp(builtins, "echo") == 0)
-		assert_refused(
-			"'routes': [{'handler': 'echo.nope'}]",
-			"routes[0].handler: no handler \"echo.nope\" (available: echo.echo)");
+		assert_refused("'routes': [{'handler': 'echo.nope'}]",
+			       "routes[0].handler: no handler \"echo.nope\" "
+			       "(available: echo.echo, echo.json)");
 }
 END_TEST
 

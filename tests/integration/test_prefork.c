@@ -950,7 +950,7 @@ START_TEST(invalid_reload_keeps_the_old_generation)
 	expect_refused(&s, workers, WT_HELLO_MODULE,
 		       "{'match': {'path': '/hello'}, 'handler': 'hello.nope'}",
 		       "routes[0].handler: no handler \"hello.nope\" "
-		       "(available: hello.greet, echo.echo)");
+		       "(available: hello.greet, echo.echo, echo.json)");
 	snprintf(
 		error, sizeof(error),
 		"modules[1].path: cannot load module: %s/missing.so: cannot open shared object file: No such file or directory",

@@ -34,6 +34,7 @@
 	"  {'match': {'path': '/first'}, 'handler': 'hello.greet', 'config': {'text': 'first'}},"  \
 	"  {'match': {'path': '/first'}, 'handler': 'hello.greet',"                                \
 	"   'config': {'text': 'second'}},"                                                        \
+	"  {'match': {'path': '/json/*'}, 'handler': 'echo.json'},"                                \
 	"  {'match': {'path': '/echo/*'}, 'handler': 'echo.echo'}"                                 \
 	"]"
 
@@ -349,6 +350,33 @@ START_TEST(plugin_and_builtin_in_one_server)
 }
 END_TEST
 
+/* echo.json: the request as one JSON object, keys sorted; a body that is not UTF-8 in hex. */
+START_TEST(echo_json_describes_the_request)
+{
+	struct wt_server s;
+	struct wt_client c;
+	struct wt_response r;
+
+	start(&s, &c);
+	WT_OK(wt_sends(&c, "POST /json/a%20b?x=1&y HTTP/1.1\r\nHost: test\r\nX-Q: \"q\"\r\n"
+			   "Content-Length: 5\r\n\r\nhello"));
+	WT_OK(wt_read_response(&c, &r, false));
+	WT_ASSERT_STATUS_LINE(&r, "HTTP/1.1 200 OK");
+	ck_assert_str_eq(wt_header(&r, "Content-Type"), "application/json");
+	ck_assert_str_eq(r.body, "{\"body\":\"hello\",\"headers\":[[\"Host\",\"test\"],"
+				 "[\"X-Q\",\"\\\"q\\\"\"],[\"Content-Length\",\"5\"]],"
+				 "\"method\":\"POST\",\"path\":\"/json/a%20b\",\"query\":\"x=1&y\","
+				 "\"remote\":\"127.0.0.1\",\"target\":\"/json/a%20b?x=1&y\","
+				 "\"version\":\"HTTP/1.1\"}\n");
+	wt_response_free(&r);
+	WT_OK(wt_sends(&c, "POST /json/ HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\n\xff\x01"));
+	WT_OK(wt_read_response(&c, &r, false));
+	ck_assert_ptr_nonnull(strstr(r.body, "\"body_hex\":\"ff01\""));
+	wt_response_free(&r);
+	finish(&s, &c);
+}
+END_TEST
+
 START_TEST(no_routes_means_404)
 {
 	struct wt_server s;
@@ -392,6 +420,7 @@ static Suite *routing_suite(void)
 	tcase_add_test(tc, route_config_reaches_the_handler);
 	tcase_add_test(tc, module_without_config_uses_its_default);
 	tcase_add_test(tc, plugin_and_builtin_in_one_server);
+	tcase_add_test(tc, echo_json_describes_the_request);
 	suite_add_tcase(s, tc);
 
 	return s;
