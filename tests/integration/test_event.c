@@ -451,9 +451,9 @@ START_TEST(accepting_pauses_within_the_open_files_limit)
 	WT_OK(wt_start_hook(&s, limit_fds, &max_fds));
 	for (int i = 0; i < N; i++)
 		WT_OK(wt_client_open(&c[i], &s, 0));
-	WT_OK(wt_wait_log(&s, "worker_connections 10000 lowered to 32 to fit the open-files limit",
-			  WT_TIMEOUT_MS));
-	WT_OK(wt_wait_log(&s, "32 connections, the worker_connections cap: accepting paused",
+	/* 64 fds leave about 32 for connections (fewer under valgrind, which keeps some). */
+	WT_OK(wt_wait_log(&s, "worker_connections 10000 lowered to ", WT_TIMEOUT_MS));
+	WT_OK(wt_wait_log(&s, " connections, the worker_connections cap: accepting paused",
 			  WT_TIMEOUT_MS));
 	ck_assert(!wt_log_contains(&s, "Too many open files"));
 	for (int i = 0; i < N; i++)
