@@ -461,6 +461,7 @@ static void rbuf_resize(struct conn *c, size_t cap)
 
 int http_conn_init(struct conn *c, struct worker *w)
 {
+	memset(c, 0, sizeof(*c));
 	c->w = w;
 	c->rbuf = NULL;
 	c->rbuf_lent = false;

@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <liburing.h>
@@ -30,8 +31,8 @@
 #define VALGRIND_MAKE_MEM_DEFINED(addr, len) ((void)(addr), (void)(len))
 #define RUNNING_ON_VALGRIND 0
 #endif
-/* Under valgrind, how long one wait in the kernel may last (see ur_run()). */
-#define VALGRIND_WAIT_MS 10
+/* Under valgrind, how long the loop sleeps between two looks at the ring (see ur_run()). */
+#define VALGRIND_NAP_NS 1000000
 
 #include "reactor.h"
 
@@ -513,11 +514,18 @@ static int ur_run(struct reactor *rx, int timeout_ms)
 	/* Handles closed outside run() (from timers) need no turn of their own. */
 	release_idle(ur);
 	/*
-	 * Valgrind holds its global lock while a thread is inside io_uring_enter, so an
-	 * offload thread could not post its eventfd until the wait ends by itself.
+	 * Valgrind holds its global lock while a thread waits inside io_uring_enter, so an
+	 * offload thread could not post its eventfd until the wait ended by itself. Under
+	 * valgrind the loop submits, naps in nanosleep (which lets the other threads run)
+	 * and looks again, instead of waiting in the kernel.
 	 */
-	if (RUNNING_ON_VALGRIND && (timeout_ms < 0 || timeout_ms > VALGRIND_WAIT_MS))
-		timeout_ms = VALGRIND_WAIT_MS;
+	if (RUNNING_ON_VALGRIND && timeout_ms != 0 && io_uring_cq_ready(&ur->ring) == 0) {
+		struct timespec nap = {.tv_nsec = VALGRIND_NAP_NS};
+
+		io_uring_submit(&ur->ring);
+		nanosleep(&nap, NULL);
+		timeout_ms = 0;
+	}
 	/* Completions already queued are handled now; the kernel may have more to post. */
 	if (timeout_ms == 0 || io_uring_cq_ready(&ur->ring) > 0) {
 		ret = io_uring_submit_and_get_events(&ur->ring);
