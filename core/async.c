@@ -36,19 +36,6 @@ struct offload {
 	uint64_t count;
 };
 
-/* Module code runs under a crash context naming its route, for a fatal signal's report. */
-static void enter_module(struct conn *c)
-{
-	const struct route *rt = c->req.route;
-
-	c->w->crash = (struct crash_context){.what = rt ? rt->id : "", .c = c};
-}
-
-static void leave_module(struct conn *c)
-{
-	c->w->crash = (struct crash_context){0};
-}
-
 /* A request that can still be answered: what async calls and callbacks need. */
 static bool request_live(const struct warren_request *r)
 {
@@ -73,9 +60,9 @@ static void on_request_timer(struct timer *tm)
 	struct conn *c = t->r->c;
 
 	unlink_timer(t);
-	enter_module(c);
+	module_enter(c, handler_id(c));
 	t->fn(t->r, t->arg);
-	leave_module(c);
+	module_leave(c);
 }
 
 WARREN_API int warren_timer_add(struct warren_request *r, uint64_t ms, warren_timer_fn fn,
@@ -157,9 +144,9 @@ static void on_watch(struct rx_op *op, int res)
 	/* One-shot: the watch is gone before its callback, which may watch the fd again. */
 	unlink_watch(wt);
 	async_watch_close(c->w, wt);
-	enter_module(c);
+	module_enter(c, handler_id(c));
 	fn(r, fd, events, arg);
-	leave_module(c);
+	module_leave(c);
 }
 
 WARREN_API int warren_fd_watch(struct warren_request *r, int fd, unsigned events, warren_fd_fn fn,
@@ -251,9 +238,9 @@ static void job_finish(struct offload_job *j, bool run_done)
 
 	c->jobs--;
 	if (run_done && c->state != CONN_CLOSED && request_live(r)) {
-		enter_module(c);
+		module_enter(c, handler_id(c));
 		j->done(r, j->arg);
-		leave_module(c);
+		module_leave(c);
 	}
 	free(j);
 	if (c->jobs)

@@ -324,9 +324,9 @@ static void on_write(struct rx_op *op, int res)
 	if (r->want_drain && r->streaming && !r->answered) {
 		r->want_drain = false;
 		r->async_deadline = c->w->now_ms + c->w->cfg->handler_timeout_ms;
-		c->w->crash = (struct crash_context){.what = r->route ? r->route->id : "", .c = c};
+		module_enter(c, handler_id(c));
 		r->drain_fn(r, r->drain_arg);
-		c->w->crash = (struct crash_context){0};
+		module_leave(c);
 		if (c->state == CONN_CLOSED)
 			return;
 	}

@@ -461,18 +461,10 @@ static void rbuf_resize(struct conn *c, size_t cap)
 
 int http_conn_init(struct conn *c, struct worker *w)
 {
+	/* No buffer yet: one comes with the first bytes. */
 	memset(c, 0, sizeof(*c));
 	c->w = w;
-	c->rbuf = NULL;
-	c->rbuf_lent = false;
-	c->rcap = c->rlen = c->rpos = c->req_start = 0;
-	c->wbuf = NULL;
-	c->wcap = c->wlen = c->wsent = 0;
-	c->body = NULL;
-	c->body_len = c->body_cap = 0;
-	c->ext = (struct out_ext){.fd = -1};
-	c->close_after_write = false;
-	c->request_begun = false;
+	c->ext.fd = -1;
 	pool_init(&c->pool, &w->blocks);
 	http_parser_init(&c->parser, HTTP_REQUEST);
 	c->req.c = c;
@@ -778,12 +770,12 @@ const char *http_request_path(const struct conn *c, size_t *len)
 	return req_base(c) + r->path_off;
 }
 
-/* Module code runs under a crash context naming it, for a fatal signal's report. */
+/* A module call made under a crash context naming @id; its result is the call's. */
 #define CALL_MODULE(c, id, call)                                                                   \
 	({                                                                                         \
-		(c)->w->crash = (struct crash_context){.what = (id), .c = (c)};                    \
+		module_enter((c), (id));                                                           \
 		__auto_type ret_ = (call);                                                         \
-		(c)->w->crash = (struct crash_context){0};                                         \
+		module_leave(c);                                                                   \
 		ret_;                                                                              \
 	})
 
@@ -840,9 +832,9 @@ static void run_on_complete(struct conn *c)
 	for (size_t i = 0; i < srv->n_on_complete; i++) {
 		const struct req_hook *h = &srv->on_complete[i];
 
-		c->w->crash = (struct crash_context){.what = h->id, .c = c};
+		module_enter(c, h->id);
 		h->on_complete(&c->req, h->data);
-		c->w->crash = (struct crash_context){0};
+		module_leave(c);
 	}
 }
 
@@ -999,9 +991,9 @@ static void abort_notify(struct conn *c)
 	r->aborted = true;
 	cancel_async(c);
 	if (r->async && r->abort_fn) {
-		c->w->crash = (struct crash_context){.what = r->route ? r->route->id : "", .c = c};
+		module_enter(c, handler_id(c));
 		r->abort_fn(r, r->abort_arg);
-		c->w->crash = (struct crash_context){0};
+		module_leave(c);
 	}
 	r->async = false;
 	r->body_fn = NULL;
@@ -1113,9 +1105,9 @@ void http_deliver_body(struct conn *c)
 	chunk = (struct warren_str){req_base(c) + r->body_off, r->body_len};
 	if (last)
 		r->body_fn = NULL;
-	c->w->crash = (struct crash_context){.what = r->route ? r->route->id : "", .c = c};
+	module_enter(c, handler_id(c));
 	fn(r, chunk, last, r->body_arg);
-	c->w->crash = (struct crash_context){0};
+	module_leave(c);
 	if (last || r->body_fn != fn || r->answered)
 		return;
 	/* Delivered: what follows the body moves down over it, so the buffer stays small. */

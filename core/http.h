@@ -14,7 +14,6 @@
 #include "worker.h"
 
 #define HTTP_MAX_HEADERS 100
-#define CONN_RBUF_INITIAL 8192
 /* Pipelined responses are batched up to this much output before it is flushed. */
 #define CONN_WBUF_HIGH (256 * 1024)
 
@@ -235,6 +234,23 @@ void http_jobs_done(struct conn *c);
 void http_deliver_body(struct conn *c);
 /* Appends one chunk (or, for HTTP/1.0, the raw bytes) of a streamed response. */
 int http_stream_chunk(struct conn *c, const void *data, size_t len);
+
+/* Module code runs under a crash context naming it, for a fatal signal's report. */
+static inline void module_enter(struct conn *c, const char *what)
+{
+	c->w->crash = (struct crash_context){.what = what, .c = c};
+}
+
+static inline void module_leave(struct conn *c)
+{
+	c->w->crash = (struct crash_context){0};
+}
+
+/* The id of the route whose handler holds the request, for a callback of that handler. */
+static inline const char *handler_id(const struct conn *c)
+{
+	return c->req.route ? c->req.route->id : "";
+}
 
 /* Closes a watch without calling it (core/async.c). */
 void async_watch_close(struct worker *w, struct warren_watch *wt);

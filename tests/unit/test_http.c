@@ -629,7 +629,7 @@ START_TEST(buffer_compacts_between_requests)
 		feed("TP/1.1\r\nHost: x\r\n\r\n");
 		c.wlen = 0;
 	}
-	ck_assert_uint_eq(c.rcap, CONN_RBUF_INITIAL);
+	ck_assert_uint_eq(c.rcap, BUF_BLOCK);
 }
 END_TEST
 
