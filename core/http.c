@@ -205,14 +205,17 @@ static int split_target(struct conn *c, struct warren_request *r)
 }
 
 /*
- * What http-parser lets through in the request line: any "HT?P/" prefix before the
- * version, and tabs, control bytes or bytes >= 0x80 in the target. "*" is OPTIONS-only.
+ * What http-parser lets through in the request line: more than one space around the
+ * target, any "HT?P/" prefix before the version, and tabs, control bytes or bytes >= 0x80
+ * in the target. "*" is OPTIONS-only.
  */
 static bool valid_request_line(const struct conn *c, const struct warren_request *r)
 {
 	const char *base = req_base(c), *t = base + r->url_off;
 
-	if ((size_t)r->url_off + r->url_len + 6 > c->rlen - c->req_start ||
+	/* The method is at least one letter, so t[-2] is in the request. */
+	if (r->url_off < 2 || t[-1] != ' ' || t[-2] == ' ' ||
+	    (size_t)r->url_off + r->url_len + 6 > c->rlen - c->req_start ||
 	    memcmp(t + r->url_len, " HTTP/", 6) != 0)
 		return false;
 	for (uint32_t i = 0; i < r->url_len; i++) {
@@ -222,6 +225,42 @@ static bool valid_request_line(const struct conn *c, const struct warren_request
 			return false;
 	}
 	return !(r->url_len == 1 && t[0] == '*' && r->method != HTTP_OPTIONS);
+}
+
+/*
+ * Whether the head, from where this request's bytes start to its blank line, is made of
+ * CRLF-terminated lines and nothing else. http-parser (built without HTTP_PARSER_STRICT, as
+ * Debian's is) takes a CR followed by any byte as a line end after an empty field value and
+ * as the blank line that ends the head, a bare LF as a line end everywhere, and any lone CR
+ * or LF before the request line as an empty line: a front proxy that frames such a message
+ * differently forwards bytes that warren reads as another request. Once every line ends in
+ * CRLF and holds no other CR, the parser's lines are exactly these, so its head ends at this
+ * blank line too. Empty lines before the request line are allowed as CRLFs (RFC 9112 section
+ * 2.2); a field line that starts with whitespace is obs-fold, refused wherever it appears
+ * (after an empty value, the parser drops the fold without a trace in the value).
+ * One memchr() pass over bytes already in the buffer: the parser has seen the blank line's
+ * last byte before it calls on_headers_complete().
+ */
+static bool head_is_crlf_lines(const char *s, size_t len)
+{
+	const char *end = s + len;
+	bool request_line = false;
+
+	for (;;) {
+		const char *lf = memchr(s, '\n', (size_t)(end - s));
+
+		if (!lf || lf == s || lf[-1] != '\r' || memchr(s, '\r', (size_t)(lf - 1 - s)))
+			return false;
+		if (lf - 1 == s) {
+			if (request_line)
+				return true;
+		} else if (!request_line) {
+			request_line = true;
+		} else if (*s == ' ' || *s == '\t') {
+			return false;
+		}
+		s = lf + 1;
+	}
 }
 
 /* RFC 3986 reg-name, IP-literal and port characters: what a Host value may hold. */
@@ -255,6 +294,8 @@ static int on_headers_complete(http_parser *p)
 
 	r->headers_done = true;
 	r->method = p->method;
+	if (!head_is_crlf_lines(base, c->rlen - c->req_start))
+		return reject(c, 400);
 	if (p->http_major != 1 || p->http_minor > 1)
 		return reject(c, 505);
 	r->version = p->http_minor ? 11 : 10;

@@ -489,7 +489,43 @@ static const struct {
 	{"POST /echo/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\rXabc\r\n", 400},
 	{"FOO /d HTTP/1.1\r\nHost: x\r\n\r\n", 501},
 	{"G\x01T /d HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+	/* A CR followed by any byte ends the head or an empty field; the rest would be
+	 * served as a second request. */
+	{"GET /d HTTP/1.1\r\nHost: x\r\n\rXGET /d HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+	{"GET /d HTTP/1.1\r\nHost: x\n\rXGET /d HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+	{"GET /d HTTP/1.1\r\nHost: x\r\nA:\rXB: y\r\n\r\n", 400},
+	{"GET /d HTTP/1.1\r\nHost: x\r\nA: \t\rX\r\n", 400},
+	/* Bare LF line ends, anywhere in the head. */
+	{"GET /d HTTP/1.1\nHost: x\r\n\r\n", 400},
+	{"GET /d HTTP/1.1\r\nHost: x\n\r\n", 400},
+	{"GET /d HTTP/1.1\r\nHost: x\r\nA:\n\r\n", 400},
+	{"GET /d HTTP/1.1\r\nHost: x\r\n\n", 400},
+	/* Empty lines before the request line are CRLFs, nothing else. */
+	{"\rGET /d HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+	{"\nGET /d HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+	{"\r\n\r\rGET /d HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+	/* obs-fold after an empty value leaves no trace in the value. */
+	{"GET /d HTTP/1.1\r\nHost: x\r\nA:\r\n b\r\n\r\n", 400},
+	{"GET /d HTTP/1.1\r\nHost: x\r\nA:\r\n\tTransfer-Encoding: chunked\r\n\r\n", 400},
+	/* One space before the target, as after it. */
+	{"GET  /d HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+	{"GET /d  HTTP/1.1\r\nHost: x\r\n\r\n", 400},
 };
+
+START_TEST(crlf_before_request_line_is_ignored)
+{
+	char *out;
+
+	feed("\r\n\r\nGET /d HTTP/1.1\r\nHost: x\r\n\r\n"
+	     "POST /echo/x HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\na\r\n"
+	     "GET /d HTTP/1.1\r\nHost: x\r\n\r\n");
+	out = output();
+	ck_assert_int_eq(c.served, 3);
+	ck_assert_ptr_null(strstr(out, " 400 "));
+	ck_assert(!c.close_after_write);
+	free(out);
+}
+END_TEST
 
 START_TEST(lenient_parser_gaps_are_closed)
 {
@@ -660,6 +696,7 @@ static Suite *http_suite(void)
 	tcase_add_test(tc, trailer_size_is_bounded);
 	tcase_add_test(tc, cl_and_te_is_400);
 	tcase_add_loop_test(tc, lenient_parser_gaps_are_closed, 0, ARRAY_SIZE(lenient));
+	tcase_add_test(tc, crlf_before_request_line_is_ignored);
 	tcase_add_test(tc, options_star_is_allowed);
 	tcase_add_test(tc, body_too_large_is_413);
 	tcase_add_test(tc, chunked_too_large_is_413);
