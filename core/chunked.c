@@ -15,8 +15,9 @@ enum {
 	S_DATA,	   /* chunk data */
 	S_DATA_CR, /* CRLF after chunk data */
 	S_DATA_LF,
-	S_TRAILER,     /* start of a trailer line, or the final CRLF */
-	S_TRAILER_TXT, /* inside a trailer field line */
+	S_TRAILER,	/* start of a trailer line, or the final CRLF */
+	S_TRAILER_NAME, /* a trailer field's name, up to its colon */
+	S_TRAILER_TXT,	/* a trailer field's value */
 	S_TRAILER_LF,
 	S_END_LF,
 };
@@ -146,10 +147,25 @@ int chunked_decode(struct chunked *d, char *buf, size_t *in, size_t len, size_t 
 			if (ch == '\r') {
 				d->state = S_END_LF;
 			} else if (is_tchar(ch)) {
-				d->state = S_TRAILER_TXT;
+				d->state = S_TRAILER_NAME;
 				d->trailer_len++;
 			} else {
 				ret = -EPROTO;
+				goto out;
+			}
+			break;
+		case S_TRAILER_NAME:
+			/* A field line is name ":" value: whitespace before the colon, or no
+			 * colon at all, is 400 (RFC 9112 section 5.1), as in the head. */
+			i++;
+			if (ch == ':') {
+				d->state = S_TRAILER_TXT;
+			} else if (!is_tchar(ch)) {
+				ret = -EPROTO;
+				goto out;
+			}
+			if (++d->trailer_len > max_trailer) {
+				ret = -EMSGSIZE;
 				goto out;
 			}
 			break;

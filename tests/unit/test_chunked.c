@@ -95,6 +95,9 @@ START_TEST(malformed_framing)
 	assert_error("0\r\nX: a\x01\r\n\r\n", -EPROTO);
 	assert_error("0\r\nX: a\r\r\n", -EPROTO);
 	assert_error("0\r\n\rX", -EPROTO);
+	assert_error("0\r\nX : y\r\n\r\n", -EPROTO); /* whitespace before the colon */
+	assert_error("0\r\nX\r\n\r\n", -EPROTO);     /* no colon */
+	assert_error("0\r\nX-Y z\r\n\r\n", -EPROTO);
 	assert_error("00000000000000001\r\nx\r\n0\r\n\r\n", -EPROTO); /* 17 digits */
 	assert_error("-1\r\n", -EPROTO);
 	assert_error("+1\r\n", -EPROTO);
