@@ -282,6 +282,40 @@ static bool valid_host(const char *s, size_t len)
 	return true;
 }
 
+/*
+ * Whether the connection persists after this request (RFC 9112 section 9.3): a "close"
+ * option ends it; otherwise HTTP/1.1 persists and HTTP/1.0 only with "keep-alive".
+ * http-parser's own answer lets a 1.0 request's "keep-alive" win over its "close", and
+ * reads Proxy-Connection, which is no Connection field, as one.
+ */
+static bool wants_persist(const char *base, const struct warren_request *r)
+{
+	bool close = false, keep = false;
+
+	for (unsigned i = 0; i < r->nhdrs; i++) {
+		const struct http_hdr *h = &r->hdrs[i];
+		const char *v = base + h->value_off, *end = v + h->value_len;
+
+		if (!slice_eq(base, h->name_off, h->name_len, "connection"))
+			continue;
+		while (v < end) {
+			const char *comma = memchr(v, ',', (size_t)(end - v)), *te;
+
+			te = comma ? comma : end;
+			while (v < te && (*v == ' ' || *v == '\t'))
+				v++;
+			while (te > v && (te[-1] == ' ' || te[-1] == '\t'))
+				te--;
+			if ((size_t)(te - v) == 5 && strncasecmp(v, "close", 5) == 0)
+				close = true;
+			else if ((size_t)(te - v) == 10 && strncasecmp(v, "keep-alive", 10) == 0)
+				keep = true;
+			v = comma ? comma + 1 : end;
+		}
+	}
+	return !close && (r->version == 11 || keep);
+}
+
 static int on_headers_complete(http_parser *p)
 {
 	struct conn *c = parser_conn(p);
@@ -313,6 +347,13 @@ static int on_headers_complete(http_parser *p)
 		if (!http_is_token(base + h->name_off, h->name_len) ||
 		    memchr(base + h->value_off, '\n', h->value_len) ||
 		    memchr(base + h->value_off, '\r', h->value_len))
+			return reject(c, 400);
+		/*
+		 * The parser checks every byte of a value for control characters but the
+		 * first (a NUL there passed); what follows OWS can only be a visible byte.
+		 */
+		if (h->value_len > 0 &&
+		    ((unsigned char)base[h->value_off] <= 0x20 || base[h->value_off] == 0x7f))
 			return reject(c, 400);
 		/* http-parser keeps trailing whitespace of values; OWS is not part of them. */
 		while (h->value_len > 0 && (base[h->value_off + h->value_len - 1] == ' ' ||
@@ -346,6 +387,7 @@ static int on_headers_complete(http_parser *p)
 	}
 	if (has_cl && p->content_length > cfg->max_body_size)
 		return reject(c, 413);
+	r->persist = wants_persist(base, r);
 
 	for (unsigned i = 0; i < r->nhdrs; i++) {
 		struct http_hdr *h = &r->hdrs[i];
@@ -1097,8 +1139,8 @@ static void request_start(struct conn *c)
 	struct warren_request *r = &c->req;
 
 	r->started = true;
-	r->keep_alive = http_should_keep_alive(&c->parser) && c->w->cfg->keepalive_timeout_ms > 0 &&
-			!c->parser.upgrade && !c->w->stopping;
+	r->keep_alive = r->persist && c->w->cfg->keepalive_timeout_ms > 0 && !c->parser.upgrade &&
+			!c->w->stopping;
 	if (run_on_request(c) == WARREN_DONE)
 		r->answered = true;
 }

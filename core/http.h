@@ -93,6 +93,7 @@ struct warren_request {
 	uint8_t version; /* 10 or 11 */
 	bool in_value;	 /* the last header callback was for a value */
 	bool headers_done;
+	bool persist; /* the version and Connection field let the connection go on */
 	bool keep_alive;
 	int err_status; /* set by a parser callback that rejects the request */
 

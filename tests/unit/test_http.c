@@ -331,6 +331,28 @@ START_TEST(http10_keep_alive)
 }
 END_TEST
 
+/* RFC 9112 section 9.3 decides whether a connection persists; not http-parser's reading. */
+static const struct {
+	const char *req;
+	bool persists;
+} persistence[] = {
+	{"GET /d HTTP/1.0\r\nConnection: keep-alive\r\nConnection: close\r\n\r\n", false},
+	{"GET /d HTTP/1.0\r\nConnection: close, keep-alive\r\n\r\n", false},
+	{"GET /d HTTP/1.0\r\nProxy-Connection: keep-alive\r\n\r\n", false},
+	{"GET /d HTTP/1.0\r\nConnection: TE ,\tKeep-Alive \r\n\r\n", true},
+	{"GET /d HTTP/1.1\r\nHost: x\r\nProxy-Connection: close\r\n\r\n", true},
+	{"GET /d HTTP/1.1\r\nHost: x\r\nConnection: x-close\r\n\r\n", true},
+	{"GET /d HTTP/1.1\r\nHost: x\r\nConnection: te,CLOSE\r\n\r\n", false},
+};
+
+START_TEST(connection_options_decide_persistence)
+{
+	feed(persistence[_i].req);
+	ck_assert(strncmp(c.wbuf, "HTTP/1.1 200 OK", 15) == 0);
+	ck_assert_int_eq(c.close_after_write, !persistence[_i].persists);
+}
+END_TEST
+
 START_TEST(connection_close_stops_parsing)
 {
 	feed("GET /d HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /d HTTP/1.1\r\n\r\n");
@@ -507,6 +529,10 @@ static const struct {
 	/* obs-fold after an empty value leaves no trace in the value. */
 	{"GET /d HTTP/1.1\r\nHost: x\r\nA:\r\n b\r\n\r\n", 400},
 	{"GET /d HTTP/1.1\r\nHost: x\r\nA:\r\n\tTransfer-Encoding: chunked\r\n\r\n", 400},
+	/* A control byte first in a value, where the parser does not look. */
+	{"GET /d HTTP/1.1\r\nHost: x\r\nA: \x00b\r\n\r\n", 400},
+	{"GET /d HTTP/1.1\r\nHost: x\r\nA:\x7f\r\n\r\n", 400},
+	{"GET /d HTTP/1.1\r\nHost: x\r\nA:\t\x01\r\n\r\n", 400},
 	/* One space before the target, as after it. */
 	{"GET  /d HTTP/1.1\r\nHost: x\r\n\r\n", 400},
 	{"GET /d  HTTP/1.1\r\nHost: x\r\n\r\n", 400},
@@ -683,6 +709,7 @@ static Suite *http_suite(void)
 	tcase_add_test(tc, head_has_length_no_body);
 	tcase_add_test(tc, http10_closes_unless_keep_alive);
 	tcase_add_test(tc, http10_keep_alive);
+	tcase_add_loop_test(tc, connection_options_decide_persistence, 0, ARRAY_SIZE(persistence));
 	tcase_add_test(tc, connection_close_stops_parsing);
 	tcase_add_test(tc, declined_goes_to_next_route);
 	tcase_add_test(tc, handler_error_is_500);
