@@ -283,37 +283,28 @@ static bool valid_host(const char *s, size_t len)
 }
 
 /*
- * Whether the connection persists after this request (RFC 9112 section 9.3): a "close"
- * option ends it; otherwise HTTP/1.1 persists and HTTP/1.0 only with "keep-alive".
- * http-parser's own answer lets a 1.0 request's "keep-alive" win over its "close", and
- * reads Proxy-Connection, which is no Connection field, as one.
+ * Notes the "close" and "keep-alive" options of one Connection field (RFC 9112 section
+ * 9.3: close ends the connection; otherwise 1.1 persists and 1.0 only with keep-alive).
+ * http-parser's own answer lets a 1.0 request's keep-alive win over its close, and reads
+ * Proxy-Connection, which is no Connection field, as one.
  */
-static bool wants_persist(const char *base, const struct warren_request *r)
+static void connection_options(const char *v, size_t len, bool *close, bool *keep)
 {
-	bool close = false, keep = false;
+	const char *end = v + len;
 
-	for (unsigned i = 0; i < r->nhdrs; i++) {
-		const struct http_hdr *h = &r->hdrs[i];
-		const char *v = base + h->value_off, *end = v + h->value_len;
+	while (v < end) {
+		const char *comma = memchr(v, ',', (size_t)(end - v)), *te = comma ? comma : end;
 
-		if (!slice_eq(base, h->name_off, h->name_len, "connection"))
-			continue;
-		while (v < end) {
-			const char *comma = memchr(v, ',', (size_t)(end - v)), *te;
-
-			te = comma ? comma : end;
-			while (v < te && (*v == ' ' || *v == '\t'))
-				v++;
-			while (te > v && (te[-1] == ' ' || te[-1] == '\t'))
-				te--;
-			if ((size_t)(te - v) == 5 && strncasecmp(v, "close", 5) == 0)
-				close = true;
-			else if ((size_t)(te - v) == 10 && strncasecmp(v, "keep-alive", 10) == 0)
-				keep = true;
-			v = comma ? comma + 1 : end;
-		}
+		while (v < te && (*v == ' ' || *v == '\t'))
+			v++;
+		while (te > v && (te[-1] == ' ' || te[-1] == '\t'))
+			te--;
+		if (te - v == 5 && strncasecmp(v, "close", 5) == 0)
+			*close = true;
+		else if (te - v == 10 && strncasecmp(v, "keep-alive", 10) == 0)
+			*keep = true;
+		v = comma ? comma + 1 : end;
 	}
-	return !close && (r->version == 11 || keep);
 }
 
 static int on_headers_complete(http_parser *p)
@@ -321,7 +312,7 @@ static int on_headers_complete(http_parser *p)
 	struct conn *c = parser_conn(p);
 	struct warren_request *r = &c->req;
 	const char *base = req_base(c);
-	bool has_cl = false, has_te = false;
+	bool has_cl = false, has_te = false, close = false, keep = false;
 	unsigned tes = 0;
 	unsigned hosts = 0, te = 0;
 	const struct config *cfg = c->w->cfg;
@@ -341,19 +332,14 @@ static int on_headers_complete(http_parser *p)
 
 		/*
 		 * http-parser accepts names with spaces ("Transfer-Encoding : chunked" would
-		 * still frame the body) and folded values; both hide fields from whoever
-		 * reads the request next, so both are refused.
+		 * still frame the body), which hide fields from whoever reads the request
+		 * next. It checks every byte of a value for control characters but the first
+		 * (a NUL there passed); what follows OWS can only be a visible byte. (No value
+		 * holds a CR or LF: the head is CRLF lines without obs-fold.)
 		 */
 		if (!http_is_token(base + h->name_off, h->name_len) ||
-		    memchr(base + h->value_off, '\n', h->value_len) ||
-		    memchr(base + h->value_off, '\r', h->value_len))
-			return reject(c, 400);
-		/*
-		 * The parser checks every byte of a value for control characters but the
-		 * first (a NUL there passed); what follows OWS can only be a visible byte.
-		 */
-		if (h->value_len > 0 &&
-		    ((unsigned char)base[h->value_off] <= 0x20 || base[h->value_off] == 0x7f))
+		    (h->value_len > 0 &&
+		     ((unsigned char)base[h->value_off] <= 0x20 || base[h->value_off] == 0x7f)))
 			return reject(c, 400);
 		/* http-parser keeps trailing whitespace of values; OWS is not part of them. */
 		while (h->value_len > 0 && (base[h->value_off + h->value_len - 1] == ' ' ||
@@ -366,7 +352,10 @@ static int on_headers_complete(http_parser *p)
 		else if (slice_eq(base, h->name_off, h->name_len, "host") && hosts++ == 0 &&
 			 !valid_host(base + h->value_off, h->value_len))
 			return reject(c, 400);
+		else if (slice_eq(base, h->name_off, h->name_len, "connection"))
+			connection_options(base + h->value_off, h->value_len, &close, &keep);
 	}
+	r->persist = !close && (r->version == 11 || keep);
 	/* RFC 9112 section 3.2: exactly one Host in 1.1, at most one in 1.0. */
 	if (hosts > 1 || (r->version == 11 && hosts == 0))
 		return reject(c, 400);
@@ -387,7 +376,6 @@ static int on_headers_complete(http_parser *p)
 	}
 	if (has_cl && p->content_length > cfg->max_body_size)
 		return reject(c, 413);
-	r->persist = wants_persist(base, r);
 
 	for (unsigned i = 0; i < r->nhdrs; i++) {
 		struct http_hdr *h = &r->hdrs[i];
