@@ -431,7 +431,7 @@ def replay(text, step):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seed", default="1", help="a number, or 'random' (then printed)")
-    ap.add_argument("--count", type=int, default=20000)
+    ap.add_argument("--count", type=int, default=12000)
     ap.add_argument("--seconds", type=float, help="run this long instead of --count streams")
     ap.add_argument("--live-every", type=int, default=50, help="one stream in N also goes to a live worker (0: none)")
     ap.add_argument("--replay", metavar="STREAM", help="one stream, escaped as the failures print it")
