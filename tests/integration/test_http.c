@@ -898,6 +898,24 @@ START_TEST(two_host_fields_are_400)
 }
 END_TEST
 
+/*
+ * A request head is CRLF-terminated lines (RFC 9112 2.1): a CR followed by another byte
+ * ends neither the head nor a field line, so nothing after it is served as a request.
+ */
+START_TEST(cr_without_lf_in_the_head_is_400_and_nothing_after_it_is_served)
+{
+	static const char *const reqs[] = {
+		"GET /hello HTTP/1.1\r\nHost: test\r\n\rXGET /hello HTTP/1.1\r\nHost: test\r\n\r\n",
+		"GET /hello HTTP/1.1\r\nHost: test\n\rXGET /hello HTTP/1.1\r\nHost: test\r\n\r\n",
+		"GET /hello HTTP/1.1\r\nHost: test\r\nA:\rXB: y\r\n\r\n",
+	};
+
+	for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++)
+		expect_rejected(reqs[i], strlen(reqs[i]), "HTTP/1.1 400 Bad Request",
+				"400 Bad Request\n");
+}
+END_TEST
+
 /* A field name is a token (RFC 9110 5.1); a space inside one is a malformed request. */
 START_TEST(space_inside_field_name_is_400)
 {
@@ -1114,6 +1132,7 @@ static Suite *http_suite(void)
 	tcase_set_timeout(tc, WT_TEST_TIMEOUT_S);
 	tcase_add_test(tc, whitespace_before_colon_is_400);
 	tcase_add_test(tc, space_inside_field_name_is_400);
+	tcase_add_test(tc, cr_without_lf_in_the_head_is_400_and_nothing_after_it_is_served);
 	tcase_add_test(tc, http11_request_without_host_is_400);
 	tcase_add_test(tc, two_host_fields_are_400);
 	tcase_add_test(tc, obs_fold_is_rejected_or_unfolded);

@@ -517,6 +517,7 @@ static const struct {
 	{"GET /d HTTP/1.1\r\nHost: x\n\rXGET /d HTTP/1.1\r\nHost: x\r\n\r\n", 400},
 	{"GET /d HTTP/1.1\r\nHost: x\r\nA:\rXB: y\r\n\r\n", 400},
 	{"GET /d HTTP/1.1\r\nHost: x\r\nA: \t\rX\r\n", 400},
+	{"GET /d HTTP/1.1\r\nHost: x\r\n\r\r\n", 400},
 	/* Bare LF line ends, anywhere in the head. */
 	{"GET /d HTTP/1.1\nHost: x\r\n\r\n", 400},
 	{"GET /d HTTP/1.1\r\nHost: x\n\r\n", 400},
