@@ -155,27 +155,19 @@ int chunked_decode(struct chunked *d, char *buf, size_t *in, size_t len, size_t 
 			}
 			break;
 		case S_TRAILER_NAME:
+		case S_TRAILER_TXT:
 			/* A field line is name ":" value: whitespace before the colon, or no
 			 * colon at all, is 400 (RFC 9112 section 5.1), as in the head. */
 			i++;
-			if (ch == ':') {
-				d->state = S_TRAILER_TXT;
-			} else if (!is_tchar(ch)) {
-				ret = -EPROTO;
-				goto out;
-			}
-			if (++d->trailer_len > max_trailer) {
-				ret = -EMSGSIZE;
-				goto out;
-			}
-			break;
-		case S_TRAILER_TXT:
-			i++;
-			if (ch == '\r') {
+			if (d->state == S_TRAILER_TXT && ch == '\r') {
 				d->state = S_TRAILER_LF;
 				break;
 			}
-			if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
+			if (d->state == S_TRAILER_NAME && ch == ':') {
+				d->state = S_TRAILER_TXT;
+			} else if (d->state == S_TRAILER_NAME ?
+					   !is_tchar(ch) :
+					   (ch < 0x20 && ch != '\t') || ch == 0x7f) {
 				ret = -EPROTO;
 				goto out;
 			}

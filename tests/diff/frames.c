@@ -1,8 +1,9 @@
 /* tests/diff/frames.c - prints how warren frames request streams, for the differential
- * fuzzer (tests/diff/diff_fuzz.py). Each stream runs through the in-process HTTP layer, as
- * the unit tests drive it, on a fresh connection; a request hook records every request that
- * reaches dispatch and answers it. Input on stdin, repeated: "STEP LEN\n" and LEN bytes (fed
- * in reads of at most STEP bytes). Output, one JSON line per stream:
+ * fuzzer (tests/diff/diff_fuzz.py). Each stream runs through the in-process HTTP layer on a
+ * fresh connection, fed as the fuzz harness feeds it (http_input_feed()); a request hook
+ * records every request that reaches dispatch and answers it. Input on stdin, repeated:
+ * "STEP LEN\n" and LEN bytes (fed in reads of at most STEP bytes). Output, one JSON line
+ * per stream:
  * {"requests": [{"method", "target", "version", "headers": [[name, value]...], "body"}...],
  *  "statuses": [every response status, in order], "closed": whether warren closes after}
  * Strings are bytes: every byte outside printable ASCII is escaped as \u00XX. */
@@ -13,6 +14,7 @@
 
 #include "config.h"
 #include "http.h"
+#include "http_input.h"
 #include "server.h"
 #include "worker.h"
 
@@ -126,6 +128,11 @@ static void scan_statuses(struct out *st, const char *buf, size_t len)
 	}
 }
 
+static void written(const struct conn *c, void *statuses)
+{
+	scan_statuses(statuses, c->wbuf, c->wlen);
+}
+
 static void run_stream(struct server *srv, struct out *reqs, const char *data, size_t size,
 		       size_t step)
 {
@@ -140,22 +147,7 @@ static void run_stream(struct server *srv, struct out *reqs, const char *data, s
 	worker_init(&w, srv, NULL);
 	if (http_conn_init(&c, &w) < 0)
 		exit(2);
-	while (size > 0 && !c.close_after_write) {
-		size_t room = http_rbuf_make_room(&c), n = size < step ? size : step;
-
-		if (room == 0)
-			break;
-		if (n > room)
-			n = room;
-		memcpy(c.rbuf + c.rlen, data, n);
-		c.rlen += n;
-		if (http_process(&c) < 0)
-			exit(2);
-		scan_statuses(&statuses, c.wbuf, c.wlen);
-		c.wlen = 0; /* as if written */
-		data += n;
-		size -= n;
-	}
+	http_input_feed(&c, (const uint8_t *)data, size, step, written, &statuses);
 	printf("%s], \"statuses\": [%s], \"closed\": %s}\n", reqs->buf, statuses.buf,
 	       c.close_after_write ? "true" : "false");
 	fflush(stdout);

@@ -39,11 +39,33 @@ static struct server *get_server(void)
 
 /* Every response the server writes starts with a status line; anything else would mean
  * it wrote garbage or answered bytes it should not have. */
-static void check_output(const struct conn *c)
+static void check_output(const struct conn *c, void *arg)
 {
+	(void)arg;
 	if (c->wlen > 0 && (c->wlen < 12 || memcmp(c->wbuf, "HTTP/1.1 ", 9) != 0)) {
 		fprintf(stderr, "output does not start with a status line\n");
 		abort();
+	}
+}
+
+void http_input_feed(struct conn *c, const uint8_t *data, size_t size, size_t step,
+		     void (*written)(const struct conn *c, void *arg), void *arg)
+{
+	while (size > 0 && !c->close_after_write) {
+		size_t room = http_rbuf_make_room(c), n = size < step ? size : step;
+
+		if (room == 0)
+			break;
+		if (n > room)
+			n = room;
+		memcpy(c->rbuf + c->rlen, data, n);
+		c->rlen += n;
+		if (http_process(c) < 0)
+			break;
+		written(c, arg);
+		c->wlen = 0; /* as if written */
+		data += n;
+		size -= n;
 	}
 }
 
@@ -52,32 +74,13 @@ void http_input_run(const uint8_t *data, size_t size)
 	struct server *srv = get_server();
 	struct worker w;
 	struct conn c;
-	size_t step;
 
 	if (size == 0)
 		return;
-	step = (size_t)(data[0] % 64) + 1;
-	data++;
-	size--;
 	worker_init(&w, srv, NULL);
 	if (http_conn_init(&c, &w) < 0)
 		abort();
-	while (size > 0 && !c.close_after_write) {
-		size_t room = http_rbuf_make_room(&c), n = size < step ? size : step;
-
-		if (room == 0)
-			break;
-		if (n > room)
-			n = room;
-		memcpy(c.rbuf + c.rlen, data, n);
-		c.rlen += n;
-		if (http_process(&c) < 0)
-			break;
-		check_output(&c);
-		c.wlen = 0; /* as if written */
-		data += n;
-		size -= n;
-	}
+	http_input_feed(&c, data + 1, size - 1, (size_t)(data[0] % 64) + 1, check_output, NULL);
 	http_conn_fini(&c);
 	worker_fini(&w);
 }

@@ -7,6 +7,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct conn;
+
+/*
+ * Feeds @size bytes to @c in reads of at most @step bytes, as a reactor would, serving
+ * after each; @written(c, arg) then sees the output, which counts as sent afterwards.
+ * Stops when the connection is to close, or its buffer can take no more.
+ */
+void http_input_feed(struct conn *c, const uint8_t *data, size_t size, size_t step,
+		     void (*written)(const struct conn *c, void *arg), void *arg);
+
 /* Runs one input. The first byte picks how the rest is split into reads, so that every
  * split point of the buffer logic gets exercised. Aborts on a broken invariant. */
 void http_input_run(const uint8_t *data, size_t size);
