@@ -7,7 +7,6 @@
  * {"requests": [{"method", "target", "version", "headers": [[name, value]...], "body"}...],
  *  "statuses": [every response status, in order], "closed": whether warren closes after}
  * Strings are bytes: every byte outside printable ASCII is escaped as \u00XX. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
