@@ -238,8 +238,8 @@ static bool valid_request_line(const struct conn *c, const struct warren_request
  * blank line too. Empty lines before the request line are allowed as CRLFs (RFC 9112 section
  * 2.2); a field line that starts with whitespace is obs-fold, refused wherever it appears
  * (after an empty value, the parser drops the fold without a trace in the value).
- * One memchr() pass over bytes already in the buffer: the parser has seen the blank line's
- * last byte before it calls on_headers_complete().
+ * Two memchr() calls a line over bytes already in the buffer, no second parse: the parser
+ * has seen the blank line's last byte before it calls on_headers_complete().
  */
 static bool head_is_crlf_lines(const char *s, size_t len)
 {
