@@ -147,8 +147,9 @@ class Driver:
         return out
 
     def close(self):
+        """The driver's exit status: not 0 when it failed (a sanitizer's report, say)."""
         self.proc.stdin.close()
-        self.proc.wait()
+        return self.proc.wait()
 
 
 def compare(w, ref):
@@ -280,11 +281,13 @@ class Live:
         return None
 
     def stop(self):
+        """warren's exit status after a fast stop: 0 unless something went wrong."""
         self.proc.terminate()
-        self.proc.wait()
+        status = self.proc.wait()
         for f in os.listdir(self.dir):
             os.unlink(os.path.join(self.dir, f))
         os.rmdir(self.dir)
+        return status
 
 
 def is_utf8(b):
@@ -448,6 +451,7 @@ def main():
     start = time.monotonic()
     n = live_n = accepted = 0
     failures = []
+    status = live_status = None
     try:
         while (time.monotonic() - start < args.seconds) if args.seconds else n < args.count:
             s, step = stream(rnd)
@@ -462,9 +466,15 @@ def main():
                 failures.append(why)
                 print("FAIL stream %d: %s\n  replay: %s --replay '%s' --step %d" % (n, why, sys.argv[0], escape(s), step), flush=True)
     finally:
-        driver.close()
+        status = driver.close()
         if live:
-            live.stop()
+            live_status = live.stop()
+    if live_status:
+        failures.append("warren exited with status %d" % live_status)
+        print("FAIL warren exited with status %d after a fast stop" % live_status)
+    if status:
+        failures.append("the driver exited with status %d" % status)
+        print("FAIL the driver exited with status %d (its report is above)" % status)
     print(
         "diff_fuzz: %d streams (%d requests dispatched by warren, %d streams also live) in %.1f s, %d differences"
         % (n, accepted, live_n, time.monotonic() - start, len(failures))
