@@ -28,6 +28,35 @@ static bool is_tchar(unsigned char ch)
 	       (ch && strchr("!#$%&'*+-.^_`|~", ch));
 }
 
+/*
+ * Fields that frame the message may not come as trailers (RFC 9110 section 6.5.1): warren
+ * drops trailers, but a proxy behind it that merges them into the head would frame the
+ * message anew. A strict parser refuses them; so does warren.
+ */
+static const char *const framing_fields[] = {"content-length", "transfer-encoding"};
+
+/* Whether the trailer name that @ch continues can still be one of framing_fields. */
+static void match_name(struct chunked *d, unsigned char ch)
+{
+	for (unsigned k = 0; k < ARRAY_SIZE(framing_fields); k++) {
+		const char *f = framing_fields[k];
+
+		if ((d->name_may_frame & (1u << k)) &&
+		    (d->name_pos >= strlen(f) || (ch | 0x20) != (unsigned char)f[d->name_pos]))
+			d->name_may_frame &= (uint8_t) ~(1u << k);
+	}
+	if (d->name_pos < UINT8_MAX)
+		d->name_pos++;
+}
+
+static bool name_frames(const struct chunked *d)
+{
+	for (unsigned k = 0; k < ARRAY_SIZE(framing_fields); k++)
+		if ((d->name_may_frame & (1u << k)) && d->name_pos == strlen(framing_fields[k]))
+			return true;
+	return false;
+}
+
 /* chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] ) */
 static bool ext_byte(struct chunked *d, unsigned char ch)
 {
@@ -149,6 +178,9 @@ int chunked_decode(struct chunked *d, char *buf, size_t *in, size_t len, size_t 
 			} else if (is_tchar(ch)) {
 				d->state = S_TRAILER_NAME;
 				d->trailer_len++;
+				d->name_pos = 0;
+				d->name_may_frame = (1u << ARRAY_SIZE(framing_fields)) - 1;
+				match_name(d, ch);
 			} else {
 				ret = -EPROTO;
 				goto out;
@@ -164,7 +196,13 @@ int chunked_decode(struct chunked *d, char *buf, size_t *in, size_t len, size_t 
 				break;
 			}
 			if (d->state == S_TRAILER_NAME && ch == ':') {
+				if (name_frames(d)) {
+					ret = -EPROTO;
+					goto out;
+				}
 				d->state = S_TRAILER_TXT;
+			} else if (d->state == S_TRAILER_NAME && is_tchar(ch)) {
+				match_name(d, ch);
 			} else if (d->state == S_TRAILER_NAME ?
 					   !is_tchar(ch) :
 					   (ch < 0x20 && ch != '\t') || ch == 0x7f) {

@@ -16,6 +16,8 @@ struct chunked {
 	uint64_t size; /* of the chunk being read, then what is left of it */
 	size_t ext_len;
 	size_t trailer_len;
+	/* The trailer name read so far, matched against the framing fields' names. */
+	uint8_t name_pos, name_may_frame; /* a bit per name in chunked.c's framing_fields */
 };
 
 enum chunked_result {

@@ -67,6 +67,10 @@ START_TEST(valid_bodies)
 	assert_body("3;name=value;flag\r\nabc\r\n0\r\n\r\n", "abc");
 	assert_body("3 ; q=\"a \\\" ;b\"\r\nabc\r\n0\r\n\r\n", "abc");
 	assert_body("3\r\nabc\r\n0\r\nX-Trailer: yes\r\nY: z\r\n\r\n", "abc");
+	/* Names that only begin or end like a framing field are ordinary trailers. */
+	assert_body("3\r\nabc\r\n0\r\nContent-Length-X: 1\r\nTransfer-Encodin: a\r\n"
+		    "X-Content-Length: 2\r\n\r\n",
+		    "abc");
 	assert_body("1\r\n\r\r\n1\r\n\n\r\n0\r\n\r\n", "\r\n");
 }
 END_TEST
@@ -98,6 +102,10 @@ START_TEST(malformed_framing)
 	assert_error("0\r\nX : y\r\n\r\n", -EPROTO); /* whitespace before the colon */
 	assert_error("0\r\nX\r\n\r\n", -EPROTO);     /* no colon */
 	assert_error("0\r\nX-Y z\r\n\r\n", -EPROTO);
+	/* Framing fields as trailers, in any case. */
+	assert_error("0\r\nTransfer-Encoding: identity\r\n\r\n", -EPROTO);
+	assert_error("0\r\ncontent-LENGTH: 5\r\n\r\n", -EPROTO);
+	assert_error("0\r\nX: y\r\nTransfer-Encoding: chunked\r\n\r\n", -EPROTO);
 	assert_error("00000000000000001\r\nx\r\n0\r\n\r\n", -EPROTO); /* 17 digits */
 	assert_error("-1\r\n", -EPROTO);
 	assert_error("+1\r\n", -EPROTO);
