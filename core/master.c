@@ -66,9 +66,11 @@ struct master {
 	struct generation *cur;	    /* serving, or starting at boot */
 	struct generation *pending; /* a reload that is starting */
 	struct generation *old;	    /* draining */
-	uint64_t *deaths;	    /* ring of recent death times */
+	uint64_t *deaths;	    /* ring of recent deaths before ready */
 	unsigned ndeaths;
 	unsigned backoff_ms;
+	uint64_t crashes_since; /* start of the window of crash_log() */
+	unsigned crashes;	/* deaths of ready workers within it */
 	bool stopping;
 	int exit_code;
 	uint64_t stop_deadline;
@@ -314,9 +316,15 @@ static void read_notifications(struct master *m)
 			worker_ready(m, (pid_t)pids[i]);
 }
 
-/* Decides when the next respawn may happen: at once, unless workers keep dying. */
-static uint64_t respawn_time(struct master *m, uint64_t now)
+/*
+ * Decides when a worker that died before it was ready may be respawned: at once, unless
+ * that keeps happening (a broken worker_init will not mend itself). @none_alive: the
+ * generation has no worker left, which it may not stay for longer than the first step.
+ */
+static uint64_t respawn_time(struct master *m, uint64_t now, bool none_alive)
 {
+	unsigned delay;
+
 	const struct config *cfg = m->cur->srv->cfg;
 	unsigned keep = cfg->recover_max < DEATHS_MAX ? cfg->recover_max + 1 : DEATHS_MAX;
 	unsigned recent = 0;
@@ -332,10 +340,40 @@ static uint64_t respawn_time(struct master *m, uint64_t now)
 	m->backoff_ms = m->backoff_ms ? m->backoff_ms * 2 : BACKOFF_MIN_MS;
 	if (m->backoff_ms > BACKOFF_MAX_MS)
 		m->backoff_ms = BACKOFF_MAX_MS;
-	log_error("workers are crashing repeatedly (%u deaths within %u ms, recover.max is %u); "
-		  "next respawn in %u ms",
-		  recent, cfg->recover_window_ms, cfg->recover_max, m->backoff_ms);
-	return now + m->backoff_ms;
+	delay = none_alive && m->backoff_ms > BACKOFF_MIN_MS ? BACKOFF_MIN_MS : m->backoff_ms;
+	log_error("workers keep dying before they are ready (%u deaths within %u ms, recover.max "
+		  "is %u); next respawn in %u ms%s",
+		  recent, cfg->recover_window_ms, cfg->recover_max, delay,
+		  delay < m->backoff_ms ? " (no worker is alive: the back-off is cut short)" : "");
+	return now + delay;
+}
+
+/* Says how many deaths crash_log() kept quiet once their window is over. */
+static void crash_log_roll(struct master *m, uint64_t now)
+{
+	const struct config *cfg = m->cur->srv->cfg;
+
+	if (!m->crashes || now - m->crashes_since < cfg->recover_window_ms)
+		return;
+	if (m->crashes > cfg->recover_max)
+		log_error("%u more worker deaths within %u ms were not logged one by one",
+			  m->crashes - cfg->recover_max, cfg->recover_window_ms);
+	m->crashes = 0;
+}
+
+/*
+ * A worker that dies while serving is replaced at once, however often it happens: the
+ * cause is one request (a poison URL), not the worker, and a back-off would turn that
+ * request into an outage of the whole site. Only the log is limited: recover.max lines
+ * per recover.window, then one line counting the rest.
+ */
+static void crash_log(struct master *m, unsigned i, pid_t pid, const char *how, uint64_t now)
+{
+	crash_log_roll(m, now);
+	if (!m->crashes++)
+		m->crashes_since = now;
+	if (m->crashes <= m->cur->srv->cfg->recover_max)
+		log_error("worker %u (pid %d) %s; respawning", i, (int)pid, how);
 }
 
 static void abort_reload(struct master *m, const char *why)
@@ -397,9 +435,15 @@ static void worker_died(struct master *m, pid_t pid, int status)
 				}
 				return;
 			}
-			log_error("worker %u (pid %d) %s; respawning", i, (int)pid, how);
 			slot->last_pid = pid;
-			slot->respawn_at = respawn_time(m, timer_now_ms());
+			if (slot->ready) {
+				slot->respawn_at = timer_now_ms();
+				crash_log(m, i, pid, how, slot->respawn_at);
+				return;
+			}
+			log_error("worker %u (pid %d) %s before it was ready; respawning", i,
+				  (int)pid, how);
+			slot->respawn_at = respawn_time(m, timer_now_ms(), g->alive == 0);
 			return;
 		}
 	}
@@ -410,6 +454,8 @@ static void reap(struct master *m)
 	int status;
 	pid_t pid;
 
+	/* A worker that reported ready and then died is a crash, not a failed start. */
+	read_notifications(m);
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
 		worker_died(m, pid, status);
 }
@@ -555,6 +601,9 @@ static int next_timeout(const struct master *m, uint64_t now)
 	for (const struct generation *g = m->old; g; g = g->next)
 		if (g->kill_at && g->kill_at < next)
 			next = g->kill_at;
+	if (m->crashes > m->cur->srv->cfg->recover_max &&
+	    m->crashes_since + m->cur->srv->cfg->recover_window_ms < next)
+		next = m->crashes_since + m->cur->srv->cfg->recover_window_ms;
 	if (next == UINT64_MAX)
 		return -1;
 	return next <= now ? 0 : (int)(next - now);
@@ -617,8 +666,6 @@ static void loop(struct master *m)
 			log_error("poll: %s", strerror(errno));
 			break;
 		}
-		/* Readiness first: a worker that reported ready and then died is a crash,
-		 * not a failed start. */
 		read_notifications(m);
 		while (read(m->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
 			handle_signal(m, &si);
@@ -626,6 +673,7 @@ static void loop(struct master *m)
 		reap(m);
 		now = timer_now_ms();
 		sweep(m, now);
+		crash_log_roll(m, now);
 		if (!m->stopping) {
 			respawn_due(m, now);
 			continue;
