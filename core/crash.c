@@ -7,7 +7,9 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "crash.h"
@@ -121,6 +123,83 @@ int crash_guard_install(struct worker *w)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_fatal;
 	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESETHAND | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < ARRAY_SIZE(fatal); i++)
+		if (sigaction(fatal[i], &sa, NULL) < 0)
+			return -errno;
+	return 0;
+}
+
+/* ---- Module hooks in the master ----------------------------------------------------- */
+
+/* Process-wide: a signal handler gets no context, and a trial child writes it for the
+ * master to read, so it cannot live in the master struct. */
+static struct hook_trace *trace;
+
+int hook_trace_map(void)
+{
+	void *p;
+
+	if (trace)
+		return 0;
+	p = mmap(NULL, sizeof(*trace), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	trace = p;
+	return 0;
+}
+
+void hook_enter(const char *module, const char *hook)
+{
+	if (!trace)
+		return;
+	snprintf(trace->module, sizeof(trace->module), "%s", module);
+	snprintf(trace->hook, sizeof(trace->hook), "%s", hook);
+}
+
+void hook_leave(void)
+{
+	if (trace)
+		trace->module[0] = trace->hook[0] = '\0';
+}
+
+void hook_trace_describe(char *buf, size_t len)
+{
+	if (trace && trace->module[0])
+		snprintf(buf, len, "module \"%s\": %s", trace->module, trace->hook);
+	else
+		snprintf(buf, len, "%s", "");
+}
+
+static void on_fatal_in_hook(int sig)
+{
+	const char *abbrev = sigabbrev_np(sig);
+	struct line l = {.len = 0};
+	int saved = errno;
+
+	if (trace && trace->module[0]) {
+		adds(&l, "warren: module \"");
+		add(&l, trace->module, strnlen(trace->module, sizeof(trace->module)));
+		adds(&l, "\": ");
+		add(&l, trace->hook, strnlen(trace->hook, sizeof(trace->hook)));
+		adds(&l, " crashed (SIG");
+		adds(&l, abbrev ? abbrev : "?");
+		adds(&l, ")\n");
+		while (write(STDERR_FILENO, l.buf, l.len) < 0 && errno == EINTR)
+			;
+	}
+	errno = saved;
+	raise(sig);
+}
+
+int crash_guard_hooks(void)
+{
+	static const int fatal[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_fatal_in_hook;
+	sa.sa_flags = SA_RESETHAND | SA_NODEFER;
 	sigemptyset(&sa.sa_mask);
 	for (size_t i = 0; i < ARRAY_SIZE(fatal); i++)
 		if (sigaction(fatal[i], &sa, NULL) < 0)

@@ -15,11 +15,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "crash.h"
 #include "log.h"
 #include "master.h"
 #include "reactor.h"
@@ -35,6 +37,8 @@
 #define DRAIN_MARGIN_MS 2000
 /* Deaths remembered for the rate limit; recover.max above this counts as this. */
 #define DEATHS_MAX 1024
+/* What module hooks run in a guarded child (a trial load, a fini) get to return. */
+#define GUARDED_MS 10000
 
 struct worker_slot {
 	pid_t pid;	     /* 0 when not running */
@@ -88,6 +92,107 @@ static void describe_status(int status, char *buf, size_t len)
 	} else {
 		snprintf(buf, len, "stopped with status 0x%x", status);
 	}
+}
+
+/* ---- Module code that must not take the master down -------------------------------- */
+
+/*
+ * Runs @fn in a forked child and waits for it, at most GUARDED_MS: there, module code that
+ * crashes or hangs costs the child, not the master and the generation it serves. The
+ * child sends the error @fn gave over a pipe; a crash or a hang is reported with the
+ * module and hook it was in (the hook trace is a shared page). Returns 0 when @fn
+ * returned 0, else fills @err.
+ */
+static int run_guarded(int (*fn)(void *arg, struct warren_error *err), void *arg,
+		       struct warren_error *err)
+{
+	uint64_t deadline = timer_now_ms() + GUARDED_MS;
+	char where[128];
+	size_t got = 0;
+	int fds[2], status = 0;
+	bool hung = false;
+	pid_t pid;
+
+	hook_leave();
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		warren_error_set(err, "cannot make a pipe: %s", strerror(errno));
+		return -errno;
+	}
+	pid = fork();
+	if (pid < 0) {
+		warren_error_set(err, "cannot fork: %s", strerror(errno));
+		close(fds[0]);
+		close(fds[1]);
+		return -EAGAIN;
+	}
+	if (pid == 0) {
+		int ret;
+
+		close(fds[0]);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		ret = fn(arg, err);
+		if (ret < 0 && write(fds[1], err->msg, strlen(err->msg)) < 0)
+			ret = -EIO;
+		_exit(ret < 0 ? 1 : 0);
+	}
+	close(fds[1]);
+	err->msg[0] = '\0';
+	for (;;) {
+		struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
+		uint64_t now = timer_now_ms();
+		ssize_t n;
+
+		if (now >= deadline || poll(&pfd, 1, (int)(deadline - now)) == 0) {
+			hung = true;
+			break;
+		}
+		n = read(fds[0], err->msg + got, sizeof(err->msg) - 1 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || (got += (size_t)n) == sizeof(err->msg) - 1)
+			break;
+	}
+	err->msg[got] = '\0';
+	close(fds[0]);
+	if (hung)
+		kill(pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!hung && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	hook_trace_describe(where, sizeof(where));
+	if (hung) {
+		warren_error_set(err, "%s did not return within %d s", where[0] ? where : "loading",
+				 GUARDED_MS / 1000);
+	} else if (WIFSIGNALED(status)) {
+		const char *abbrev = sigabbrev_np(WTERMSIG(status));
+
+		warren_error_set(err, "%s crashed (SIG%s)", where[0] ? where : "loading",
+				 abbrev ? abbrev : "?");
+	} else if (!got) {
+		warren_error_set(err, "the trial load exited with status %d",
+				 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	}
+	return -ECANCELED;
+}
+
+/* In a guarded child: the whole load of a new generation, init and configure of every
+ * module and then their fini, without binding anything. */
+static int trial_load(void *arg, struct warren_error *err)
+{
+	const struct master *m = arg;
+	struct config *cfg;
+	struct server *srv;
+	int ret;
+
+	ret = config_load_file(m->conf_path, &cfg, err);
+	if (ret < 0)
+		return ret;
+	ret = server_load(cfg, m->cur->srv->generation + 1, &srv, err);
+	if (ret < 0)
+		return ret;
+	server_free(srv);
+	return 0;
 }
 
 /* ---- Generations ------------------------------------------------------------------ */
@@ -473,6 +578,10 @@ static void reload(struct master *m, pid_t requester)
 		return;
 	}
 	log_info("reload: reading %s", m->conf_path);
+	/* A module that crashes or hangs in init, configure or fini does so in a trial child
+	 * first, not in the master: see docs/process-model.md. */
+	if (run_guarded(trial_load, m, &err) < 0)
+		goto out_fail;
 	if (config_load_file(m->conf_path, &cfg, &err) < 0)
 		goto out_fail;
 	if (reactor_probe(&cfg->event, &err) < 0) {
