@@ -56,7 +56,7 @@ struct generation {
 	bool serving;		 /* every worker reported ready once */
 	bool draining;		 /* told to finish and exit; nothing is respawned */
 	uint64_t kill_at;	 /* draining: SIGKILL what is left after this */
-	pid_t requester;	 /* who asked for this reload (-s reload), 0 if nobody */
+	unsigned reload;	 /* the number of the reload that made it, 0 at start-up */
 	struct generation *next; /* in the list of draining generations */
 };
 
@@ -75,6 +75,9 @@ struct master {
 	unsigned backoff_ms;
 	uint64_t crashes_since; /* start of the window of crash_log() */
 	unsigned crashes;	/* deaths of ready workers within it */
+	unsigned reloads_started, reloads_done;
+	bool reload_asked; /* a SIGHUP came that no reload started since answers */
+	char reload_result[1024]; /* of the last reload that finished */
 	bool stopping;
 	int exit_code;
 	uint64_t stop_deadline;
@@ -315,25 +318,47 @@ static void write_file_atomic(const char *path, const char *text)
 	}
 }
 
-/* "warren -s reload" waits for a line naming its own pid in PID_FILE.reload. */
-static void reload_status(struct master *m, pid_t requester, const char *fmt, ...)
-	WARREN_PRINTF(3, 4);
+/*
+ * PID_FILE.reload is one line, "STARTED DONE RESULT": how many reloads have started, and
+ * the number and result ("ok generation N" or "error ...") of the last one that finished.
+ * "warren -s reload" notes STARTED before it signals and then waits for a DONE beyond it:
+ * a reload that started after it asked, so it read the config the caller meant. SIGHUPs
+ * that arrive together, or during a reload, coalesce into the next reload, and every one
+ * of their callers gets its answer.
+ */
+static void reload_status(struct master *m, const char *fmt, ...) WARREN_PRINTF(2, 3);
 
-static void reload_status(struct master *m, pid_t requester, const char *fmt, ...)
+static void reload_status(struct master *m, const char *fmt, ...)
 {
-	char path[4200], text[1024];
+	char path[4200], text[1100];
 	va_list ap;
-	int n;
 
 	if (!m->pid_file)
 		return;
-	n = snprintf(text, sizeof(text), "%d ", (int)requester);
-	va_start(ap, fmt);
-	vsnprintf(text + n, sizeof(text) - (size_t)n - 1, fmt, ap);
-	va_end(ap);
-	strcat(text, "\n");
+	if (fmt) {
+		va_start(ap, fmt);
+		vsnprintf(m->reload_result, sizeof(m->reload_result), fmt, ap);
+		va_end(ap);
+	}
+	snprintf(text, sizeof(text), "%u %u %s\n", m->reloads_started, m->reloads_done,
+		 m->reload_result[0] ? m->reload_result : "-");
 	snprintf(path, sizeof(path), "%s.reload", m->pid_file);
 	write_file_atomic(path, text);
+}
+
+static void reload_done(struct master *m, unsigned reload, const char *fmt, ...)
+	WARREN_PRINTF(3, 4);
+
+static void reload_done(struct master *m, unsigned reload, const char *fmt, ...)
+{
+	char result[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(result, sizeof(result), fmt, ap);
+	va_end(ap);
+	m->reloads_done = reload;
+	reload_status(m, "%s", result);
 }
 
 /* ---- Events ------------------------------------------------------------------------ */
@@ -405,7 +430,7 @@ static void worker_ready(struct master *m, pid_t pid)
 			drain(m, m->cur, SIGUSR2);
 			m->cur = g;
 			m->pending = NULL;
-			reload_status(m, g->requester, "ok generation %u", g->srv->generation);
+			reload_done(m, g->reload, "ok generation %u", g->srv->generation);
 			return;
 		}
 	}
@@ -486,7 +511,7 @@ static void abort_reload(struct master *m, const char *why)
 	struct generation *g = m->pending;
 
 	log_error("reload failed: %s; generation %u keeps serving", why, m->cur->srv->generation);
-	reload_status(m, g->requester, "error %s", why);
+	reload_done(m, g->reload, "error %s", why);
 	m->pending = NULL;
 	drain(m, g, SIGTERM);
 }
@@ -565,18 +590,16 @@ static void reap(struct master *m)
 		worker_died(m, pid, status);
 }
 
-static void reload(struct master *m, pid_t requester)
+static void reload(struct master *m)
 {
 	struct warren_error err = {{0}};
 	struct generation *g;
 	struct config *cfg;
 	struct server *srv;
 
-	if (m->pending) {
-		log_warn("reload: one is already in progress; ignored");
-		reload_status(m, requester, "error a reload is already in progress");
-		return;
-	}
+	m->reload_asked = false;
+	m->reloads_started++;
+	reload_status(m, NULL);
 	log_info("reload: reading %s", m->conf_path);
 	/* A module that crashes or hangs in init, configure or fini does so in a trial child
 	 * first, not in the master: see docs/process-model.md. */
@@ -600,7 +623,7 @@ static void reload(struct master *m, pid_t requester)
 		warren_error_set(&err, "out of memory");
 		goto out_fail;
 	}
-	g->requester = requester;
+	g->reload = m->reloads_started;
 	m->pending = g;
 	warren__log_set_level(cfg->log_level);
 	if (spawn_all(m, g) < 0)
@@ -610,7 +633,7 @@ static void reload(struct master *m, pid_t requester)
 out_fail:
 	log_error("reload failed: %s: %s; generation %u keeps serving", m->conf_path, err.msg,
 		  m->cur->srv->generation);
-	reload_status(m, requester, "error %s: %s", m->conf_path, err.msg);
+	reload_done(m, m->reloads_started, "error %s: %s", m->conf_path, err.msg);
 }
 
 static void reopen_logs(struct master *m)
@@ -641,8 +664,10 @@ static void stop(struct master *m, int sig, unsigned ms)
 	m->stopping = true;
 	m->stop_deadline = timer_now_ms() + ms;
 	gen_signal(m->cur, sig);
-	if (m->pending)
+	if (m->pending) {
 		gen_signal(m->pending, sig);
+		reload_done(m, m->pending->reload, "error the server is stopping");
+	}
 	for (struct generation *g = m->old; g; g = g->next)
 		gen_signal(g, sig);
 }
@@ -661,11 +686,12 @@ static void handle_signal(struct master *m, const struct signalfd_siginfo *si)
 		stop(m, SIGQUIT, m->cur->srv->cfg->shutdown_timeout_ms + DRAIN_MARGIN_MS);
 		break;
 	case SIGHUP:
-		if (!m->stopping && m->cur->serving)
-			reload(m, (pid_t)si->ssi_pid);
-		else
-			reload_status(m, (pid_t)si->ssi_pid, "error the server is %s",
-				      m->stopping ? "stopping" : "still starting");
+		if (!m->stopping) {
+			m->reload_asked = true; /* started by the loop when it can */
+			break;
+		}
+		m->reloads_started++;
+		reload_done(m, m->reloads_started, "error the server is stopping");
 		break;
 	case SIGUSR1:
 		reopen_logs(m);
@@ -784,6 +810,9 @@ static void loop(struct master *m)
 		sweep(m, now);
 		crash_log_roll(m, now);
 		if (!m->stopping) {
+			/* One reload at a time; SIGHUPs meanwhile are answered by the next one. */
+			if (m->reload_asked && m->cur->serving && !m->pending)
+				reload(m);
 			respawn_due(m, now);
 			continue;
 		}
@@ -832,6 +861,7 @@ int master_run(struct server *srv, const char *conf_path, int ready_fd)
 		m.exit_code = 1;
 		goto out_free;
 	}
+	reload_status(&m, NULL);
 	if (spawn_all(&m, m.cur) < 0) {
 		m.exit_code = 1;
 		stop(&m, SIGTERM, FAST_STOP_MS);

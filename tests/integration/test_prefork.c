@@ -1052,6 +1052,59 @@ START_TEST(hanging_plugin_reload_keeps_the_old_generation)
 }
 END_TEST
 
+/* Several warren -s reload at once: each gets a true answer, promptly. SIGHUPs that
+ * arrive together or during a reload are answered by the next reload. */
+START_TEST(concurrent_reloads_all_get_an_answer)
+{
+	struct wt_server s;
+	pid_t kids[3];
+	long long start;
+
+	wt_serve(&s, "'workers': 2, " PID_FILE ", 'modules': [" WT_HELLO_MODULE "], 'routes': ["
+		     HELLO_ROUTE "]");
+	start = wt_now_ms();
+	for (size_t i = 0; i < sizeof(kids) / sizeof(kids[0]); i++) {
+		kids[i] = fork();
+		ck_assert_int_ge(kids[i], 0);
+		if (kids[i] == 0) {
+			struct wt_run r;
+			char path[400];
+			FILE *f;
+
+			if (wt_run_warren(&r, wt_scaled_ms(2 * WT_TIMEOUT_MS), "-s", "reload", "-c",
+					  s.conf, NULL) < 0)
+				_exit(99);
+			snprintf(path, sizeof(path), "%s/reload.%zu", s.dir, i);
+			f = fopen(path, "w");
+			if (!f)
+				_exit(98);
+			fprintf(f, "%s%s", r.out, r.err);
+			fclose(f);
+			_exit(r.status);
+		}
+	}
+	for (size_t i = 0; i < sizeof(kids) / sizeof(kids[0]); i++) {
+		unsigned gen = 0;
+		char path[400], *out;
+		int status;
+
+		ck_assert_int_eq(waitpid(kids[i], &status, 0), kids[i]);
+		snprintf(path, sizeof(path), "%s/reload.%zu", s.dir, i);
+		out = wt_read_file(path, NULL);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+			      "warren -s reload %zu exited 0x%x: %s", i, status, out ? out : "");
+		ck_assert_msg(out && sscanf(out, "warren: reload done: generation %u serving\n",
+					    &gen) == 1 && gen >= 1,
+			      "warren -s reload %zu said \"%s\"", i, out ? out : "");
+		free(out);
+	}
+	ck_assert_msg(wt_now_ms() - start < wt_scaled_ms(WT_TIMEOUT_MS),
+		      "the reloads took %lld ms", wt_now_ms() - start);
+	expect_hello(&s, 0);
+	wt_stop_ok(&s);
+}
+END_TEST
+
 /* ---- 7. Crash loop ------------------------------------------------------------------- */
 
 /* Requests /crash on fresh connections until @ms have passed; in a child, so it runs
@@ -1710,6 +1763,7 @@ static Suite *prefork_suite(void)
 	tcase_add_test(tc, invalid_reload_keeps_the_old_generation);
 	tcase_add_test(tc, crashing_plugin_reload_keeps_the_old_generation);
 	tcase_add_test(tc, hanging_plugin_reload_keeps_the_old_generation);
+	tcase_add_test(tc, concurrent_reloads_all_get_an_answer);
 	tcase_add_test(tc, shared_zone_counts_across_workers);
 	suite_add_tcase(s, tc);
 
