@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "crash.h"
@@ -20,6 +21,8 @@
 #define TARGET_SHOWN 200
 
 static struct worker *watched;
+/* Set by crash_thread_enter(); per thread, see crash.h. */
+static __thread const char *thread_what, *thread_suffix;
 /* The handler's own stack; in BSS, so only the pages a crash touches cost memory. */
 static char altstack[64 * 1024] __attribute__((aligned(16)));
 
@@ -63,15 +66,68 @@ static void add_clean(struct line *l, const char *s, size_t n)
 	}
 }
 
+static void add_padded(struct line *l, unsigned long v, int width)
+{
+	char digits[24];
+	int n = 0;
+
+	do {
+		digits[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (width-- > n)
+		adds(l, "0");
+	while (n)
+		add(l, &digits[--n], 1);
+}
+
+/* The time as log.c writes it (2026-01-31T12:00:00.000Z), without gmtime_r(), which is
+ * not async-signal-safe: days to a civil date after Howard Hinnant's days_from_civil. */
+static void add_timestamp(struct line *l)
+{
+	struct timespec ts;
+	long days, secs, era, doe, yoe, doy, mp, y, mon, d;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	days = ts.tv_sec / 86400;
+	secs = ts.tv_sec % 86400;
+	days += 719468;
+	era = days / 146097;
+	doe = days - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	y = yoe + era * 400;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	d = doy - (153 * mp + 2) / 5 + 1;
+	mon = mp < 10 ? mp + 3 : mp - 9;
+	y += mon <= 2;
+	add_padded(l, (unsigned long)y, 4);
+	adds(l, "-");
+	add_padded(l, (unsigned long)mon, 2);
+	adds(l, "-");
+	add_padded(l, (unsigned long)d, 2);
+	adds(l, "T");
+	add_padded(l, (unsigned long)(secs / 3600), 2);
+	adds(l, ":");
+	add_padded(l, (unsigned long)(secs / 60 % 60), 2);
+	adds(l, ":");
+	add_padded(l, (unsigned long)(secs % 60), 2);
+	adds(l, ".");
+	add_padded(l, (unsigned long)(ts.tv_nsec / 1000000), 3);
+	adds(l, "Z");
+}
+
 static void on_fatal(int sig, siginfo_t *si, void *uc)
 {
 	const struct crash_context *ctx = &watched->crash;
+	const struct conn *c = ctx->c;
 	const char *abbrev = sigabbrev_np(sig);
 	struct line l = {.len = 0};
 	int saved = errno;
 
 	(void)uc;
-	adds(&l, "[");
+	add_timestamp(&l);
+	adds(&l, " [");
 	add_uint(&l, (unsigned long)getpid(), 10);
 	adds(&l, "] error: worker ");
 	add_uint(&l, watched->id, 10);
@@ -82,15 +138,20 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
 		adds(&l, " at address 0x");
 		add_uint(&l, (unsigned long)si->si_addr, 16);
 	}
-	if (ctx->what) {
+	if (thread_what) {
+		adds(&l, " in ");
+		adds(&l, thread_what);
+		adds(&l, thread_suffix);
+		c = NULL; /* the loop's request, not necessarily this thread's */
+	} else if (ctx->what) {
 		adds(&l, " in ");
 		adds(&l, ctx->what);
 	} else {
 		adds(&l, " in the core");
 	}
-	if (ctx->c && ctx->c->req.headers_done) {
-		const struct warren_request *r = &ctx->c->req;
-		const char *target = ctx->c->rbuf + ctx->c->req_start + r->url_off;
+	if (c && c->req.headers_done) {
+		const struct warren_request *r = &c->req;
+		const char *target = c->rbuf + c->req_start + r->url_off;
 		size_t n = r->url_len < TARGET_SHOWN ? r->url_len : TARGET_SHOWN;
 
 		adds(&l, " while serving \"");
@@ -105,6 +166,17 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
 	errno = saved;
 	/* SA_RESETHAND restored the default action: die of the real signal. */
 	raise(sig);
+}
+
+void crash_thread_enter(const char *what, const char *suffix)
+{
+	thread_what = what;
+	thread_suffix = suffix;
+}
+
+void crash_thread_leave(void)
+{
+	thread_what = NULL;
 }
 
 int crash_guard_install(struct worker *w)

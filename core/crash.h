@@ -21,6 +21,16 @@ struct crash_context {
 int crash_guard_install(struct worker *w);
 
 /*
+ * Module code run outside a request (worker_init, worker_exit) or on an offload thread:
+ * the report names @what followed by @suffix ("badinit" ".worker_init", "slowlookup.resolve"
+ * " (offload work)"). Both must outlive the call. Per thread, because offload threads run
+ * module code while the loop runs other module code, and a fault is reported by the
+ * thread that took it.
+ */
+void crash_thread_enter(const char *what, const char *suffix);
+void crash_thread_leave(void);
+
+/*
  * Which module hook the master is running (init, configure, fini), for a report that
  * names it if it crashes or hangs. Kept in one shared page mapped before any module code
  * runs, so that it is also what a forked child doing a trial load was running when it died.

@@ -521,7 +521,9 @@ int server_worker_init(struct server *srv, struct warren_error *err)
 			lm->worker_initialized = true;
 			continue;
 		}
+		crash_thread_enter(lm->desc->name, ".worker_init");
 		ret = lm->desc->worker_init(lm->data);
+		crash_thread_leave();
 		if (ret < 0) {
 			warren_error_set(err, "module \"%s\": worker_init failed: %s",
 					 lm->desc->name, strerror(-ret));
@@ -538,8 +540,11 @@ void server_worker_exit(struct server *srv)
 	for (size_t i = srv->nmods; i-- > 0;) {
 		struct loaded_module *lm = &srv->mods[i];
 
-		if (lm->worker_initialized && lm->desc->worker_exit)
+		if (lm->worker_initialized && lm->desc->worker_exit) {
+			crash_thread_enter(lm->desc->name, ".worker_exit");
 			lm->desc->worker_exit(lm->data);
+			crash_thread_leave();
+		}
 		lm->worker_initialized = false;
 	}
 }

@@ -1193,6 +1193,63 @@ START_TEST(poison_url_is_no_outage)
 }
 END_TEST
 
+/* The log line that contains @needle; asserts that there is one, and that it starts
+ * with the timestamp every log line has ("2026-01-31T12:00:00.000Z [PID] "). */
+static void expect_stamped_line(const struct wt_server *s, const char *needle)
+{
+	char *log = wt_read_file(s->log, NULL), *at, *line;
+	int y, mo, d, h, mi, sec, ms, pid, used = 0;
+
+	ck_assert_ptr_nonnull(log);
+	at = strstr(log, needle);
+	ck_assert_msg(at != NULL, "the log has no \"%s\"", needle);
+	for (line = at; line > log && line[-1] != '\n'; line--)
+		;
+	ck_assert_msg(sscanf(line, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ [%d] %n", &y, &mo, &d, &h, &mi,
+			     &sec, &ms, &pid, &used) == 8 &&
+			      used > 0,
+		      "no timestamp on \"%.*s\"", (int)strcspn(line, "\n"), line);
+	free(log);
+}
+
+/* A crash report names the module hook or the offload work, not the core or the handler
+ * that queued the work, and has a timestamp like every other log line. */
+START_TEST(crash_reports_name_worker_init_and_offload_work)
+{
+	const struct rlimit no_core = {0, 0};
+	struct wt_server s;
+	struct wt_response r;
+	pid_t worker;
+	char flag[320];
+	FILE *f;
+
+	ck_assert_int_eq(setrlimit(RLIMIT_CORE, &no_core), 0);
+	wt_serve(&s,
+		 "'workers': 1, 'modules': [" WT_HELLO_MODULE ", {'name': 'crash', 'path': "
+		 "'@PLUGIN_DIR@/crash.so'}, {'name': 'badinit', 'path': '@PLUGIN_DIR@/badinit.so',"
+		 " 'config': {'crash': 'worker_init', 'only_if': '@DIR@/flag'}}],"
+		 " 'routes': [{'match': {'path': '/offload'}, 'handler': 'crash.offload'}, "
+		 HELLO_ROUTE "]");
+	ck_assert_int_ne(wt_exchanges(&s, "GET /offload HTTP/1.1\r\nHost: test\r\n\r\n", &r), 0);
+	WT_OK(wt_wait_log(&s, "fatal signal SIGSEGV in crash.offload (offload work)\n",
+			  WT_TIMEOUT_MS));
+	expect_stamped_line(&s, "fatal signal SIGSEGV in crash.offload (offload work)\n");
+
+	WT_OK(wt_wait_workers(&s, 1, 0, &worker, wt_scaled_ms(WT_TIMEOUT_MS)));
+	snprintf(flag, sizeof(flag), "%s/flag", s.dir);
+	f = fopen(flag, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	ck_assert_int_eq(kill(worker, SIGKILL), 0);
+	WT_OK(wt_wait_log(&s, "fatal signal SIGSEGV in badinit.worker_init\n", WT_TIMEOUT_MS));
+	expect_stamped_line(&s, "fatal signal SIGSEGV in badinit.worker_init\n");
+	unlink(flag);
+	WT_OK(wt_wait_workers(&s, 1, 0, &worker, wt_scaled_ms(WT_TIMEOUT_MS)));
+	expect_hello(&s, 0);
+	wt_stop_ok(&s);
+}
+END_TEST
+
 /* Workers that die before they are ready (here: worker_init fails once the flag file
  * exists) back off, but the generation is never left without a worker for longer than the
  * first step. */
@@ -1749,6 +1806,7 @@ static Suite *prefork_suite(void)
 	tcase_add_test(tc, killed_worker_is_recovered_with_hooks);
 	tcase_add_test(tc, poison_url_is_no_outage);
 	tcase_add_test(tc, deaths_before_ready_back_off);
+	tcase_add_test(tc, crash_reports_name_worker_init_and_offload_work);
 	tcase_add_test(tc, master_death_finishes_the_request_in_flight);
 	suite_add_tcase(s, tc);
 
