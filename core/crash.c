@@ -124,12 +124,15 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
 	const char *abbrev = sigabbrev_np(sig);
 	struct line l = {.len = 0};
 	int saved = errno;
+	size_t msg_at;
 
 	(void)uc;
 	add_timestamp(&l);
 	adds(&l, " [");
 	add_uint(&l, (unsigned long)getpid(), 10);
-	adds(&l, "] error: worker ");
+	adds(&l, "] error: ");
+	msg_at = l.len;
+	adds(&l, "worker ");
 	add_uint(&l, watched->id, 10);
 	adds(&l, ": fatal signal SIG");
 	adds(&l, abbrev ? abbrev : "?");
@@ -160,6 +163,7 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
 		add_clean(&l, target, n);
 		adds(&l, n < r->url_len ? "...\"" : "\"");
 	}
+	warren__log_note(l.buf + msg_at, l.len - msg_at);
 	adds(&l, "\n");
 	while (write(STDERR_FILENO, l.buf, l.len) < 0 && errno == EINTR)
 		;

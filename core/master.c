@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -37,7 +38,9 @@
 #define DRAIN_MARGIN_MS 2000
 /* Deaths remembered for the rate limit; recover.max above this counts as this. */
 #define DEATHS_MAX 1024
-/* What module hooks run in a guarded child (a trial load, a fini) get to return. */
+/* Room for the last error line of each worker, in a page it shares with the master. */
+#define NOTE_LEN 512
+/* What module hooks run in a guarded child (a trial load) get to return. */
 #define GUARDED_MS 10000
 
 struct worker_slot {
@@ -50,6 +53,7 @@ struct worker_slot {
 struct generation {
 	struct server *srv;
 	struct worker_slot *slots;
+	char *notes; /* NOTE_LEN per slot, shared: each worker's last error line */
 	unsigned nworkers;
 	unsigned alive;
 	unsigned ready;
@@ -209,7 +213,12 @@ static struct generation *gen_new(struct server *srv)
 	g->srv = srv;
 	g->nworkers = srv->cfg->workers ? srv->cfg->workers : master_auto_workers();
 	g->slots = calloc(g->nworkers, sizeof(*g->slots));
-	if (!g->slots) {
+	g->notes = mmap(NULL, (size_t)g->nworkers * NOTE_LEN, PROT_READ | PROT_WRITE,
+			MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (!g->slots || g->notes == MAP_FAILED) {
+		if (g->notes != MAP_FAILED)
+			munmap(g->notes, (size_t)g->nworkers * NOTE_LEN);
+		free(g->slots);
 		free(g);
 		return NULL;
 	}
@@ -221,6 +230,7 @@ static void gen_free(struct master *m, struct generation *g)
 	/* Socket files the serving generation still listens on stay. */
 	server_unlink_sockets(g->srv, m->cur && m->cur != g ? m->cur->srv : NULL);
 	server_free(g->srv);
+	munmap(g->notes, (size_t)g->nworkers * NOTE_LEN);
 	free(g->slots);
 	free(g);
 }
@@ -265,6 +275,7 @@ static int spawn(struct master *m, struct generation *g, unsigned i)
 		if (m->ready_fd >= 0)
 			close(m->ready_fd);
 		close_other_listeners(m, g);
+		warren__log_keep_errors(g->notes + (size_t)i * NOTE_LEN, NOTE_LEN);
 		worker_main(g->srv, i, m->pid, m->notify_wr);
 	}
 	g->slots[i].pid = pid;
@@ -519,7 +530,7 @@ static void abort_reload(struct master *m, const char *why)
 static void worker_died(struct master *m, pid_t pid, int status)
 {
 	struct generation *gens[] = {m->cur, m->pending};
-	char how[96], why[160];
+	char how[96], why[800];
 
 	describe_status(status, how, sizeof(how));
 	for (struct generation *g = m->old; g; g = g->next) {
@@ -548,10 +559,13 @@ static void worker_died(struct master *m, pid_t pid, int status)
 				return;
 			}
 			if (!g->serving) {
-				snprintf(
-					why, sizeof(why),
-					"worker %u (pid %d) of generation %u %s before it was ready",
-					i, (int)pid, g->srv->generation, how);
+				const char *note = g->notes + (size_t)i * NOTE_LEN;
+
+				snprintf(why, sizeof(why),
+					 "worker %u (pid %d) of generation %u %s before it was "
+					 "ready%s%s",
+					 i, (int)pid, g->srv->generation, how,
+					 note[0] ? ": " : "", note);
 				if (g == m->pending) {
 					abort_reload(m, why);
 				} else {
@@ -881,6 +895,7 @@ out_free:
 	if (m.cur) {
 		server_unlink_sockets(m.cur->srv, NULL);
 		server_free(m.cur->srv);
+		munmap(m.cur->notes, (size_t)m.cur->nworkers * NOTE_LEN);
 		free(m.cur->slots);
 		free(m.cur);
 	}

@@ -1052,6 +1052,37 @@ START_TEST(hanging_plugin_reload_keeps_the_old_generation)
 }
 END_TEST
 
+/* A new worker that fails before it is ready fails the reload with its own error line. */
+START_TEST(reload_reports_why_a_new_worker_died)
+{
+	struct wt_server s;
+	struct wt_run r;
+	pid_t workers[2], now[2];
+
+	wt_init(&s);
+	wt_config(&s, REFUSE_BASE " 'routes': [" HELLO_ROUTE "]");
+	WT_OK(wt_start(&s));
+	WT_OK(wt_wait_workers(&s, 2, 0, workers, WT_TIMEOUT_MS));
+	wt_config(&s, "'workers': 2, " PID_FILE ", 'modules': ["
+		  BADINIT_MODULE("worker_init", ", 'fail': true") "], 'routes': [" BADINIT_ROUTES
+		  "]");
+	control(&s, "reload", &r);
+	ck_assert_msg(r.status == 1, "warren -s reload exited %d; stdout: %s", r.status, r.out);
+	ck_assert_msg(strstr(r.err, "warren: reload failed: worker ") == r.err &&
+			      strstr(r.err, " of generation 1 exited with status 1 before it was "
+					    "ready: worker ") &&
+			      strstr(r.err, ": module \"badinit\": worker_init failed: Cannot "
+					    "assign requested address\n"),
+		      "warren -s reload said \"%s\"", r.err);
+	wt_run_free(&r);
+	/* The new workers that did start are told to go; the old ones serve on. */
+	WT_OK(wt_wait_workers(&s, 2, 0, now, wt_scaled_ms(WT_TIMEOUT_MS)));
+	ck_assert(pid_in(workers[0], now, 2) && pid_in(workers[1], now, 2));
+	expect_hello(&s, 0);
+	wt_stop_ok(&s);
+}
+END_TEST
+
 /* Several warren -s reload at once: each gets a true answer, promptly. SIGHUPs that
  * arrive together or during a reload are answered by the next reload. */
 START_TEST(concurrent_reloads_all_get_an_answer)
@@ -1822,6 +1853,7 @@ static Suite *prefork_suite(void)
 	tcase_add_test(tc, crashing_plugin_reload_keeps_the_old_generation);
 	tcase_add_test(tc, hanging_plugin_reload_keeps_the_old_generation);
 	tcase_add_test(tc, concurrent_reloads_all_get_an_answer);
+	tcase_add_test(tc, reload_reports_why_a_new_worker_died);
 	tcase_add_test(tc, shared_zone_counts_across_workers);
 	suite_add_tcase(s, tc);
 
