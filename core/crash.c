@@ -7,6 +7,9 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -21,6 +24,11 @@
 #define TARGET_SHOWN 200
 
 static struct worker *watched;
+/* Shared by every worker, see crash_budget_map(); a handler can only find it here. */
+static struct crash_budget {
+	_Atomic uint64_t since; /* ms, CLOCK_MONOTONIC: start of the window */
+	atomic_uint used;	/* reports written in it */
+} *budget;
 /* Set by crash_thread_enter(); per thread, see crash.h. */
 static __thread const char *thread_what, *thread_suffix;
 /* The handler's own stack; in BSS, so only the pages a crash touches cost memory. */
@@ -117,6 +125,34 @@ static void add_timestamp(struct line *l)
 	adds(l, "Z");
 }
 
+int crash_budget_map(void)
+{
+	void *p = mmap(NULL, sizeof(*budget), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+		       -1, 0);
+
+	if (p == MAP_FAILED)
+		return -errno;
+	budget = p;
+	return 0;
+}
+
+/* Whether this report fits the budget; lock-free, so async-signal-safe. */
+static bool report_allowed(const struct config *cfg)
+{
+	struct timespec ts;
+	uint64_t now, since;
+
+	if (!budget)
+		return true;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	since = atomic_load(&budget->since);
+	if (now - since >= cfg->recover_window_ms &&
+	    atomic_compare_exchange_strong(&budget->since, &since, now))
+		atomic_store(&budget->used, 0);
+	return atomic_fetch_add(&budget->used, 1) < cfg->recover_max;
+}
+
 static void on_fatal(int sig, siginfo_t *si, void *uc)
 {
 	const struct crash_context *ctx = &watched->crash;
@@ -165,8 +201,9 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
 	}
 	warren__log_note(l.buf + msg_at, l.len - msg_at);
 	adds(&l, "\n");
-	while (write(STDERR_FILENO, l.buf, l.len) < 0 && errno == EINTR)
-		;
+	if (report_allowed(watched->cfg))
+		while (write(STDERR_FILENO, l.buf, l.len) < 0 && errno == EINTR)
+			;
 	errno = saved;
 	/* SA_RESETHAND restored the default action: die of the real signal. */
 	raise(sig);

@@ -28,6 +28,13 @@ int crash_guard_install(struct worker *w);
  * thread that took it.
  */
 void crash_thread_enter(const char *what, const char *suffix);
+/*
+ * Maps the page on which the workers forked after it share one budget for crash reports:
+ * recover.max lines per recover.window, so that a URL that crashes every worker it reaches
+ * cannot flood the log. A report over budget is not written; the worker still dies of
+ * its signal, and the master counts the deaths it did not log one by one.
+ */
+int crash_budget_map(void);
 void crash_thread_leave(void);
 
 /*

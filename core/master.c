@@ -876,6 +876,8 @@ int master_run(struct server *srv, const char *conf_path, int ready_fd)
 		goto out_free;
 	}
 	reload_status(&m, NULL);
+	if (crash_budget_map() < 0)
+		log_warn("crash reports of workers will not be rate-limited: %s", strerror(errno));
 	if (spawn_all(&m, m.cur) < 0) {
 		m.exit_code = 1;
 		stop(&m, SIGTERM, FAST_STOP_MS);

@@ -1184,8 +1184,9 @@ static long long hello_latency_ms(const struct wt_server *s)
 START_TEST(poison_url_is_no_outage)
 {
 	const struct rlimit no_core = {0, 0};
-	long long end, worst = 0;
+	long long start, end, worst = 0;
 	unsigned probes = 0;
+	size_t reports, deaths, windows;
 	struct wt_server s;
 	pid_t attacker;
 	int status;
@@ -1198,6 +1199,7 @@ START_TEST(poison_url_is_no_outage)
 		 "'@PLUGIN_DIR@/crash.so'}],"
 		 " 'routes': [{'match': {'path': '/crash'}, 'handler': 'crash.now'}, " HELLO_ROUTE
 		 "]");
+	start = wt_now_ms();
 	attacker = hammer(&s, 10000);
 	end = wt_now_ms() + 10000;
 	while (wt_now_ms() < end) {
@@ -1219,6 +1221,13 @@ START_TEST(poison_url_is_no_outage)
 			  WT_TIMEOUT_MS));
 	ck_assert_msg(!wt_log_contains(&s, "next respawn in"),
 		      "a worker that died while serving was respawned with a delay");
+	/* recover.max (3) crash reports and death lines per recover.window (2 s), at most. */
+	windows = (size_t)((wt_now_ms() - start) / 2000 + 1);
+	reports = wt_log_count(&s, "fatal signal SIGSEGV in crash.now");
+	deaths = wt_log_count(&s, "was killed by signal 11 (SIGSEGV); respawning");
+	ck_assert_msg(reports <= 3 * windows && deaths <= 3 * windows,
+		      "%zu crash reports and %zu death lines in %zu windows", reports, deaths,
+		      windows);
 	expect_hello(&s, 0);
 	wt_stop_ok(&s);
 }
