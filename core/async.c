@@ -439,8 +439,11 @@ WARREN_API int warren_offload(struct warren_request *r, void (*work)(void *arg),
 	j = malloc(sizeof(*j));
 	if (!j)
 		return -ENOMEM;
-	*j = (struct offload_job){
-		.c = c, .what = handler_id(c), .work = work, .done = done, .arg = arg};
+	*j = (struct offload_job){.c = c,
+				  .what = handler_id(c),
+				  .work = work,
+				  .done = done,
+				  .arg = arg};
 	c->jobs++;
 	pthread_mutex_lock(&w->offload->lock);
 	*w->offload->queue_tail = j;

@@ -82,8 +82,8 @@ static unsigned read_reloads(const char *path, unsigned *done, char *line, size_
 	*result = "";
 	if (!f)
 		return 0;
-	if (fgets(line, (int)len, f) &&
-	    sscanf(line, "%u %u %n", &started, done, &at) == 2 && at > 0) {
+	if (fgets(line, (int)len, f) && sscanf(line, "%u %u %n", &started, done, &at) == 2 &&
+	    at > 0) {
 		line[strcspn(line, "\n")] = '\0';
 		*result = line + at;
 	}

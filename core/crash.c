@@ -25,10 +25,11 @@
 
 static struct worker *watched;
 /* Shared by every worker, see crash_budget_map(); a handler can only find it here. */
-static struct crash_budget {
+struct crash_budget {
 	_Atomic uint64_t since; /* ms, CLOCK_MONOTONIC: start of the window */
 	atomic_uint used;	/* reports written in it */
-} *budget;
+};
+static struct crash_budget *budget;
 /* Set by crash_thread_enter(); per thread, see crash.h. */
 static __thread const char *thread_what, *thread_suffix;
 /* The handler's own stack; in BSS, so only the pages a crash touches cost memory. */

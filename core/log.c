@@ -65,8 +65,7 @@ void warren__log_v(enum warren_log_level level, const char *fmt, va_list ap)
 	if (m < 0)
 		m = 0;
 	if (level == WARREN_LOG_ERROR)
-		warren__log_note(line + n, (size_t)m < sizeof(line) - n - 1 ? (size_t)m :
-								       sizeof(line) - n - 1);
+		warren__log_note(line + n, strnlen(line + n, sizeof(line) - n));
 	n += m;
 	if ((size_t)n > sizeof(line) - 2)
 		n = sizeof(line) - 2;

@@ -80,7 +80,7 @@ struct master {
 	uint64_t crashes_since; /* start of the window of crash_log() */
 	unsigned crashes;	/* deaths of ready workers within it */
 	unsigned reloads_started, reloads_done;
-	bool reload_asked; /* a SIGHUP came that no reload started since answers */
+	bool reload_asked;	  /* a SIGHUP came that no reload started since answers */
 	char reload_result[1024]; /* of the last reload that finished */
 	bool stopping;
 	int exit_code;
@@ -564,8 +564,8 @@ static void worker_died(struct master *m, pid_t pid, int status)
 				snprintf(why, sizeof(why),
 					 "worker %u (pid %d) of generation %u %s before it was "
 					 "ready%s%s",
-					 i, (int)pid, g->srv->generation, how,
-					 note[0] ? ": " : "", note);
+					 i, (int)pid, g->srv->generation, how, note[0] ? ": " : "",
+					 note);
 				if (g == m->pending) {
 					abort_reload(m, why);
 				} else {

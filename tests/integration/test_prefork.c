@@ -994,7 +994,7 @@ START_TEST(invalid_reload_keeps_the_old_generation)
 END_TEST
 
 #define BADINIT_MODULE(hook, extra)                                                                \
-	WT_HELLO_MODULE ", {'name': 'badinit', 'path': '@PLUGIN_DIR@/badinit.so', 'config':"      \
+	WT_HELLO_MODULE ", {'name': 'badinit', 'path': '@PLUGIN_DIR@/badinit.so', 'config':"       \
 			" {'crash': '" hook "'" extra "}}"
 #define BADINIT_ROUTES HELLO_ROUTE ", {'match': {'path': '/ok'}, 'handler': 'badinit.ok'}"
 
@@ -1034,8 +1034,8 @@ START_TEST(hanging_plugin_reload_keeps_the_old_generation)
 	wt_config(&s, REFUSE_BASE " 'routes': [" HELLO_ROUTE "]");
 	WT_OK(wt_start(&s));
 	WT_OK(wt_wait_workers(&s, 2, 0, workers, WT_TIMEOUT_MS));
-	wt_config(&s, "'workers': 2, " PID_FILE ", 'modules': ["
-		  BADINIT_MODULE("init", ", 'hang': true") "], 'routes': [" BADINIT_ROUTES "]");
+	wt_config(&s, "'workers': 2, " PID_FILE ", 'modules': [" BADINIT_MODULE(
+			      "init", ", 'hang': true") "], 'routes': [" BADINIT_ROUTES "]");
 	/* The master gives init 10 s: wait longer than that. */
 	WT_OK(wt_run_warren(&r, wt_scaled_ms(2 * WT_TIMEOUT_MS), "-s", "reload", "-c", s.conf,
 			    NULL));
@@ -1063,9 +1063,8 @@ START_TEST(reload_reports_why_a_new_worker_died)
 	wt_config(&s, REFUSE_BASE " 'routes': [" HELLO_ROUTE "]");
 	WT_OK(wt_start(&s));
 	WT_OK(wt_wait_workers(&s, 2, 0, workers, WT_TIMEOUT_MS));
-	wt_config(&s, "'workers': 2, " PID_FILE ", 'modules': ["
-		  BADINIT_MODULE("worker_init", ", 'fail': true") "], 'routes': [" BADINIT_ROUTES
-		  "]");
+	wt_config(&s, "'workers': 2, " PID_FILE ", 'modules': [" BADINIT_MODULE(
+			      "worker_init", ", 'fail': true") "], 'routes': [" BADINIT_ROUTES "]");
 	control(&s, "reload", &r);
 	ck_assert_msg(r.status == 1, "warren -s reload exited %d; stdout: %s", r.status, r.out);
 	ck_assert_msg(strstr(r.err, "warren: reload failed: worker ") == r.err &&
@@ -1091,8 +1090,8 @@ START_TEST(concurrent_reloads_all_get_an_answer)
 	pid_t kids[3];
 	long long start;
 
-	wt_serve(&s, "'workers': 2, " PID_FILE ", 'modules': [" WT_HELLO_MODULE "], 'routes': ["
-		     HELLO_ROUTE "]");
+	wt_serve(&s, "'workers': 2, " PID_FILE ", 'modules': [" WT_HELLO_MODULE
+		     "], 'routes': [" HELLO_ROUTE "]");
 	start = wt_now_ms();
 	for (size_t i = 0; i < sizeof(kids) / sizeof(kids[0]); i++) {
 		kids[i] = fork();
@@ -1124,13 +1123,15 @@ START_TEST(concurrent_reloads_all_get_an_answer)
 		out = wt_read_file(path, NULL);
 		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 			      "warren -s reload %zu exited 0x%x: %s", i, status, out ? out : "");
-		ck_assert_msg(out && sscanf(out, "warren: reload done: generation %u serving\n",
-					    &gen) == 1 && gen >= 1,
+		ck_assert_msg(out &&
+				      sscanf(out, "warren: reload done: generation %u serving\n",
+					     &gen) == 1 &&
+				      gen >= 1,
 			      "warren -s reload %zu said \"%s\"", i, out ? out : "");
 		free(out);
 	}
-	ck_assert_msg(wt_now_ms() - start < wt_scaled_ms(WT_TIMEOUT_MS),
-		      "the reloads took %lld ms", wt_now_ms() - start);
+	ck_assert_msg(wt_now_ms() - start < wt_scaled_ms(WT_TIMEOUT_MS), "the reloads took %lld ms",
+		      wt_now_ms() - start);
 	expect_hello(&s, 0);
 	wt_stop_ok(&s);
 }
@@ -1264,12 +1265,13 @@ START_TEST(crash_reports_name_worker_init_and_offload_work)
 	FILE *f;
 
 	ck_assert_int_eq(setrlimit(RLIMIT_CORE, &no_core), 0);
-	wt_serve(&s,
-		 "'workers': 1, 'modules': [" WT_HELLO_MODULE ", {'name': 'crash', 'path': "
-		 "'@PLUGIN_DIR@/crash.so'}, {'name': 'badinit', 'path': '@PLUGIN_DIR@/badinit.so',"
-		 " 'config': {'crash': 'worker_init', 'only_if': '@DIR@/flag'}}],"
-		 " 'routes': [{'match': {'path': '/offload'}, 'handler': 'crash.offload'}, "
-		 HELLO_ROUTE "]");
+	wt_serve(
+		&s,
+		"'workers': 1, 'modules': [" WT_HELLO_MODULE ", {'name': 'crash', 'path': "
+		"'@PLUGIN_DIR@/crash.so'}, {'name': 'badinit', 'path': '@PLUGIN_DIR@/badinit.so',"
+		" 'config': {'crash': 'worker_init', 'only_if': '@DIR@/flag'}}],"
+		" 'routes': [{'match': {'path': '/offload'}, 'handler': 'crash.offload'}, " HELLO_ROUTE
+		"]");
 	ck_assert_int_ne(wt_exchanges(&s, "GET /offload HTTP/1.1\r\nHost: test\r\n\r\n", &r), 0);
 	WT_OK(wt_wait_log(&s, "fatal signal SIGSEGV in crash.offload (offload work)\n",
 			  WT_TIMEOUT_MS));
@@ -1300,12 +1302,11 @@ START_TEST(deaths_before_ready_back_off)
 	char flag[320];
 	FILE *f;
 
-	wt_serve(&s,
-		 "'workers': 1, 'recover': {'max': 1, 'window': 10},"
-		 " 'modules': [" WT_HELLO_MODULE ", {'name': 'badinit', 'path': "
-		 "'@PLUGIN_DIR@/badinit.so', 'config': {'crash': 'worker_init', 'fail': true,"
-		 " 'only_if': '@DIR@/flag'}}],"
-		 " 'routes': [" HELLO_ROUTE "]");
+	wt_serve(&s, "'workers': 1, 'recover': {'max': 1, 'window': 10},"
+		     " 'modules': [" WT_HELLO_MODULE ", {'name': 'badinit', 'path': "
+		     "'@PLUGIN_DIR@/badinit.so', 'config': {'crash': 'worker_init', 'fail': true,"
+		     " 'only_if': '@DIR@/flag'}}],"
+		     " 'routes': [" HELLO_ROUTE "]");
 	WT_OK(wt_wait_workers(&s, 1, 0, &worker, wt_scaled_ms(WT_TIMEOUT_MS)));
 	snprintf(flag, sizeof(flag), "%s/flag", s.dir);
 	f = fopen(flag, "w");
