@@ -941,6 +941,15 @@ static void expect_refused(struct wt_server *s, const pid_t *workers, const char
 		expect_hello(s, 0);
 }
 
+/* Starts two workers (their pids in @workers) with a config that later reloads replace. */
+static void serve_refuse_base(struct wt_server *s, pid_t *workers)
+{
+	wt_init(s);
+	wt_config(s, REFUSE_BASE " 'routes': [" HELLO_ROUTE "]");
+	WT_OK(wt_start(s));
+	WT_OK(wt_wait_workers(s, 2, 0, workers, WT_TIMEOUT_MS));
+}
+
 START_TEST(invalid_reload_keeps_the_old_generation)
 {
 	struct wt_server s;
@@ -948,10 +957,7 @@ START_TEST(invalid_reload_keeps_the_old_generation)
 	pid_t workers[2], now[3];
 	char error[800];
 
-	wt_init(&s);
-	wt_config(&s, REFUSE_BASE " 'routes': [" HELLO_ROUTE "]");
-	WT_OK(wt_start(&s));
-	WT_OK(wt_wait_workers(&s, 2, 0, workers, WT_TIMEOUT_MS));
+	serve_refuse_base(&s, workers);
 
 	expect_refused(&s, workers, WT_HELLO_MODULE,
 		       "{'match': {'path': '/hello'}, 'handler': 'hello.nope'}",
@@ -1007,10 +1013,7 @@ START_TEST(crashing_plugin_reload_keeps_the_old_generation)
 	pid_t workers[2];
 
 	ck_assert_int_eq(setrlimit(RLIMIT_CORE, &no_core), 0);
-	wt_init(&s);
-	wt_config(&s, REFUSE_BASE " 'routes': [" HELLO_ROUTE "]");
-	WT_OK(wt_start(&s));
-	WT_OK(wt_wait_workers(&s, 2, 0, workers, WT_TIMEOUT_MS));
+	serve_refuse_base(&s, workers);
 	expect_refused(&s, workers, BADINIT_MODULE("init", ""), BADINIT_ROUTES,
 		       "module \"badinit\": init crashed (SIGSEGV)");
 	expect_refused(&s, workers, BADINIT_MODULE("configure", ""), BADINIT_ROUTES,
@@ -1030,10 +1033,7 @@ START_TEST(hanging_plugin_reload_keeps_the_old_generation)
 	pid_t workers[2], now[3];
 	char want[800];
 
-	wt_init(&s);
-	wt_config(&s, REFUSE_BASE " 'routes': [" HELLO_ROUTE "]");
-	WT_OK(wt_start(&s));
-	WT_OK(wt_wait_workers(&s, 2, 0, workers, WT_TIMEOUT_MS));
+	serve_refuse_base(&s, workers);
 	wt_config(&s, "'workers': 2, " PID_FILE ", 'modules': [" BADINIT_MODULE(
 			      "init", ", 'hang': true") "], 'routes': [" BADINIT_ROUTES "]");
 	/* The master gives init 10 s: wait longer than that. */
@@ -1059,10 +1059,7 @@ START_TEST(reload_reports_why_a_new_worker_died)
 	struct wt_run r;
 	pid_t workers[2], now[2];
 
-	wt_init(&s);
-	wt_config(&s, REFUSE_BASE " 'routes': [" HELLO_ROUTE "]");
-	WT_OK(wt_start(&s));
-	WT_OK(wt_wait_workers(&s, 2, 0, workers, WT_TIMEOUT_MS));
+	serve_refuse_base(&s, workers);
 	wt_config(&s, "'workers': 2, " PID_FILE ", 'modules': [" BADINIT_MODULE(
 			      "worker_init", ", 'fail': true") "], 'routes': [" BADINIT_ROUTES "]");
 	control(&s, "reload", &r);
@@ -1234,6 +1231,35 @@ START_TEST(poison_url_is_no_outage)
 }
 END_TEST
 
+/* With badinit's "only_if" at @DIR@/flag: makes the next worker_init misbehave and kills the
+ * one worker, so that its replacement does. */
+static void spoil_worker_init(const struct wt_server *s)
+{
+	char flag[320];
+	pid_t worker;
+	FILE *f;
+
+	WT_OK(wt_wait_workers(s, 1, 0, &worker, wt_scaled_ms(WT_TIMEOUT_MS)));
+	snprintf(flag, sizeof(flag), "%s/flag", s->dir);
+	f = fopen(flag, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	ck_assert_int_eq(kill(worker, SIGKILL), 0);
+}
+
+/* Undoes spoil_worker_init(): a worker starts again and serves; stops the server. */
+static void mend_worker_init(struct wt_server *s)
+{
+	char flag[320];
+	pid_t worker;
+
+	snprintf(flag, sizeof(flag), "%s/flag", s->dir);
+	ck_assert_int_eq(unlink(flag), 0);
+	WT_OK(wt_wait_workers(s, 1, 0, &worker, wt_scaled_ms(WT_TIMEOUT_MS)));
+	expect_hello(s, 0);
+	wt_stop_ok(s);
+}
+
 /* The log line that contains @needle; asserts that there is one, and that it starts
  * with the timestamp every log line has ("2026-01-31T12:00:00.000Z [PID] "). */
 static void expect_stamped_line(const struct wt_server *s, const char *needle)
@@ -1260,9 +1286,6 @@ START_TEST(crash_reports_name_worker_init_and_offload_work)
 	const struct rlimit no_core = {0, 0};
 	struct wt_server s;
 	struct wt_response r;
-	pid_t worker;
-	char flag[320];
-	FILE *f;
 
 	ck_assert_int_eq(setrlimit(RLIMIT_CORE, &no_core), 0);
 	wt_serve(
@@ -1277,18 +1300,10 @@ START_TEST(crash_reports_name_worker_init_and_offload_work)
 			  WT_TIMEOUT_MS));
 	expect_stamped_line(&s, "fatal signal SIGSEGV in crash.offload (offload work)\n");
 
-	WT_OK(wt_wait_workers(&s, 1, 0, &worker, wt_scaled_ms(WT_TIMEOUT_MS)));
-	snprintf(flag, sizeof(flag), "%s/flag", s.dir);
-	f = fopen(flag, "w");
-	ck_assert_ptr_nonnull(f);
-	fclose(f);
-	ck_assert_int_eq(kill(worker, SIGKILL), 0);
+	spoil_worker_init(&s);
 	WT_OK(wt_wait_log(&s, "fatal signal SIGSEGV in badinit.worker_init\n", WT_TIMEOUT_MS));
 	expect_stamped_line(&s, "fatal signal SIGSEGV in badinit.worker_init\n");
-	unlink(flag);
-	WT_OK(wt_wait_workers(&s, 1, 0, &worker, wt_scaled_ms(WT_TIMEOUT_MS)));
-	expect_hello(&s, 0);
-	wt_stop_ok(&s);
+	mend_worker_init(&s);
 }
 END_TEST
 
@@ -1298,22 +1313,14 @@ END_TEST
 START_TEST(deaths_before_ready_back_off)
 {
 	struct wt_server s;
-	pid_t worker;
-	char flag[320];
-	FILE *f;
 
 	wt_serve(&s, "'workers': 1, 'recover': {'max': 1, 'window': 10},"
 		     " 'modules': [" WT_HELLO_MODULE ", {'name': 'badinit', 'path': "
 		     "'@PLUGIN_DIR@/badinit.so', 'config': {'crash': 'worker_init', 'fail': true,"
 		     " 'only_if': '@DIR@/flag'}}],"
 		     " 'routes': [" HELLO_ROUTE "]");
-	WT_OK(wt_wait_workers(&s, 1, 0, &worker, wt_scaled_ms(WT_TIMEOUT_MS)));
-	snprintf(flag, sizeof(flag), "%s/flag", s.dir);
-	f = fopen(flag, "w");
-	ck_assert_ptr_nonnull(f);
-	fclose(f);
 	/* Killed while serving: replaced at once, and that one fails to start. */
-	ck_assert_int_eq(kill(worker, SIGKILL), 0);
+	spoil_worker_init(&s);
 	WT_OK(wt_wait_log(&s, "module \"badinit\": worker_init failed", WT_TIMEOUT_MS));
 	/* The second failed start in the window exceeds recover.max and backs off... */
 	WT_OK(wt_wait_log(&s,
@@ -1326,10 +1333,7 @@ START_TEST(deaths_before_ready_back_off)
 			  "back-off is cut short)",
 			  wt_scaled_ms(WT_TIMEOUT_MS)));
 	ck_assert_msg(wt_pid_exists(s.pid), "the master died");
-	unlink(flag);
-	WT_OK(wt_wait_workers(&s, 1, 0, &worker, wt_scaled_ms(WT_TIMEOUT_MS)));
-	expect_hello(&s, 0);
-	wt_stop_ok(&s);
+	mend_worker_init(&s);
 }
 END_TEST
 
