@@ -116,25 +116,25 @@ static int run_guarded(int (*fn)(void *arg, struct warren_error *err), void *arg
 	uint64_t deadline = timer_now_ms() + GUARDED_MS;
 	char where[128];
 	size_t got = 0;
-	int fds[2], status = 0;
+	int fds[2], status = 0, ret;
 	bool hung = false;
 	pid_t pid;
 
 	hook_leave();
 	if (pipe2(fds, O_CLOEXEC) < 0) {
-		warren_error_set(err, "cannot make a pipe: %s", strerror(errno));
-		return -errno;
+		ret = -errno;
+		warren_error_set(err, "cannot make a pipe: %s", strerror(-ret));
+		return ret;
 	}
 	pid = fork();
 	if (pid < 0) {
-		warren_error_set(err, "cannot fork: %s", strerror(errno));
+		ret = -errno;
+		warren_error_set(err, "cannot fork: %s", strerror(-ret));
 		close(fds[0]);
 		close(fds[1]);
-		return -EAGAIN;
+		return ret;
 	}
 	if (pid == 0) {
-		int ret;
-
 		close(fds[0]);
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		ret = fn(arg, err);
@@ -149,10 +149,13 @@ static int run_guarded(int (*fn)(void *arg, struct warren_error *err), void *arg
 		uint64_t now = timer_now_ms();
 		ssize_t n;
 
-		if (now >= deadline || poll(&pfd, 1, (int)(deadline - now)) == 0) {
+		ret = now < deadline ? poll(&pfd, 1, (int)(deadline - now)) : 0;
+		if (ret == 0) {
 			hung = true;
 			break;
 		}
+		if (ret < 0)
+			continue; /* EINTR: the deadline is checked again */
 		n = read(fds[0], err->msg + got, sizeof(err->msg) - 1 - got);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -464,11 +467,9 @@ static void read_notifications(struct master *m)
  */
 static uint64_t respawn_time(struct master *m, uint64_t now, bool none_alive)
 {
-	unsigned delay;
-
 	const struct config *cfg = m->cur->srv->cfg;
 	unsigned keep = cfg->recover_max < DEATHS_MAX ? cfg->recover_max + 1 : DEATHS_MAX;
-	unsigned recent = 0;
+	unsigned recent = 0, delay;
 
 	m->deaths[m->ndeaths++ % keep] = now;
 	for (unsigned i = 0; i < keep && i < m->ndeaths; i++)
