@@ -10,8 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "http.h"
 #include "crash.h"
+#include "http.h"
 #include "log.h"
 
 struct offload_job {
