@@ -1208,7 +1208,10 @@ START_TEST(poison_url_is_no_outage)
 		pause_ms(50);
 	}
 	ck_assert_int_eq(waitpid(attacker, &status, 0), attacker);
-	ck_assert_msg(worst <= wt_scaled_ms(1000),
+	/* Under valgrind (make check-valgrind sets WARREN_REAL_BIN) every respawned worker
+	 * starts tens of times slower while the flood goes on at full speed: no latency says
+	 * anything there, but a back-off still shows in the log below. */
+	ck_assert_msg(worst <= wt_scaled_ms(1000) || getenv("WARREN_REAL_BIN"),
 		      "under a crash flood a /hello took %lld ms (of %u probes)", worst, probes);
 	ck_assert_msg(wt_pid_exists(s.pid), "the master died");
 	/* The worker's last words name the handler and the request it was serving. */
