@@ -10,12 +10,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "crash.h"
 #include "http.h"
 #include "log.h"
 
 struct offload_job {
 	struct offload_job *next;
 	struct conn *c;
+	const char *what; /* the handler that queued it, for a crash report */
 	void (*work)(void *arg);
 	void (*done)(struct warren_request *r, void *arg);
 	void *arg;
@@ -216,7 +218,9 @@ static void *offload_thread(void *arg)
 			o->queue_tail = &o->queue;
 		pthread_mutex_unlock(&o->lock);
 
+		crash_thread_enter(j->what, " (offload work)");
 		j->work(j->arg);
+		crash_thread_leave();
 
 		pthread_mutex_lock(&o->lock);
 		j->next = NULL;
@@ -435,7 +439,11 @@ WARREN_API int warren_offload(struct warren_request *r, void (*work)(void *arg),
 	j = malloc(sizeof(*j));
 	if (!j)
 		return -ENOMEM;
-	*j = (struct offload_job){.c = c, .work = work, .done = done, .arg = arg};
+	*j = (struct offload_job){.c = c,
+				  .what = handler_id(c),
+				  .work = work,
+				  .done = done,
+				  .arg = arg};
 	c->jobs++;
 	pthread_mutex_lock(&w->offload->lock);
 	*w->offload->queue_tail = j;

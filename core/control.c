@@ -66,34 +66,54 @@ static int read_pid(const char *file, pid_t *pid)
 	return 0;
 }
 
-/* The master writes "<requester pid> ok generation N" or "<requester pid> error ...". */
-static int wait_reload(const char *pid_file, pid_t master)
+/*
+ * The master keeps "STARTED DONE RESULT" in PID_FILE.reload: how many reloads have started,
+ * and the number and result ("ok generation N", "error ...") of the last one to finish.
+ * Reads it into @line (RESULT at *result); 0 when the file is not there yet.
+ */
+static unsigned read_reloads(const char *path, unsigned *done, char *line, size_t len,
+			     const char **result)
+{
+	unsigned started = 0;
+	int at = 0;
+	FILE *f = fopen(path, "r");
+
+	*done = 0;
+	*result = "";
+	if (!f)
+		return 0;
+	if (fgets(line, (int)len, f) && sscanf(line, "%u %u %n", &started, done, &at) == 2 &&
+	    at > 0) {
+		line[strcspn(line, "\n")] = '\0';
+		*result = line + at;
+	}
+	fclose(f);
+	return started;
+}
+
+/*
+ * Waits for the result of a reload that started after @before reloads had: one that read
+ * the config after this caller asked. Reloads asked for together, or during one, are
+ * answered by the same next reload.
+ */
+static int wait_reload(const char *path, pid_t master, unsigned before)
 {
 	uint64_t deadline = timer_now_ms() + RELOAD_WAIT_MS;
-	char path[4200], line[1100], mine[32];
+	char line[1100];
 
-	snprintf(path, sizeof(path), "%s.reload", pid_file);
-	snprintf(mine, sizeof(mine), "%d ", (int)getpid());
 	while (timer_now_ms() < deadline) {
-		FILE *f = fopen(path, "r");
+		const char *what;
+		unsigned done;
 
-		if (f) {
-			bool got = fgets(line, sizeof(line), f) &&
-				   strncmp(line, mine, strlen(mine)) == 0;
-
-			fclose(f);
-			if (got) {
-				const char *what = line + strlen(mine);
-
-				line[strcspn(line, "\n")] = '\0';
-				if (strncmp(what, "ok", 2) == 0) {
-					printf("warren: reload done: %s serving\n", what + 3);
-					return 0;
-				}
-				fprintf(stderr, "warren: reload failed: %s\n",
-					strncmp(what, "error ", 6) == 0 ? what + 6 : what);
-				return 1;
+		read_reloads(path, &done, line, sizeof(line), &what);
+		if (done > before) {
+			if (strncmp(what, "ok ", 3) == 0) {
+				printf("warren: reload done: %s serving\n", what + 3);
+				return 0;
 			}
+			fprintf(stderr, "warren: reload failed: %s\n",
+				strncmp(what, "error ", 6) == 0 ? what + 6 : what);
+			return 1;
 		}
 		if (process_gone(master)) {
 			fprintf(stderr, "warren: the master (pid %d) exited during the reload\n",
@@ -133,7 +153,10 @@ int control_run(const char *file, const char *action)
 		       {"reopen", SIGUSR1}};
 	struct warren_error err = {{0}};
 	struct config *cfg;
+	char path[4200], line[1100];
+	unsigned before = 0, done;
 	int sig = 0, ret = 1;
+	const char *what;
 	pid_t master;
 
 	for (size_t i = 0; i < ARRAY_SIZE(actions); i++)
@@ -153,13 +176,16 @@ int control_run(const char *file, const char *action)
 	}
 	if (read_pid(cfg->pid_file, &master) < 0)
 		goto out_free_cfg;
+	snprintf(path, sizeof(path), "%s.reload", cfg->pid_file);
+	if (sig == SIGHUP)
+		before = read_reloads(path, &done, line, sizeof(line), &what);
 	if (kill(master, sig) < 0) {
 		fprintf(stderr, "warren: cannot signal pid %d: %s\n", (int)master, strerror(errno));
 		goto out_free_cfg;
 	}
 	switch (sig) {
 	case SIGHUP:
-		ret = wait_reload(cfg->pid_file, master);
+		ret = wait_reload(path, master, before);
 		break;
 	case SIGTERM:
 		ret = wait_gone(master, STOP_WAIT_MARGIN_MS * 2);

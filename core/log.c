@@ -15,12 +15,33 @@
  * on it.
  */
 static enum warren_log_level max_level = WARREN_LOG_INFO;
+/* Where a worker keeps its last error, set once after fork (see log.h). */
+static char *note;
+static size_t note_size;
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
 void warren__log_set_level(enum warren_log_level level)
 {
 	max_level = level;
+}
+
+void warren__log_keep_errors(char *buf, size_t len)
+{
+	note = len ? buf : NULL;
+	note_size = len;
+	if (note)
+		note[0] = '\0';
+}
+
+void warren__log_note(const char *msg, size_t len)
+{
+	if (!note)
+		return;
+	if (len > note_size - 1)
+		len = note_size - 1;
+	memcpy(note, msg, len);
+	note[len] = '\0';
 }
 
 void warren__log_v(enum warren_log_level level, const char *fmt, va_list ap)
@@ -43,6 +64,8 @@ void warren__log_v(enum warren_log_level level, const char *fmt, va_list ap)
 	m = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
 	if (m < 0)
 		m = 0;
+	if (level == WARREN_LOG_ERROR)
+		warren__log_note(line + n, strnlen(line + n, sizeof(line) - n));
 	n += m;
 	if ((size_t)n > sizeof(line) - 2)
 		n = sizeof(line) - 2;

@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "control.h"
+#include "crash.h"
 #include "log.h"
 #include "master.h"
 #include "reactor.h"
@@ -130,6 +131,11 @@ int main(int argc, char **argv)
 		config_free(cfg);
 		return 1;
 	}
+	/* A module hook that crashes is named before the process dies of it; reloads run
+	 * their hooks in a trial child first, which reports through the same page. */
+	if (hook_trace_map() < 0 || crash_guard_hooks() < 0)
+		fprintf(stderr, "warren: cannot watch module hooks for crashes: %s\n",
+			strerror(errno));
 	if (server_load(cfg, 0, &srv, &err) < 0) {
 		fprintf(stderr, "warren: %s: %s\n", file, err.msg);
 		return 1;

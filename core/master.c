@@ -15,11 +15,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "crash.h"
 #include "log.h"
 #include "master.h"
 #include "reactor.h"
@@ -35,6 +38,10 @@
 #define DRAIN_MARGIN_MS 2000
 /* Deaths remembered for the rate limit; recover.max above this counts as this. */
 #define DEATHS_MAX 1024
+/* Room for the last error line of each worker, in a page it shares with the master. */
+#define NOTE_LEN 512
+/* What module hooks run in a guarded child (a trial load) get to return. */
+#define GUARDED_MS 10000
 
 struct worker_slot {
 	pid_t pid;	     /* 0 when not running */
@@ -46,13 +53,14 @@ struct worker_slot {
 struct generation {
 	struct server *srv;
 	struct worker_slot *slots;
+	char *notes; /* NOTE_LEN per slot, shared: each worker's last error line */
 	unsigned nworkers;
 	unsigned alive;
 	unsigned ready;
 	bool serving;		 /* every worker reported ready once */
 	bool draining;		 /* told to finish and exit; nothing is respawned */
 	uint64_t kill_at;	 /* draining: SIGKILL what is left after this */
-	pid_t requester;	 /* who asked for this reload (-s reload), 0 if nobody */
+	unsigned reload;	 /* the number of the reload that made it, 0 at start-up */
 	struct generation *next; /* in the list of draining generations */
 };
 
@@ -66,9 +74,14 @@ struct master {
 	struct generation *cur;	    /* serving, or starting at boot */
 	struct generation *pending; /* a reload that is starting */
 	struct generation *old;	    /* draining */
-	uint64_t *deaths;	    /* ring of recent death times */
+	uint64_t *deaths;	    /* ring of recent deaths before ready */
 	unsigned ndeaths;
 	unsigned backoff_ms;
+	uint64_t crashes_since; /* start of the window of crash_log() */
+	unsigned crashes;	/* deaths of ready workers within it */
+	unsigned reloads_started, reloads_done;
+	bool reload_asked;	  /* a SIGHUP came that no reload started since answers */
+	char reload_result[1024]; /* of the last reload that finished */
 	bool stopping;
 	int exit_code;
 	uint64_t stop_deadline;
@@ -88,6 +101,110 @@ static void describe_status(int status, char *buf, size_t len)
 	}
 }
 
+/* ---- Module code that must not take the master down -------------------------------- */
+
+/*
+ * Runs @fn in a forked child and waits for it, at most GUARDED_MS: there, module code that
+ * crashes or hangs costs the child, not the master and the generation it serves. The
+ * child sends the error @fn gave over a pipe; a crash or a hang is reported with the
+ * module and hook it was in (the hook trace is a shared page). Returns 0 when @fn
+ * returned 0, else fills @err.
+ */
+static int run_guarded(int (*fn)(void *arg, struct warren_error *err), void *arg,
+		       struct warren_error *err)
+{
+	uint64_t deadline = timer_now_ms() + GUARDED_MS;
+	char where[128];
+	size_t got = 0;
+	int fds[2], status = 0, ret;
+	bool hung = false;
+	pid_t pid;
+
+	hook_leave();
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		ret = -errno;
+		warren_error_set(err, "cannot make a pipe: %s", strerror(-ret));
+		return ret;
+	}
+	pid = fork();
+	if (pid < 0) {
+		ret = -errno;
+		warren_error_set(err, "cannot fork: %s", strerror(-ret));
+		close(fds[0]);
+		close(fds[1]);
+		return ret;
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		ret = fn(arg, err);
+		if (ret < 0 && write(fds[1], err->msg, strlen(err->msg)) < 0)
+			ret = -EIO;
+		_exit(ret < 0 ? 1 : 0);
+	}
+	close(fds[1]);
+	err->msg[0] = '\0';
+	for (;;) {
+		struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
+		uint64_t now = timer_now_ms();
+		ssize_t n;
+
+		ret = now < deadline ? poll(&pfd, 1, (int)(deadline - now)) : 0;
+		if (ret == 0) {
+			hung = true;
+			break;
+		}
+		if (ret < 0)
+			continue; /* EINTR: the deadline is checked again */
+		n = read(fds[0], err->msg + got, sizeof(err->msg) - 1 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || (got += (size_t)n) == sizeof(err->msg) - 1)
+			break;
+	}
+	err->msg[got] = '\0';
+	close(fds[0]);
+	if (hung)
+		kill(pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!hung && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	hook_trace_describe(where, sizeof(where));
+	if (hung) {
+		warren_error_set(err, "%s did not return within %d s", where[0] ? where : "loading",
+				 GUARDED_MS / 1000);
+	} else if (WIFSIGNALED(status)) {
+		const char *abbrev = sigabbrev_np(WTERMSIG(status));
+
+		warren_error_set(err, "%s crashed (SIG%s)", where[0] ? where : "loading",
+				 abbrev ? abbrev : "?");
+	} else if (!got) {
+		warren_error_set(err, "the trial load exited with status %d",
+				 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	}
+	return -ECANCELED;
+}
+
+/* In a guarded child: the whole load of a new generation, init and configure of every
+ * module and then their fini, without binding anything. */
+static int trial_load(void *arg, struct warren_error *err)
+{
+	const struct master *m = arg;
+	struct config *cfg;
+	struct server *srv;
+	int ret;
+
+	ret = config_load_file(m->conf_path, &cfg, err);
+	if (ret < 0)
+		return ret;
+	ret = server_load(cfg, m->cur->srv->generation + 1, &srv, err);
+	if (ret < 0)
+		return ret;
+	server_free(srv);
+	return 0;
+}
+
 /* ---- Generations ------------------------------------------------------------------ */
 
 static struct generation *gen_new(struct server *srv)
@@ -99,7 +216,12 @@ static struct generation *gen_new(struct server *srv)
 	g->srv = srv;
 	g->nworkers = srv->cfg->workers ? srv->cfg->workers : master_auto_workers();
 	g->slots = calloc(g->nworkers, sizeof(*g->slots));
-	if (!g->slots) {
+	g->notes = mmap(NULL, (size_t)g->nworkers * NOTE_LEN, PROT_READ | PROT_WRITE,
+			MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (!g->slots || g->notes == MAP_FAILED) {
+		if (g->notes != MAP_FAILED)
+			munmap(g->notes, (size_t)g->nworkers * NOTE_LEN);
+		free(g->slots);
 		free(g);
 		return NULL;
 	}
@@ -111,6 +233,7 @@ static void gen_free(struct master *m, struct generation *g)
 	/* Socket files the serving generation still listens on stay. */
 	server_unlink_sockets(g->srv, m->cur && m->cur != g ? m->cur->srv : NULL);
 	server_free(g->srv);
+	munmap(g->notes, (size_t)g->nworkers * NOTE_LEN);
 	free(g->slots);
 	free(g);
 }
@@ -155,6 +278,7 @@ static int spawn(struct master *m, struct generation *g, unsigned i)
 		if (m->ready_fd >= 0)
 			close(m->ready_fd);
 		close_other_listeners(m, g);
+		warren__log_keep_errors(g->notes + (size_t)i * NOTE_LEN, NOTE_LEN);
 		worker_main(g->srv, i, m->pid, m->notify_wr);
 	}
 	g->slots[i].pid = pid;
@@ -208,25 +332,47 @@ static void write_file_atomic(const char *path, const char *text)
 	}
 }
 
-/* "warren -s reload" waits for a line naming its own pid in PID_FILE.reload. */
-static void reload_status(struct master *m, pid_t requester, const char *fmt, ...)
-	WARREN_PRINTF(3, 4);
+/*
+ * PID_FILE.reload is one line, "STARTED DONE RESULT": how many reloads have started, and
+ * the number and result ("ok generation N" or "error ...") of the last one that finished.
+ * "warren -s reload" notes STARTED before it signals and then waits for a DONE beyond it:
+ * a reload that started after it asked, so it read the config the caller meant. SIGHUPs
+ * that arrive together, or during a reload, coalesce into the next reload, and every one
+ * of their callers gets its answer.
+ */
+static void reload_status(struct master *m, const char *fmt, ...) WARREN_PRINTF(2, 3);
 
-static void reload_status(struct master *m, pid_t requester, const char *fmt, ...)
+static void reload_status(struct master *m, const char *fmt, ...)
 {
-	char path[4200], text[1024];
+	char path[4200], text[1100];
 	va_list ap;
-	int n;
 
 	if (!m->pid_file)
 		return;
-	n = snprintf(text, sizeof(text), "%d ", (int)requester);
-	va_start(ap, fmt);
-	vsnprintf(text + n, sizeof(text) - (size_t)n - 1, fmt, ap);
-	va_end(ap);
-	strcat(text, "\n");
+	if (fmt) {
+		va_start(ap, fmt);
+		vsnprintf(m->reload_result, sizeof(m->reload_result), fmt, ap);
+		va_end(ap);
+	}
+	snprintf(text, sizeof(text), "%u %u %s\n", m->reloads_started, m->reloads_done,
+		 m->reload_result[0] ? m->reload_result : "-");
 	snprintf(path, sizeof(path), "%s.reload", m->pid_file);
 	write_file_atomic(path, text);
+}
+
+static void reload_done(struct master *m, unsigned reload, const char *fmt, ...)
+	WARREN_PRINTF(3, 4);
+
+static void reload_done(struct master *m, unsigned reload, const char *fmt, ...)
+{
+	char result[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(result, sizeof(result), fmt, ap);
+	va_end(ap);
+	m->reloads_done = reload;
+	reload_status(m, "%s", result);
 }
 
 /* ---- Events ------------------------------------------------------------------------ */
@@ -298,7 +444,7 @@ static void worker_ready(struct master *m, pid_t pid)
 			drain(m, m->cur, SIGUSR2);
 			m->cur = g;
 			m->pending = NULL;
-			reload_status(m, g->requester, "ok generation %u", g->srv->generation);
+			reload_done(m, g->reload, "ok generation %u", g->srv->generation);
 			return;
 		}
 	}
@@ -314,12 +460,16 @@ static void read_notifications(struct master *m)
 			worker_ready(m, (pid_t)pids[i]);
 }
 
-/* Decides when the next respawn may happen: at once, unless workers keep dying. */
-static uint64_t respawn_time(struct master *m, uint64_t now)
+/*
+ * Decides when a worker that died before it was ready may be respawned: at once, unless
+ * that keeps happening (a broken worker_init will not mend itself). @none_alive: the
+ * generation has no worker left, which it may not stay for longer than the first step.
+ */
+static uint64_t respawn_time(struct master *m, uint64_t now, bool none_alive)
 {
 	const struct config *cfg = m->cur->srv->cfg;
 	unsigned keep = cfg->recover_max < DEATHS_MAX ? cfg->recover_max + 1 : DEATHS_MAX;
-	unsigned recent = 0;
+	unsigned recent = 0, delay;
 
 	m->deaths[m->ndeaths++ % keep] = now;
 	for (unsigned i = 0; i < keep && i < m->ndeaths; i++)
@@ -332,10 +482,40 @@ static uint64_t respawn_time(struct master *m, uint64_t now)
 	m->backoff_ms = m->backoff_ms ? m->backoff_ms * 2 : BACKOFF_MIN_MS;
 	if (m->backoff_ms > BACKOFF_MAX_MS)
 		m->backoff_ms = BACKOFF_MAX_MS;
-	log_error("workers are crashing repeatedly (%u deaths within %u ms, recover.max is %u); "
-		  "next respawn in %u ms",
-		  recent, cfg->recover_window_ms, cfg->recover_max, m->backoff_ms);
-	return now + m->backoff_ms;
+	delay = none_alive && m->backoff_ms > BACKOFF_MIN_MS ? BACKOFF_MIN_MS : m->backoff_ms;
+	log_error("workers keep dying before they are ready (%u deaths within %u ms, recover.max "
+		  "is %u); next respawn in %u ms%s",
+		  recent, cfg->recover_window_ms, cfg->recover_max, delay,
+		  delay < m->backoff_ms ? " (no worker is alive: the back-off is cut short)" : "");
+	return now + delay;
+}
+
+/* Says how many deaths crash_log() kept quiet once their window is over. */
+static void crash_log_roll(struct master *m, uint64_t now)
+{
+	const struct config *cfg = m->cur->srv->cfg;
+
+	if (!m->crashes || now - m->crashes_since < cfg->recover_window_ms)
+		return;
+	if (m->crashes > cfg->recover_max)
+		log_error("%u more worker deaths within %u ms were not logged one by one",
+			  m->crashes - cfg->recover_max, cfg->recover_window_ms);
+	m->crashes = 0;
+}
+
+/*
+ * A worker that dies while serving is replaced at once, however often it happens: the
+ * cause is one request (a poison URL), not the worker, and a back-off would turn that
+ * request into an outage of the whole site. Only the log is limited: recover.max lines
+ * per recover.window, then one line counting the rest.
+ */
+static void crash_log(struct master *m, unsigned i, pid_t pid, const char *how, uint64_t now)
+{
+	crash_log_roll(m, now);
+	if (!m->crashes++)
+		m->crashes_since = now;
+	if (m->crashes <= m->cur->srv->cfg->recover_max)
+		log_error("worker %u (pid %d) %s; respawning", i, (int)pid, how);
 }
 
 static void abort_reload(struct master *m, const char *why)
@@ -343,7 +523,7 @@ static void abort_reload(struct master *m, const char *why)
 	struct generation *g = m->pending;
 
 	log_error("reload failed: %s; generation %u keeps serving", why, m->cur->srv->generation);
-	reload_status(m, g->requester, "error %s", why);
+	reload_done(m, g->reload, "error %s", why);
 	m->pending = NULL;
 	drain(m, g, SIGTERM);
 }
@@ -351,7 +531,7 @@ static void abort_reload(struct master *m, const char *why)
 static void worker_died(struct master *m, pid_t pid, int status)
 {
 	struct generation *gens[] = {m->cur, m->pending};
-	char how[96], why[160];
+	char how[96], why[800];
 
 	describe_status(status, how, sizeof(how));
 	for (struct generation *g = m->old; g; g = g->next) {
@@ -380,10 +560,13 @@ static void worker_died(struct master *m, pid_t pid, int status)
 				return;
 			}
 			if (!g->serving) {
-				snprintf(
-					why, sizeof(why),
-					"worker %u (pid %d) of generation %u %s before it was ready",
-					i, (int)pid, g->srv->generation, how);
+				const char *note = g->notes + (size_t)i * NOTE_LEN;
+
+				snprintf(why, sizeof(why),
+					 "worker %u (pid %d) of generation %u %s before it was "
+					 "ready%s%s",
+					 i, (int)pid, g->srv->generation, how, note[0] ? ": " : "",
+					 note);
 				if (g == m->pending) {
 					abort_reload(m, why);
 				} else {
@@ -397,9 +580,15 @@ static void worker_died(struct master *m, pid_t pid, int status)
 				}
 				return;
 			}
-			log_error("worker %u (pid %d) %s; respawning", i, (int)pid, how);
 			slot->last_pid = pid;
-			slot->respawn_at = respawn_time(m, timer_now_ms());
+			if (slot->ready) {
+				slot->respawn_at = timer_now_ms();
+				crash_log(m, i, pid, how, slot->respawn_at);
+				return;
+			}
+			log_error("worker %u (pid %d) %s before it was ready; respawning", i,
+				  (int)pid, how);
+			slot->respawn_at = respawn_time(m, timer_now_ms(), g->alive == 0);
 			return;
 		}
 	}
@@ -410,23 +599,27 @@ static void reap(struct master *m)
 	int status;
 	pid_t pid;
 
+	/* A worker that reported ready and then died is a crash, not a failed start. */
+	read_notifications(m);
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
 		worker_died(m, pid, status);
 }
 
-static void reload(struct master *m, pid_t requester)
+static void reload(struct master *m)
 {
 	struct warren_error err = {{0}};
 	struct generation *g;
 	struct config *cfg;
 	struct server *srv;
 
-	if (m->pending) {
-		log_warn("reload: one is already in progress; ignored");
-		reload_status(m, requester, "error a reload is already in progress");
-		return;
-	}
+	m->reload_asked = false;
+	m->reloads_started++;
+	reload_status(m, NULL);
 	log_info("reload: reading %s", m->conf_path);
+	/* A module that crashes or hangs in init, configure or fini does so in a trial child
+	 * first, not in the master: see docs/process-model.md. */
+	if (run_guarded(trial_load, m, &err) < 0)
+		goto out_fail;
 	if (config_load_file(m->conf_path, &cfg, &err) < 0)
 		goto out_fail;
 	if (reactor_probe(&cfg->event, &err) < 0) {
@@ -445,7 +638,7 @@ static void reload(struct master *m, pid_t requester)
 		warren_error_set(&err, "out of memory");
 		goto out_fail;
 	}
-	g->requester = requester;
+	g->reload = m->reloads_started;
 	m->pending = g;
 	warren__log_set_level(cfg->log_level);
 	if (spawn_all(m, g) < 0)
@@ -455,7 +648,7 @@ static void reload(struct master *m, pid_t requester)
 out_fail:
 	log_error("reload failed: %s: %s; generation %u keeps serving", m->conf_path, err.msg,
 		  m->cur->srv->generation);
-	reload_status(m, requester, "error %s: %s", m->conf_path, err.msg);
+	reload_done(m, m->reloads_started, "error %s: %s", m->conf_path, err.msg);
 }
 
 static void reopen_logs(struct master *m)
@@ -486,8 +679,10 @@ static void stop(struct master *m, int sig, unsigned ms)
 	m->stopping = true;
 	m->stop_deadline = timer_now_ms() + ms;
 	gen_signal(m->cur, sig);
-	if (m->pending)
+	if (m->pending) {
 		gen_signal(m->pending, sig);
+		reload_done(m, m->pending->reload, "error the server is stopping");
+	}
 	for (struct generation *g = m->old; g; g = g->next)
 		gen_signal(g, sig);
 }
@@ -506,11 +701,12 @@ static void handle_signal(struct master *m, const struct signalfd_siginfo *si)
 		stop(m, SIGQUIT, m->cur->srv->cfg->shutdown_timeout_ms + DRAIN_MARGIN_MS);
 		break;
 	case SIGHUP:
-		if (!m->stopping && m->cur->serving)
-			reload(m, (pid_t)si->ssi_pid);
-		else
-			reload_status(m, (pid_t)si->ssi_pid, "error the server is %s",
-				      m->stopping ? "stopping" : "still starting");
+		if (!m->stopping) {
+			m->reload_asked = true; /* started by the loop when it can */
+			break;
+		}
+		m->reloads_started++;
+		reload_done(m, m->reloads_started, "error the server is stopping");
 		break;
 	case SIGUSR1:
 		reopen_logs(m);
@@ -555,6 +751,9 @@ static int next_timeout(const struct master *m, uint64_t now)
 	for (const struct generation *g = m->old; g; g = g->next)
 		if (g->kill_at && g->kill_at < next)
 			next = g->kill_at;
+	if (m->crashes > m->cur->srv->cfg->recover_max &&
+	    m->crashes_since + m->cur->srv->cfg->recover_window_ms < next)
+		next = m->crashes_since + m->cur->srv->cfg->recover_window_ms;
 	if (next == UINT64_MAX)
 		return -1;
 	return next <= now ? 0 : (int)(next - now);
@@ -617,8 +816,6 @@ static void loop(struct master *m)
 			log_error("poll: %s", strerror(errno));
 			break;
 		}
-		/* Readiness first: a worker that reported ready and then died is a crash,
-		 * not a failed start. */
 		read_notifications(m);
 		while (read(m->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
 			handle_signal(m, &si);
@@ -626,7 +823,11 @@ static void loop(struct master *m)
 		reap(m);
 		now = timer_now_ms();
 		sweep(m, now);
+		crash_log_roll(m, now);
 		if (!m->stopping) {
+			/* One reload at a time; SIGHUPs meanwhile are answered by the next one. */
+			if (m->reload_asked && m->cur->serving && !m->pending)
+				reload(m);
 			respawn_due(m, now);
 			continue;
 		}
@@ -675,6 +876,9 @@ int master_run(struct server *srv, const char *conf_path, int ready_fd)
 		m.exit_code = 1;
 		goto out_free;
 	}
+	reload_status(&m, NULL);
+	if (crash_budget_map() < 0)
+		log_warn("crash reports of workers will not be rate-limited: %s", strerror(errno));
 	if (spawn_all(&m, m.cur) < 0) {
 		m.exit_code = 1;
 		stop(&m, SIGTERM, FAST_STOP_MS);
@@ -694,6 +898,7 @@ out_free:
 	if (m.cur) {
 		server_unlink_sockets(m.cur->srv, NULL);
 		server_free(m.cur->srv);
+		munmap(m.cur->notes, (size_t)m.cur->nworkers * NOTE_LEN);
 		free(m.cur->slots);
 		free(m.cur);
 	}

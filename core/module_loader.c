@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 
+#include "crash.h"
 #include "log.h"
 #include "server.h"
 #include "shm.h"
@@ -207,7 +208,9 @@ static int init_module(struct loaded_module *lm, const char *where, struct warre
 	err->msg[0] = '\0';
 	/* Shared zones can only be made here, before the workers fork. */
 	shm_allow(true);
+	hook_enter(lm->desc->name, "init");
 	ret = lm->desc->init(lm->config, &lm->data, err);
+	hook_leave();
 	shm_allow(false);
 	if (ret < 0) {
 		if (!err->msg[0])
@@ -308,7 +311,9 @@ static int resolve_route(struct server *srv, size_t idx, json_t *empty, struct w
 	}
 	if (h->configure) {
 		err->msg[0] = '\0';
+		hook_enter(lm->desc->name, "configure");
 		ret = h->configure(rc->config, lm->data, &data, err);
+		hook_leave();
 		if (ret < 0) {
 			if (!err->msg[0])
 				warren_error_set(err, "%s", strerror(-ret));
@@ -486,8 +491,11 @@ void server_free(struct server *srv)
 	for (size_t i = srv->nmods; i-- > 0;) {
 		struct loaded_module *lm = &srv->mods[i];
 
-		if (lm->initialized && lm->desc->fini)
+		if (lm->initialized && lm->desc->fini) {
+			hook_enter(lm->desc->name, "fini");
 			lm->desc->fini(lm->data);
+			hook_leave();
+		}
 		if (lm->dl)
 			dlclose(lm->dl);
 		if (lm->memfd >= 0)
@@ -513,7 +521,9 @@ int server_worker_init(struct server *srv, struct warren_error *err)
 			lm->worker_initialized = true;
 			continue;
 		}
+		crash_thread_enter(lm->desc->name, ".worker_init");
 		ret = lm->desc->worker_init(lm->data);
+		crash_thread_leave();
 		if (ret < 0) {
 			warren_error_set(err, "module \"%s\": worker_init failed: %s",
 					 lm->desc->name, strerror(-ret));
@@ -530,8 +540,11 @@ void server_worker_exit(struct server *srv)
 	for (size_t i = srv->nmods; i-- > 0;) {
 		struct loaded_module *lm = &srv->mods[i];
 
-		if (lm->worker_initialized && lm->desc->worker_exit)
+		if (lm->worker_initialized && lm->desc->worker_exit) {
+			crash_thread_enter(lm->desc->name, ".worker_exit");
 			lm->desc->worker_exit(lm->data);
+			crash_thread_leave();
+		}
 		lm->worker_initialized = false;
 	}
 }

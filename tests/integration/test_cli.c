@@ -3,9 +3,11 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -173,6 +175,37 @@ START_TEST(test_mode_accepts_a_good_config)
 	expect_exit(&r, 0, err);
 	wt_run_free(&r);
 	wt_cleanup(&s);
+}
+END_TEST
+
+/* A module hook that crashes while loading is named, at start-up and under -t, and the
+ * exit status still says the process died of it. */
+START_TEST(crash_in_a_module_hook_is_named)
+{
+	static const char *const hooks[] = {"init", "configure"};
+	const struct rlimit no_core = {0, 0};
+	struct wt_server s;
+	struct wt_run r;
+	char want[128];
+
+	ck_assert_int_eq(setrlimit(RLIMIT_CORE, &no_core), 0);
+	for (size_t i = 0; i < 2; i++) {
+		wt_init(&s);
+		wt_config(&s,
+			  "'modules': [{'name': 'badinit', 'path': '@PLUGIN_DIR@/badinit.so',"
+			  " 'config': {'crash': '%s'}}],"
+			  " 'routes': [{'match': {'path': '/ok'}, 'handler': 'badinit.ok'}]",
+			  hooks[i]);
+		snprintf(want, sizeof(want), "warren: module \"badinit\": %s crashed (SIGSEGV)\n",
+			 hooks[i]);
+		WT_OK(wt_run_warren(&r, WT_TIMEOUT_MS, "-t", "-c", s.conf, NULL));
+		expect_exit(&r, 128 + SIGSEGV, want);
+		wt_run_free(&r);
+		WT_OK(wt_run_warren(&r, WT_TIMEOUT_MS, "-c", s.conf, NULL));
+		expect_exit(&r, 128 + SIGSEGV, want);
+		wt_run_free(&r);
+		wt_cleanup(&s);
+	}
 }
 END_TEST
 
@@ -464,6 +497,7 @@ static Suite *cli_suite(void)
 	tcase_set_timeout(tc, WT_TEST_TIMEOUT_S);
 	tcase_add_test(tc, test_mode_accepts_a_good_config);
 	tcase_add_test(tc, test_mode_accepts_the_example_config);
+	tcase_add_test(tc, crash_in_a_module_hook_is_named);
 	tcase_add_loop_test(tc, test_mode_names_the_json_path, 0,
 			    (int)(sizeof(bad_configs) / sizeof(bad_configs[0])));
 	tcase_add_test(tc, missing_config_file);

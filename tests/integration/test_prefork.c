@@ -333,9 +333,9 @@ static int assert_generation_start(const struct hook *h, size_t n, size_t from, 
 	int at, ready, ns = 0;
 
 	ck_assert_uint_le(nworkers, 8);
-	at = find_hook(h, n, from, "init", 0, tag, NULL);
-	ck_assert_msg(at >= 0, "no init hook of generation \"%s\"", tag);
-	ck_assert_int_eq(h[at].pid, master);
+	/* A reload's trial load runs init first in a child of its own: skip that one. */
+	at = find_hook(h, n, from, "init", master, tag, NULL);
+	ck_assert_msg(at >= 0, "no init hook of generation \"%s\" in the master", tag);
 	/* The master's own lines of this generation, in order, until on_master_ready. */
 	for (size_t i = (size_t)at + 1; i < n && ns <= (int)nworkers; i++) {
 		if (h[i].pid != master || strcmp(h[i].tag, tag) != 0)
@@ -489,7 +489,7 @@ START_TEST(reload_replaces_the_generation)
 	struct wt_response r;
 	pid_t old[2], now[2];
 	size_t n;
-	int ready, exit_at[2], fini;
+	int ready, exit_at[2], fini, trial;
 
 	wt_init(&s);
 	lifecycle_config(&s, "g0");
@@ -520,8 +520,14 @@ START_TEST(reload_replaces_the_generation)
 	fini = find_hook(h, n, 0, "fini", s.pid, "g0", "");
 	ck_assert_msg(fini > exit_at[0] && fini > exit_at[1],
 		      "fini of g0 at %d, before a worker_exit", fini);
-	ck_assert_uint_eq(count_hooks(h, n, "fini", 0, NULL), 1);
-	ck_assert_uint_eq(count_hooks(h, n, "init", 0, NULL), 2);
+	ck_assert_uint_eq(count_hooks(h, n, "fini", s.pid, NULL), 1);
+	ck_assert_uint_eq(count_hooks(h, n, "init", s.pid, NULL), 2);
+	/* Before that, the trial load: init and fini of g1 once, in a short-lived child. */
+	trial = find_hook(h, n, 0, "init", 0, "g1", "");
+	ck_assert_msg(trial >= 0 && h[trial].pid != s.pid, "no trial load of g1");
+	ck_assert_int_eq(find_hook(h, n, 0, "fini", h[trial].pid, "g1", ""), trial + 1);
+	ck_assert_uint_eq(count_hooks(h, n, "init", 0, NULL), 3);
+	ck_assert_uint_eq(count_hooks(h, n, "fini", 0, NULL), 2);
 
 	WT_OK(wt_exchanges(&s, PID_REQ, &r));
 	ck_assert_msg(pid_in(answering_pid(&r), now, 2), "answered by %d, no new worker",
@@ -935,6 +941,15 @@ static void expect_refused(struct wt_server *s, const pid_t *workers, const char
 		expect_hello(s, 0);
 }
 
+/* Starts two workers (their pids in @workers) with a config that later reloads replace. */
+static void serve_refuse_base(struct wt_server *s, pid_t *workers)
+{
+	wt_init(s);
+	wt_config(s, REFUSE_BASE " 'routes': [" HELLO_ROUTE "]");
+	WT_OK(wt_start(s));
+	WT_OK(wt_wait_workers(s, 2, 0, workers, WT_TIMEOUT_MS));
+}
+
 START_TEST(invalid_reload_keeps_the_old_generation)
 {
 	struct wt_server s;
@@ -942,10 +957,7 @@ START_TEST(invalid_reload_keeps_the_old_generation)
 	pid_t workers[2], now[3];
 	char error[800];
 
-	wt_init(&s);
-	wt_config(&s, REFUSE_BASE " 'routes': [" HELLO_ROUTE "]");
-	WT_OK(wt_start(&s));
-	WT_OK(wt_wait_workers(&s, 2, 0, workers, WT_TIMEOUT_MS));
+	serve_refuse_base(&s, workers);
 
 	expect_refused(&s, workers, WT_HELLO_MODULE,
 		       "{'match': {'path': '/hello'}, 'handler': 'hello.nope'}",
@@ -987,67 +999,344 @@ START_TEST(invalid_reload_keeps_the_old_generation)
 }
 END_TEST
 
-/* ---- 7. Crash loop ------------------------------------------------------------------- */
+#define BADINIT_MODULE(hook, extra)                                                                \
+	WT_HELLO_MODULE ", {'name': 'badinit', 'path': '@PLUGIN_DIR@/badinit.so', 'config':"       \
+			" {'crash': '" hook "'" extra "}}"
+#define BADINIT_ROUTES HELLO_ROUTE ", {'match': {'path': '/ok'}, 'handler': 'badinit.ok'}"
 
-START_TEST(crash_loop_backs_off_and_recovers)
+/* A plugin that crashes while a reload loads it costs a trial child, not the master: the
+ * serving generation serves on and the error names the module and the hook. */
+START_TEST(crashing_plugin_reload_keeps_the_old_generation)
 {
-	static const char crash_req[] = "GET /crash HTTP/1.1\r\nHost: test\r\n\r\n";
 	const struct rlimit no_core = {0, 0};
 	struct wt_server s;
 	pid_t workers[2];
-	long long deadline;
-	bool answered = false;
 
-	/* Four deliberate segfaults must not leave core files behind. */
+	ck_assert_int_eq(setrlimit(RLIMIT_CORE, &no_core), 0);
+	serve_refuse_base(&s, workers);
+	expect_refused(&s, workers, BADINIT_MODULE("init", ""), BADINIT_ROUTES,
+		       "module \"badinit\": init crashed (SIGSEGV)");
+	expect_refused(&s, workers, BADINIT_MODULE("configure", ""), BADINIT_ROUTES,
+		       "module \"badinit\": configure crashed (SIGSEGV)");
+	expect_refused(&s, workers, BADINIT_MODULE("fini", ""), BADINIT_ROUTES,
+		       "module \"badinit\": fini crashed (SIGSEGV)");
+	ck_assert_msg(wt_pid_exists(s.pid), "the master died");
+	wt_stop_ok(&s);
+}
+END_TEST
+
+/* An init that never returns is given up on, and said so. */
+START_TEST(hanging_plugin_reload_keeps_the_old_generation)
+{
+	struct wt_server s;
+	struct wt_run r;
+	pid_t workers[2], now[3];
+	char want[800];
+
+	serve_refuse_base(&s, workers);
+	wt_config(&s, "'workers': 2, " PID_FILE ", 'modules': [" BADINIT_MODULE(
+			      "init", ", 'hang': true") "], 'routes': [" BADINIT_ROUTES "]");
+	/* The master gives init 10 s: wait longer than that. */
+	WT_OK(wt_run_warren(&r, wt_scaled_ms(2 * WT_TIMEOUT_MS), "-s", "reload", "-c", s.conf,
+			    NULL));
+	snprintf(want, sizeof(want),
+		 "warren: reload failed: %s: module \"badinit\": init did not return within 10 s\n",
+		 s.conf);
+	ck_assert_msg(r.status == 1, "warren -s reload exited %d; stdout: %s", r.status, r.out);
+	ck_assert_str_eq(r.err, want);
+	wt_run_free(&r);
+	ck_assert_uint_eq(wt_workers(&s, now, 3), 2);
+	ck_assert(now[0] == workers[0] && now[1] == workers[1]);
+	expect_hello(&s, 0);
+	wt_stop_ok(&s);
+}
+END_TEST
+
+/* A new worker that fails before it is ready fails the reload with its own error line. */
+START_TEST(reload_reports_why_a_new_worker_died)
+{
+	struct wt_server s;
+	struct wt_run r;
+	pid_t workers[2], now[2];
+
+	serve_refuse_base(&s, workers);
+	wt_config(&s, "'workers': 2, " PID_FILE ", 'modules': [" BADINIT_MODULE(
+			      "worker_init", ", 'fail': true") "], 'routes': [" BADINIT_ROUTES "]");
+	control(&s, "reload", &r);
+	ck_assert_msg(r.status == 1, "warren -s reload exited %d; stdout: %s", r.status, r.out);
+	ck_assert_msg(strstr(r.err, "warren: reload failed: worker ") == r.err &&
+			      strstr(r.err, " of generation 1 exited with status 1 before it was "
+					    "ready: worker ") &&
+			      strstr(r.err, ": module \"badinit\": worker_init failed: Cannot "
+					    "assign requested address\n"),
+		      "warren -s reload said \"%s\"", r.err);
+	wt_run_free(&r);
+	/* The new workers that did start are told to go; the old ones serve on. */
+	WT_OK(wt_wait_workers(&s, 2, 0, now, wt_scaled_ms(WT_TIMEOUT_MS)));
+	ck_assert(pid_in(workers[0], now, 2) && pid_in(workers[1], now, 2));
+	expect_hello(&s, 0);
+	wt_stop_ok(&s);
+}
+END_TEST
+
+/* Several warren -s reload at once: each gets a true answer, promptly. SIGHUPs that
+ * arrive together or during a reload are answered by the next reload. */
+START_TEST(concurrent_reloads_all_get_an_answer)
+{
+	struct wt_server s;
+	pid_t kids[3];
+	long long start;
+
+	wt_serve(&s, "'workers': 2, " PID_FILE ", 'modules': [" WT_HELLO_MODULE
+		     "], 'routes': [" HELLO_ROUTE "]");
+	start = wt_now_ms();
+	for (size_t i = 0; i < sizeof(kids) / sizeof(kids[0]); i++) {
+		kids[i] = fork();
+		ck_assert_int_ge(kids[i], 0);
+		if (kids[i] == 0) {
+			struct wt_run r;
+			char path[400];
+			FILE *f;
+
+			if (wt_run_warren(&r, wt_scaled_ms(2 * WT_TIMEOUT_MS), "-s", "reload", "-c",
+					  s.conf, NULL) < 0)
+				_exit(99);
+			snprintf(path, sizeof(path), "%s/reload.%zu", s.dir, i);
+			f = fopen(path, "w");
+			if (!f)
+				_exit(98);
+			fprintf(f, "%s%s", r.out, r.err);
+			fclose(f);
+			_exit(r.status);
+		}
+	}
+	for (size_t i = 0; i < sizeof(kids) / sizeof(kids[0]); i++) {
+		unsigned gen = 0;
+		char path[400], *out;
+		int status;
+
+		ck_assert_int_eq(waitpid(kids[i], &status, 0), kids[i]);
+		snprintf(path, sizeof(path), "%s/reload.%zu", s.dir, i);
+		out = wt_read_file(path, NULL);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+			      "warren -s reload %zu exited 0x%x: %s", i, status, out ? out : "");
+		ck_assert_msg(out &&
+				      sscanf(out, "warren: reload done: generation %u serving\n",
+					     &gen) == 1 &&
+				      gen >= 1,
+			      "warren -s reload %zu said \"%s\"", i, out ? out : "");
+		free(out);
+	}
+	ck_assert_msg(wt_now_ms() - start < wt_scaled_ms(WT_TIMEOUT_MS), "the reloads took %lld ms",
+		      wt_now_ms() - start);
+	expect_hello(&s, 0);
+	wt_stop_ok(&s);
+}
+END_TEST
+
+/* ---- 7. Crash loop ------------------------------------------------------------------- */
+
+/* Requests /crash on fresh connections until @ms have passed; in a child, so it runs
+ * while the test probes. Only harness calls that report errors, never assert, here. */
+static pid_t hammer(const struct wt_server *s, int ms)
+{
+	static const char crash_req[] = "GET /crash HTTP/1.1\r\nHost: test\r\n\r\n";
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		long long end = wt_now_ms() + ms;
+
+		while (wt_now_ms() < end) {
+			struct wt_response r;
+
+			if (wt_exchanges(s, crash_req, &r) == 0)
+				wt_response_free(&r);
+		}
+		_exit(0);
+	}
+	return pid;
+}
+
+/* How long /hello takes to be answered, retrying connections a crash took down. */
+static long long hello_latency_ms(const struct wt_server *s)
+{
+	long long start = wt_now_ms(), deadline = start + wt_scaled_ms(WT_TIMEOUT_MS);
+
+	while (wt_now_ms() < deadline) {
+		struct wt_response r;
+		bool ok;
+
+		if (wt_exchanges(s, HELLO_REQ, &r) < 0)
+			continue;
+		ok = r.status == 200 && strcmp(r.body, "Hello, World!") == 0;
+		wt_response_free(&r);
+		if (ok)
+			break;
+	}
+	return wt_now_ms() - start;
+}
+
+/* One URL whose handler crashes, requested over and over, must not take the site down:
+ * workers that die while serving are replaced at once, and only the log is limited. */
+START_TEST(poison_url_is_no_outage)
+{
+	const struct rlimit no_core = {0, 0};
+	long long start, end, worst = 0;
+	unsigned probes = 0;
+	size_t reports, deaths, windows;
+	struct wt_server s;
+	pid_t attacker;
+	int status;
+
+	/* Hundreds of deliberate segfaults must not leave core files behind. */
 	ck_assert_int_eq(setrlimit(RLIMIT_CORE, &no_core), 0);
 	wt_serve(&s,
-		 "'workers': 2, 'recover': {'max': 2, 'window': 10},"
+		 "'workers': 2, 'recover': {'max': 3, 'window': 2},"
 		 " 'modules': [" WT_HELLO_MODULE ", {'name': 'crash', 'path': "
 		 "'@PLUGIN_DIR@/crash.so'}],"
 		 " 'routes': [{'match': {'path': '/crash'}, 'handler': 'crash.now'}, " HELLO_ROUTE
 		 "]");
-	for (int i = 0; i < 4; i++) {
-		struct wt_client c;
-		struct wt_response r;
-		int ret;
+	start = wt_now_ms();
+	attacker = hammer(&s, 10000);
+	end = wt_now_ms() + 10000;
+	while (wt_now_ms() < end) {
+		long long took = hello_latency_ms(&s);
 
-		/* Each crash takes the worker down with the connection: no answer. */
-		WT_OK(wt_client_open(&c, &s, 0));
-		WT_OK(wt_sends(&c, crash_req));
-		ret = wt_read_response(&c, &r, false);
-		ck_assert_msg(ret == -EPROTO || ret == -ECONNRESET,
-			      "crash %d: expected the connection to drop, got %s (status %d)", i,
-			      ret ? strerror(-ret) : "an answer", ret ? 0 : r.status);
-		wt_client_close(&c);
+		worst = took > worst ? took : worst;
+		probes++;
+		pause_ms(50);
 	}
-	/* Deaths 1 and 2 are within recover.max; the third starts the back-off. */
-	WT_OK(wt_wait_log(&s,
-			  "workers are crashing repeatedly (3 deaths within 10000 ms, recover.max "
-			  "is 2); next respawn in 1000 ms",
-			  WT_TIMEOUT_MS));
-	WT_OK(wt_wait_log(&s, "was killed by signal 11 (SIGSEGV)", WT_TIMEOUT_MS));
+	ck_assert_int_eq(waitpid(attacker, &status, 0), attacker);
+	/* Under valgrind (make check-valgrind sets WARREN_REAL_BIN) every respawned worker
+	 * starts tens of times slower while the flood goes on at full speed: no latency says
+	 * anything there, but a back-off still shows in the log below. */
+	ck_assert_msg(worst <= wt_scaled_ms(1000) || getenv("WARREN_REAL_BIN"),
+		      "under a crash flood a /hello took %lld ms (of %u probes)", worst, probes);
+	ck_assert_msg(wt_pid_exists(s.pid), "the master died");
 	/* The worker's last words name the handler and the request it was serving. */
 	WT_OK(wt_wait_log(&s, "fatal signal SIGSEGV in crash.now while serving \"GET /crash\"",
 			  WT_TIMEOUT_MS));
-	ck_assert_msg(wt_pid_exists(s.pid), "the master died");
-
-	/* A request waits in the listen queue until a worker is back. */
-	deadline = wt_now_ms() + wt_scaled_ms(WT_TIMEOUT_MS);
-	while (!answered && wt_now_ms() < deadline) {
-		struct wt_response r;
-
-		if (wt_exchanges(&s, HELLO_REQ, &r) == 0) {
-			answered = r.status == 200 && strcmp(r.body, "Hello, World!") == 0;
-			wt_response_free(&r);
-		}
-		if (!answered)
-			pause_ms(20);
-	}
-	ck_assert_msg(answered, "/hello was not answered after the crashes");
-	/* Both slots come back once their back-off ends. */
-	WT_OK(wt_wait_workers(&s, 2, 0, workers, wt_scaled_ms(WT_TIMEOUT_MS)));
+	/* Beyond recover.max deaths per recover.window, one line counts the rest. */
+	WT_OK(wt_wait_log(&s, "more worker deaths within 2000 ms were not logged one by one",
+			  WT_TIMEOUT_MS));
+	ck_assert_msg(!wt_log_contains(&s, "next respawn in"),
+		      "a worker that died while serving was respawned with a delay");
+	/* recover.max (3) crash reports and death lines per recover.window (2 s), at most. */
+	windows = (size_t)((wt_now_ms() - start) / 2000 + 1);
+	reports = wt_log_count(&s, "fatal signal SIGSEGV in crash.now");
+	deaths = wt_log_count(&s, "was killed by signal 11 (SIGSEGV); respawning");
+	ck_assert_msg(reports <= 3 * windows && deaths <= 3 * windows,
+		      "%zu crash reports and %zu death lines in %zu windows", reports, deaths,
+		      windows);
 	expect_hello(&s, 0);
 	wt_stop_ok(&s);
+}
+END_TEST
+
+/* With badinit's "only_if" at @DIR@/flag: makes the next worker_init misbehave and kills the
+ * one worker, so that its replacement does. */
+static void spoil_worker_init(const struct wt_server *s)
+{
+	char flag[320];
+	pid_t worker;
+	FILE *f;
+
+	WT_OK(wt_wait_workers(s, 1, 0, &worker, wt_scaled_ms(WT_TIMEOUT_MS)));
+	snprintf(flag, sizeof(flag), "%s/flag", s->dir);
+	f = fopen(flag, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	ck_assert_int_eq(kill(worker, SIGKILL), 0);
+}
+
+/* Undoes spoil_worker_init(): a worker starts again and serves; stops the server. */
+static void mend_worker_init(struct wt_server *s)
+{
+	char flag[320];
+	pid_t worker;
+
+	snprintf(flag, sizeof(flag), "%s/flag", s->dir);
+	ck_assert_int_eq(unlink(flag), 0);
+	WT_OK(wt_wait_workers(s, 1, 0, &worker, wt_scaled_ms(WT_TIMEOUT_MS)));
+	expect_hello(s, 0);
+	wt_stop_ok(s);
+}
+
+/* The log line that contains @needle; asserts that there is one, and that it starts
+ * with the timestamp every log line has ("2026-01-31T12:00:00.000Z [PID] "). */
+static void expect_stamped_line(const struct wt_server *s, const char *needle)
+{
+	char *log = wt_read_file(s->log, NULL), *at, *line;
+	int y, mo, d, h, mi, sec, ms, pid, used = 0;
+
+	ck_assert_ptr_nonnull(log);
+	at = strstr(log, needle);
+	ck_assert_msg(at != NULL, "the log has no \"%s\"", needle);
+	for (line = at; line > log && line[-1] != '\n'; line--)
+		;
+	ck_assert_msg(sscanf(line, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ [%d] %n", &y, &mo, &d, &h, &mi,
+			     &sec, &ms, &pid, &used) == 8 &&
+			      used > 0,
+		      "no timestamp on \"%.*s\"", (int)strcspn(line, "\n"), line);
+	free(log);
+}
+
+/* A crash report names the module hook or the offload work, not the core or the handler
+ * that queued the work, and has a timestamp like every other log line. */
+START_TEST(crash_reports_name_worker_init_and_offload_work)
+{
+	const struct rlimit no_core = {0, 0};
+	struct wt_server s;
+	struct wt_response r;
+
+	ck_assert_int_eq(setrlimit(RLIMIT_CORE, &no_core), 0);
+	wt_serve(
+		&s,
+		"'workers': 1, 'modules': [" WT_HELLO_MODULE ", {'name': 'crash', 'path': "
+		"'@PLUGIN_DIR@/crash.so'}, {'name': 'badinit', 'path': '@PLUGIN_DIR@/badinit.so',"
+		" 'config': {'crash': 'worker_init', 'only_if': '@DIR@/flag'}}],"
+		" 'routes': [{'match': {'path': '/offload'}, 'handler': 'crash.offload'}, " HELLO_ROUTE
+		"]");
+	ck_assert_int_ne(wt_exchanges(&s, "GET /offload HTTP/1.1\r\nHost: test\r\n\r\n", &r), 0);
+	WT_OK(wt_wait_log(&s, "fatal signal SIGSEGV in crash.offload (offload work)\n",
+			  WT_TIMEOUT_MS));
+	expect_stamped_line(&s, "fatal signal SIGSEGV in crash.offload (offload work)\n");
+
+	spoil_worker_init(&s);
+	WT_OK(wt_wait_log(&s, "fatal signal SIGSEGV in badinit.worker_init\n", WT_TIMEOUT_MS));
+	expect_stamped_line(&s, "fatal signal SIGSEGV in badinit.worker_init\n");
+	mend_worker_init(&s);
+}
+END_TEST
+
+/* Workers that die before they are ready (here: worker_init fails once the flag file
+ * exists) back off, but the generation is never left without a worker for longer than the
+ * first step. */
+START_TEST(deaths_before_ready_back_off)
+{
+	struct wt_server s;
+
+	wt_serve(&s, "'workers': 1, 'recover': {'max': 1, 'window': 10},"
+		     " 'modules': [" WT_HELLO_MODULE ", {'name': 'badinit', 'path': "
+		     "'@PLUGIN_DIR@/badinit.so', 'config': {'crash': 'worker_init', 'fail': true,"
+		     " 'only_if': '@DIR@/flag'}}],"
+		     " 'routes': [" HELLO_ROUTE "]");
+	/* Killed while serving: replaced at once, and that one fails to start. */
+	spoil_worker_init(&s);
+	WT_OK(wt_wait_log(&s, "module \"badinit\": worker_init failed", WT_TIMEOUT_MS));
+	/* The second failed start in the window exceeds recover.max and backs off... */
+	WT_OK(wt_wait_log(&s,
+			  "workers keep dying before they are ready (2 deaths within 10000 ms, "
+			  "recover.max is 1); next respawn in 1000 ms\n",
+			  wt_scaled_ms(WT_TIMEOUT_MS)));
+	/* ...but with no worker alive, never by more than the first step. */
+	WT_OK(wt_wait_log(&s,
+			  "recover.max is 1); next respawn in 1000 ms (no worker is alive: the "
+			  "back-off is cut short)",
+			  wt_scaled_ms(WT_TIMEOUT_MS)));
+	ck_assert_msg(wt_pid_exists(s.pid), "the master died");
+	mend_worker_init(&s);
 }
 END_TEST
 
@@ -1563,7 +1852,9 @@ static Suite *prefork_suite(void)
 	tcase_set_timeout(tc, WT_TEST_TIMEOUT_S);
 	tcase_add_test(tc, hooks_run_in_order_in_their_processes);
 	tcase_add_test(tc, killed_worker_is_recovered_with_hooks);
-	tcase_add_test(tc, crash_loop_backs_off_and_recovers);
+	tcase_add_test(tc, poison_url_is_no_outage);
+	tcase_add_test(tc, deaths_before_ready_back_off);
+	tcase_add_test(tc, crash_reports_name_worker_init_and_offload_work);
 	tcase_add_test(tc, master_death_finishes_the_request_in_flight);
 	suite_add_tcase(s, tc);
 
@@ -1576,6 +1867,10 @@ static Suite *prefork_suite(void)
 	tcase_add_test(tc, reload_runs_the_new_plugin_code);
 	tcase_add_test(tc, reload_after_overwriting_the_plugin_in_place);
 	tcase_add_test(tc, invalid_reload_keeps_the_old_generation);
+	tcase_add_test(tc, crashing_plugin_reload_keeps_the_old_generation);
+	tcase_add_test(tc, hanging_plugin_reload_keeps_the_old_generation);
+	tcase_add_test(tc, concurrent_reloads_all_get_an_answer);
+	tcase_add_test(tc, reload_reports_why_a_new_worker_died);
 	tcase_add_test(tc, shared_zone_counts_across_workers);
 	suite_add_tcase(s, tc);
 
