@@ -5,6 +5,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
@@ -1274,6 +1277,155 @@ START_TEST(tcp_and_unix_listeners_together)
 }
 END_TEST
 
+/*
+ * The accept queue sizes of the listening IPv4 sockets on @port, as the kernel reports
+ * them (what ss shows as Send-Q). Returns how many sockets (at most @max), or -errno.
+ */
+static int listen_backlogs(unsigned port, unsigned *backlogs, int max)
+{
+	struct {
+		struct nlmsghdr nlh;
+		struct inet_diag_req_v2 req;
+	} q = {
+		.nlh = {.nlmsg_len = sizeof(q), .nlmsg_type = SOCK_DIAG_BY_FAMILY,
+			.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP},
+		.req = {.sdiag_family = AF_INET, .sdiag_protocol = IPPROTO_TCP,
+			.idiag_states = 1u << TCP_LISTEN_STATE},
+	};
+	char buf[16384];
+	int fd, n = 0;
+	ssize_t len;
+
+	q.req.id.idiag_sport = htons((uint16_t)port);
+	fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (fd < 0)
+		return -errno;
+	if (send(fd, &q, sizeof(q), 0) < 0)
+		goto out_errno;
+	for (;;) {
+		len = recv(fd, buf, sizeof(buf), 0);
+		if (len < 0)
+			goto out_errno;
+		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)len);
+		     h = NLMSG_NEXT(h, len)) {
+			const struct inet_diag_msg *m = NLMSG_DATA(h);
+
+			if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) {
+				close(fd);
+				return h->nlmsg_type == NLMSG_DONE ? n : -EIO;
+			}
+			if (ntohs(m->id.idiag_sport) == port && n < max)
+				backlogs[n++] = m->idiag_wqueue;
+		}
+	}
+
+out_errno:
+	n = -errno;
+	close(fd);
+	return n;
+}
+
+/* Rewrites the config with one listener on the port in use, with @options added. */
+static void write_listen_config(struct wt_server *s, const char *options)
+{
+	char *text;
+
+	ck_assert(asprintf(&text,
+			   "{'listen': [{'address': '127.0.0.1:%u'%s}], 'event': '%s', 'workers': 2,"
+			   " " PID_FILE ", 'modules': [" WT_HELLO_MODULE "],"
+			   " 'routes': [" HELLO_ROUTE "]}",
+			   s->port[0], options, wt_event()) > 0);
+	wt_write_config_text(s, text);
+	free(text);
+}
+
+static void expect_backlogs(const struct wt_server *s, int n, unsigned backlog)
+{
+	unsigned got[8];
+	long long deadline = wt_now_ms() + wt_scaled_ms(WT_TIMEOUT_MS);
+	int found;
+
+	/* After a reload the old generation's sockets close as its workers finish. */
+	for (;;) {
+		bool all = true;
+
+		found = listen_backlogs(s->port[0], got, 8);
+		ck_assert_msg(found >= 0, "sock_diag: %s", strerror(-found));
+		for (int i = 0; i < found; i++)
+			all = all && got[i] == backlog;
+		if (found == n && all)
+			return;
+		ck_assert_msg(wt_now_ms() < deadline,
+			      "expected %d listening sockets with backlog %u on port %u, found %d "
+			      "(first: %u)",
+			      n, backlog, s->port[0], found, found > 0 ? got[0] : 0);
+		pause_ms(5);
+	}
+}
+
+START_TEST(reload_applies_listen_options)
+{
+	struct wt_server s;
+	struct wt_run r;
+	char want[512];
+
+	wt_init(&s);
+	wt_config(&s, "'workers': 2, " PID_FILE ", 'modules': [" WT_HELLO_MODULE "],"
+		      " 'routes': [" HELLO_ROUTE "]");
+	WT_OK(wt_start(&s));
+
+	/* Shared mode: the same socket listens again with the new queue size. */
+	write_listen_config(&s, ", 'backlog': 64, 'defer_accept': true");
+	reload_ok(&s, 1);
+	expect_backlogs(&s, 1, 64);
+	expect_hello(&s, 0);
+	write_listen_config(&s, ", 'backlog': 100");
+	reload_ok(&s, 2);
+	expect_backlogs(&s, 1, 100);
+	expect_hello(&s, 0);
+
+	/* A mode switch cannot happen on the bound port: refused, and why. */
+	write_listen_config(&s, ", 'reuseport': true");
+	control(&s, "reload", &r);
+	snprintf(want, sizeof(want),
+		 "warren: reload failed: %s: listen[0].reuseport: cannot change from false to "
+		 "true on reload (127.0.0.1:%u is bound by the serving generation); restart "
+		 "warren to apply it\n",
+		 s.conf, s.port[0]);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_str_eq(r.err, want);
+	wt_run_free(&r);
+	expect_hello(&s, 0);
+	wt_stop_ok(&s);
+
+	/* Reuseport mode: the new workers bind their sockets with the new queue size. */
+	wt_init(&s);
+	wt_write_config(&s,
+			"{'listen': [{'address': '127.0.0.1:0', 'reuseport': true}], 'event': '%s',"
+			" 'workers': 2, " PID_FILE ", 'modules': [" WT_HELLO_MODULE "],"
+			" 'routes': [" HELLO_ROUTE "]}",
+			wt_event());
+	WT_OK(wt_start(&s));
+	write_listen_config(&s, ", 'reuseport': true, 'backlog': 32");
+	reload_ok(&s, 1);
+	wait_retired(&s, 0);
+	expect_backlogs(&s, 2, 32);
+	expect_hello(&s, 0);
+	write_listen_config(&s, "");
+	control(&s, "reload", &r);
+	snprintf(want, sizeof(want),
+		 "warren: reload failed: %s: listen[0].reuseport: cannot change from true to "
+		 "false on reload (127.0.0.1:%u is bound by the serving generation); restart "
+		 "warren to apply it\n",
+		 s.conf, s.port[0]);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_str_eq(r.err, want);
+	wt_run_free(&r);
+	expect_hello(&s, 0);
+	wt_stop_ok(&s);
+}
+END_TEST
+
 /* ---- 10. workers "auto" -------------------------------------------------------------- */
 
 START_TEST(auto_workers_follow_the_affinity_mask)
@@ -1583,6 +1735,7 @@ static Suite *prefork_suite(void)
 	tcase_set_timeout(tc, WT_TEST_TIMEOUT_S);
 	tcase_add_test(tc, reuseport_gives_each_worker_its_socket);
 	tcase_add_test(tc, tcp_and_unix_listeners_together);
+	tcase_add_test(tc, reload_applies_listen_options);
 	tcase_add_test(tc, auto_workers_follow_the_affinity_mask);
 	suite_add_tcase(s, tc);
 
