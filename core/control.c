@@ -1,6 +1,7 @@
 /* core/control.c - "warren -s ACTION": signals the master named by the config's pid_file and,
  * unlike a bare kill, waits and says whether it worked (a reload reports the new
- * generation or the exact error; stop and quit wait until the master is gone). */
+ * generation or the exact error, a reopen which file it reopened; stop and quit wait until
+ * the master is gone). */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -66,8 +67,13 @@ static int read_pid(const char *file, pid_t *pid)
 	return 0;
 }
 
-/* The master writes "<requester pid> ok generation N" or "<requester pid> error ...". */
-static int wait_reload(const char *pid_file, pid_t master)
+/*
+ * For reload and reopen the master writes "<requester pid> ok WHAT" or "<requester pid>
+ * error WHY" to PID_FILE.reload. Prints "warren: @before WHAT @after" or "warren: @action
+ * failed: WHY".
+ */
+static int wait_answer(const char *pid_file, pid_t master, const char *action,
+		       const char *before, const char *after)
 {
 	uint64_t deadline = timer_now_ms() + RELOAD_WAIT_MS;
 	char path[4200], line[1100], mine[32];
@@ -87,23 +93,23 @@ static int wait_reload(const char *pid_file, pid_t master)
 
 				line[strcspn(line, "\n")] = '\0';
 				if (strncmp(what, "ok", 2) == 0) {
-					printf("warren: reload done: %s serving\n", what + 3);
+					printf("warren: %s%s%s\n", before, what + 3, after);
 					return 0;
 				}
-				fprintf(stderr, "warren: reload failed: %s\n",
+				fprintf(stderr, "warren: %s failed: %s\n", action,
 					strncmp(what, "error ", 6) == 0 ? what + 6 : what);
 				return 1;
 			}
 		}
 		if (process_gone(master)) {
-			fprintf(stderr, "warren: the master (pid %d) exited during the reload\n",
-				(int)master);
+			fprintf(stderr, "warren: the master (pid %d) exited during the %s\n",
+				(int)master, action);
 			return 1;
 		}
 		pause_ms(POLL_MS);
 	}
-	fprintf(stderr, "warren: no answer to the reload from pid %d within %d s\n", (int)master,
-		RELOAD_WAIT_MS / 1000);
+	fprintf(stderr, "warren: no answer to the %s from pid %d within %d s\n", action,
+		(int)master, RELOAD_WAIT_MS / 1000);
 	return 1;
 }
 
@@ -159,7 +165,10 @@ int control_run(const char *file, const char *action)
 	}
 	switch (sig) {
 	case SIGHUP:
-		ret = wait_reload(cfg->pid_file, master);
+		ret = wait_answer(cfg->pid_file, master, "reload", "reload done: ", " serving");
+		break;
+	case SIGUSR1:
+		ret = wait_answer(cfg->pid_file, master, "reopen", "", "");
 		break;
 	case SIGTERM:
 		ret = wait_gone(master, STOP_WAIT_MARGIN_MS * 2);

@@ -458,17 +458,27 @@ out_fail:
 	reload_status(m, requester, "error %s: %s", m->conf_path, err.msg);
 }
 
-static void reopen_logs(struct master *m)
+/* Answers @requester like a reload, so that "warren -s reopen" can say what happened. */
+static void reopen_logs(struct master *m, pid_t requester)
 {
 	const char *file = m->cur->srv->cfg->log_file;
 	int ret;
 
 	if (file) {
 		ret = warren__log_open(file);
-		if (ret < 0)
+		if (ret < 0) {
 			log_error("cannot reopen %s: %s", file, strerror(-ret));
-		else
+			reload_status(m, requester, "error cannot reopen %s: %s", file,
+				      strerror(-ret));
+		} else {
 			log_info("log file reopened");
+			reload_status(m, requester, "ok log file %s reopened by master pid %d", file,
+				      (int)m->pid);
+		}
+	} else {
+		reload_status(m, requester,
+			      "ok no log_file: master pid %d logs to stderr, nothing to reopen",
+			      (int)m->pid);
 	}
 	gen_signal(m->cur, SIGUSR1);
 	for (struct generation *g = m->old; g; g = g->next)
@@ -513,7 +523,7 @@ static void handle_signal(struct master *m, const struct signalfd_siginfo *si)
 				      m->stopping ? "stopping" : "still starting");
 		break;
 	case SIGUSR1:
-		reopen_logs(m);
+		reopen_logs(m, (pid_t)si->ssi_pid);
 		break;
 	}
 }

@@ -1666,7 +1666,7 @@ START_TEST(signal_reopen_starts_a_fresh_log)
 {
 	struct wt_server s;
 	struct wt_run r;
-	char log[600], rotated[600], want[64];
+	char log[600], rotated[600], want[700];
 	pid_t w[2];
 	long long deadline;
 	int status;
@@ -1682,6 +1682,9 @@ START_TEST(signal_reopen_starts_a_fresh_log)
 	control(&s, "reopen", &r);
 	ck_assert_msg(r.status == 0, "warren -s reopen exited %d: %s", r.status, r.err);
 	ck_assert_str_eq(r.err, "");
+	snprintf(want, sizeof(want), "warren: log file %s reopened by master pid %d\n", log,
+		 (int)s.pid);
+	ck_assert_str_eq(r.out, want);
 	wt_run_free(&r);
 	WT_OK(wait_file_contains(log, "log file reopened", wt_scaled_ms(WT_TIMEOUT_MS)));
 	/* Workers reopen on their own signal; wait until each writes to the new file. */
@@ -1703,6 +1706,46 @@ START_TEST(signal_reopen_starts_a_fresh_log)
 	ck_assert(!file_contains(rotated, "log file reopened"));
 	ck_assert(!file_contains(rotated, "fast stop"));
 	wt_cleanup(&s);
+}
+END_TEST
+
+START_TEST(signal_reopen_says_what_happened)
+{
+	struct wt_server s;
+	struct wt_run r;
+	char want[1400], dir[600], moved[600];
+
+	/* Without log_file there is nothing to reopen, and warren -s says so. */
+	wt_serve(&s, PID_FILE ", 'modules': [" WT_HELLO_MODULE "], 'routes': [" HELLO_ROUTE "]");
+	control(&s, "reopen", &r);
+	ck_assert_msg(r.status == 0, "warren -s reopen exited %d: %s", r.status, r.err);
+	snprintf(want, sizeof(want),
+		 "warren: no log_file: master pid %d logs to stderr, nothing to reopen\n",
+		 (int)s.pid);
+	ck_assert_str_eq(r.out, want);
+	ck_assert_str_eq(r.err, "");
+	wt_run_free(&r);
+	wt_stop_ok(&s);
+
+	/* A log file that cannot be opened again is a failure, with the reason. */
+	wt_init(&s);
+	snprintf(dir, sizeof(dir), "%s/logs", s.dir);
+	snprintf(moved, sizeof(moved), "%s/logs.old", s.dir);
+	ck_assert_int_eq(mkdir(dir, 0755), 0);
+	wt_config(&s, "'workers': 1, " PID_FILE ", 'log_file': '@DIR@/logs/w.log',"
+		      " 'modules': [" WT_HELLO_MODULE "], 'routes': [" HELLO_ROUTE "]");
+	WT_OK(wt_start(&s));
+	ck_assert_int_eq(rename(dir, moved), 0);
+	control(&s, "reopen", &r);
+	snprintf(want, sizeof(want),
+		 "warren: reopen failed: cannot reopen %s/w.log: No such file or directory\n",
+		 dir);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_str_eq(r.err, want);
+	ck_assert_str_eq(r.out, "");
+	wt_run_free(&r);
+	ck_assert_int_eq(rename(moved, dir), 0);
+	wt_stop_ok(&s);
 }
 END_TEST
 
@@ -1744,6 +1787,7 @@ static Suite *prefork_suite(void)
 	tcase_add_test(tc, signal_quit_waits_for_the_master);
 	tcase_add_test(tc, signal_usage_errors);
 	tcase_add_test(tc, signal_reopen_starts_a_fresh_log);
+	tcase_add_test(tc, signal_reopen_says_what_happened);
 	suite_add_tcase(s, tc);
 
 	return s;
