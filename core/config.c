@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -371,9 +372,8 @@ static int parse_unix(const char *text, struct sockaddr_storage *ss, socklen_t *
 	char q[QUOTE_BUF];
 	size_t n = strlen(path);
 
-	if (path[0] != '/')
-		return fail(err, NULL,
-			    "%s: a unix socket needs an absolute path (unix:/run/x.sock)",
+	if (n == 0)
+		return fail(err, NULL, "%s: no socket path (expected unix:/run/x.sock)",
 			    quote(q, sizeof(q), text));
 	if (n >= sizeof(sun->sun_path))
 		return fail(err, NULL, "%s: socket path longer than %zu bytes",
@@ -1050,6 +1050,14 @@ static int parse_routes(struct config *cfg, const json_t *v, struct warren_error
 	return ret ? ret : list_parse(cfg, v, parse_route, err);
 }
 
+/* The part of @path after its last '/'. */
+static const char *basename_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
 /* ---- Entry points ------------------------------------------------------------------- */
 
 /*
@@ -1242,6 +1250,121 @@ out_too_big:
 	return -EFBIG;
 }
 
+/* Prefixes @dir (absolute, with a trailing '/') to a relative *@path. */
+static int resolve(const char *dir, char **path, struct warren_error *err)
+{
+	char *abs;
+
+	if (!*path || (*path)[0] == '/')
+		return 0;
+	if (asprintf(&abs, "%s%s", dir, *path) < 0)
+		return fail_nomem(err);
+	free(*path);
+	*path = abs;
+	return 0;
+}
+
+static int resolve_unix(const char *dir, struct listen_conf *l, const char *path,
+			struct warren_error *err)
+{
+	struct sockaddr_un *sun = (struct sockaddr_un *)&l->addr;
+	char q[QUOTE_PATH_BUF];
+	size_t dlen = strlen(dir), n = strlen(sun->sun_path);
+
+	if (sun->sun_path[0] == '/')
+		return 0;
+	if (dlen + n >= sizeof(sun->sun_path)) {
+		char *abs;
+
+		if (asprintf(&abs, "%s%s", dir, sun->sun_path) < 0)
+			return fail_nomem(err);
+		fail(err, path, "socket path %s longer than %zu bytes",
+		     quote_n(q, sizeof(q), abs, QUOTE_PATH_MAX), sizeof(sun->sun_path) - 1);
+		free(abs);
+		return -EINVAL;
+	}
+	memmove(sun->sun_path + dlen, sun->sun_path, n + 1);
+	memcpy(sun->sun_path, dir, dlen);
+	l->addrlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + dlen + n + 1);
+	return 0;
+}
+
+/*
+ * Relative paths in a config file name files next to it, wherever warren was started
+ * from; made absolute here so that every later message and comparison sees one name.
+ */
+static int resolve_paths(struct config *cfg, const char *file, struct warren_error *err)
+{
+	char cwd[PATH_MAX], *dir, p[JPATH_BUF];
+	const char *slash = strrchr(file, '/');
+	int ret = 0;
+
+	if (file[0] == '/') {
+		dir = strndup(file, (size_t)(slash - file) + 1);
+	} else {
+		if (!getcwd(cwd, sizeof(cwd)))
+			return fail(err, NULL, "cannot resolve relative paths: getcwd: %s",
+				    strerror(errno));
+		if (asprintf(&dir, "%s/%.*s", strcmp(cwd, "/") ? cwd : "",
+			     slash ? (int)(slash - file) + 1 : 0, file) < 0)
+			dir = NULL;
+	}
+	if (!dir)
+		return fail_nomem(err);
+	for (size_t i = 0; !ret && i < cfg->nmodules; i++)
+		ret = resolve(dir, &cfg->modules[i].path, err);
+	for (size_t i = 0; !ret && i < cfg->nlisten; i++)
+		if (cfg->listen[i].addr.ss_family == AF_UNIX)
+			ret = resolve_unix(dir, &cfg->listen[i], jpath_index(p, "listen", i), err);
+	if (!ret)
+		ret = resolve(dir, &cfg->pid_file, err);
+	if (!ret)
+		ret = resolve(dir, &cfg->log_file, err);
+	free(dir);
+	return ret;
+}
+
+/*
+ * Whether @a and @b name the same file: the same inode when both exist, else the same
+ * name in the same (canonical) directory.
+ */
+bool config_same_file(const char *a, const char *b)
+{
+	char *da, *db, *ra, *rb;
+	struct stat sa, sb;
+	bool same = false;
+
+	if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+		return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+	if (strcmp(basename_of(a), basename_of(b)) != 0)
+		return false;
+	da = strndup(a, (size_t)(basename_of(a) - a));
+	db = strndup(b, (size_t)(basename_of(b) - b));
+	ra = da ? realpath(*da ? da : ".", NULL) : NULL;
+	rb = db ? realpath(*db ? db : ".", NULL) : NULL;
+	same = ra && rb ? strcmp(ra, rb) == 0 : strcmp(a, b) == 0;
+	free(ra);
+	free(rb);
+	free(da);
+	free(db);
+	return same;
+}
+
+/* The pid file is removed when the master exits: it must not be a file warren needs. */
+static int check_pid_file(const struct config *cfg, const char *file, struct warren_error *err)
+{
+	char q[QUOTE_PATH_BUF];
+
+	if (!cfg->pid_file)
+		return 0;
+	quote_n(q, sizeof(q), cfg->pid_file, QUOTE_PATH_MAX);
+	if (cfg->log_file && config_same_file(cfg->pid_file, cfg->log_file))
+		return fail(err, "pid_file", "%s is also the log_file", q);
+	if (config_same_file(cfg->pid_file, file))
+		return fail(err, "pid_file", "%s is the configuration file itself", q);
+	return 0;
+}
+
 int config_load_file(const char *path, struct config **out, struct warren_error *err)
 {
 	char q[QUOTE_PATH_BUF];
@@ -1261,6 +1384,14 @@ int config_load_file(const char *path, struct config **out, struct warren_error 
 		goto out_error;
 	ret = config_parse(buf, len, path, out, err);
 	free(buf);
+	if (!ret)
+		ret = resolve_paths(*out, path, err);
+	if (!ret)
+		ret = check_pid_file(*out, path, err);
+	if (ret && *out) {
+		config_free(*out);
+		*out = NULL;
+	}
 	return ret;
 
 out_error:

@@ -44,7 +44,7 @@ struct listen_conf {
 
 struct module_conf {
 	char *name;
-	char *path;	/* NULL: a built-in module */
+	char *path;	/* NULL: a built-in module; absolute once loaded from a file */
 	json_t *config; /* borrowed from config->root; an empty object when absent */
 };
 
@@ -80,8 +80,8 @@ struct config {
 	unsigned shutdown_timeout_ms; /* bound on a graceful stop or a reload's drain */
 	unsigned recover_max;	      /* deaths tolerated within recover_window_ms ... */
 	unsigned recover_window_ms;   /* ... before respawns back off */
-	char *pid_file;		      /* NULL: none */
-	char *log_file;		      /* NULL: stderr */
+	char *pid_file;		      /* NULL: none; absolute once loaded from a file */
+	char *log_file;		      /* NULL: stderr; absolute once loaded from a file */
 
 	struct module_conf *modules;
 	size_t nmodules;
@@ -98,8 +98,17 @@ struct config {
 int config_parse(const char *text, size_t len, const char *origin, struct config **out,
 		 struct warren_error *err);
 
-/* Reads @path and calls config_parse(); I/O errors name the file and errno text. */
+/*
+ * Reads @path and calls config_parse(); I/O errors name the file and errno text. Relative
+ * paths (modules[].path, pid_file, log_file, unix: listeners) are then made absolute
+ * against the directory of @path, and a pid_file that names the log_file or the config
+ * file itself is refused.
+ */
 int config_load_file(const char *path, struct config **out, struct warren_error *err);
+
+/* Whether two paths name the same file (the same inode, or the same name in the same
+ * directory for a file that does not exist yet). */
+bool config_same_file(const char *a, const char *b);
 
 void config_free(struct config *cfg);
 

@@ -72,8 +72,8 @@ static int read_pid(const char *file, pid_t *pid)
  * error WHY" to PID_FILE.reload. Prints "warren: @before WHAT @after" or "warren: @action
  * failed: WHY".
  */
-static int wait_answer(const char *pid_file, pid_t master, const char *action,
-		       const char *before, const char *after)
+static int wait_answer(const char *pid_file, pid_t master, const char *action, const char *before,
+		       const char *after)
 {
 	uint64_t deadline = timer_now_ms() + RELOAD_WAIT_MS;
 	char path[4200], line[1100], mine[32];

@@ -215,8 +215,8 @@ static struct listener *find_reusable(struct server *old, const struct server *s
  * Switching modes would need a second socket on the same port next to the old one,
  * which the kernel refuses unless both have SO_REUSEPORT: that takes a restart.
  */
-static int take_over(int fd, const struct listen_conf *was, const struct listen_conf *lc,
-		     size_t i, struct warren_error *err)
+static int take_over(int fd, const struct listen_conf *was, const struct listen_conf *lc, size_t i,
+		     struct warren_error *err)
 {
 	int off = 0, ret;
 

@@ -11,6 +11,7 @@
 #include "control.h"
 #include "log.h"
 #include "master.h"
+#include "pidfile.h"
 #include "reactor.h"
 #include "server.h"
 
@@ -126,6 +127,11 @@ int main(int argc, char **argv)
 	/* Once, before any module runs or a worker forks: a forced io_uring that this machine
 	 * refuses is a start-up error, and "auto" settles on epoll with one log line. */
 	if (reactor_probe(&cfg->event, &err) < 0) {
+		fprintf(stderr, "warren: %s: %s\n", file, err.msg);
+		config_free(cfg);
+		return 1;
+	}
+	if (pidfile_check(cfg, test, &err) < 0) {
 		fprintf(stderr, "warren: %s: %s\n", file, err.msg);
 		config_free(cfg);
 		return 1;

@@ -22,6 +22,7 @@
 
 #include "log.h"
 #include "master.h"
+#include "pidfile.h"
 #include "reactor.h"
 #include "shm.h"
 #include "timer.h"
@@ -192,20 +193,10 @@ static void drain(struct master *m, struct generation *g, int sig)
 
 static void write_file_atomic(const char *path, const char *text)
 {
-	char tmp[4200];
-	int fd;
+	int ret = pidfile_write(path, text);
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		log_error("cannot write %s: %s", tmp, strerror(errno));
-		return;
-	}
-	if (write(fd, text, strlen(text)) != (ssize_t)strlen(text) || close(fd) < 0 ||
-	    rename(tmp, path) < 0) {
-		log_error("cannot write %s: %s", path, strerror(errno));
-		unlink(tmp);
-	}
+	if (ret < 0)
+		log_error("cannot write %s: %s", path, strerror(-ret));
 }
 
 /* "warren -s reload" waits for a line naming its own pid in PID_FILE.reload. */
@@ -414,6 +405,21 @@ static void reap(struct master *m)
 		worker_died(m, pid, status);
 }
 
+/* "warren -s" finds the master by its pid file: moving it would lose the master. */
+static bool same_pid_file(const struct master *m, const struct config *cfg,
+			  struct warren_error *err)
+{
+	const char *now = m->pid_file, *next = cfg->pid_file;
+
+	if (now && next ? config_same_file(now, next) : now == next)
+		return true;
+	warren_error_set(err,
+			 "pid_file: cannot change on reload (from %s to %s): put the old value "
+			 "back, or restart warren to apply it",
+			 now ? now : "none", next ? next : "none");
+	return false;
+}
+
 static void reload(struct master *m, pid_t requester)
 {
 	struct warren_error err = {{0}};
@@ -429,6 +435,10 @@ static void reload(struct master *m, pid_t requester)
 	log_info("reload: reading %s", m->conf_path);
 	if (config_load_file(m->conf_path, &cfg, &err) < 0)
 		goto out_fail;
+	if (!same_pid_file(m, cfg, &err)) {
+		config_free(cfg);
+		goto out_fail;
+	}
 	if (reactor_probe(&cfg->event, &err) < 0) {
 		config_free(cfg);
 		goto out_fail;
@@ -472,8 +482,8 @@ static void reopen_logs(struct master *m, pid_t requester)
 				      strerror(-ret));
 		} else {
 			log_info("log file reopened");
-			reload_status(m, requester, "ok log file %s reopened by master pid %d", file,
-				      (int)m->pid);
+			reload_status(m, requester, "ok log file %s reopened by master pid %d",
+				      file, (int)m->pid);
 		}
 	} else {
 		reload_status(m, requester,

@@ -1287,9 +1287,11 @@ static int listen_backlogs(unsigned port, unsigned *backlogs, int max)
 		struct nlmsghdr nlh;
 		struct inet_diag_req_v2 req;
 	} q = {
-		.nlh = {.nlmsg_len = sizeof(q), .nlmsg_type = SOCK_DIAG_BY_FAMILY,
+		.nlh = {.nlmsg_len = sizeof(q),
+			.nlmsg_type = SOCK_DIAG_BY_FAMILY,
 			.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP},
-		.req = {.sdiag_family = AF_INET, .sdiag_protocol = IPPROTO_TCP,
+		.req = {.sdiag_family = AF_INET,
+			.sdiag_protocol = IPPROTO_TCP,
 			.idiag_states = 1u << TCP_LISTEN_STATE},
 	};
 	char buf[16384];
@@ -1330,11 +1332,12 @@ static void write_listen_config(struct wt_server *s, const char *options)
 {
 	char *text;
 
-	ck_assert(asprintf(&text,
-			   "{'listen': [{'address': '127.0.0.1:%u'%s}], 'event': '%s', 'workers': 2,"
-			   " " PID_FILE ", 'modules': [" WT_HELLO_MODULE "],"
-			   " 'routes': [" HELLO_ROUTE "]}",
-			   s->port[0], options, wt_event()) > 0);
+	ck_assert(
+		asprintf(&text,
+			 "{'listen': [{'address': '127.0.0.1:%u'%s}], 'event': '%s', 'workers': 2,"
+			 " " PID_FILE ", 'modules': [" WT_HELLO_MODULE "],"
+			 " 'routes': [" HELLO_ROUTE "]}",
+			 s->port[0], options, wt_event()) > 0);
 	wt_write_config_text(s, text);
 	free(text);
 }
@@ -1738,13 +1741,53 @@ START_TEST(signal_reopen_says_what_happened)
 	ck_assert_int_eq(rename(dir, moved), 0);
 	control(&s, "reopen", &r);
 	snprintf(want, sizeof(want),
-		 "warren: reopen failed: cannot reopen %s/w.log: No such file or directory\n",
-		 dir);
+		 "warren: reopen failed: cannot reopen %s/w.log: No such file or directory\n", dir);
 	ck_assert_int_eq(r.status, 1);
 	ck_assert_str_eq(r.err, want);
 	ck_assert_str_eq(r.out, "");
 	wt_run_free(&r);
 	ck_assert_int_eq(rename(moved, dir), 0);
+	wt_stop_ok(&s);
+}
+END_TEST
+
+/* A second master with the same config must not take the pid file of a live one, and a
+ * reload cannot move it: either would leave warren -s unable to reach the master. */
+START_TEST(pid_file_stays_with_its_master)
+{
+	struct wt_server s;
+	struct wt_run r;
+	char want[1400], path[600], *text;
+
+	wt_serve(&s, "'workers': 1, " PID_FILE ", 'modules': [" WT_HELLO_MODULE "],"
+		     " 'routes': [" HELLO_ROUTE "]");
+	snprintf(path, sizeof(path), "%s/warren.pid", s.dir);
+	WT_OK(wt_run_warren(&r, wt_scaled_ms(WT_TIMEOUT_MS), "-c", s.conf, NULL));
+	snprintf(want, sizeof(want),
+		 "warren: %s: pid_file: %s names pid %d, a master that is still running; stop "
+		 "it first (warren -s stop), or remove the file if that process is not warren\n",
+		 s.conf, path, (int)s.pid);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_str_eq(r.err, want);
+	wt_run_free(&r);
+	text = wt_read_file(path, NULL);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_int_eq(atoi(text), s.pid);
+	free(text);
+
+	wt_config(&s, "'workers': 1, 'pid_file': '@DIR@/other.pid',"
+		      " 'modules': [" WT_HELLO_MODULE "], 'routes': [" HELLO_ROUTE "]");
+	ck_assert_int_eq(kill(s.pid, SIGHUP), 0);
+	snprintf(want, sizeof(want),
+		 "reload failed: %s: pid_file: cannot change on reload (from %s to "
+		 "%s/other.pid): put the old value back, or restart warren to apply it; "
+		 "generation 0 keeps serving",
+		 s.conf, path, s.dir);
+	WT_OK(wt_wait_log(&s, want, wt_scaled_ms(WT_TIMEOUT_MS)));
+	expect_hello(&s, 0);
+	wt_config(&s, "'workers': 1, " PID_FILE ", 'modules': [" WT_HELLO_MODULE "],"
+		      " 'routes': [" HELLO_ROUTE "]");
+	reload_ok(&s, 1);
 	wt_stop_ok(&s);
 }
 END_TEST
@@ -1788,6 +1831,7 @@ static Suite *prefork_suite(void)
 	tcase_add_test(tc, signal_usage_errors);
 	tcase_add_test(tc, signal_reopen_starts_a_fresh_log);
 	tcase_add_test(tc, signal_reopen_says_what_happened);
+	tcase_add_test(tc, pid_file_stays_with_its_master);
 	suite_add_tcase(s, tc);
 
 	return s;
