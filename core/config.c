@@ -961,7 +961,6 @@ static int parse_match(struct route_conf *r, const json_t *match, const char *ro
 		       struct warren_error *err)
 {
 	char path[JPATH_BUF], p[JPATH_BUF];
-	struct route_pattern pattern;
 	const char *text = DEFAULT_ROUTE_PATH;
 	const json_t *v;
 	int ret;
@@ -983,14 +982,13 @@ static int parse_match(struct route_conf *r, const json_t *match, const char *ro
 		}
 	}
 
-	/* Compiled only to validate: the router compiles it again when routes are resolved. */
-	ret = route_pattern_compile(&pattern, text, err);
+	/* Kept for check_reachable(); the router compiles its own copy per generation. */
+	ret = route_pattern_compile(&r->pattern, text, err);
 	if (ret) {
 		jpath_key(path, route_path, "match");
 		prefix_error(err, jpath_key(p, path, "path"));
 		return ret;
 	}
-	route_pattern_free(&pattern);
 	r->path = strdup(text);
 	if (!r->path)
 		return fail_nomem(err);
@@ -1039,6 +1037,129 @@ static int parse_route(struct config *cfg, size_t i, json_t *v, struct warren_er
 	return get_config_object(v, path, &r->config, err);
 }
 
+static int warn(struct config *cfg, struct warren_error *err, const char *fmt, ...)
+	WARREN_PRINTF(3, 4);
+
+static int warn(struct config *cfg, struct warren_error *err, const char *fmt, ...)
+{
+	char **w = reallocarray(cfg->warnings, cfg->nwarnings + 1, sizeof(*w));
+	va_list ap;
+	int n;
+
+	if (!w)
+		return fail_nomem(err);
+	cfg->warnings = w;
+	va_start(ap, fmt);
+	n = vasprintf(&w[cfg->nwarnings], fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return fail_nomem(err);
+	cfg->nwarnings++;
+	return 0;
+}
+
+/* The methods a route answers: GET brings HEAD; 0 is every method. */
+static uint64_t answered_methods(uint64_t methods)
+{
+	if (methods & (UINT64_C(1) << HTTP_GET))
+		methods |= UINT64_C(1) << HTTP_HEAD;
+	return methods;
+}
+
+/* Whether every path that @b matches is matched by @a too. */
+static bool pattern_covers(const struct route_pattern *a, const struct route_pattern *b)
+{
+	size_t i;
+
+	for (i = 0; i < a->nsegs; i++) {
+		/* A prefix @b also matches its bare stem, which is shorter than @a. */
+		if (i >= b->nsegs)
+			return false;
+		if (a->segs[i].kind == SEG_PARAM)
+			continue; /* any segment of @b is non-empty */
+		if (b->segs[i].kind != SEG_LITERAL || b->segs[i].len != a->segs[i].len ||
+		    memcmp(b->segs[i].text, a->segs[i].text, a->segs[i].len) != 0)
+			return false;
+	}
+	return a->prefix || (b->nsegs == a->nsegs && !b->prefix);
+}
+
+static bool route_covers(const struct route_conf *a, const struct route_conf *b)
+{
+	uint64_t am = answered_methods(a->methods), bm = answered_methods(b->methods);
+
+	if (am && (!bm || (bm & ~am)))
+		return false;
+	return pattern_covers(&a->pattern, &b->pattern);
+}
+
+/* "GET, POST" or "any method". */
+static void describe_methods(char *buf, size_t size, uint64_t methods)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	if (!methods) {
+		snprintf(buf, size, "any method");
+		return;
+	}
+	for (int m = 0; m < METHOD_COUNT && o < size; m++)
+		if (methods & (UINT64_C(1) << m))
+			o += (size_t)snprintf(buf + o, size - o, "%s%s", o ? ", " : "",
+					      http_method_str((enum http_method)m));
+}
+
+/* Bytes a request path never holds: the query starts at '?', and the parser refuses
+ * spaces, control bytes and raw bytes >= 0x7f (clients send them percent-encoded). */
+static const char *never_in_path(const char *path)
+{
+	for (const unsigned char *c = (const unsigned char *)path; *c; c++) {
+		if (*c == '?')
+			return "'?' starts the query string, which is not part of the path";
+		if (*c <= 0x20 || *c >= 0x7f)
+			return "a request path never holds spaces, control bytes or raw non-ASCII "
+			       "bytes (clients percent-encode them; paths are compared as received)";
+	}
+	return NULL;
+}
+
+/*
+ * A route that an earlier one always takes first is a mistake the server can run with,
+ * so it is a warning, not an error. Warren cannot know whether the earlier handler ever
+ * declines (which would hand the request on), so the warning says that.
+ */
+static int check_reachable(struct config *cfg, struct warren_error *err)
+{
+	char q[QUOTE_BUF], methods[256];
+	const char *why;
+	int ret = 0;
+
+	for (size_t j = 0; !ret && j < cfg->nroutes; j++) {
+		const struct route_conf *r = &cfg->routes[j];
+
+		why = never_in_path(r->path);
+		if (why) {
+			ret = warn(cfg, err, "routes[%zu] can never match: match.path %s: %s", j,
+				   quote(q, sizeof(q), r->path), why);
+			continue;
+		}
+		for (size_t i = 0; i < j; i++) {
+			const struct route_conf *first = &cfg->routes[i];
+
+			if (!route_covers(first, r))
+				continue;
+			describe_methods(methods, sizeof(methods), first->methods);
+			ret = warn(
+				cfg, err,
+				"routes[%zu] can never match: routes[%zu] (%s, %s) matches first, "
+				"unless its handler declines",
+				j, i, quote(q, sizeof(q), first->path), methods);
+			break;
+		}
+	}
+	return ret;
+}
+
 static int parse_routes(struct config *cfg, const json_t *v, struct warren_error *err)
 {
 	void *items;
@@ -1047,7 +1168,9 @@ static int parse_routes(struct config *cfg, const json_t *v, struct warren_error
 	ret = list_alloc(v, "routes", "an array of route objects", sizeof(*cfg->routes), &items,
 			 &cfg->nroutes, err);
 	cfg->routes = items;
-	return ret ? ret : list_parse(cfg, v, parse_route, err);
+	if (!ret)
+		ret = list_parse(cfg, v, parse_route, err);
+	return ret ? ret : check_reachable(cfg, err);
 }
 
 /* The part of @path after its last '/'. */
@@ -1421,8 +1544,12 @@ void config_free(struct config *cfg)
 	for (i = 0; i < cfg->nroutes; i++) {
 		free(cfg->routes[i].path);
 		free(cfg->routes[i].handler);
+		route_pattern_free(&cfg->routes[i].pattern);
 	}
 	free(cfg->routes);
+	for (i = 0; i < cfg->nwarnings; i++)
+		free(cfg->warnings[i]);
+	free(cfg->warnings);
 	json_decref(cfg->root);
 	free(cfg->pid_file);
 	free(cfg->log_file);

@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "common.h"
+#include "router.h"
 
 /* Defaults, documented in README.md "Configuration reference". */
 #define CONFIG_DEFAULT_MAX_BODY_SIZE (1024 * 1024)
@@ -49,10 +50,11 @@ struct module_conf {
 };
 
 struct route_conf {
-	char *path;	  /* pattern; the catch-all prefix pattern when the match has none */
-	uint64_t methods; /* bit (1 << enum http_method); 0 = any method */
-	char *handler;	  /* "module.handler", not yet resolved */
-	json_t *config;	  /* borrowed from config->root; an empty object when absent */
+	char *path; /* pattern; the catch-all prefix pattern when the match has none */
+	struct route_pattern pattern; /* @path compiled, to find routes that cannot match */
+	uint64_t methods;	      /* bit (1 << enum http_method); 0 = any method */
+	char *handler;		      /* "module.handler", not yet resolved */
+	json_t *config;		      /* borrowed from config->root; an empty object when absent */
 };
 
 struct config {
@@ -88,6 +90,11 @@ struct config {
 
 	struct route_conf *routes;
 	size_t nroutes;
+
+	/* Mistakes that do not stop the server (routes that can never match), one line each,
+	 * for the log and for -t. */
+	char **warnings;
+	size_t nwarnings;
 };
 
 /*

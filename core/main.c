@@ -141,6 +141,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (test) {
+		for (size_t i = 0; i < srv->cfg->nwarnings; i++)
+			fprintf(stderr, "warren: %s: warning: %s\n", file, srv->cfg->warnings[i]);
 		fprintf(stderr,
 			"warren: %s: configuration is valid (%zu listeners, %zu modules, %zu routes)\n",
 			file, srv->cfg->nlisten, srv->nmods, srv->router.nroutes);
@@ -162,5 +164,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	for (size_t i = 0; i < srv->cfg->nwarnings; i++)
+		log_warn("%s: %s", file, srv->cfg->warnings[i]);
 	return master_run(srv, file, ready_fd);
 }

@@ -439,6 +439,8 @@ static void reload(struct master *m, pid_t requester)
 		config_free(cfg);
 		goto out_fail;
 	}
+	for (size_t i = 0; i < cfg->nwarnings; i++)
+		log_warn("reload: %s: %s", m->conf_path, cfg->warnings[i]);
 	if (reactor_probe(&cfg->event, &err) < 0) {
 		config_free(cfg);
 		goto out_fail;

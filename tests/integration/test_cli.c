@@ -447,6 +447,35 @@ START_TEST(second_listener_bind_error_names_it)
 }
 END_TEST
 
+/* Routes that can never match are warned about by -t and logged at start, naming both. */
+START_TEST(unreachable_routes_are_warned_about)
+{
+	struct wt_server s;
+	struct wt_run r;
+	char want[1600], line[800];
+
+	wt_init(&s);
+	wt_config(&s, "'workers': 1, 'modules': [" WT_HELLO_MODULE "], 'routes': ["
+		      "{'match': {'path': '/*'}, 'handler': 'hello.greet'},"
+		      "{'match': {'path': '/hello', 'method': 'GET'}, 'handler': 'hello.greet'}]");
+	snprintf(line, sizeof(line),
+		 "warning: routes[1] can never match: routes[0] (\"/*\", any method) matches "
+		 "first, unless its handler declines");
+	snprintf(want, sizeof(want),
+		 "warren: %s: %s\nwarren: %s: configuration is valid (1 listeners, 1 modules, 2 "
+		 "routes)\n",
+		 s.conf, line, s.conf);
+	WT_OK(wt_run_warren(&r, WT_TIMEOUT_MS, "-t", "-c", s.conf, NULL));
+	expect_exit(&r, 0, want);
+	wt_run_free(&r);
+
+	WT_OK(wt_start(&s));
+	snprintf(want, sizeof(want), "warn: %s: %s", s.conf, line + strlen("warning: "));
+	ck_assert_msg(wt_log_contains(&s, want), "no \"%s\" in the log", want);
+	wt_stop_ok(&s);
+}
+END_TEST
+
 /* Runs warren with the NULL-terminated arguments from directory @cwd. */
 static void run_in(const char *cwd, struct wt_run *r, const char *a, const char *b, const char *c)
 {
@@ -571,6 +600,7 @@ static Suite *cli_suite(void)
 			    (int)(sizeof(bad_configs) / sizeof(bad_configs[0])));
 	tcase_add_test(tc, missing_config_file);
 	tcase_add_test(tc, example_config_works_from_any_directory);
+	tcase_add_test(tc, unreachable_routes_are_warned_about);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("startup_errors");

@@ -956,6 +956,81 @@ START_TEST(test_load_pid_file_collisions)
 }
 END_TEST
 
+/* ---- Routes that can never match: warnings, not errors ------------------------------- */
+
+#define R(path, method) "{\"match\": {\"path\": \"" path "\"" method "}, \"handler\": \"m.h\"}"
+#define GET ", \"method\": \"GET\""
+#define ANY ""
+#define DECLINES ", unless its handler declines"
+
+static const struct unreachable_case {
+	const char *routes;   /* the JSON array's elements */
+	const char *warnings; /* one per line, "" when none */
+} unreachable_cases[] = {
+	/* Identical, and a method subset (a GET route answers HEAD too). */
+	{R("/a", GET) "," R("/a", GET),
+	 "routes[1] can never match: routes[0] (\"/a\", GET) matches first" DECLINES},
+	{R("/a", GET) "," R("/a", ", \"method\": [\"HEAD\", \"GET\"]"),
+	 "routes[1] can never match: routes[0] (\"/a\", GET) matches first" DECLINES},
+	{R("/a", ", \"method\": [\"GET\", \"POST\"]") "," R("/a", ", \"method\": \"POST\""),
+	 "routes[1] can never match: routes[0] (\"/a\", GET, POST) matches first" DECLINES},
+	/* A catch-all (also the default match) first. */
+	{"{\"handler\": \"m.h\"}," R("/a/:b", GET),
+	 "routes[1] can never match: routes[0] (\"/*\", any method) matches first" DECLINES},
+	{R("/s/*", ANY) "," R("/s", ANY) "," R("/s/x/*", GET) "," R("/s/:x", ANY),
+	 "routes[1] can never match: routes[0] (\"/s/*\", any method) matches first" DECLINES
+	 "\nroutes[2] can never match: routes[0] (\"/s/*\", any method) matches first" DECLINES
+	 "\nroutes[3] can never match: routes[0] (\"/s/*\", any method) matches first" DECLINES},
+	{R("/u/:id", ANY) "," R("/u/me", GET),
+	 "routes[1] can never match: routes[0] (\"/u/:id\", any method) matches first" DECLINES},
+	/* Paths no request has. */
+	{R("/a?b=1", ANY),
+	 "routes[0] can never match: match.path \"/a?b=1\": '?' starts the query string, which is "
+	 "not part of the path"},
+	{R("/caf\\u00e9", ANY) "," R("/a b", ANY),
+	 "routes[0] can never match: match.path \"/caf\xc3\xa9\": a request path never holds "
+	 "spaces, control bytes or raw non-ASCII bytes (clients percent-encode them; paths are "
+	 "compared as received)\n"
+	 "routes[1] can never match: match.path \"/a b\": a request path never holds spaces, "
+	 "control bytes or raw non-ASCII bytes (clients percent-encode them; paths are compared "
+	 "as received)"},
+	/* Reachable: narrower first, other methods, a shorter prefix stem, the root alone. */
+	{R("/u/me", ANY) "," R("/u/:id", ANY) "," R("/a", GET) "," R("/a", ", \"method\": \"POST\"") "," R("/a", ANY) "," R(
+		 "/s/:x",
+		 ANY) "," R("/s/*",
+			    ANY) "," R("/",
+				       ANY) "," R("/u/:id/*",
+						  ANY) "," R("/t/x/:y/z",
+							     ANY) "," R("/t/*",
+									ANY) "," R("/v/:a",
+										   ANY) "," R("/v/:a/b",
+											      ANY) "," R("/*",
+													 ANY),
+	 ""},
+};
+
+START_TEST(test_unreachable_routes)
+{
+	const struct unreachable_case *c = &unreachable_cases[_i];
+	char json[2048], got[2048] = "";
+	struct config *cfg;
+	size_t o = 0;
+
+	snprintf(json, sizeof(json), "{\"routes\": [%s]}", c->routes);
+	cfg = parse_ok(json);
+	for (size_t i = 0; i < cfg->nwarnings; i++)
+		o += (size_t)snprintf(got + o, sizeof(got) - o, "%s%s", i ? "\n" : "",
+				      cfg->warnings[i]);
+	ck_assert_str_eq(got, c->warnings);
+	config_free(cfg);
+}
+END_TEST
+
+#undef R
+#undef GET
+#undef ANY
+#undef DECLINES
+
 static Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -982,6 +1057,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_methods_mask);
 	tcase_add_test(tc, test_config_objects_reachable);
 	tcase_add_test(tc, test_free_null);
+	tcase_add_loop_test(tc, test_unreachable_routes, 0, (int)ARRAY_SIZE(unreachable_cases));
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("files");
