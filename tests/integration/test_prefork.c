@@ -1792,6 +1792,37 @@ START_TEST(pid_file_stays_with_its_master)
 }
 END_TEST
 
+/* A link planted where the pid file's temporary copy used to go is not followed. */
+START_TEST(pid_file_is_not_written_through_a_link)
+{
+	struct wt_server s;
+	char victim[600], link[600], path[600], *text;
+	int fd;
+
+	wt_init(&s);
+	snprintf(victim, sizeof(victim), "%s/victim", s.dir);
+	snprintf(link, sizeof(link), "%s/warren.pid.tmp", s.dir);
+	snprintf(path, sizeof(path), "%s/warren.pid", s.dir);
+	fd = open(victim, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "keep\n", 5), 5);
+	close(fd);
+	ck_assert_int_eq(symlink(victim, link), 0);
+	wt_config(&s, "'workers': 1, " PID_FILE ", 'modules': [" WT_HELLO_MODULE "],"
+		      " 'routes': [" HELLO_ROUTE "]");
+	WT_OK(wt_start(&s));
+	text = wt_read_file(victim, NULL);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_str_eq(text, "keep\n");
+	free(text);
+	text = wt_read_file(path, NULL);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_int_eq(atoi(text), s.pid);
+	free(text);
+	wt_stop_ok(&s);
+}
+END_TEST
+
 static Suite *prefork_suite(void)
 {
 	Suite *s = suite_create("prefork");
@@ -1832,6 +1863,7 @@ static Suite *prefork_suite(void)
 	tcase_add_test(tc, signal_reopen_starts_a_fresh_log);
 	tcase_add_test(tc, signal_reopen_says_what_happened);
 	tcase_add_test(tc, pid_file_stays_with_its_master);
+	tcase_add_test(tc, pid_file_is_not_written_through_a_link);
 	suite_add_tcase(s, tc);
 
 	return s;
