@@ -1037,10 +1037,10 @@ static int parse_route(struct config *cfg, size_t i, json_t *v, struct warren_er
 	return get_config_object(v, path, &r->config, err);
 }
 
-static int warn(struct config *cfg, struct warren_error *err, const char *fmt, ...)
+static int add_warning(struct config *cfg, struct warren_error *err, const char *fmt, ...)
 	WARREN_PRINTF(3, 4);
 
-static int warn(struct config *cfg, struct warren_error *err, const char *fmt, ...)
+static int add_warning(struct config *cfg, struct warren_error *err, const char *fmt, ...)
 {
 	char **w = reallocarray(cfg->warnings, cfg->nwarnings + 1, sizeof(*w));
 	va_list ap;
@@ -1139,8 +1139,9 @@ static int check_reachable(struct config *cfg, struct warren_error *err)
 
 		why = never_in_path(r->path);
 		if (why) {
-			ret = warn(cfg, err, "routes[%zu] can never match: match.path %s: %s", j,
-				   quote(q, sizeof(q), r->path), why);
+			ret = add_warning(cfg, err,
+					  "routes[%zu] can never match: match.path %s: %s", j,
+					  quote(q, sizeof(q), r->path), why);
 			continue;
 		}
 		for (size_t i = 0; i < j; i++) {
@@ -1149,7 +1150,7 @@ static int check_reachable(struct config *cfg, struct warren_error *err)
 			if (!route_covers(first, r))
 				continue;
 			describe_methods(methods, sizeof(methods), first->methods);
-			ret = warn(
+			ret = add_warning(
 				cfg, err,
 				"routes[%zu] can never match: routes[%zu] (%s, %s) matches first, "
 				"unless its handler declines",

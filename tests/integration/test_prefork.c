@@ -1366,11 +1366,28 @@ static void expect_backlogs(const struct wt_server *s, int n, unsigned backlog)
 	}
 }
 
+/* A reload that switches reuseport is refused with the reason; generation 0 serves on. */
+static void expect_mode_switch_refused(struct wt_server *s, bool was, bool now)
+{
+	struct wt_run r;
+	char want[512];
+
+	control(s, "reload", &r);
+	snprintf(want, sizeof(want),
+		 "warren: reload failed: %s: listen[0].reuseport: cannot change from %s to %s on "
+		 "reload (127.0.0.1:%u is bound by the serving generation); restart warren to "
+		 "apply it\n",
+		 s->conf, was ? "true" : "false", now ? "true" : "false", s->port[0]);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_str_eq(r.err, want);
+	wt_run_free(&r);
+	expect_hello(s, 0);
+	wt_stop_ok(s);
+}
+
 START_TEST(reload_applies_listen_options)
 {
 	struct wt_server s;
-	struct wt_run r;
-	char want[512];
 
 	wt_init(&s);
 	wt_config(&s, "'workers': 2, " PID_FILE ", 'modules': [" WT_HELLO_MODULE "],"
@@ -1389,17 +1406,7 @@ START_TEST(reload_applies_listen_options)
 
 	/* A mode switch cannot happen on the bound port: refused, and why. */
 	write_listen_config(&s, ", 'reuseport': true");
-	control(&s, "reload", &r);
-	snprintf(want, sizeof(want),
-		 "warren: reload failed: %s: listen[0].reuseport: cannot change from false to "
-		 "true on reload (127.0.0.1:%u is bound by the serving generation); restart "
-		 "warren to apply it\n",
-		 s.conf, s.port[0]);
-	ck_assert_int_eq(r.status, 1);
-	ck_assert_str_eq(r.err, want);
-	wt_run_free(&r);
-	expect_hello(&s, 0);
-	wt_stop_ok(&s);
+	expect_mode_switch_refused(&s, false, true);
 
 	/* Reuseport mode: the new workers bind their sockets with the new queue size. */
 	wt_init(&s);
@@ -1415,17 +1422,7 @@ START_TEST(reload_applies_listen_options)
 	expect_backlogs(&s, 2, 32);
 	expect_hello(&s, 0);
 	write_listen_config(&s, "");
-	control(&s, "reload", &r);
-	snprintf(want, sizeof(want),
-		 "warren: reload failed: %s: listen[0].reuseport: cannot change from true to "
-		 "false on reload (127.0.0.1:%u is bound by the serving generation); restart "
-		 "warren to apply it\n",
-		 s.conf, s.port[0]);
-	ck_assert_int_eq(r.status, 1);
-	ck_assert_str_eq(r.err, want);
-	wt_run_free(&r);
-	expect_hello(&s, 0);
-	wt_stop_ok(&s);
+	expect_mode_switch_refused(&s, true, false);
 }
 END_TEST
 
