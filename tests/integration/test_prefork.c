@@ -9,6 +9,7 @@
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -19,6 +20,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1366,6 +1368,39 @@ static void expect_backlogs(const struct wt_server *s, int n, unsigned backlog)
 	}
 }
 
+/*
+ * TCP_DEFER_ACCEPT (seconds, 0 when off) of the one listening socket on the server's
+ * port, read from a copy of the master's descriptor.
+ */
+static int master_defer_accept(const struct wt_server *s)
+{
+	unsigned long inode, found;
+	char dir[64], link[64];
+	int fd = -1, v = -1;
+	socklen_t len = sizeof(v);
+	struct dirent *e;
+	DIR *d;
+
+	ck_assert_uint_eq(tcp_inodes(s->port[0], 0, TCP_LISTEN_STATE, &inode, 1), 1);
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)s->pid);
+	d = opendir(dir);
+	ck_assert_msg(d != NULL, "%s: %s", dir, strerror(errno));
+	while (fd < 0 && (e = readdir(d))) {
+		ssize_t n = readlinkat(dirfd(d), e->d_name, link, sizeof(link) - 1);
+
+		if (n < 0)
+			continue;
+		link[n] = '\0';
+		if (sscanf(link, "socket:[%lu]", &found) == 1 && found == inode)
+			fd = (int)syscall(SYS_pidfd_getfd, s->pidfd, atoi(e->d_name), 0U);
+	}
+	closedir(d);
+	ck_assert_msg(fd >= 0, "no copy of the master's socket %lu: %s", inode, strerror(errno));
+	ck_assert_int_eq(getsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &v, &len), 0);
+	close(fd);
+	return v;
+}
+
 /* A reload that switches reuseport is refused with the reason; generation 0 serves on. */
 static void expect_mode_switch_refused(struct wt_server *s, bool was, bool now)
 {
@@ -1395,13 +1430,16 @@ START_TEST(reload_applies_listen_options)
 	WT_OK(wt_start(&s));
 
 	/* Shared mode: the same socket listens again with the new queue size. */
+	ck_assert_int_eq(master_defer_accept(&s), 0);
 	write_listen_config(&s, ", 'backlog': 64, 'defer_accept': true");
 	reload_ok(&s, 1);
 	expect_backlogs(&s, 1, 64);
+	ck_assert_int_gt(master_defer_accept(&s), 0);
 	expect_hello(&s, 0);
 	write_listen_config(&s, ", 'backlog': 100");
 	reload_ok(&s, 2);
 	expect_backlogs(&s, 1, 100);
+	ck_assert_int_eq(master_defer_accept(&s), 0);
 	expect_hello(&s, 0);
 
 	/* A mode switch cannot happen on the bound port: refused, and why. */
