@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -371,9 +372,8 @@ static int parse_unix(const char *text, struct sockaddr_storage *ss, socklen_t *
 	char q[QUOTE_BUF];
 	size_t n = strlen(path);
 
-	if (path[0] != '/')
-		return fail(err, NULL,
-			    "%s: a unix socket needs an absolute path (unix:/run/x.sock)",
+	if (n == 0)
+		return fail(err, NULL, "%s: no socket path (expected unix:/run/x.sock)",
 			    quote(q, sizeof(q), text));
 	if (n >= sizeof(sun->sun_path))
 		return fail(err, NULL, "%s: socket path longer than %zu bytes",
@@ -961,7 +961,6 @@ static int parse_match(struct route_conf *r, const json_t *match, const char *ro
 		       struct warren_error *err)
 {
 	char path[JPATH_BUF], p[JPATH_BUF];
-	struct route_pattern pattern;
 	const char *text = DEFAULT_ROUTE_PATH;
 	const json_t *v;
 	int ret;
@@ -983,14 +982,13 @@ static int parse_match(struct route_conf *r, const json_t *match, const char *ro
 		}
 	}
 
-	/* Compiled only to validate: the router compiles it again when routes are resolved. */
-	ret = route_pattern_compile(&pattern, text, err);
+	/* Kept for check_reachable(); the router compiles its own copy per generation. */
+	ret = route_pattern_compile(&r->pattern, text, err);
 	if (ret) {
 		jpath_key(path, route_path, "match");
 		prefix_error(err, jpath_key(p, path, "path"));
 		return ret;
 	}
-	route_pattern_free(&pattern);
 	r->path = strdup(text);
 	if (!r->path)
 		return fail_nomem(err);
@@ -1039,6 +1037,130 @@ static int parse_route(struct config *cfg, size_t i, json_t *v, struct warren_er
 	return get_config_object(v, path, &r->config, err);
 }
 
+static int add_warning(struct config *cfg, struct warren_error *err, const char *fmt, ...)
+	WARREN_PRINTF(3, 4);
+
+static int add_warning(struct config *cfg, struct warren_error *err, const char *fmt, ...)
+{
+	char **w = reallocarray(cfg->warnings, cfg->nwarnings + 1, sizeof(*w));
+	va_list ap;
+	int n;
+
+	if (!w)
+		return fail_nomem(err);
+	cfg->warnings = w;
+	va_start(ap, fmt);
+	n = vasprintf(&w[cfg->nwarnings], fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return fail_nomem(err);
+	cfg->nwarnings++;
+	return 0;
+}
+
+/* The methods a route answers: GET brings HEAD; 0 is every method. */
+static uint64_t answered_methods(uint64_t methods)
+{
+	if (methods & (UINT64_C(1) << HTTP_GET))
+		methods |= UINT64_C(1) << HTTP_HEAD;
+	return methods;
+}
+
+/* Whether every path that @b matches is matched by @a too. */
+static bool pattern_covers(const struct route_pattern *a, const struct route_pattern *b)
+{
+	size_t i;
+
+	for (i = 0; i < a->nsegs; i++) {
+		/* A prefix @b also matches its bare stem, which is shorter than @a. */
+		if (i >= b->nsegs)
+			return false;
+		if (a->segs[i].kind == SEG_PARAM)
+			continue; /* any segment of @b is non-empty */
+		if (b->segs[i].kind != SEG_LITERAL || b->segs[i].len != a->segs[i].len ||
+		    memcmp(b->segs[i].text, a->segs[i].text, a->segs[i].len) != 0)
+			return false;
+	}
+	return a->prefix || (b->nsegs == a->nsegs && !b->prefix);
+}
+
+static bool route_covers(const struct route_conf *a, const struct route_conf *b)
+{
+	uint64_t am = answered_methods(a->methods), bm = answered_methods(b->methods);
+
+	if (am && (!bm || (bm & ~am)))
+		return false;
+	return pattern_covers(&a->pattern, &b->pattern);
+}
+
+/* "GET, POST" or "any method". */
+static void describe_methods(char *buf, size_t size, uint64_t methods)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	if (!methods) {
+		snprintf(buf, size, "any method");
+		return;
+	}
+	for (int m = 0; m < METHOD_COUNT && o < size; m++)
+		if (methods & (UINT64_C(1) << m))
+			o += (size_t)snprintf(buf + o, size - o, "%s%s", o ? ", " : "",
+					      http_method_str((enum http_method)m));
+}
+
+/* Bytes a request path never holds: the query starts at '?', and the parser refuses
+ * spaces, control bytes and raw bytes >= 0x7f (clients send them percent-encoded). */
+static const char *never_in_path(const char *path)
+{
+	for (const unsigned char *c = (const unsigned char *)path; *c; c++) {
+		if (*c == '?')
+			return "'?' starts the query string, which is not part of the path";
+		if (*c <= 0x20 || *c >= 0x7f)
+			return "a request path never holds spaces, control bytes or raw non-ASCII "
+			       "bytes (clients percent-encode them; paths are compared as received)";
+	}
+	return NULL;
+}
+
+/*
+ * A route that an earlier one always takes first is a mistake the server can run with,
+ * so it is a warning, not an error. Warren cannot know whether the earlier handler ever
+ * declines (which would hand the request on), so the warning says that.
+ */
+static int check_reachable(struct config *cfg, struct warren_error *err)
+{
+	char q[QUOTE_BUF], methods[256];
+	const char *why;
+	int ret = 0;
+
+	for (size_t j = 0; !ret && j < cfg->nroutes; j++) {
+		const struct route_conf *r = &cfg->routes[j];
+
+		why = never_in_path(r->path);
+		if (why) {
+			ret = add_warning(cfg, err,
+					  "routes[%zu] can never match: match.path %s: %s", j,
+					  quote(q, sizeof(q), r->path), why);
+			continue;
+		}
+		for (size_t i = 0; i < j; i++) {
+			const struct route_conf *first = &cfg->routes[i];
+
+			if (!route_covers(first, r))
+				continue;
+			describe_methods(methods, sizeof(methods), first->methods);
+			ret = add_warning(
+				cfg, err,
+				"routes[%zu] can never match: routes[%zu] (%s, %s) matches first, "
+				"unless its handler declines",
+				j, i, quote(q, sizeof(q), first->path), methods);
+			break;
+		}
+	}
+	return ret;
+}
+
 static int parse_routes(struct config *cfg, const json_t *v, struct warren_error *err)
 {
 	void *items;
@@ -1047,7 +1169,17 @@ static int parse_routes(struct config *cfg, const json_t *v, struct warren_error
 	ret = list_alloc(v, "routes", "an array of route objects", sizeof(*cfg->routes), &items,
 			 &cfg->nroutes, err);
 	cfg->routes = items;
-	return ret ? ret : list_parse(cfg, v, parse_route, err);
+	if (!ret)
+		ret = list_parse(cfg, v, parse_route, err);
+	return ret ? ret : check_reachable(cfg, err);
+}
+
+/* The part of @path after its last '/'. */
+static const char *basename_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
 }
 
 /* ---- Entry points ------------------------------------------------------------------- */
@@ -1242,6 +1374,121 @@ out_too_big:
 	return -EFBIG;
 }
 
+/* Prefixes @dir (absolute, with a trailing '/') to a relative *@path. */
+static int resolve(const char *dir, char **path, struct warren_error *err)
+{
+	char *abs;
+
+	if (!*path || (*path)[0] == '/')
+		return 0;
+	if (asprintf(&abs, "%s%s", dir, *path) < 0)
+		return fail_nomem(err);
+	free(*path);
+	*path = abs;
+	return 0;
+}
+
+static int resolve_unix(const char *dir, struct listen_conf *l, const char *path,
+			struct warren_error *err)
+{
+	struct sockaddr_un *sun = (struct sockaddr_un *)&l->addr;
+	char q[QUOTE_PATH_BUF];
+	size_t dlen = strlen(dir), n = strlen(sun->sun_path);
+
+	if (sun->sun_path[0] == '/')
+		return 0;
+	if (dlen + n >= sizeof(sun->sun_path)) {
+		char *abs;
+
+		if (asprintf(&abs, "%s%s", dir, sun->sun_path) < 0)
+			return fail_nomem(err);
+		fail(err, path, "socket path %s longer than %zu bytes",
+		     quote_n(q, sizeof(q), abs, QUOTE_PATH_MAX), sizeof(sun->sun_path) - 1);
+		free(abs);
+		return -EINVAL;
+	}
+	memmove(sun->sun_path + dlen, sun->sun_path, n + 1);
+	memcpy(sun->sun_path, dir, dlen);
+	l->addrlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + dlen + n + 1);
+	return 0;
+}
+
+/*
+ * Relative paths in a config file name files next to it, wherever warren was started
+ * from; made absolute here so that every later message and comparison sees one name.
+ */
+static int resolve_paths(struct config *cfg, const char *file, struct warren_error *err)
+{
+	char cwd[PATH_MAX], *dir, p[JPATH_BUF];
+	const char *slash = strrchr(file, '/');
+	int ret = 0;
+
+	if (file[0] == '/') {
+		dir = strndup(file, (size_t)(slash - file) + 1);
+	} else {
+		if (!getcwd(cwd, sizeof(cwd)))
+			return fail(err, NULL, "cannot resolve relative paths: getcwd: %s",
+				    strerror(errno));
+		if (asprintf(&dir, "%s/%.*s", strcmp(cwd, "/") ? cwd : "",
+			     slash ? (int)(slash - file) + 1 : 0, file) < 0)
+			dir = NULL;
+	}
+	if (!dir)
+		return fail_nomem(err);
+	for (size_t i = 0; !ret && i < cfg->nmodules; i++)
+		ret = resolve(dir, &cfg->modules[i].path, err);
+	for (size_t i = 0; !ret && i < cfg->nlisten; i++)
+		if (cfg->listen[i].addr.ss_family == AF_UNIX)
+			ret = resolve_unix(dir, &cfg->listen[i], jpath_index(p, "listen", i), err);
+	if (!ret)
+		ret = resolve(dir, &cfg->pid_file, err);
+	if (!ret)
+		ret = resolve(dir, &cfg->log_file, err);
+	free(dir);
+	return ret;
+}
+
+/*
+ * Whether @a and @b name the same file: the same inode when both exist, else the same
+ * name in the same (canonical) directory.
+ */
+bool config_same_file(const char *a, const char *b)
+{
+	char *da, *db, *ra, *rb;
+	struct stat sa, sb;
+	bool same = false;
+
+	if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+		return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+	if (strcmp(basename_of(a), basename_of(b)) != 0)
+		return false;
+	da = strndup(a, (size_t)(basename_of(a) - a));
+	db = strndup(b, (size_t)(basename_of(b) - b));
+	ra = da ? realpath(*da ? da : ".", NULL) : NULL;
+	rb = db ? realpath(*db ? db : ".", NULL) : NULL;
+	same = ra && rb ? strcmp(ra, rb) == 0 : strcmp(a, b) == 0;
+	free(ra);
+	free(rb);
+	free(da);
+	free(db);
+	return same;
+}
+
+/* The pid file is removed when the master exits: it must not be a file warren needs. */
+static int check_pid_file(const struct config *cfg, const char *file, struct warren_error *err)
+{
+	char q[QUOTE_PATH_BUF];
+
+	if (!cfg->pid_file)
+		return 0;
+	quote_n(q, sizeof(q), cfg->pid_file, QUOTE_PATH_MAX);
+	if (cfg->log_file && config_same_file(cfg->pid_file, cfg->log_file))
+		return fail(err, "pid_file", "%s is also the log_file", q);
+	if (config_same_file(cfg->pid_file, file))
+		return fail(err, "pid_file", "%s is the configuration file itself", q);
+	return 0;
+}
+
 int config_load_file(const char *path, struct config **out, struct warren_error *err)
 {
 	char q[QUOTE_PATH_BUF];
@@ -1261,6 +1508,14 @@ int config_load_file(const char *path, struct config **out, struct warren_error 
 		goto out_error;
 	ret = config_parse(buf, len, path, out, err);
 	free(buf);
+	if (!ret)
+		ret = resolve_paths(*out, path, err);
+	if (!ret)
+		ret = check_pid_file(*out, path, err);
+	if (ret && *out) {
+		config_free(*out);
+		*out = NULL;
+	}
 	return ret;
 
 out_error:
@@ -1290,8 +1545,12 @@ void config_free(struct config *cfg)
 	for (i = 0; i < cfg->nroutes; i++) {
 		free(cfg->routes[i].path);
 		free(cfg->routes[i].handler);
+		route_pattern_free(&cfg->routes[i].pattern);
 	}
 	free(cfg->routes);
+	for (i = 0; i < cfg->nwarnings; i++)
+		free(cfg->warnings[i]);
+	free(cfg->warnings);
 	json_decref(cfg->root);
 	free(cfg->pid_file);
 	free(cfg->log_file);

@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "common.h"
+#include "router.h"
 
 /* Defaults, documented in README.md "Configuration reference". */
 #define CONFIG_DEFAULT_MAX_BODY_SIZE (1024 * 1024)
@@ -44,15 +45,16 @@ struct listen_conf {
 
 struct module_conf {
 	char *name;
-	char *path;	/* NULL: a built-in module */
+	char *path;	/* NULL: a built-in module; absolute once loaded from a file */
 	json_t *config; /* borrowed from config->root; an empty object when absent */
 };
 
 struct route_conf {
-	char *path;	  /* pattern; the catch-all prefix pattern when the match has none */
-	uint64_t methods; /* bit (1 << enum http_method); 0 = any method */
-	char *handler;	  /* "module.handler", not yet resolved */
-	json_t *config;	  /* borrowed from config->root; an empty object when absent */
+	char *path; /* pattern; the catch-all prefix pattern when the match has none */
+	struct route_pattern pattern; /* @path compiled, to find routes that cannot match */
+	uint64_t methods;	      /* bit (1 << enum http_method); 0 = any method */
+	char *handler;		      /* "module.handler", not yet resolved */
+	json_t *config;		      /* borrowed from config->root; an empty object when absent */
 };
 
 struct config {
@@ -80,14 +82,19 @@ struct config {
 	unsigned shutdown_timeout_ms; /* bound on a graceful stop or a reload's drain */
 	unsigned recover_max;	      /* deaths tolerated within recover_window_ms ... */
 	unsigned recover_window_ms;   /* ... before respawns back off */
-	char *pid_file;		      /* NULL: none */
-	char *log_file;		      /* NULL: stderr */
+	char *pid_file;		      /* NULL: none; absolute once loaded from a file */
+	char *log_file;		      /* NULL: stderr; absolute once loaded from a file */
 
 	struct module_conf *modules;
 	size_t nmodules;
 
 	struct route_conf *routes;
 	size_t nroutes;
+
+	/* Mistakes that do not stop the server (routes that can never match), one line each,
+	 * for the log and for -t. */
+	char **warnings;
+	size_t nwarnings;
 };
 
 /*
@@ -98,8 +105,17 @@ struct config {
 int config_parse(const char *text, size_t len, const char *origin, struct config **out,
 		 struct warren_error *err);
 
-/* Reads @path and calls config_parse(); I/O errors name the file and errno text. */
+/*
+ * Reads @path and calls config_parse(); I/O errors name the file and errno text. Relative
+ * paths (modules[].path, pid_file, log_file, unix: listeners) are then made absolute
+ * against the directory of @path, and a pid_file that names the log_file or the config
+ * file itself is refused.
+ */
 int config_load_file(const char *path, struct config **out, struct warren_error *err);
+
+/* Whether two paths name the same file (the same inode, or the same name in the same
+ * directory for a file that does not exist yet). */
+bool config_same_file(const char *a, const char *b);
 
 void config_free(struct config *cfg);
 

@@ -1,6 +1,7 @@
 /* core/control.c - "warren -s ACTION": signals the master named by the config's pid_file and,
  * unlike a bare kill, waits and says whether it worked (a reload reports the new
- * generation or the exact error; stop and quit wait until the master is gone). */
+ * generation or the exact error, a reopen which file it reopened; stop and quit wait until
+ * the master is gone). */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -92,38 +93,64 @@ static unsigned read_reloads(const char *path, unsigned *done, char *line, size_
 }
 
 /*
- * Waits for the result of a reload that started after @before reloads had: one that read
- * the config after this caller asked. Reloads asked for together, or during one, are
- * answered by the same next reload.
+ * The answer to this caller, or NULL while there is none. A reload is answered by one that
+ * started after @before reloads had (one that read the config after this caller asked;
+ * reloads asked for together, or during one, share the next one). A reopen is answered by
+ * the line "PID ok WHAT" or "PID error WHY" in PID_FILE.reopen that names this process.
  */
-static int wait_reload(const char *path, pid_t master, unsigned before)
+static const char *read_answer(const char *path, int sig, unsigned before, char *line,
+			       size_t len)
+{
+	char mine[32];
+	const char *what;
+	unsigned done;
+	bool got;
+	FILE *f;
+
+	if (sig == SIGHUP) {
+		read_reloads(path, &done, line, len, &what);
+		return done > before ? what : NULL;
+	}
+	f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	snprintf(mine, sizeof(mine), "%d ", (int)getpid());
+	got = fgets(line, (int)len, f) && strncmp(line, mine, strlen(mine)) == 0;
+	fclose(f);
+	if (!got)
+		return NULL;
+	line[strcspn(line, "\n")] = '\0';
+	return line + strlen(mine);
+}
+
+/* Prints "warren: @before WHAT @after" for "ok WHAT", or "warren: @action failed: WHY". */
+static int wait_answer(const char *path, int sig, unsigned before, pid_t master,
+		       const char *action, const char *prefix, const char *suffix)
 {
 	uint64_t deadline = timer_now_ms() + RELOAD_WAIT_MS;
 	char line[1100];
 
 	while (timer_now_ms() < deadline) {
-		const char *what;
-		unsigned done;
+		const char *what = read_answer(path, sig, before, line, sizeof(line));
 
-		read_reloads(path, &done, line, sizeof(line), &what);
-		if (done > before) {
+		if (what) {
 			if (strncmp(what, "ok ", 3) == 0) {
-				printf("warren: reload done: %s serving\n", what + 3);
+				printf("warren: %s%s%s\n", prefix, what + 3, suffix);
 				return 0;
 			}
-			fprintf(stderr, "warren: reload failed: %s\n",
+			fprintf(stderr, "warren: %s failed: %s\n", action,
 				strncmp(what, "error ", 6) == 0 ? what + 6 : what);
 			return 1;
 		}
 		if (process_gone(master)) {
-			fprintf(stderr, "warren: the master (pid %d) exited during the reload\n",
-				(int)master);
+			fprintf(stderr, "warren: the master (pid %d) exited during the %s\n",
+				(int)master, action);
 			return 1;
 		}
 		pause_ms(POLL_MS);
 	}
-	fprintf(stderr, "warren: no answer to the reload from pid %d within %d s\n", (int)master,
-		RELOAD_WAIT_MS / 1000);
+	fprintf(stderr, "warren: no answer to the %s from pid %d within %d s\n", action,
+		(int)master, RELOAD_WAIT_MS / 1000);
 	return 1;
 }
 
@@ -185,7 +212,11 @@ int control_run(const char *file, const char *action)
 	}
 	switch (sig) {
 	case SIGHUP:
-		ret = wait_reload(path, master, before);
+		ret = wait_answer(path, sig, before, master, "reload", "reload done: ", " serving");
+		break;
+	case SIGUSR1:
+		snprintf(path, sizeof(path), "%s.reopen", cfg->pid_file);
+		ret = wait_answer(path, sig, 0, master, "reopen", "", "");
 		break;
 	case SIGTERM:
 		ret = wait_gone(master, STOP_WAIT_MARGIN_MS * 2);

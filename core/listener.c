@@ -176,19 +176,75 @@ out_close_fd:
 	return ret;
 }
 
-/* The same address in the same mode: the old socket can serve the new generation. */
-static struct listener *find_reusable(struct server *old, const struct listen_conf *lc)
+/* Whether one of the first @n listeners of @srv is bound to the address of @l. */
+static bool has_address(const struct server *srv, size_t n, const struct listener *l)
 {
-	for (size_t i = 0; old && i < old->nlisteners; i++) {
-		struct listener *o = &old->listeners[i];
+	for (size_t i = 0; srv && i < n; i++)
+		if (srv->listeners[i].addrlen == l->addrlen &&
+		    memcmp(&srv->listeners[i].addr, &l->addr, l->addrlen) == 0)
+			return true;
+	return false;
+}
 
-		if (o->fd >= 0 && o->conf->addrlen == lc->addrlen &&
-		    memcmp(&o->conf->addr, &lc->addr, lc->addrlen) == 0 &&
-		    o->conf->reuseport == lc->reuseport && o->conf->backlog == lc->backlog &&
-		    o->conf->defer_accept == lc->defer_accept)
+/*
+ * The same address: the old socket can serve the new generation. Each old socket serves
+ * one new listener, so two "host:0" entries keep their two ports.
+ */
+static struct listener *find_reusable(struct server *old, const struct server *srv, size_t i)
+{
+	const struct listen_conf *lc = srv->listeners[i].conf;
+
+	for (size_t k = 0; old && k < old->nlisteners; k++) {
+		struct listener *o = &old->listeners[k];
+
+		if (o->fd < 0 || has_address(srv, i, o))
+			continue;
+		/* As configured, or as bound: "host:0" then the port the kernel chose. */
+		if ((o->conf->addrlen == lc->addrlen &&
+		     memcmp(&o->conf->addr, &lc->addr, lc->addrlen) == 0) ||
+		    (o->addrlen == lc->addrlen && memcmp(&o->addr, &lc->addr, lc->addrlen) == 0))
 			return o;
 	}
 	return NULL;
+}
+
+/*
+ * Gives a socket taken over from the serving generation the options of @lc. Listening
+ * again on a listening socket only resizes its queue, so nothing waiting in it is lost.
+ * A reuseport socket only holds the port; the new workers bind theirs with @lc.
+ * Switching modes would need a second socket on the same port next to the old one,
+ * which the kernel refuses unless both have SO_REUSEPORT: that takes a restart.
+ */
+static int take_over(int fd, const struct listen_conf *was, const struct listen_conf *lc, size_t i,
+		     struct warren_error *err)
+{
+	int off = 0, ret;
+
+	if (was->reuseport != lc->reuseport) {
+		warren_error_set(err,
+				 "listen[%zu].reuseport: cannot change from %s to %s on reload "
+				 "(%s is bound by the serving generation); restart warren to "
+				 "apply it",
+				 i, was->reuseport ? "true" : "false",
+				 lc->reuseport ? "true" : "false", lc->text);
+		return -EINVAL;
+	}
+	if (lc->reuseport || (was->backlog == lc->backlog && was->defer_accept == lc->defer_accept))
+		return 0;
+	if (was->defer_accept && !lc->defer_accept &&
+	    setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &off, sizeof(off)) < 0) {
+		warren_error_set(err, "listen[%zu]: TCP_DEFER_ACCEPT on %s: %s", i, lc->text,
+				 strerror(errno));
+		return -errno;
+	}
+	ret = start_listening(fd, lc, err);
+	if (ret < 0) {
+		warren__error_prefix(err, "listen[%zu]: ", i);
+		return ret;
+	}
+	log_info("listen[%zu]: %s now has backlog %d%s", i, lc->text, lc->backlog,
+		 lc->defer_accept ? ", defer_accept" : "");
+	return 0;
 }
 
 int server_listen(struct server *srv, struct server *old, struct warren_error *err)
@@ -207,7 +263,7 @@ int server_listen(struct server *srv, struct server *old, struct warren_error *e
 		l->conf = &cfg->listen[i];
 		l->fd = -1;
 		srv->nlisteners = i + 1;
-		o = find_reusable(old, l->conf);
+		o = find_reusable(old, srv, i);
 		if (o) {
 			/* A copy of the descriptor, so each generation closes its own and a
 			 * reload that fails later leaves the old one untouched. */
@@ -219,6 +275,9 @@ int server_listen(struct server *srv, struct server *old, struct warren_error *e
 			l->addr = o->addr;
 			l->addrlen = o->addrlen;
 			l->unlink_on_exit = o->unlink_on_exit;
+			ret = take_over(l->fd, o->conf, l->conf, i, err);
+			if (ret < 0)
+				return ret;
 			continue;
 		}
 		ret = bind_one(l, err);
@@ -230,21 +289,12 @@ int server_listen(struct server *srv, struct server *old, struct warren_error *e
 	return 0;
 }
 
-static bool has_address(const struct server *srv, const struct listener *l)
-{
-	for (size_t i = 0; srv && i < srv->nlisteners; i++)
-		if (srv->listeners[i].addrlen == l->addrlen &&
-		    memcmp(&srv->listeners[i].addr, &l->addr, l->addrlen) == 0)
-			return true;
-	return false;
-}
-
 void server_unlink_sockets(struct server *srv, const struct server *keep)
 {
 	for (size_t i = 0; i < srv->nlisteners; i++) {
 		struct listener *l = &srv->listeners[i];
 
-		if (l->unlink_on_exit && !has_address(keep, l))
+		if (l->unlink_on_exit && !has_address(keep, keep ? keep->nlisteners : 0, l))
 			unlink(((const struct sockaddr_un *)&l->addr)->sun_path);
 		l->unlink_on_exit = false;
 	}

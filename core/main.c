@@ -12,6 +12,7 @@
 #include "crash.h"
 #include "log.h"
 #include "master.h"
+#include "pidfile.h"
 #include "reactor.h"
 #include "server.h"
 
@@ -131,6 +132,11 @@ int main(int argc, char **argv)
 		config_free(cfg);
 		return 1;
 	}
+	if (pidfile_check(cfg, test, &err) < 0) {
+		fprintf(stderr, "warren: %s: %s\n", file, err.msg);
+		config_free(cfg);
+		return 1;
+	}
 	/* A module hook that crashes is named before the process dies of it; reloads run
 	 * their hooks in a trial child first, which reports through the same page. */
 	if (hook_trace_map() < 0 || crash_guard_hooks() < 0)
@@ -141,6 +147,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (test) {
+		for (size_t i = 0; i < srv->cfg->nwarnings; i++)
+			fprintf(stderr, "warren: %s: warning: %s\n", file, srv->cfg->warnings[i]);
 		fprintf(stderr,
 			"warren: %s: configuration is valid (%zu listeners, %zu modules, %zu routes)\n",
 			file, srv->cfg->nlisten, srv->nmods, srv->router.nroutes);
@@ -162,5 +170,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	for (size_t i = 0; i < srv->cfg->nwarnings; i++)
+		log_warn("%s: %s", file, srv->cfg->warnings[i]);
 	return master_run(srv, file, ready_fd);
 }

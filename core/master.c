@@ -25,6 +25,7 @@
 #include "crash.h"
 #include "log.h"
 #include "master.h"
+#include "pidfile.h"
 #include "reactor.h"
 #include "shm.h"
 #include "timer.h"
@@ -316,20 +317,10 @@ static void drain(struct master *m, struct generation *g, int sig)
 
 static void write_file_atomic(const char *path, const char *text)
 {
-	char tmp[4200];
-	int fd;
+	int ret = pidfile_write(path, text);
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		log_error("cannot write %s: %s", tmp, strerror(errno));
-		return;
-	}
-	if (write(fd, text, strlen(text)) != (ssize_t)strlen(text) || close(fd) < 0 ||
-	    rename(tmp, path) < 0) {
-		log_error("cannot write %s: %s", path, strerror(errno));
-		unlink(tmp);
-	}
+	if (ret < 0)
+		log_error("cannot write %s: %s", path, strerror(-ret));
 }
 
 /*
@@ -605,6 +596,21 @@ static void reap(struct master *m)
 		worker_died(m, pid, status);
 }
 
+/* "warren -s" finds the master by its pid file: moving it would lose the master. */
+static bool same_pid_file(const struct master *m, const struct config *cfg,
+			  struct warren_error *err)
+{
+	const char *now = m->pid_file, *next = cfg->pid_file;
+
+	if (now && next ? config_same_file(now, next) : now == next)
+		return true;
+	warren_error_set(err,
+			 "pid_file: cannot change on reload (from %s to %s): put the old value "
+			 "back, or restart warren to apply it",
+			 now ? now : "none", next ? next : "none");
+	return false;
+}
+
 static void reload(struct master *m)
 {
 	struct warren_error err = {{0}};
@@ -622,6 +628,12 @@ static void reload(struct master *m)
 		goto out_fail;
 	if (config_load_file(m->conf_path, &cfg, &err) < 0)
 		goto out_fail;
+	if (!same_pid_file(m, cfg, &err)) {
+		config_free(cfg);
+		goto out_fail;
+	}
+	for (size_t i = 0; i < cfg->nwarnings; i++)
+		log_warn("reload: %s: %s", m->conf_path, cfg->warnings[i]);
 	if (reactor_probe(&cfg->event, &err) < 0) {
 		config_free(cfg);
 		goto out_fail;
@@ -651,17 +663,50 @@ out_fail:
 	reload_done(m, m->reloads_started, "error %s: %s", m->conf_path, err.msg);
 }
 
-static void reopen_logs(struct master *m)
+/*
+ * "warren -s reopen" waits for a line naming its own pid in PID_FILE.reopen: "PID ok WHAT"
+ * or "PID error WHY". Reopens are instant, so unlike reloads they need no queue.
+ */
+static void reopen_status(struct master *m, pid_t requester, const char *fmt, ...)
+	WARREN_PRINTF(3, 4);
+
+static void reopen_status(struct master *m, pid_t requester, const char *fmt, ...)
+{
+	char path[4200], text[1100];
+	va_list ap;
+	int n;
+
+	if (!m->pid_file)
+		return;
+	n = snprintf(text, sizeof(text), "%d ", (int)requester);
+	va_start(ap, fmt);
+	vsnprintf(text + n, sizeof(text) - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	strcat(text, "\n");
+	snprintf(path, sizeof(path), "%s.reopen", m->pid_file);
+	write_file_atomic(path, text);
+}
+
+static void reopen_logs(struct master *m, pid_t requester)
 {
 	const char *file = m->cur->srv->cfg->log_file;
 	int ret;
 
 	if (file) {
 		ret = warren__log_open(file);
-		if (ret < 0)
+		if (ret < 0) {
 			log_error("cannot reopen %s: %s", file, strerror(-ret));
-		else
+			reopen_status(m, requester, "error cannot reopen %s: %s", file,
+				      strerror(-ret));
+		} else {
 			log_info("log file reopened");
+			reopen_status(m, requester, "ok log file %s reopened by master pid %d",
+				      file, (int)m->pid);
+		}
+	} else {
+		reopen_status(m, requester,
+			      "ok no log_file: master pid %d logs to stderr, nothing to reopen",
+			      (int)m->pid);
 	}
 	gen_signal(m->cur, SIGUSR1);
 	for (struct generation *g = m->old; g; g = g->next)
@@ -709,7 +754,7 @@ static void handle_signal(struct master *m, const struct signalfd_siginfo *si)
 		reload_done(m, m->reloads_started, "error the server is stopping");
 		break;
 	case SIGUSR1:
-		reopen_logs(m);
+		reopen_logs(m, (pid_t)si->ssi_pid);
 		break;
 	}
 }
@@ -907,6 +952,8 @@ out_free:
 
 		unlink(m.pid_file);
 		snprintf(path, sizeof(path), "%s.reload", m.pid_file);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s.reopen", m.pid_file);
 		unlink(path);
 		free(m.pid_file);
 	}

@@ -71,8 +71,9 @@ void server_free(struct server *srv);
 
 /*
  * Binds every configured address, in the master. Sockets of @old (the generation being
- * replaced, or NULL) whose address and mode are unchanged are taken over, not rebound,
- * so a reload never drops a connection waiting in a listen queue.
+ * replaced, or NULL) with the same address are taken over, not rebound, so a reload never
+ * drops a connection waiting in a listen queue; a new backlog or defer_accept is applied
+ * to them, a changed reuseport is an error (it needs a restart).
  */
 int server_listen(struct server *srv, struct server *old, struct warren_error *err);
 

@@ -68,7 +68,14 @@ const char *wt_bin(void)
 
 const char *wt_plugin_dir(void)
 {
-	return env_or("WARREN_PLUGIN_DIR", "build/plugins");
+	static char abs[4096];
+	const char *dir = env_or("WARREN_PLUGIN_DIR", "build/plugins");
+
+	/* Configs live in a temporary directory, against which warren resolves relative
+	 * paths: hand them an absolute one. */
+	if (dir[0] == '/' || !realpath(dir, abs))
+		return dir;
+	return abs;
 }
 
 const char *wt_srcdir(void)

@@ -2,6 +2,7 @@
  * good and bad configs, and start-up errors (bind, plugin, missing file) with exit status 1. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -9,6 +10,8 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check_main.h"
@@ -217,7 +220,7 @@ START_TEST(test_mode_accepts_the_example_config)
 	FILE *f;
 	long len;
 
-	/* The example names build/plugins/hello.so; point it at the plugins under test. */
+	/* The example names ../build/plugins/hello.so; point it at the plugins under test. */
 	snprintf(path, sizeof(path), "%s/conf/warren.json", wt_srcdir());
 	f = fopen(path, "r");
 	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
@@ -228,13 +231,13 @@ START_TEST(test_mode_accepts_the_example_config)
 	ck_assert_ptr_nonnull(text);
 	ck_assert_int_eq(fread(text, 1, (size_t)len, f), len);
 	fclose(f);
-	at = strstr(text, "\"build/plugins/");
-	ck_assert_msg(at != NULL, "%s no longer loads build/plugins/...", path);
+	at = strstr(text, "\"../build/plugins/");
+	ck_assert_msg(at != NULL, "%s no longer loads ../build/plugins/...", path);
 	snprintf(plugins, sizeof(plugins), "\"%s/", wt_plugin_dir());
 
 	wt_init(&s);
 	*at = '\0';
-	wt_write_config(&s, "%s%s%s", text, plugins, at + strlen("\"build/plugins/"));
+	wt_write_config(&s, "%s%s%s", text, plugins, at + strlen("\"../build/plugins/"));
 	free(text);
 	WT_OK(wt_run_warren(&r, WT_TIMEOUT_MS, "-t", "-c", s.conf, NULL));
 	ck_assert_msg(r.status == 0, "%s is refused: %s", path, r.err);
@@ -477,6 +480,135 @@ START_TEST(second_listener_bind_error_names_it)
 }
 END_TEST
 
+/* Routes that can never match are warned about by -t and logged at start, naming both. */
+START_TEST(unreachable_routes_are_warned_about)
+{
+	struct wt_server s;
+	struct wt_run r;
+	char want[1600], line[800];
+
+	wt_init(&s);
+	wt_config(&s, "'workers': 1, 'modules': [" WT_HELLO_MODULE "], 'routes': ["
+		      "{'match': {'path': '/*'}, 'handler': 'hello.greet'},"
+		      "{'match': {'path': '/hello', 'method': 'GET'}, 'handler': 'hello.greet'}]");
+	snprintf(line, sizeof(line),
+		 "warning: routes[1] can never match: routes[0] (\"/*\", any method) matches "
+		 "first, unless its handler declines");
+	snprintf(want, sizeof(want),
+		 "warren: %s: %s\nwarren: %s: configuration is valid (1 listeners, 1 modules, 2 "
+		 "routes)\n",
+		 s.conf, line, s.conf);
+	WT_OK(wt_run_warren(&r, WT_TIMEOUT_MS, "-t", "-c", s.conf, NULL));
+	expect_exit(&r, 0, want);
+	wt_run_free(&r);
+
+	WT_OK(wt_start(&s));
+	snprintf(want, sizeof(want), "warn: %s: %s", s.conf, line + strlen("warning: "));
+	ck_assert_msg(wt_log_contains(&s, want), "no \"%s\" in the log", want);
+	wt_stop_ok(&s);
+}
+END_TEST
+
+/* Runs warren with the NULL-terminated arguments from directory @cwd. */
+static void run_in(const char *cwd, struct wt_run *r, const char *a, const char *b, const char *c)
+{
+	int here = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	ck_assert_int_ge(here, 0);
+	ck_assert_int_eq(chdir(cwd), 0);
+	WT_OK(wt_run_warren(r, WT_TIMEOUT_MS, a, b, c, NULL));
+	ck_assert_int_eq(fchdir(here), 0);
+	close(here);
+}
+
+/* The shipped config names its plugin relative to itself: it works from anywhere. */
+START_TEST(example_config_works_from_any_directory)
+{
+	char src[4096], conf[4200], plugin[4200];
+	struct wt_run r;
+
+	ck_assert_ptr_nonnull(realpath(wt_srcdir(), src));
+	snprintf(plugin, sizeof(plugin), "%s/build/plugins/hello.so", src);
+	ck_assert_msg(access(plugin, R_OK) == 0, "%s: %s", plugin, strerror(errno));
+	snprintf(conf, sizeof(conf), "%s/conf/warren.json", src);
+	run_in("/", &r, "-t", "-c", conf);
+	ck_assert_msg(r.status == 0, "%s is refused from /: %s", conf, r.err);
+	wt_run_free(&r);
+	run_in(src, &r, "-t", "-c", "conf/warren.json");
+	ck_assert_msg(r.status == 0, "conf/warren.json is refused from %s: %s", src, r.err);
+	wt_run_free(&r);
+}
+END_TEST
+
+/* pid_file, log_file, plugins and unix sockets given relative to the config's directory. */
+START_TEST(relative_paths_follow_the_config)
+{
+	struct wt_server s;
+	struct wt_run r;
+	struct stat st;
+	char path[600], plugins[600], *log;
+	int status, here;
+
+	wt_init(&s);
+	snprintf(plugins, sizeof(plugins), "%s/plugins", s.dir);
+	ck_assert_ptr_nonnull(realpath(wt_plugin_dir(), path));
+	ck_assert_int_eq(symlink(path, plugins), 0);
+	wt_write_config(&s,
+			"{'listen': ['unix:w.sock'], 'event': '%s', 'workers': 1,"
+			" 'pid_file': 'w.pid', 'log_file': 'w.log',"
+			" 'modules': [{'name': 'hello', 'path': 'plugins/hello.so'}],"
+			" 'routes': [{'match': {'path': '/hello'}, 'handler': 'hello.greet'}]}",
+			wt_event());
+	run_in("/", &r, "-t", "-c", s.conf);
+	ck_assert_msg(r.status == 0, "-t from /: %s", r.err);
+	wt_run_free(&r);
+
+	here = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ck_assert_int_eq(chdir("/"), 0);
+	status = wt_start(&s);
+	ck_assert_int_eq(fchdir(here), 0);
+	close(here);
+	WT_OK(status);
+	snprintf(path, sizeof(path), "%s/w.sock", s.dir);
+	ck_assert_msg(stat(path, &st) == 0 && S_ISSOCK(st.st_mode), "no socket %s", path);
+	snprintf(path, sizeof(path), "%s/w.pid", s.dir);
+	ck_assert_msg(stat(path, &st) == 0, "no pid file %s", path);
+	snprintf(path, sizeof(path), "%s/w.log", s.dir);
+	log = wt_read_file(path, NULL);
+	ck_assert_msg(log && strstr(log, " ready: 1 worker"), "no ready line in %s", path);
+	free(log);
+	WT_OK(wt_stop(&s, SIGTERM, WT_TIMEOUT_MS, &status));
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	wt_cleanup(&s);
+}
+END_TEST
+
+/* A pid file that cannot be written is a start-up error (and -t says so), not a log line. */
+START_TEST(pid_file_directory_must_exist)
+{
+	struct wt_server s;
+	struct wt_run r;
+	char expected[1200];
+
+	wt_init(&s);
+	wt_write_config(&s,
+			"{'listen': ['127.0.0.1:0'], 'event': '%s', 'workers': 1,"
+			" 'pid_file': 'run/warren.pid'}",
+			wt_event());
+	snprintf(expected, sizeof(expected),
+		 "warren: %s: pid_file: cannot create %s/run/warren.pid: No such file or "
+		 "directory\n",
+		 s.conf, s.dir);
+	WT_OK(wt_run_warren(&r, WT_TIMEOUT_MS, "-t", "-c", s.conf, NULL));
+	expect_exit(&r, 1, expected);
+	wt_run_free(&r);
+	WT_OK(wt_run_warren(&r, WT_TIMEOUT_MS, "-c", s.conf, NULL));
+	expect_exit(&r, 1, expected);
+	wt_run_free(&r);
+	wt_cleanup(&s);
+}
+END_TEST
+
 static Suite *cli_suite(void)
 {
 	Suite *s = suite_create("cli");
@@ -501,6 +633,8 @@ static Suite *cli_suite(void)
 	tcase_add_loop_test(tc, test_mode_names_the_json_path, 0,
 			    (int)(sizeof(bad_configs) / sizeof(bad_configs[0])));
 	tcase_add_test(tc, missing_config_file);
+	tcase_add_test(tc, example_config_works_from_any_directory);
+	tcase_add_test(tc, unreachable_routes_are_warned_about);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("startup_errors");
@@ -509,6 +643,8 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, plugin_under_the_wrong_name);
 	tcase_add_test(tc, port_in_use_is_a_bind_error);
 	tcase_add_test(tc, second_listener_bind_error_names_it);
+	tcase_add_test(tc, relative_paths_follow_the_config);
+	tcase_add_test(tc, pid_file_directory_must_exist);
 	suite_add_tcase(s, tc);
 
 	return s;

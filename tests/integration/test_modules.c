@@ -233,8 +233,8 @@ START_TEST(test_mode_accepts_good_config)
 	char want[600];
 
 	check_config(&s, &run,
-		     "'modules': [" WT_HELLO_MODULE "], 'routes': [{'handler': 'hello.greet'},"
-		     " {'handler': 'echo.echo'}]");
+		     "'modules': [" WT_HELLO_MODULE "], 'routes': [{'match': {'path': '/echo/*'},"
+		     " 'handler': 'echo.echo'}, {'handler': 'hello.greet'}]");
 	snprintf(want, sizeof(want),
 		 "warren: %s: configuration is valid (1 listeners, 2 modules, 2 routes)\n", s.conf);
 	ck_assert_int_eq(run.status, 0);

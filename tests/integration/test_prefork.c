@@ -5,7 +5,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -16,6 +20,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1563,6 +1568,191 @@ START_TEST(tcp_and_unix_listeners_together)
 }
 END_TEST
 
+/*
+ * The accept queue sizes of the listening IPv4 sockets on @port, as the kernel reports
+ * them (what ss shows as Send-Q). Returns how many sockets (at most @max), or -errno.
+ */
+static int listen_backlogs(unsigned port, unsigned *backlogs, int max)
+{
+	struct {
+		struct nlmsghdr nlh;
+		struct inet_diag_req_v2 req;
+	} q = {
+		.nlh = {.nlmsg_len = sizeof(q),
+			.nlmsg_type = SOCK_DIAG_BY_FAMILY,
+			.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP},
+		.req = {.sdiag_family = AF_INET,
+			.sdiag_protocol = IPPROTO_TCP,
+			.idiag_states = 1u << TCP_LISTEN_STATE},
+	};
+	char buf[16384];
+	int fd, n = 0;
+	ssize_t len;
+
+	q.req.id.idiag_sport = htons((uint16_t)port);
+	fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (fd < 0)
+		return -errno;
+	if (send(fd, &q, sizeof(q), 0) < 0)
+		goto out_errno;
+	for (;;) {
+		len = recv(fd, buf, sizeof(buf), 0);
+		if (len < 0)
+			goto out_errno;
+		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)len);
+		     h = NLMSG_NEXT(h, len)) {
+			const struct inet_diag_msg *m = NLMSG_DATA(h);
+
+			if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) {
+				close(fd);
+				return h->nlmsg_type == NLMSG_DONE ? n : -EIO;
+			}
+			if (ntohs(m->id.idiag_sport) == port && n < max)
+				backlogs[n++] = m->idiag_wqueue;
+		}
+	}
+
+out_errno:
+	n = -errno;
+	close(fd);
+	return n;
+}
+
+/* Rewrites the config with one listener on the port in use, with @options added. */
+static void write_listen_config(struct wt_server *s, const char *options)
+{
+	char *text;
+
+	ck_assert(
+		asprintf(&text,
+			 "{'listen': [{'address': '127.0.0.1:%u'%s}], 'event': '%s', 'workers': 2,"
+			 " " PID_FILE ", 'modules': [" WT_HELLO_MODULE "],"
+			 " 'routes': [" HELLO_ROUTE "]}",
+			 s->port[0], options, wt_event()) > 0);
+	wt_write_config_text(s, text);
+	free(text);
+}
+
+static void expect_backlogs(const struct wt_server *s, int n, unsigned backlog)
+{
+	unsigned got[8];
+	long long deadline = wt_now_ms() + wt_scaled_ms(WT_TIMEOUT_MS);
+	int found;
+
+	/* After a reload the old generation's sockets close as its workers finish. */
+	for (;;) {
+		bool all = true;
+
+		found = listen_backlogs(s->port[0], got, 8);
+		ck_assert_msg(found >= 0, "sock_diag: %s", strerror(-found));
+		for (int i = 0; i < found; i++)
+			all = all && got[i] == backlog;
+		if (found == n && all)
+			return;
+		ck_assert_msg(wt_now_ms() < deadline,
+			      "expected %d listening sockets with backlog %u on port %u, found %d "
+			      "(first: %u)",
+			      n, backlog, s->port[0], found, found > 0 ? got[0] : 0);
+		pause_ms(5);
+	}
+}
+
+/*
+ * TCP_DEFER_ACCEPT (seconds, 0 when off) of the one listening socket on the server's
+ * port, read from a copy of the master's descriptor.
+ */
+static int master_defer_accept(const struct wt_server *s)
+{
+	unsigned long inode, found;
+	char dir[64], link[64];
+	int fd = -1, v = -1;
+	socklen_t len = sizeof(v);
+	struct dirent *e;
+	DIR *d;
+
+	ck_assert_uint_eq(tcp_inodes(s->port[0], 0, TCP_LISTEN_STATE, &inode, 1), 1);
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)s->pid);
+	d = opendir(dir);
+	ck_assert_msg(d != NULL, "%s: %s", dir, strerror(errno));
+	while (fd < 0 && (e = readdir(d))) {
+		ssize_t n = readlinkat(dirfd(d), e->d_name, link, sizeof(link) - 1);
+
+		if (n < 0)
+			continue;
+		link[n] = '\0';
+		if (sscanf(link, "socket:[%lu]", &found) == 1 && found == inode)
+			fd = (int)syscall(SYS_pidfd_getfd, s->pidfd, atoi(e->d_name), 0U);
+	}
+	closedir(d);
+	ck_assert_msg(fd >= 0, "no copy of the master's socket %lu: %s", inode, strerror(errno));
+	ck_assert_int_eq(getsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &v, &len), 0);
+	close(fd);
+	return v;
+}
+
+/* A reload that switches reuseport is refused with the reason; generation 0 serves on. */
+static void expect_mode_switch_refused(struct wt_server *s, bool was, bool now)
+{
+	struct wt_run r;
+	char want[512];
+
+	control(s, "reload", &r);
+	snprintf(want, sizeof(want),
+		 "warren: reload failed: %s: listen[0].reuseport: cannot change from %s to %s on "
+		 "reload (127.0.0.1:%u is bound by the serving generation); restart warren to "
+		 "apply it\n",
+		 s->conf, was ? "true" : "false", now ? "true" : "false", s->port[0]);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_str_eq(r.err, want);
+	wt_run_free(&r);
+	expect_hello(s, 0);
+	wt_stop_ok(s);
+}
+
+START_TEST(reload_applies_listen_options)
+{
+	struct wt_server s;
+
+	wt_init(&s);
+	wt_config(&s, "'workers': 2, " PID_FILE ", 'modules': [" WT_HELLO_MODULE "],"
+		      " 'routes': [" HELLO_ROUTE "]");
+	WT_OK(wt_start(&s));
+
+	/* Shared mode: the same socket listens again with the new queue size. */
+	ck_assert_int_eq(master_defer_accept(&s), 0);
+	write_listen_config(&s, ", 'backlog': 64, 'defer_accept': true");
+	reload_ok(&s, 1);
+	expect_backlogs(&s, 1, 64);
+	ck_assert_int_gt(master_defer_accept(&s), 0);
+	expect_hello(&s, 0);
+	write_listen_config(&s, ", 'backlog': 100");
+	reload_ok(&s, 2);
+	expect_backlogs(&s, 1, 100);
+	ck_assert_int_eq(master_defer_accept(&s), 0);
+	expect_hello(&s, 0);
+
+	/* A mode switch cannot happen on the bound port: refused, and why. */
+	write_listen_config(&s, ", 'reuseport': true");
+	expect_mode_switch_refused(&s, false, true);
+
+	/* Reuseport mode: the new workers bind their sockets with the new queue size. */
+	wt_init(&s);
+	wt_write_config(&s,
+			"{'listen': [{'address': '127.0.0.1:0', 'reuseport': true}], 'event': '%s',"
+			" 'workers': 2, " PID_FILE ", 'modules': [" WT_HELLO_MODULE "],"
+			" 'routes': [" HELLO_ROUTE "]}",
+			wt_event());
+	WT_OK(wt_start(&s));
+	write_listen_config(&s, ", 'reuseport': true, 'backlog': 32");
+	reload_ok(&s, 1);
+	wait_retired(&s, 0);
+	expect_backlogs(&s, 2, 32);
+	expect_hello(&s, 0);
+	write_listen_config(&s, "");
+	expect_mode_switch_refused(&s, true, false);
+}
+END_TEST
+
 /* ---- 10. workers "auto" -------------------------------------------------------------- */
 
 START_TEST(auto_workers_follow_the_affinity_mask)
@@ -1803,7 +1993,7 @@ START_TEST(signal_reopen_starts_a_fresh_log)
 {
 	struct wt_server s;
 	struct wt_run r;
-	char log[600], rotated[600], want[64];
+	char log[600], rotated[600], want[700];
 	pid_t w[2];
 	long long deadline;
 	int status;
@@ -1819,6 +2009,9 @@ START_TEST(signal_reopen_starts_a_fresh_log)
 	control(&s, "reopen", &r);
 	ck_assert_msg(r.status == 0, "warren -s reopen exited %d: %s", r.status, r.err);
 	ck_assert_str_eq(r.err, "");
+	snprintf(want, sizeof(want), "warren: log file %s reopened by master pid %d\n", log,
+		 (int)s.pid);
+	ck_assert_str_eq(r.out, want);
 	wt_run_free(&r);
 	WT_OK(wait_file_contains(log, "log file reopened", wt_scaled_ms(WT_TIMEOUT_MS)));
 	/* Workers reopen on their own signal; wait until each writes to the new file. */
@@ -1840,6 +2033,117 @@ START_TEST(signal_reopen_starts_a_fresh_log)
 	ck_assert(!file_contains(rotated, "log file reopened"));
 	ck_assert(!file_contains(rotated, "fast stop"));
 	wt_cleanup(&s);
+}
+END_TEST
+
+START_TEST(signal_reopen_says_what_happened)
+{
+	struct wt_server s;
+	struct wt_run r;
+	char want[1400], dir[600], moved[600];
+
+	/* Without log_file there is nothing to reopen, and warren -s says so. */
+	wt_serve(&s, PID_FILE ", 'modules': [" WT_HELLO_MODULE "], 'routes': [" HELLO_ROUTE "]");
+	control(&s, "reopen", &r);
+	ck_assert_msg(r.status == 0, "warren -s reopen exited %d: %s", r.status, r.err);
+	snprintf(want, sizeof(want),
+		 "warren: no log_file: master pid %d logs to stderr, nothing to reopen\n",
+		 (int)s.pid);
+	ck_assert_str_eq(r.out, want);
+	ck_assert_str_eq(r.err, "");
+	wt_run_free(&r);
+	wt_stop_ok(&s);
+
+	/* A log file that cannot be opened again is a failure, with the reason. */
+	wt_init(&s);
+	snprintf(dir, sizeof(dir), "%s/logs", s.dir);
+	snprintf(moved, sizeof(moved), "%s/logs.old", s.dir);
+	ck_assert_int_eq(mkdir(dir, 0755), 0);
+	wt_config(&s, "'workers': 1, " PID_FILE ", 'log_file': '@DIR@/logs/w.log',"
+		      " 'modules': [" WT_HELLO_MODULE "], 'routes': [" HELLO_ROUTE "]");
+	WT_OK(wt_start(&s));
+	ck_assert_int_eq(rename(dir, moved), 0);
+	control(&s, "reopen", &r);
+	snprintf(want, sizeof(want),
+		 "warren: reopen failed: cannot reopen %s/w.log: No such file or directory\n", dir);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_str_eq(r.err, want);
+	ck_assert_str_eq(r.out, "");
+	wt_run_free(&r);
+	ck_assert_int_eq(rename(moved, dir), 0);
+	wt_stop_ok(&s);
+}
+END_TEST
+
+/* A second master with the same config must not take the pid file of a live one, and a
+ * reload cannot move it: either would leave warren -s unable to reach the master. */
+START_TEST(pid_file_stays_with_its_master)
+{
+	struct wt_server s;
+	struct wt_run r;
+	char want[1400], path[600], *text;
+
+	wt_serve(&s, "'workers': 1, " PID_FILE ", 'modules': [" WT_HELLO_MODULE "],"
+		     " 'routes': [" HELLO_ROUTE "]");
+	snprintf(path, sizeof(path), "%s/warren.pid", s.dir);
+	WT_OK(wt_run_warren(&r, wt_scaled_ms(WT_TIMEOUT_MS), "-c", s.conf, NULL));
+	snprintf(want, sizeof(want),
+		 "warren: %s: pid_file: %s names pid %d, a master that is still running; stop "
+		 "it first (warren -s stop), or remove the file if that process is not warren\n",
+		 s.conf, path, (int)s.pid);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_str_eq(r.err, want);
+	wt_run_free(&r);
+	text = wt_read_file(path, NULL);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_int_eq(atoi(text), s.pid);
+	free(text);
+
+	wt_config(&s, "'workers': 1, 'pid_file': '@DIR@/other.pid',"
+		      " 'modules': [" WT_HELLO_MODULE "], 'routes': [" HELLO_ROUTE "]");
+	ck_assert_int_eq(kill(s.pid, SIGHUP), 0);
+	snprintf(want, sizeof(want),
+		 "reload failed: %s: pid_file: cannot change on reload (from %s to "
+		 "%s/other.pid): put the old value back, or restart warren to apply it; "
+		 "generation 0 keeps serving",
+		 s.conf, path, s.dir);
+	WT_OK(wt_wait_log(&s, want, wt_scaled_ms(WT_TIMEOUT_MS)));
+	expect_hello(&s, 0);
+	wt_config(&s, "'workers': 1, " PID_FILE ", 'modules': [" WT_HELLO_MODULE "],"
+		      " 'routes': [" HELLO_ROUTE "]");
+	reload_ok(&s, 1);
+	wt_stop_ok(&s);
+}
+END_TEST
+
+/* A link planted where the pid file's temporary copy used to go is not followed. */
+START_TEST(pid_file_is_not_written_through_a_link)
+{
+	struct wt_server s;
+	char victim[600], link[600], path[600], *text;
+	int fd;
+
+	wt_init(&s);
+	snprintf(victim, sizeof(victim), "%s/victim", s.dir);
+	snprintf(link, sizeof(link), "%s/warren.pid.tmp", s.dir);
+	snprintf(path, sizeof(path), "%s/warren.pid", s.dir);
+	fd = open(victim, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "keep\n", 5), 5);
+	close(fd);
+	ck_assert_int_eq(symlink(victim, link), 0);
+	wt_config(&s, "'workers': 1, " PID_FILE ", 'modules': [" WT_HELLO_MODULE "],"
+		      " 'routes': [" HELLO_ROUTE "]");
+	WT_OK(wt_start(&s));
+	text = wt_read_file(victim, NULL);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_str_eq(text, "keep\n");
+	free(text);
+	text = wt_read_file(path, NULL);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_int_eq(atoi(text), s.pid);
+	free(text);
+	wt_stop_ok(&s);
 }
 END_TEST
 
@@ -1878,6 +2182,7 @@ static Suite *prefork_suite(void)
 	tcase_set_timeout(tc, WT_TEST_TIMEOUT_S);
 	tcase_add_test(tc, reuseport_gives_each_worker_its_socket);
 	tcase_add_test(tc, tcp_and_unix_listeners_together);
+	tcase_add_test(tc, reload_applies_listen_options);
 	tcase_add_test(tc, auto_workers_follow_the_affinity_mask);
 	suite_add_tcase(s, tc);
 
@@ -1886,6 +2191,9 @@ static Suite *prefork_suite(void)
 	tcase_add_test(tc, signal_quit_waits_for_the_master);
 	tcase_add_test(tc, signal_usage_errors);
 	tcase_add_test(tc, signal_reopen_starts_a_fresh_log);
+	tcase_add_test(tc, signal_reopen_says_what_happened);
+	tcase_add_test(tc, pid_file_stays_with_its_master);
+	tcase_add_test(tc, pid_file_is_not_written_through_a_link);
 	suite_add_tcase(s, tc);
 
 	return s;

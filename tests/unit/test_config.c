@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -145,8 +146,8 @@ static const struct bad_case {
 	 "listen[0].reuseport: expected true or false, got integer 1"},
 	{"{\"listen\": [{\"address\": \"127.0.0.1:1\", \"fast\": true}]}",
 	 "listen[0].fast: unknown key (expected one of: address, reuseport, backlog, defer_accept)"},
-	{"{\"listen\": [\"unix:run/x.sock\"]}",
-	 "listen[0]: \"unix:run/x.sock\": a unix socket needs an absolute path (unix:/run/x.sock)"},
+	{"{\"listen\": [\"unix:\"]}",
+	 "listen[0]: \"unix:\": no socket path (expected unix:/run/x.sock)"},
 	{"{\"listen\": [{\"address\": \"unix:/tmp/x.sock\", \"reuseport\": true}]}",
 	 "listen[0]: reuseport and defer_accept need a TCP address, not unix:/tmp/x.sock"},
 	{"{\"listen\": [\"unix:/tmp/a.sock\", {\"address\": \"unix:/tmp/a.sock\"}]}",
@@ -840,6 +841,196 @@ START_TEST(test_load_too_large)
 }
 END_TEST
 
+/* Writes @text to @dir/@name. */
+static void write_at(const char *dir, const char *name, const char *text)
+{
+	char path[256];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+/* Relative paths name files next to the config, not in the current directory. */
+START_TEST(test_load_resolves_relative_paths)
+{
+	char dir[] = "/tmp/warren-test-dir-XXXXXX", path[256], want[256], cwd[4096];
+	struct warren_error err = {{0}};
+	const struct sockaddr_un *sun;
+	struct config *cfg = NULL;
+	int ret;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
+	write_at(dir, "w.json",
+		 "{\"listen\": [\"unix:run/w.sock\", \"unix:/abs/w.sock\"],"
+		 " \"pid_file\": \"run/w.pid\", \"log_file\": \"../w.log\","
+		 " \"modules\": [{\"name\": \"a\", \"path\": \"plugins/a.so\"},"
+		 " {\"name\": \"b\", \"path\": \"/lib/b.so\"}]}");
+	/* From another directory, through a relative config path. */
+	ck_assert_int_eq(chdir("/tmp"), 0);
+	snprintf(path, sizeof(path), "%s/w.json", dir + strlen("/tmp/"));
+	ret = config_load_file(path, &cfg, &err);
+	ck_assert_int_eq(chdir(cwd), 0);
+	snprintf(path, sizeof(path), "%s/w.json", dir);
+	unlink(path);
+	rmdir(dir);
+	ck_assert_msg(ret == 0, "%s", err.msg);
+
+	snprintf(want, sizeof(want), "%s/run/w.pid", dir);
+	ck_assert_str_eq(cfg->pid_file, want);
+	snprintf(want, sizeof(want), "%s/../w.log", dir);
+	ck_assert_str_eq(cfg->log_file, want);
+	snprintf(want, sizeof(want), "%s/plugins/a.so", dir);
+	ck_assert_str_eq(cfg->modules[0].path, want);
+	ck_assert_str_eq(cfg->modules[1].path, "/lib/b.so");
+	sun = (const struct sockaddr_un *)&cfg->listen[0].addr;
+	snprintf(want, sizeof(want), "%s/run/w.sock", dir);
+	ck_assert_str_eq(sun->sun_path, want);
+	ck_assert_uint_eq(cfg->listen[0].addrlen,
+			  offsetof(struct sockaddr_un, sun_path) + strlen(want) + 1);
+	ck_assert_str_eq(cfg->listen[0].text, "unix:run/w.sock");
+	sun = (const struct sockaddr_un *)&cfg->listen[1].addr;
+	ck_assert_str_eq(sun->sun_path, "/abs/w.sock");
+	config_free(cfg);
+}
+END_TEST
+
+/* Loads @json from @dir/c.json and returns the error message (the load must fail). */
+static void load_fail_at(const char *dir, const char *json, const char *want)
+{
+	struct warren_error err = {{0}};
+	struct config *cfg = (struct config *)1;
+	char path[256];
+
+	write_at(dir, "c.json", json);
+	snprintf(path, sizeof(path), "%s/c.json", dir);
+	ck_assert_int_eq(config_load_file(path, &cfg, &err), -EINVAL);
+	ck_assert_ptr_null(cfg);
+	ck_assert_str_eq(err.msg, want);
+}
+
+/* The pid file is deleted at exit: it must not be the log or the config, by any name. */
+START_TEST(test_load_pid_file_collisions)
+{
+	char dir[] = "/tmp/warren-test-dir-XXXXXX", path[256], want[512], sub[300];
+	char longname[200];
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(sub, sizeof(sub), "%s/sub", dir);
+	ck_assert_int_eq(mkdir(sub, 0755), 0);
+
+	snprintf(want, sizeof(want), "pid_file: \"%s/sub/../w.log\" is also the log_file", dir);
+	load_fail_at(dir, "{\"pid_file\": \"sub/../w.log\", \"log_file\": \"w.log\"}", want);
+	/* Once the file exists, the same inode by another name (a link) is caught too. */
+	write_at(dir, "w.log", "");
+	snprintf(path, sizeof(path), "%s/w.log", dir);
+	snprintf(want, sizeof(want), "%s/link.log", dir);
+	ck_assert_int_eq(symlink(path, want), 0);
+	snprintf(want, sizeof(want), "pid_file: \"%s/link.log\" is also the log_file", dir);
+	load_fail_at(dir, "{\"pid_file\": \"link.log\", \"log_file\": \"w.log\"}", want);
+	snprintf(want, sizeof(want), "pid_file: \"%s/./c.json\" is the configuration file itself",
+		 dir);
+	load_fail_at(dir, "{\"pid_file\": \"./c.json\"}", want);
+
+	/* A relative unix socket that grows too long once resolved. */
+	memset(longname, 'x', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	longname[100] = '\0';
+	snprintf(path, sizeof(path), "{\"listen\": [\"unix:%s\"]}", longname);
+	snprintf(want, sizeof(want), "listen[0]: socket path \"%s/%s\" longer than 107 bytes", dir,
+		 longname);
+	load_fail_at(dir, path, want);
+
+	snprintf(path, sizeof(path), "%s/c.json", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/w.log", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/link.log", dir);
+	unlink(path);
+	rmdir(sub);
+	rmdir(dir);
+}
+END_TEST
+
+/* ---- Routes that can never match: warnings, not errors ------------------------------- */
+
+#define R(path, method) "{\"match\": {\"path\": \"" path "\"" method "}, \"handler\": \"m.h\"}"
+#define GET ", \"method\": \"GET\""
+#define ANY ""
+#define DECLINES ", unless its handler declines"
+
+static const struct unreachable_case {
+	const char *routes;   /* the JSON array's elements */
+	const char *warnings; /* one per line, "" when none */
+} unreachable_cases[] = {
+	/* Identical, and a method subset (a GET route answers HEAD too). */
+	{R("/a", GET) "," R("/a", GET),
+	 "routes[1] can never match: routes[0] (\"/a\", GET) matches first" DECLINES},
+	{R("/a", GET) "," R("/a", ", \"method\": [\"HEAD\", \"GET\"]"),
+	 "routes[1] can never match: routes[0] (\"/a\", GET) matches first" DECLINES},
+	{R("/a", ", \"method\": [\"GET\", \"POST\"]") "," R("/a", ", \"method\": \"POST\""),
+	 "routes[1] can never match: routes[0] (\"/a\", GET, POST) matches first" DECLINES},
+	/* A catch-all (also the default match) first. */
+	{"{\"handler\": \"m.h\"}," R("/a/:b", GET),
+	 "routes[1] can never match: routes[0] (\"/*\", any method) matches first" DECLINES},
+	{R("/s/*", ANY) "," R("/s", ANY) "," R("/s/x/*", GET) "," R("/s/:x", ANY),
+	 "routes[1] can never match: routes[0] (\"/s/*\", any method) matches first" DECLINES
+	 "\nroutes[2] can never match: routes[0] (\"/s/*\", any method) matches first" DECLINES
+	 "\nroutes[3] can never match: routes[0] (\"/s/*\", any method) matches first" DECLINES},
+	{R("/u/:id", ANY) "," R("/u/me", GET),
+	 "routes[1] can never match: routes[0] (\"/u/:id\", any method) matches first" DECLINES},
+	/* Paths no request has. */
+	{R("/a?b=1", ANY),
+	 "routes[0] can never match: match.path \"/a?b=1\": '?' starts the query string, which is "
+	 "not part of the path"},
+	{R("/caf\\u00e9", ANY) "," R("/a b", ANY),
+	 "routes[0] can never match: match.path \"/caf\xc3\xa9\": a request path never holds "
+	 "spaces, control bytes or raw non-ASCII bytes (clients percent-encode them; paths are "
+	 "compared as received)\n"
+	 "routes[1] can never match: match.path \"/a b\": a request path never holds spaces, "
+	 "control bytes or raw non-ASCII bytes (clients percent-encode them; paths are compared "
+	 "as received)"},
+	/* Reachable: narrower first, other methods, a shorter prefix stem, the root alone. */
+	{R("/u/me", ANY) "," R("/u/:id", ANY) "," R("/a", GET) "," R("/a", ", \"method\": \"POST\"") "," R("/a", ANY) "," R(
+		 "/s/:x",
+		 ANY) "," R("/s/*",
+			    ANY) "," R("/",
+				       ANY) "," R("/u/:id/*",
+						  ANY) "," R("/t/x/:y/z",
+							     ANY) "," R("/t/*",
+									ANY) "," R("/v/:a",
+										   ANY) "," R("/v/:a/b",
+											      ANY) "," R("/*",
+													 ANY),
+	 ""},
+};
+
+START_TEST(test_unreachable_routes)
+{
+	const struct unreachable_case *c = &unreachable_cases[_i];
+	char json[2048], got[2048] = "";
+	struct config *cfg;
+	size_t o = 0;
+
+	snprintf(json, sizeof(json), "{\"routes\": [%s]}", c->routes);
+	cfg = parse_ok(json);
+	for (size_t i = 0; i < cfg->nwarnings; i++)
+		o += (size_t)snprintf(got + o, sizeof(got) - o, "%s%s", i ? "\n" : "",
+				      cfg->warnings[i]);
+	ck_assert_str_eq(got, c->warnings);
+	config_free(cfg);
+}
+END_TEST
+
+#undef R
+#undef GET
+#undef ANY
+#undef DECLINES
+
 static Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -866,6 +1057,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_methods_mask);
 	tcase_add_test(tc, test_config_objects_reachable);
 	tcase_add_test(tc, test_free_null);
+	tcase_add_loop_test(tc, test_unreachable_routes, 0, (int)ARRAY_SIZE(unreachable_cases));
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("files");
@@ -874,6 +1066,8 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_load_file);
 	tcase_add_test(tc, test_load_bad_file);
 	tcase_add_test(tc, test_load_too_large);
+	tcase_add_test(tc, test_load_resolves_relative_paths);
+	tcase_add_test(tc, test_load_pid_file_collisions);
 	suite_add_tcase(s, tc);
 
 	return s;
