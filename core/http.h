@@ -142,6 +142,9 @@ struct conn {
 	struct rx_op rd_op, wr_op;
 	struct worker *w;
 	struct conn *prev, *next;
+	struct conn *idle_prev, *idle_next; /* in the worker's idle list, oldest first */
+	bool idle;			    /* in that list: waiting for a next request */
+	bool reclaiming; /* its receive is being ended to close it (worker_make_room()) */
 	struct timer timer;
 	enum conn_state state;
 
@@ -270,5 +273,9 @@ void conn_close_all(struct worker *w);
 void conn_close_idle(struct worker *w);
 /* Gives connections that wait for a next request at most @ms more (reload drain). */
 void conn_drain_idle(struct worker *w, unsigned ms);
+/* Starts closing the longest-idle keep-alive connection, to make room at the cap: it
+ * closes once its receive has ended, unless a request came first. Returns 0, or -ENOENT
+ * when no connection is idle. */
+int conn_reclaim_idle(struct worker *w);
 
 #endif /* WARREN_CORE_HTTP_H */

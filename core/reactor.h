@@ -118,6 +118,8 @@ struct reactor_ops {
 	int (*sendfile)(struct reactor *rx, struct rx_handle *h, struct rx_op *op);
 	/* Drops @op, pending on @h, without running its callback; @op may be reused at once. */
 	void (*cancel)(struct reactor *rx, struct rx_handle *h, struct rx_op *op);
+	/* See rx_recv_end(). */
+	int (*recv_end)(struct reactor *rx, struct rx_handle *h, struct rx_op *op);
 	/* Takes back a buffer a receive chose (see rx_recv()). */
 	void (*buf_put)(struct reactor *rx, void *buf);
 	/* See rx_buf_keep(). */
@@ -233,6 +235,19 @@ static inline void rx_cancel(struct reactor *rx, struct rx_handle *h, struct rx_
 	else if (h->wr == op)
 		h->wr = NULL;
 	op->pending = false;
+}
+
+/*
+ * Ends the receive @op pending on @h early, for a connection about to be closed: its
+ * callback still runs, from run(), with what it received if data came first (nothing the
+ * client sent is lost), else with -ECANCELED. Returns 0, or a negative errno when the
+ * backend cannot end it now (it then stays pending as it was).
+ */
+static inline int rx_recv_end(struct reactor *rx, struct rx_handle *h, struct rx_op *op)
+{
+	if (!op->pending || h->closed || op->kind != RX_RECV)
+		return -EINVAL;
+	return rx->ops->recv_end(rx, h, op);
 }
 
 static inline void rx_buf_put(struct reactor *rx, void *buf)

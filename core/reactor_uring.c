@@ -281,6 +281,18 @@ static void ur_cancel(struct reactor *rx, struct rx_handle *h, struct rx_op *op)
 	op->queued = false;
 }
 
+/*
+ * The kernel decides: the receive completes with -ECANCELED, or with the data that came
+ * first. Unlike ur_cancel(), the arming stays current, so that completion is handled.
+ */
+static int ur_recv_end(struct reactor *rx, struct rx_handle *h, struct rx_op *op)
+{
+	(void)h;
+	if (!op->queued)
+		return -EAGAIN;
+	return cancel_op(to_ur(rx), op);
+}
+
 /* Receives and sends: nothing to check beyond what the interface wrappers did. */
 static int ur_submit(struct reactor *rx, struct rx_handle *h, struct rx_op *op)
 {
@@ -600,6 +612,7 @@ static const struct reactor_ops uring_ops = {
 	.poll = ur_submit,
 	.sendfile = ur_submit,
 	.cancel = ur_cancel,
+	.recv_end = ur_recv_end,
 	.buf_put = ur_buf_put,
 	.buf_keep = ur_buf_keep,
 	.run = ur_run,

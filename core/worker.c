@@ -22,6 +22,9 @@
 #define DRAIN_IDLE_MS 1000
 /* Fds a worker keeps apart from connections: listeners, signals, ring, logs, modules. */
 #define OWN_FDS 64
+/* At most this many idle connections are being closed at once to make room at the cap:
+ * each holds its fd until its receive has ended, beyond max_conns. */
+#define RECLAIM_MAX 32
 /* How often free buffer blocks that went unused are given back to the system. */
 #define BLOCK_TRIM_MS 1000
 
@@ -110,8 +113,31 @@ static void on_accept(struct rx_op *op, int res)
 		log_warn("dropping a connection on %s: %s", wl->l->conf->text, strerror(-ret));
 		close(res);
 	}
-	if (wl->w->nconns >= wl->w->max_conns)
-		pause_accepting(wl->w);
+	worker_make_room(wl->w);
+}
+
+/* Connections that stay open: those being reclaimed are on their way out. */
+static size_t staying(const struct worker *w)
+{
+	return w->nconns - w->reclaiming;
+}
+
+/* Whether an idle connection can still be closed to make room for a new one. */
+static bool can_reclaim(const struct worker *w)
+{
+	return w->nidle > w->reclaiming && w->reclaiming < RECLAIM_MAX;
+}
+
+/*
+ * At the cap the longest-idle keep-alive connections make room for new clients, as in
+ * nginx; only when every connection is busy does the worker stop accepting.
+ */
+void worker_make_room(struct worker *w)
+{
+	while (staying(w) > w->max_conns && conn_reclaim_idle(w) == 0)
+		;
+	if (staying(w) >= w->max_conns && !can_reclaim(w))
+		pause_accepting(w);
 }
 
 /*
@@ -135,13 +161,21 @@ static void pause_accepting(struct worker *w)
 
 void worker_conn_closed(struct worker *w)
 {
-	if (!w->accept_paused || w->nconns >= w->max_conns || w->stopping)
+	if (!w->accept_paused || w->stopping ||
+	    (staying(w) >= w->max_conns && !can_reclaim(w)))
 		return;
 	w->accept_paused = false;
-	log_info("worker %u: below the worker_connections cap: accepting again", w->id);
+	log_info("worker %u: %s: accepting again", w->id,
+		 staying(w) < w->max_conns ? "below the worker_connections cap"
+					   : "an idle connection can make room");
 	for (size_t i = 0; i < w->nlisteners; i++)
 		if (!w->listeners[i].h.closed && !w->listeners[i].h.rd)
 			arm_accept(&w->listeners[i]);
+}
+
+void worker_conn_idle(struct worker *w)
+{
+	worker_conn_closed(w);
 }
 
 static void listener_released(struct rx_handle *h)

@@ -42,6 +42,9 @@ struct worker {
 	struct offload *offload; /* threads for warren_offload(), started on first use */
 	struct conn *conns;	 /* every open connection, for shutdown */
 	size_t nconns;
+	struct conn *idle_head, *idle_tail; /* keep-alive connections between requests */
+	size_t nidle;
+	size_t reclaiming; /* of those, being closed to make room at max_conns */
 
 	time_t date_sec;
 	char date[40]; /* "Sun, 06 Nov 1994 08:49:37 GMT" for the Date header */
@@ -70,6 +73,11 @@ int worker_init(struct worker *w, struct server *srv, struct reactor *rx);
 void worker_fini(struct worker *w);
 /* A connection closed: accepting resumes if it had paused at the cap. */
 void worker_conn_closed(struct worker *w);
+/* A connection went idle between requests: at the cap, it can make room for a new one. */
+void worker_conn_idle(struct worker *w);
+/* Above max_conns: starts closing idle connections until the count fits again; accepting
+ * pauses if they do not suffice. */
+void worker_make_room(struct worker *w);
 /* Stops the offload threads (waiting briefly for running jobs) before the worker exits. */
 void offload_stop(struct worker *w);
 /* Refreshes now_ms and, when the second changed, the Date header text. */

@@ -836,25 +836,32 @@ START_TEST(client_that_does_not_read_is_cut_after_send_timeout)
 }
 END_TEST
 
-/* At worker_connections the worker stops accepting (the kernel queues the client) rather
- * than accepting and dropping; a connection that leaves lets the next one in. */
+/* At worker_connections with every connection busy, the worker stops accepting (the
+ * kernel queues the client) rather than accepting and dropping; a connection that leaves
+ * lets the next one in. */
 START_TEST(connection_cap_pauses_accepting)
 {
+	static const char partial[] = "GET /hello HTTP/1.1\r\n";
 	struct wt_server s;
 	struct wt_client a, b, c;
 	struct wt_response r;
 	char byte;
 
 	wt_serve(&s, "'workers': 1, 'worker_connections': 2, 'log_level': 'info', " ROUTES);
+	/* A request under way: neither connection is idle, so neither can make room. */
 	open_client(&a, &s);
-	expect_hello(&a);
+	WT_OK(wt_sends(&a, partial));
 	open_client(&b, &s);
-	expect_hello(&b);
+	WT_OK(wt_sends(&b, partial));
 	WT_OK(wt_wait_log(&s, "accepting paused", WT_TIMEOUT_MS));
 	open_client(&c, &s); /* completes in the kernel's listen queue */
 	WT_OK(wt_sends(&c, HELLO_REQ));
-	/* A round trip on b after c sent: the worker has run, and c still has no answer. */
-	expect_hello(&b);
+	/* A round trip on a after c sent: the worker has run, and c still has no answer. The
+	 * same write begins a's next request, so a stays busy. */
+	WT_OK(wt_sends(&a, "Host: test\r\n\r\nGET /hello HTTP/1.1\r\n"));
+	WT_OK(wt_read_response(&a, &r, false));
+	WT_ASSERT_STATUS_LINE(&r, "HTTP/1.1 200 OK");
+	wt_response_free(&r);
 	ck_assert_int_eq(recv(c.fd, &byte, 1, MSG_DONTWAIT | MSG_PEEK), -1);
 	ck_assert_int_eq(errno, EAGAIN);
 	wt_client_close(&a);
@@ -864,6 +871,38 @@ START_TEST(connection_cap_pauses_accepting)
 	WT_OK(wt_wait_log(&s, "accepting again", WT_TIMEOUT_MS));
 	wt_client_close(&b);
 	wt_client_close(&c);
+	wt_stop_ok(&s);
+}
+END_TEST
+
+/* At worker_connections with idle keep-alive connections, the longest-idle one is closed
+ * to let a new client in at once, instead of that client waiting for a keep-alive timeout. */
+START_TEST(idle_connections_make_room_at_the_cap)
+{
+	enum {
+		CAP = 8
+	};
+	struct wt_server s;
+	struct wt_client c[CAP], fresh;
+
+	wt_serve(&s, "'workers': 1, 'worker_connections': %d, 'log_level': 'debug', " ROUTES,
+		 CAP);
+	for (int i = 0; i < CAP; i++) {
+		open_client(&c[i], &s);
+		expect_hello(&c[i]);
+	}
+	/* Well within the keep-alive timeout (75 s): only a reclaim can answer in time. */
+	open_client(&fresh, &s);
+	fresh.timeout_ms = wt_scaled_ms(5000);
+	expect_hello(&fresh);
+	WT_OK(wt_wait_closed(&c[0], WT_TIMEOUT_MS));
+	for (int i = 1; i < CAP; i++)
+		expect_hello(&c[i]);
+	ck_assert(wt_log_contains(&s, "closing the longest-idle keep-alive connection"));
+	ck_assert(!wt_log_contains(&s, "accepting paused"));
+	for (int i = 0; i < CAP; i++)
+		wt_client_close(&c[i]);
+	wt_client_close(&fresh);
 	wt_stop_ok(&s);
 }
 END_TEST
@@ -1108,6 +1147,7 @@ static Suite *http_suite(void)
 	tcase_add_test(tc, stalled_body_times_out_with_408);
 	tcase_add_test(tc, client_that_does_not_read_is_cut_after_send_timeout);
 	tcase_add_test(tc, connection_cap_pauses_accepting);
+	tcase_add_test(tc, idle_connections_make_room_at_the_cap);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("strictness");
