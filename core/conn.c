@@ -505,8 +505,7 @@ int conn_reclaim_idle(struct worker *w)
 		return ret;
 	c->reclaiming = true;
 	w->reclaiming++;
-	log_debug("worker %u: closing the longest-idle keep-alive connection to make room",
-		  w->id);
+	log_debug("worker %u: closing the longest-idle keep-alive connection to make room", w->id);
 	return 0;
 }
 

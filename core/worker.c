@@ -161,13 +161,12 @@ static void pause_accepting(struct worker *w)
 
 void worker_conn_closed(struct worker *w)
 {
-	if (!w->accept_paused || w->stopping ||
-	    (staying(w) >= w->max_conns && !can_reclaim(w)))
+	if (!w->accept_paused || w->stopping || (staying(w) >= w->max_conns && !can_reclaim(w)))
 		return;
 	w->accept_paused = false;
 	log_info("worker %u: %s: accepting again", w->id,
-		 staying(w) < w->max_conns ? "below the worker_connections cap"
-					   : "an idle connection can make room");
+		 staying(w) < w->max_conns ? "below the worker_connections cap" :
+					     "an idle connection can make room");
 	for (size_t i = 0; i < w->nlisteners; i++)
 		if (!w->listeners[i].h.closed && !w->listeners[i].h.rd)
 			arm_accept(&w->listeners[i]);

@@ -885,8 +885,7 @@ START_TEST(idle_connections_make_room_at_the_cap)
 	struct wt_server s;
 	struct wt_client c[CAP], fresh;
 
-	wt_serve(&s, "'workers': 1, 'worker_connections': %d, 'log_level': 'debug', " ROUTES,
-		 CAP);
+	wt_serve(&s, "'workers': 1, 'worker_connections': %d, 'log_level': 'debug', " ROUTES, CAP);
 	for (int i = 0; i < CAP; i++) {
 		open_client(&c[i], &s);
 		expect_hello(&c[i]);
