@@ -2,6 +2,7 @@
  * reactor over the inherited listening sockets until told to stop. */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -221,13 +222,20 @@ static void stop_listening(struct worker *w)
 	}
 }
 
-/* After a burst the cache holds what the busiest moment needed; what then goes unused
- * for a whole period is freed, so a quiet worker shrinks back to nothing. */
+/*
+ * After a burst the cache holds what the busiest moment needed; what then goes unused
+ * for a whole period is freed, so a quiet worker shrinks back to nothing. free() alone
+ * keeps the memory in the process (blocks sit between longer-lived allocations, so the
+ * heap top rarely moves): malloc_trim() gives the free pages back to the kernel, once a
+ * period at most and only after blocks or connections went away.
+ */
 static void on_trim(struct timer *t)
 {
 	struct worker *w = container_of(t, struct worker, trim_timer);
 
-	blk_cache_trim(&w->blocks);
+	if (blk_cache_trim(&w->blocks) > 0 || w->nconns < w->trim_nconns)
+		malloc_trim(0);
+	w->trim_nconns = w->nconns;
 	if (!w->stopping)
 		timer_set(&w->timers, &w->trim_timer, w->now_ms + BLOCK_TRIM_MS);
 }

@@ -51,6 +51,7 @@ struct worker {
 
 	struct timer stop_timer; /* bounds a graceful stop */
 	struct timer trim_timer; /* gives unused buffer blocks back, every BLOCK_TRIM_MS */
+	size_t trim_nconns;	 /* connections at the last trim: fewer now, memory to return */
 	pid_t master;
 	unsigned drain_idle_ms;	    /* stopping for a reload: how long idle connections may stay */
 	struct crash_context crash; /* what runs now, for a fatal signal's report */
