@@ -244,9 +244,22 @@ static inline void module_enter(struct conn *c, const char *what)
 	c->w->crash = (struct crash_context){.what = what, .c = c};
 }
 
+/* Logs that the module call ending now held the loop for @ms (watchdog.warn). */
+void module_stalled(struct conn *c, uint64_t ms);
+
 static inline void module_leave(struct conn *c)
 {
-	c->w->crash = (struct crash_context){0};
+	struct worker *w = c->w;
+
+	/* One coarse clock read per call: the cost of the watchdog's warning. */
+	if (w->stall_warn_ms) {
+		uint64_t now = timer_coarse_ms();
+
+		if (now >= w->stall_mark + w->stall_warn_ms)
+			module_stalled(c, now - w->stall_mark);
+		w->stall_mark = now;
+	}
+	w->crash = (struct crash_context){0};
 }
 
 /* The id of the route whose handler holds the request, for a callback of that handler. */

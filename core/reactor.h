@@ -137,6 +137,13 @@ struct reactor {
 	void *wake_arg;
 	/* Where buffers chosen for receives come from when the kernel does not provide them. */
 	struct blk_cache *blocks;
+	/*
+	 * When set, run() counts here, in memory another process reads: one step just before
+	 * it waits in the kernel (odd while it waits) and one as the wait returns (even while
+	 * callbacks run). A count that stays even for long is a loop stuck in a callback; an
+	 * idle loop is never mistaken for one.
+	 */
+	uint64_t *beat;
 };
 
 /*
@@ -282,6 +289,13 @@ static inline int rx_sendfile(struct reactor *rx, struct rx_handle *h, struct rx
 	op->sendfile.offset = offset;
 	op->sendfile.len = len > INT32_MAX ? INT32_MAX : len;
 	return rx_submit(rx, h, op, RX_SENDFILE, cb, rx->ops->sendfile);
+}
+
+/* For backends, around the wait in the kernel: see reactor.beat. */
+static inline void rx_beat(struct reactor *rx)
+{
+	if (rx->beat)
+		__atomic_store_n(rx->beat, *rx->beat + 1, __ATOMIC_RELAXED);
 }
 
 /* For backends: ends a one-shot operation (or a disarmed accept) and runs its callback. */

@@ -377,7 +377,9 @@ static int ep_run(struct reactor *rx, int timeout_ms)
 	drain_done(ep);
 	if (ep->closed || ep->done_head)
 		timeout_ms = 0;
+	rx_beat(rx);
 	n = epoll_wait(ep->epfd, ep->events, EPOLL_BATCH, timeout_ms);
+	rx_beat(rx);
 	if (n < 0) {
 		if (errno != EINTR)
 			return -errno;

@@ -525,6 +525,7 @@ static int ur_run(struct reactor *rx, int timeout_ms)
 
 	/* Handles closed outside run() (from timers) need no turn of their own. */
 	release_idle(ur);
+	rx_beat(rx);
 	/*
 	 * Valgrind holds its global lock while a thread waits inside io_uring_enter, so an
 	 * offload thread could not post its eventfd until the wait ended by itself. Under
@@ -551,6 +552,7 @@ static int ur_run(struct reactor *rx, int timeout_ms)
 
 		ret = io_uring_submit_and_wait_timeout(&ur->ring, &cqe, 1, &ts, NULL);
 	}
+	rx_beat(rx);
 	/* -EBUSY and -EAGAIN: the kernel wants completions reaped before it takes more. */
 	if (ret < 0 && ret != -EINTR && ret != -ETIME && ret != -EBUSY && ret != -EAGAIN)
 		return ret;

@@ -45,7 +45,12 @@ void worker_update_time(struct worker *w)
 
 static void on_wake(void *arg)
 {
-	worker_update_time(arg);
+	struct worker *w = arg;
+
+	worker_update_time(w);
+	/* A module call is timed from here or from the end of the call before it. */
+	if (w->stall_warn_ms)
+		w->stall_mark = timer_coarse_ms();
 }
 
 int worker_init(struct worker *w, struct server *srv, struct reactor *rx)
@@ -56,6 +61,8 @@ int worker_init(struct worker *w, struct server *srv, struct reactor *rx)
 	w->rx = rx;
 	w->date_sec = -1;
 	w->max_conns = srv->cfg->worker_connections;
+	w->stall_warn_ms = srv->cfg->watchdog_warn_ms;
+	w->stall_mark = timer_coarse_ms();
 	blk_cache_init(&w->blocks);
 	worker_update_time(w);
 	if (rx) {
@@ -424,7 +431,8 @@ static void fit_open_files(struct worker *w)
 	w->max_conns = (unsigned)fit;
 }
 
-void worker_main(struct server *srv, unsigned id, pid_t master, int notify_fd)
+void worker_main(struct server *srv, unsigned id, pid_t master, int notify_fd,
+		 struct worker_beat *beat)
 {
 	struct warren_error err = {{0}};
 	struct reactor *rx;
@@ -448,6 +456,9 @@ void worker_main(struct server *srv, unsigned id, pid_t master, int notify_fd)
 		_exit(1);
 	}
 	worker_init(&w, srv, rx);
+	/* Even: running. Whatever a worker that had this slot before left there is gone. */
+	__atomic_store_n(&beat->count, 0, __ATOMIC_RELAXED);
+	rx->beat = &beat->count;
 	w.id = id;
 	w.master = master;
 	timer_init(&w.stop_timer, on_stop_deadline);

@@ -16,6 +16,15 @@ struct conn;
 struct offload;
 struct worker;
 
+/*
+ * A worker's loop progress (reactor.beat), in memory the master maps before fork and
+ * watches: a count that stays even, with the loop outside its wait, for watchdog.kill
+ * means a stuck worker. One cache line each, so workers do not write to a shared one.
+ */
+struct worker_beat {
+	_Alignas(64) uint64_t count;
+};
+
 struct worker_listener {
 	struct worker *w;
 	struct listener *l;
@@ -55,6 +64,8 @@ struct worker {
 	pid_t master;
 	unsigned drain_idle_ms;	    /* stopping for a reload: how long idle connections may stay */
 	struct crash_context crash; /* what runs now, for a fatal signal's report */
+	unsigned stall_warn_ms;	    /* watchdog.warn; 0: off */
+	uint64_t stall_mark;	    /* coarse ms: the loop woke, or the last module call ended */
 	unsigned listening;	    /* listener handles not yet released by the reactor */
 	unsigned id;
 	unsigned max_conns; /* worker_connections, lowered to fit the open-files limit */
@@ -64,9 +75,9 @@ struct worker {
 };
 
 /* Runs a worker in the freshly forked child of @master; never returns. Once it accepts
- * connections it writes its pid to @notify_fd. */
+ * connections it writes its pid to @notify_fd. Its loop counts its progress in @beat. */
 __attribute__((noreturn)) void worker_main(struct server *srv, unsigned id, pid_t master,
-					   int notify_fd);
+					   int notify_fd, struct worker_beat *beat);
 
 /* Worker set-up without the process parts, shared with the tests: no reactor when
  * @rx is NULL (the HTTP glue can then be driven by hand). */
