@@ -37,7 +37,8 @@ static void idle_add(struct conn *c)
 		w->idle_head = c;
 	w->idle_tail = c;
 	w->nidle++;
-	worker_conn_idle(w);
+	if (w->accept_paused)
+		worker_may_accept(w);
 }
 
 static void idle_remove(struct conn *c)
@@ -100,7 +101,7 @@ static void conn_close(struct conn *c)
 		c->next->prev = c->prev;
 	w->nconns--;
 	rx_close(w->rx, &c->h, conn_release);
-	worker_conn_closed(w);
+	worker_may_accept(w);
 }
 
 static void arm_timer(struct conn *c, unsigned ms)

@@ -287,8 +287,8 @@ void conn_close_idle(struct worker *w);
 /* Gives connections that wait for a next request at most @ms more (reload drain). */
 void conn_drain_idle(struct worker *w, unsigned ms);
 /* Starts closing the longest-idle keep-alive connection, to make room at the cap: it
- * closes once its receive has ended, unless a request came first. Returns 0, or -ENOENT
- * when no connection is idle. */
+ * closes once its receive has ended, unless a request came first. Returns 0, -ENOENT
+ * when no connection is idle, or the reactor's error when the receive cannot end now. */
 int conn_reclaim_idle(struct worker *w);
 
 #endif /* WARREN_CORE_HTTP_H */

@@ -142,8 +142,12 @@ static bool can_reclaim(const struct worker *w)
  */
 void worker_make_room(struct worker *w)
 {
-	while (staying(w) > w->max_conns && conn_reclaim_idle(w) == 0)
-		;
+	while (staying(w) > w->max_conns) {
+		if (conn_reclaim_idle(w) < 0) {
+			pause_accepting(w);
+			return;
+		}
+	}
 	if (staying(w) >= w->max_conns && !can_reclaim(w))
 		pause_accepting(w);
 }
@@ -167,7 +171,7 @@ static void pause_accepting(struct worker *w)
 	}
 }
 
-void worker_conn_closed(struct worker *w)
+void worker_may_accept(struct worker *w)
 {
 	if (!w->accept_paused || w->stopping || (staying(w) >= w->max_conns && !can_reclaim(w)))
 		return;
@@ -178,11 +182,6 @@ void worker_conn_closed(struct worker *w)
 	for (size_t i = 0; i < w->nlisteners; i++)
 		if (!w->listeners[i].h.closed && !w->listeners[i].h.rd)
 			arm_accept(&w->listeners[i]);
-}
-
-void worker_conn_idle(struct worker *w)
-{
-	worker_conn_closed(w);
 }
 
 static void listener_released(struct rx_handle *h)

@@ -83,10 +83,9 @@ __attribute__((noreturn)) void worker_main(struct server *srv, unsigned id, pid_
  * @rx is NULL (the HTTP glue can then be driven by hand). */
 int worker_init(struct worker *w, struct server *srv, struct reactor *rx);
 void worker_fini(struct worker *w);
-/* A connection closed: accepting resumes if it had paused at the cap. */
-void worker_conn_closed(struct worker *w);
-/* A connection went idle between requests: at the cap, it can make room for a new one. */
-void worker_conn_idle(struct worker *w);
+/* A connection closed, or went idle (at the cap it can make room for a new one):
+ * accepting resumes if it had paused and a new connection fits now. */
+void worker_may_accept(struct worker *w);
 /* Above max_conns: starts closing idle connections until the count fits again; accepting
  * pauses if they do not suffice. */
 void worker_make_room(struct worker *w);

@@ -1,6 +1,7 @@
 /* tests/integration/test_http.c - HTTP/1.1 as the real server speaks it: response heads,
  * HEAD, keep-alive, pipelining, request bodies, limits, malformed input and timeouts. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -906,6 +907,40 @@ START_TEST(idle_connections_make_room_at_the_cap)
 }
 END_TEST
 
+/*
+ * The idle connection chosen to make room may have a request on its way: it is served, not
+ * lost with the connection. The worker is stopped while a new client connects and the
+ * idle one sends, so that it finds both at once, the new connection first (on io_uring the
+ * receive has completed by then, with the request in a kernel-provided buffer).
+ */
+START_TEST(reclaimed_connection_with_a_request_in_flight_is_served)
+{
+	struct wt_server s;
+	struct wt_client a, b;
+	struct wt_response r;
+	pid_t pid;
+
+	wt_serve(&s, "'workers': 1, 'worker_connections': 1, " ROUTES);
+	ck_assert_int_eq(wt_workers(&s, &pid, 1), 1);
+	open_client(&a, &s);
+	expect_hello(&a);
+	ck_assert_int_eq(kill(pid, SIGSTOP), 0);
+	open_client(&b, &s);
+	WT_OK(wt_sends(&b, HELLO_REQ));
+	WT_OK(wt_sends(&a, HELLO_REQ));
+	ck_assert_int_eq(kill(pid, SIGCONT), 0);
+	WT_OK(wt_read_response(&a, &r, false));
+	WT_ASSERT_STATUS_LINE(&r, "HTTP/1.1 200 OK");
+	wt_response_free(&r);
+	WT_OK(wt_read_response(&b, &r, false));
+	WT_ASSERT_STATUS_LINE(&r, "HTTP/1.1 200 OK");
+	wt_response_free(&r);
+	wt_client_close(&a);
+	wt_client_close(&b);
+	wt_stop_ok(&s);
+}
+END_TEST
+
 /* The worker's resident memory in KiB, from /proc/PID/status. */
 static long rss_kib(pid_t pid)
 {
@@ -1226,6 +1261,7 @@ static Suite *http_suite(void)
 	tcase_add_test(tc, client_that_does_not_read_is_cut_after_send_timeout);
 	tcase_add_test(tc, connection_cap_pauses_accepting);
 	tcase_add_test(tc, idle_connections_make_room_at_the_cap);
+	tcase_add_test(tc, reclaimed_connection_with_a_request_in_flight_is_served);
 	tcase_add_test(tc, memory_returns_after_a_burst_of_slow_bodies);
 	suite_add_tcase(s, tc);
 
