@@ -283,7 +283,8 @@ static void ur_cancel(struct reactor *rx, struct rx_handle *h, struct rx_op *op)
 
 /*
  * The kernel decides: the receive completes with -ECANCELED, or with the data that came
- * first. Unlike ur_cancel(), the arming stays current, so that completion is handled.
+ * first (and complete_io() reads what a cancel overtook). Unlike ur_cancel(), the arming
+ * stays current, so that completion is handled.
  */
 static int ur_recv_end(struct reactor *rx, struct rx_handle *h, struct rx_op *op)
 {
@@ -440,11 +441,41 @@ static void take_pbuf(struct reactor_uring *ur, struct rx_op *op, int res, unsig
 	ur->pbufs_out++;
 }
 
+/*
+ * A receive ended by ur_recv_end() (only those reach a callback as cancelled): the kernel
+ * may cancel one whose data is already in the socket, its wake-up still queued as task
+ * work. One non-blocking read tells; a buffer the receive was to choose is a block.
+ */
+static int recv_ended(struct reactor_uring *ur, struct rx_op *op)
+{
+	bool chose = !op->recv.buf;
+	ssize_t n;
+
+	if (chose) {
+		op->recv.buf = blk_get(ur->base.blocks);
+		op->recv.len = BUF_BLOCK;
+		if (!op->recv.buf)
+			return -ECANCELED;
+	}
+	n = recv(op->h->fd, op->recv.buf, op->recv.len, MSG_DONTWAIT);
+	if (n > 0)
+		return (int)n;
+	if (chose) {
+		blk_put(ur->base.blocks, op->recv.buf);
+		op->recv.buf = NULL;
+	}
+	if (n == 0)
+		return 0;
+	return errno == EAGAIN || errno == EINTR ? -ECANCELED : -errno;
+}
+
 static void complete_io(struct reactor_uring *ur, struct rx_op *op, int res)
 {
 	/* A poll result is an event mask: the fd is ready (or in error) for the syscall. */
 	if (polled_first(op) && res >= 0)
 		res = poll_ready_io(op);
+	else if (op->kind == RX_RECV && res == -ECANCELED && op->h->is_socket)
+		res = recv_ended(ur, op);
 	else if (op->kind == RX_RECV && res > 0)
 		VALGRIND_MAKE_MEM_DEFINED(op->recv.buf, (size_t)res);
 	if (res == -EAGAIN || res == -EINTR) {
