@@ -55,6 +55,7 @@ static const char *const top_keys[] = {
 	"recover",	   "http",
 	"modules",	   "routes",
 	"offload_threads", "worker_connections",
+	"watchdog",
 };
 static const char *const listen_keys[] = {"address", "reuseport", "backlog", "defer_accept"};
 static const char *const recover_keys[] = {"max", "window"};
@@ -62,6 +63,7 @@ static const char *const http_keys[] = {
 	"max_body_size", "max_header_size", "keepalive_timeout", "header_timeout",
 	"body_timeout",	 "send_timeout",    "handler_timeout",
 };
+static const char *const watchdog_keys[] = {"warn", "kill"};
 static const char *const module_keys[] = {"name", "path", "config"};
 static const char *const route_keys[] = {"match", "handler", "config"};
 static const char *const match_keys[] = {"path", "method"};
@@ -784,6 +786,24 @@ static int parse_process(struct config *cfg, const json_t *root, struct warren_e
 	return ret;
 }
 
+/* "watchdog": {"warn": seconds, "kill": seconds}; 0 turns either off. */
+static int parse_watchdog(struct config *cfg, const json_t *v, struct warren_error *err)
+{
+	const json_t *item;
+	int ret;
+
+	if (!v)
+		return 0;
+	ret = check_object(v, "watchdog", err);
+	if (!ret)
+		ret = check_keys(v, "watchdog", watchdog_keys, ARRAY_SIZE(watchdog_keys), err);
+	if (!ret && (item = json_object_get(v, "warn")))
+		ret = get_seconds(item, "watchdog.warn", true, &cfg->watchdog_warn_ms, err);
+	if (!ret && (item = json_object_get(v, "kill")))
+		ret = get_seconds(item, "watchdog.kill", true, &cfg->watchdog_kill_ms, err);
+	return ret;
+}
+
 /* ---- Modules ------------------------------------------------------------------------ */
 
 static bool is_module_name(const char *s)
@@ -1263,6 +1283,8 @@ int config_parse(const char *text, size_t len, const char *origin, struct config
 	cfg->shutdown_timeout_ms = CONFIG_DEFAULT_SHUTDOWN_TIMEOUT_MS;
 	cfg->recover_max = CONFIG_DEFAULT_RECOVER_MAX;
 	cfg->recover_window_ms = CONFIG_DEFAULT_RECOVER_WINDOW_MS;
+	cfg->watchdog_warn_ms = CONFIG_DEFAULT_WATCHDOG_WARN_MS;
+	cfg->watchdog_kill_ms = CONFIG_DEFAULT_WATCHDOG_KILL_MS;
 	cfg->file = strdup(origin ? origin : "<string>");
 	if (!cfg->file) {
 		ret = fail_nomem(err);
@@ -1306,6 +1328,8 @@ int config_parse(const char *text, size_t len, const char *origin, struct config
 		ret = parse_process(cfg, root, err);
 	if (!ret)
 		ret = parse_http(cfg, json_object_get(root, "http"), err);
+	if (!ret)
+		ret = parse_watchdog(cfg, json_object_get(root, "watchdog"), err);
 	if (!ret)
 		ret = parse_modules(cfg, json_object_get(root, "modules"), err);
 	if (!ret)

@@ -27,6 +27,10 @@
 #define CONFIG_DEFAULT_SHUTDOWN_TIMEOUT_MS 10000
 #define CONFIG_DEFAULT_RECOVER_MAX 10
 #define CONFIG_DEFAULT_RECOVER_WINDOW_MS 10000
+/* One module call may hold the event loop this long before a warning names it ... */
+#define CONFIG_DEFAULT_WATCHDOG_WARN_MS 100
+/* ... and a worker may make no loop progress this long before the master kills it. */
+#define CONFIG_DEFAULT_WATCHDOG_KILL_MS 30000
 
 enum event_backend {
 	EVENT_AUTO = 0, /* io_uring when the kernel allows it, else epoll */
@@ -82,6 +86,8 @@ struct config {
 	unsigned shutdown_timeout_ms; /* bound on a graceful stop or a reload's drain */
 	unsigned recover_max;	      /* deaths tolerated within recover_window_ms ... */
 	unsigned recover_window_ms;   /* ... before respawns back off */
+	unsigned watchdog_warn_ms;    /* 0: no warning for a module call that stalls the loop */
+	unsigned watchdog_kill_ms;    /* 0: a stuck worker is never killed */
 	char *pid_file;		      /* NULL: none; absolute once loaded from a file */
 	char *log_file;		      /* NULL: stderr; absolute once loaded from a file */
 

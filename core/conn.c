@@ -20,6 +20,50 @@
 
 static void conn_continue(struct conn *c);
 
+/*
+ * Keep-alive connections waiting for their next request, oldest first: at the cap the
+ * oldest one makes room for a new client. Joining and leaving are O(1), once per request.
+ */
+static void idle_add(struct conn *c)
+{
+	struct worker *w = c->w;
+
+	c->idle = true;
+	c->idle_next = NULL;
+	c->idle_prev = w->idle_tail;
+	if (w->idle_tail)
+		w->idle_tail->idle_next = c;
+	else
+		w->idle_head = c;
+	w->idle_tail = c;
+	w->nidle++;
+	if (w->accept_paused)
+		worker_may_accept(w);
+}
+
+static void idle_remove(struct conn *c)
+{
+	struct worker *w = c->w;
+
+	if (c->reclaiming) {
+		c->reclaiming = false;
+		w->reclaiming--;
+	}
+	if (!c->idle)
+		return;
+	c->idle = false;
+	w->nidle--;
+	if (c->idle_prev)
+		c->idle_prev->idle_next = c->idle_next;
+	else
+		w->idle_head = c->idle_next;
+	if (c->idle_next)
+		c->idle_next->idle_prev = c->idle_prev;
+	else
+		w->idle_tail = c->idle_prev;
+	c->idle_prev = c->idle_next = NULL;
+}
+
 void conn_free(struct conn *c)
 {
 	http_conn_fini(c);
@@ -45,6 +89,7 @@ static void conn_close(struct conn *c)
 	if (c->state == CONN_CLOSED)
 		return;
 	c->state = CONN_CLOSED;
+	idle_remove(c);
 	timer_cancel(&w->timers, &c->timer);
 	timer_cancel(&w->timers, &c->kick);
 	http_abort(c);
@@ -56,7 +101,7 @@ static void conn_close(struct conn *c)
 		c->next->prev = c->prev;
 	w->nconns--;
 	rx_close(w->rx, &c->h, conn_release);
-	worker_conn_closed(w);
+	worker_may_accept(w);
 }
 
 static void arm_timer(struct conn *c, unsigned ms)
@@ -186,6 +231,8 @@ static void conn_continue(struct conn *c)
 			return;
 		}
 		arm_read_timer(c);
+		if (c->served && !c->request_begun)
+			idle_add(c);
 		return;
 	}
 	room = http_rbuf_make_room(c);
@@ -263,8 +310,13 @@ static void wait_for_module(struct conn *c)
 static void on_read(struct rx_op *op, int res)
 {
 	struct conn *c = container_of(op, struct conn, rd_op);
-	bool chosen = c->recv_chosen;
+	bool chosen = c->recv_chosen, reclaimed = c->reclaiming;
 
+	idle_remove(c);
+	/* A request came before the reclaim could end the receive: it is served, and
+	 * another idle connection has to make room. */
+	if (reclaimed && (res > 0 || res == -ENOBUFS))
+		worker_make_room(c->w);
 	if (res == -ENOBUFS && chosen && c->state != CONN_LINGERING) {
 		/* The reactor ran out of buffers to choose from: read into one of ours. */
 		if (http_rbuf_make_room(c) == 0)
@@ -274,6 +326,9 @@ static void on_read(struct rx_op *op, int res)
 		return;
 	}
 	if (res <= 0) {
+		/* A buffer chosen when the receive was posted (io_uring without a ring). */
+		if (chosen && op->recv.buf)
+			rx_buf_put(c->w->rx, op->recv.buf);
 		conn_close(c);
 		return;
 	}
@@ -434,6 +489,46 @@ void conn_close_idle(struct worker *w)
 			conn_close(c);
 		c = next;
 	}
+}
+
+/* The request line, as much as a log line shows of it, when the request has one. */
+#define TARGET_SHOWN 200
+
+void module_stalled(struct conn *c, uint64_t ms)
+{
+	const struct warren_request *r = &c->req;
+	const char *what = c->w->crash.what ? c->w->crash.what : "?";
+
+	if (!r->headers_done || !c->rbuf) {
+		log_warn("worker %u: %s held the event loop for %llu ms (watchdog.warn is %u ms)",
+			 c->w->id, what, (unsigned long long)ms, c->w->stall_warn_ms);
+		return;
+	}
+	log_warn("worker %u: %s held the event loop for %llu ms (watchdog.warn is %u ms) "
+		 "while serving \"%s %.*s%s\"",
+		 c->w->id, what, (unsigned long long)ms, c->w->stall_warn_ms,
+		 http_method_str((enum http_method)r->method),
+		 (int)(r->url_len < TARGET_SHOWN ? r->url_len : TARGET_SHOWN),
+		 c->rbuf + c->req_start + r->url_off, r->url_len > TARGET_SHOWN ? "..." : "");
+}
+
+int conn_reclaim_idle(struct worker *w)
+{
+	struct conn *c = w->idle_head;
+	int ret;
+
+	for (; c && c->reclaiming; c = c->idle_next)
+		;
+	if (!c)
+		return -ENOENT;
+	/* Not closed at once: the receive may hold the first bytes of a next request. */
+	ret = rx_recv_end(w->rx, &c->h, &c->rd_op);
+	if (ret < 0)
+		return ret;
+	c->reclaiming = true;
+	w->reclaiming++;
+	log_debug("worker %u: closing the longest-idle keep-alive connection to make room", w->id);
+	return 0;
 }
 
 void conn_drain_idle(struct worker *w, unsigned ms)

@@ -154,12 +154,19 @@ static bool report_allowed(const struct config *cfg)
 	return atomic_fetch_add(&budget->used, 1) < cfg->recover_max;
 }
 
+/* The master's watchdog queues SIGABRT with a value; abort() and kill() send none. */
+static bool from_watchdog(int sig, const siginfo_t *si)
+{
+	return sig == SIGABRT && si->si_code == SI_QUEUE && si->si_pid == watched->master;
+}
+
 static void on_fatal(int sig, siginfo_t *si, void *uc)
 {
 	const struct crash_context *ctx = &watched->crash;
 	const struct conn *c = ctx->c;
 	const char *abbrev = sigabbrev_np(sig);
 	struct line l = {.len = 0};
+	bool watchdog = from_watchdog(sig, si);
 	int saved = errno;
 	size_t msg_at;
 
@@ -171,20 +178,29 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
 	msg_at = l.len;
 	adds(&l, "worker ");
 	add_uint(&l, watched->id, 10);
-	adds(&l, ": fatal signal SIG");
-	adds(&l, abbrev ? abbrev : "?");
+	if (watchdog) {
+		/* The master's watchdog found the loop stuck; the value is watchdog.kill. */
+		unsigned ms = (unsigned)si->si_value.sival_int;
+
+		adds(&l, ": watchdog: no loop progress for ");
+		add_uint(&l, ms % 1000 ? ms : ms / 1000, 10);
+		adds(&l, ms % 1000 ? " ms" : " s");
+	} else {
+		adds(&l, ": fatal signal SIG");
+		adds(&l, abbrev ? abbrev : "?");
+	}
 	/* Only a fault the kernel raised has an address; raise() and kill() have none. */
 	if ((sig == SIGSEGV || sig == SIGBUS) && si->si_code > 0) {
 		adds(&l, " at address 0x");
 		add_uint(&l, (unsigned long)si->si_addr, 16);
 	}
-	if (thread_what) {
+	if (thread_what && !watchdog) {
 		adds(&l, " in ");
 		adds(&l, thread_what);
 		adds(&l, thread_suffix);
 		c = NULL; /* the loop's request, not necessarily this thread's */
 	} else if (ctx->what) {
-		adds(&l, " in ");
+		adds(&l, watchdog ? " in module call " : " in ");
 		adds(&l, ctx->what);
 	} else {
 		adds(&l, " in the core");

@@ -17,6 +17,7 @@ struct crash_context {
  * Installs handlers for SIGSEGV, SIGBUS, SIGILL, SIGFPE and SIGABRT (on an alternate
  * stack, so a stack overflow is reported too) that log which module code was running and
  * on which request line, then die of the same signal so the master sees the real cause.
+ * A SIGABRT the master queued is its watchdog's, and is reported as such.
  */
 int crash_guard_install(struct worker *w);
 

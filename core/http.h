@@ -143,6 +143,9 @@ struct conn {
 	struct rx_op rd_op, wr_op;
 	struct worker *w;
 	struct conn *prev, *next;
+	struct conn *idle_prev, *idle_next; /* in the worker's idle list, oldest first */
+	bool idle;			    /* in that list: waiting for a next request */
+	bool reclaiming; /* its receive is being ended to close it (worker_make_room()) */
 	struct timer timer;
 	enum conn_state state;
 
@@ -242,9 +245,22 @@ static inline void module_enter(struct conn *c, const char *what)
 	c->w->crash = (struct crash_context){.what = what, .c = c};
 }
 
+/* Logs that the module call ending now held the loop for @ms (watchdog.warn). */
+void module_stalled(struct conn *c, uint64_t ms);
+
 static inline void module_leave(struct conn *c)
 {
-	c->w->crash = (struct crash_context){0};
+	struct worker *w = c->w;
+
+	/* One coarse clock read per call: the cost of the watchdog's warning. */
+	if (w->stall_warn_ms) {
+		uint64_t now = timer_coarse_ms();
+
+		if (now >= w->stall_mark + w->stall_warn_ms)
+			module_stalled(c, now - w->stall_mark);
+		w->stall_mark = now;
+	}
+	w->crash = (struct crash_context){0};
 }
 
 /* The id of the route whose handler holds the request, for a callback of that handler. */
@@ -271,5 +287,9 @@ void conn_close_all(struct worker *w);
 void conn_close_idle(struct worker *w);
 /* Gives connections that wait for a next request at most @ms more (reload drain). */
 void conn_drain_idle(struct worker *w, unsigned ms);
+/* Starts closing the longest-idle keep-alive connection, to make room at the cap: it
+ * closes once its receive has ended, unless a request came first. Returns 0, -ENOENT
+ * when no connection is idle, or the reactor's error when the receive cannot end now. */
+int conn_reclaim_idle(struct worker *w);
 
 #endif /* WARREN_CORE_HTTP_H */

@@ -43,18 +43,25 @@
 #define NOTE_LEN 512
 /* What module hooks run in a guarded child (a trial load) get to return. */
 #define GUARDED_MS 10000
+/* A worker the watchdog signalled gets this long to write its report before SIGKILL. */
+#define WATCHDOG_GRACE_MS 5000
 
 struct worker_slot {
 	pid_t pid;	     /* 0 when not running */
 	pid_t last_pid;	     /* the one that died, for on_child_recover */
 	uint64_t respawn_at; /* when pid is 0 */
 	bool ready;
+	uint64_t beat;	     /* watchdog: the worker's beat count last seen ... */
+	uint64_t beat_since; /* ... and since when it has not moved */
+	pid_t wd_pid;	     /* the worker the watchdog signalled, SIGKILLed at wd_kill_at */
+	uint64_t wd_kill_at;
 };
 
 struct generation {
 	struct server *srv;
 	struct worker_slot *slots;
 	char *notes; /* NOTE_LEN per slot, shared: each worker's last error line */
+	struct worker_beat *beats; /* shared with the workers, one each (core/worker.h) */
 	unsigned nworkers;
 	unsigned alive;
 	unsigned ready;
@@ -86,6 +93,7 @@ struct master {
 	bool stopping;
 	int exit_code;
 	uint64_t stop_deadline;
+	uint64_t watchdog_at; /* next look at the workers' beats */
 };
 
 static void describe_status(int status, char *buf, size_t len)
@@ -217,16 +225,32 @@ static struct generation *gen_new(struct server *srv)
 	g->srv = srv;
 	g->nworkers = srv->cfg->workers ? srv->cfg->workers : master_auto_workers();
 	g->slots = calloc(g->nworkers, sizeof(*g->slots));
+	if (!g->slots)
+		goto out_free_gen;
+	/* Mapped before fork, so that each worker writes where the master reads. */
+	g->beats = mmap(NULL, g->nworkers * sizeof(*g->beats), PROT_READ | PROT_WRITE,
+			MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (g->beats == MAP_FAILED)
+		goto out_free_slots;
 	g->notes = mmap(NULL, (size_t)g->nworkers * NOTE_LEN, PROT_READ | PROT_WRITE,
 			MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (!g->slots || g->notes == MAP_FAILED) {
-		if (g->notes != MAP_FAILED)
-			munmap(g->notes, (size_t)g->nworkers * NOTE_LEN);
-		free(g->slots);
-		free(g);
-		return NULL;
-	}
+	if (g->notes == MAP_FAILED)
+		goto out_unmap_beats;
 	return g;
+
+out_unmap_beats:
+	munmap(g->beats, g->nworkers * sizeof(*g->beats));
+out_free_slots:
+	free(g->slots);
+out_free_gen:
+	free(g);
+	return NULL;
+}
+
+static void gen_unmap(struct generation *g)
+{
+	munmap(g->notes, (size_t)g->nworkers * NOTE_LEN);
+	munmap(g->beats, g->nworkers * sizeof(*g->beats));
 }
 
 static void gen_free(struct master *m, struct generation *g)
@@ -234,7 +258,7 @@ static void gen_free(struct master *m, struct generation *g)
 	/* Socket files the serving generation still listens on stay. */
 	server_unlink_sockets(g->srv, m->cur && m->cur != g ? m->cur->srv : NULL);
 	server_free(g->srv);
-	munmap(g->notes, (size_t)g->nworkers * NOTE_LEN);
+	gen_unmap(g);
 	free(g->slots);
 	free(g);
 }
@@ -280,7 +304,7 @@ static int spawn(struct master *m, struct generation *g, unsigned i)
 			close(m->ready_fd);
 		close_other_listeners(m, g);
 		warren__log_keep_errors(g->notes + (size_t)i * NOTE_LEN, NOTE_LEN);
-		worker_main(g->srv, i, m->pid, m->notify_wr);
+		worker_main(g->srv, i, m->pid, m->notify_wr, &g->beats[i]);
 	}
 	g->slots[i].pid = pid;
 	g->slots[i].ready = false;
@@ -784,12 +808,85 @@ static void sweep(struct master *m, uint64_t now)
 	}
 }
 
+/* ---- Watchdog ---------------------------------------------------------------------- */
+
+/* How often the beats are looked at: a few times per watchdog.kill; 0 when it is off. */
+static unsigned watchdog_tick_ms(const struct master *m)
+{
+	unsigned kill_ms = m->cur->srv->cfg->watchdog_kill_ms;
+
+	if (!kill_ms)
+		return 0;
+	return kill_ms / 4 < 50 ? 50 : kill_ms / 4 > 1000 ? 1000 : kill_ms / 4;
+}
+
+/*
+ * A worker whose loop has not waited nor woken for watchdog.kill is stuck in a callback
+ * (a module that sleeps, spins or waits for a lock that will never come free): SIGABRT,
+ * queued with the time, lets its crash handler name the module call and the request
+ * before it dies; the death is then an ordinary crash, respawned as one.
+ */
+static void watchdog_generation(struct generation *g, uint64_t now)
+{
+	unsigned kill_ms = g->srv->cfg->watchdog_kill_ms;
+
+	for (unsigned i = 0; kill_ms && i < g->nworkers; i++) {
+		struct worker_slot *slot = &g->slots[i];
+		uint64_t beat = __atomic_load_n(&g->beats[i].count, __ATOMIC_RELAXED);
+
+		if (slot->pid == 0)
+			continue;
+		if (slot->wd_kill_at && slot->wd_pid == slot->pid) {
+			if (now >= slot->wd_kill_at) {
+				log_error(
+					"worker %u (pid %d) did not die of the watchdog's SIGABRT; "
+					"killing it",
+					i, (int)slot->pid);
+				kill(slot->pid, SIGKILL);
+				slot->wd_kill_at = UINT64_MAX;
+			}
+			continue;
+		}
+		/* Odd: waiting for events, which is progress however long it lasts. */
+		if (!slot->ready || beat != slot->beat || (beat & 1)) {
+			slot->beat = beat;
+			slot->beat_since = now;
+			slot->wd_kill_at = 0;
+			continue;
+		}
+		if (now - slot->beat_since < kill_ms)
+			continue;
+		log_error("worker %u (pid %d): no event loop progress for %u ms (watchdog.kill); "
+			  "aborting it",
+			  i, (int)slot->pid, kill_ms);
+		sigqueue(slot->pid, SIGABRT, (union sigval){.sival_int = (int)kill_ms});
+		slot->wd_pid = slot->pid;
+		slot->wd_kill_at = now + WATCHDOG_GRACE_MS;
+	}
+}
+
+static void watchdog(struct master *m, uint64_t now)
+{
+	unsigned tick = watchdog_tick_ms(m);
+
+	if (!tick || now < m->watchdog_at)
+		return;
+	m->watchdog_at = now + tick;
+	watchdog_generation(m->cur, now);
+	if (m->pending)
+		watchdog_generation(m->pending, now);
+	for (struct generation *g = m->old; g; g = g->next)
+		watchdog_generation(g, now);
+}
+
 static int next_timeout(const struct master *m, uint64_t now)
 {
 	uint64_t next = UINT64_MAX;
 
 	if (m->stopping)
 		next = m->stop_deadline;
+	else if (watchdog_tick_ms(m))
+		next = m->watchdog_at;
 	for (unsigned i = 0; !m->stopping && m->cur->serving && i < m->cur->nworkers; i++)
 		if (m->cur->slots[i].pid == 0 && m->cur->slots[i].respawn_at < next)
 			next = m->cur->slots[i].respawn_at;
@@ -874,6 +971,7 @@ static void loop(struct master *m)
 			if (m->reload_asked && m->cur->serving && !m->pending)
 				reload(m);
 			respawn_due(m, now);
+			watchdog(m, now);
 			continue;
 		}
 		if (now >= m->stop_deadline && alive(m) > 0) {
@@ -943,7 +1041,7 @@ out_free:
 	if (m.cur) {
 		server_unlink_sockets(m.cur->srv, NULL);
 		server_free(m.cur->srv);
-		munmap(m.cur->notes, (size_t)m.cur->nworkers * NOTE_LEN);
+		gen_unmap(m.cur);
 		free(m.cur->slots);
 		free(m.cur);
 	}

@@ -25,11 +25,14 @@ void blk_cache_init(struct blk_cache *bc)
 	bc->n = bc->cap = bc->low = 0;
 }
 
-void blk_cache_trim(struct blk_cache *bc)
+size_t blk_cache_trim(struct blk_cache *bc)
 {
-	for (size_t i = 0; i < bc->low; i++)
+	size_t freed = bc->low;
+
+	for (size_t i = 0; i < freed; i++)
 		free(bc->free[--bc->n]);
 	bc->low = bc->n;
+	return freed;
 }
 
 void blk_cache_fini(struct blk_cache *bc)

@@ -26,8 +26,8 @@ struct blk_cache {
 
 void blk_cache_init(struct blk_cache *bc);
 void blk_cache_fini(struct blk_cache *bc);
-/* Frees the blocks that stayed unused since the previous call. */
-void blk_cache_trim(struct blk_cache *bc);
+/* Frees the blocks that stayed unused since the previous call; returns how many. */
+size_t blk_cache_trim(struct blk_cache *bc);
 /* A BUF_BLOCK buffer (from @bc when not NULL), or NULL when out of memory. */
 void *blk_get(struct blk_cache *bc);
 /* Gives back a BUF_BLOCK buffer; @bc may be NULL (it is freed). */

@@ -118,6 +118,8 @@ struct reactor_ops {
 	int (*sendfile)(struct reactor *rx, struct rx_handle *h, struct rx_op *op);
 	/* Drops @op, pending on @h, without running its callback; @op may be reused at once. */
 	void (*cancel)(struct reactor *rx, struct rx_handle *h, struct rx_op *op);
+	/* See rx_recv_end(). */
+	int (*recv_end)(struct reactor *rx, struct rx_handle *h, struct rx_op *op);
 	/* Takes back a buffer a receive chose (see rx_recv()). */
 	void (*buf_put)(struct reactor *rx, void *buf);
 	/* See rx_buf_keep(). */
@@ -135,6 +137,13 @@ struct reactor {
 	void *wake_arg;
 	/* Where buffers chosen for receives come from when the kernel does not provide them. */
 	struct blk_cache *blocks;
+	/*
+	 * When set, run() counts here, in memory another process reads: one step just before
+	 * it waits in the kernel (odd while it waits) and one as the wait returns (even while
+	 * callbacks run). A count that stays even for long is a loop stuck in a callback; an
+	 * idle loop is never mistaken for one.
+	 */
+	uint64_t *beat;
 };
 
 /*
@@ -235,6 +244,19 @@ static inline void rx_cancel(struct reactor *rx, struct rx_handle *h, struct rx_
 	op->pending = false;
 }
 
+/*
+ * Ends the receive @op pending on @h early, for a connection about to be closed: its
+ * callback still runs, from run(), with what it received if data came first (nothing the
+ * client sent is lost), else with -ECANCELED. Returns 0, or a negative errno when the
+ * backend cannot end it now (it then stays pending as it was).
+ */
+static inline int rx_recv_end(struct reactor *rx, struct rx_handle *h, struct rx_op *op)
+{
+	if (!op->pending || h->closed || op->kind != RX_RECV)
+		return -EINVAL;
+	return rx->ops->recv_end(rx, h, op);
+}
+
 static inline void rx_buf_put(struct reactor *rx, void *buf)
 {
 	rx->ops->buf_put(rx, buf);
@@ -267,6 +289,13 @@ static inline int rx_sendfile(struct reactor *rx, struct rx_handle *h, struct rx
 	op->sendfile.offset = offset;
 	op->sendfile.len = len > INT32_MAX ? INT32_MAX : len;
 	return rx_submit(rx, h, op, RX_SENDFILE, cb, rx->ops->sendfile);
+}
+
+/* For backends, around the wait in the kernel: see reactor.beat. */
+static inline void rx_beat(struct reactor *rx)
+{
+	if (rx->beat)
+		__atomic_store_n(rx->beat, *rx->beat + 1, __ATOMIC_RELAXED);
 }
 
 /* For backends: ends a one-shot operation (or a disarmed accept) and runs its callback. */

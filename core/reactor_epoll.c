@@ -310,6 +310,19 @@ static void ep_cancel(struct reactor *rx, struct rx_handle *h, struct rx_op *op)
 	op->queued = false;
 }
 
+/* The socket says whether data came: a receive that finds none ends as cancelled. */
+static int ep_recv_end(struct reactor *rx, struct rx_handle *h, struct rx_op *op)
+{
+	struct reactor_epoll *ep = to_ep(rx);
+	int res;
+
+	if (op->queued)
+		return 0; /* its result is in the done list already */
+	res = try_recv(ep, h, op);
+	defer(ep, op, res == -EAGAIN ? -ECANCELED : res);
+	return 0;
+}
+
 static void ep_buf_put(struct reactor *rx, void *buf)
 {
 	blk_put(rx->blocks, buf);
@@ -364,7 +377,9 @@ static int ep_run(struct reactor *rx, int timeout_ms)
 	drain_done(ep);
 	if (ep->closed || ep->done_head)
 		timeout_ms = 0;
+	rx_beat(rx);
 	n = epoll_wait(ep->epfd, ep->events, EPOLL_BATCH, timeout_ms);
+	rx_beat(rx);
 	if (n < 0) {
 		if (errno != EINTR)
 			return -errno;
@@ -403,6 +418,7 @@ static const struct reactor_ops epoll_ops = {
 	.poll = ep_poll,
 	.sendfile = ep_send,
 	.cancel = ep_cancel,
+	.recv_end = ep_recv_end,
 	.buf_put = ep_buf_put,
 	.buf_keep = ep_buf_keep,
 	.run = ep_run,

@@ -281,6 +281,19 @@ static void ur_cancel(struct reactor *rx, struct rx_handle *h, struct rx_op *op)
 	op->queued = false;
 }
 
+/*
+ * The kernel decides: the receive completes with -ECANCELED, or with the data that came
+ * first (and complete_io() reads what a cancel overtook). Unlike ur_cancel(), the arming
+ * stays current, so that completion is handled.
+ */
+static int ur_recv_end(struct reactor *rx, struct rx_handle *h, struct rx_op *op)
+{
+	(void)h;
+	if (!op->queued)
+		return -EAGAIN;
+	return cancel_op(to_ur(rx), op);
+}
+
 /* Receives and sends: nothing to check beyond what the interface wrappers did. */
 static int ur_submit(struct reactor *rx, struct rx_handle *h, struct rx_op *op)
 {
@@ -428,11 +441,41 @@ static void take_pbuf(struct reactor_uring *ur, struct rx_op *op, int res, unsig
 	ur->pbufs_out++;
 }
 
+/*
+ * A receive ended by ur_recv_end() (only those reach a callback as cancelled): the kernel
+ * may cancel one whose data is already in the socket, its wake-up still queued as task
+ * work. One non-blocking read tells; a buffer the receive was to choose is a block.
+ */
+static int recv_ended(struct reactor_uring *ur, struct rx_op *op)
+{
+	bool chose = !op->recv.buf;
+	ssize_t n;
+
+	if (chose) {
+		op->recv.buf = blk_get(ur->base.blocks);
+		op->recv.len = BUF_BLOCK;
+		if (!op->recv.buf)
+			return -ECANCELED;
+	}
+	n = recv(op->h->fd, op->recv.buf, op->recv.len, MSG_DONTWAIT);
+	if (n > 0)
+		return (int)n;
+	if (chose) {
+		blk_put(ur->base.blocks, op->recv.buf);
+		op->recv.buf = NULL;
+	}
+	if (n == 0)
+		return 0;
+	return errno == EAGAIN || errno == EINTR ? -ECANCELED : -errno;
+}
+
 static void complete_io(struct reactor_uring *ur, struct rx_op *op, int res)
 {
 	/* A poll result is an event mask: the fd is ready (or in error) for the syscall. */
 	if (polled_first(op) && res >= 0)
 		res = poll_ready_io(op);
+	else if (op->kind == RX_RECV && res == -ECANCELED && op->h->is_socket)
+		res = recv_ended(ur, op);
 	else if (op->kind == RX_RECV && res > 0)
 		VALGRIND_MAKE_MEM_DEFINED(op->recv.buf, (size_t)res);
 	if (res == -EAGAIN || res == -EINTR) {
@@ -513,6 +556,7 @@ static int ur_run(struct reactor *rx, int timeout_ms)
 
 	/* Handles closed outside run() (from timers) need no turn of their own. */
 	release_idle(ur);
+	rx_beat(rx);
 	/*
 	 * Valgrind holds its global lock while a thread waits inside io_uring_enter, so an
 	 * offload thread could not post its eventfd until the wait ended by itself. Under
@@ -539,6 +583,7 @@ static int ur_run(struct reactor *rx, int timeout_ms)
 
 		ret = io_uring_submit_and_wait_timeout(&ur->ring, &cqe, 1, &ts, NULL);
 	}
+	rx_beat(rx);
 	/* -EBUSY and -EAGAIN: the kernel wants completions reaped before it takes more. */
 	if (ret < 0 && ret != -EINTR && ret != -ETIME && ret != -EBUSY && ret != -EAGAIN)
 		return ret;
@@ -600,6 +645,7 @@ static const struct reactor_ops uring_ops = {
 	.poll = ur_submit,
 	.sendfile = ur_submit,
 	.cancel = ur_cancel,
+	.recv_end = ur_recv_end,
 	.buf_put = ur_buf_put,
 	.buf_keep = ur_buf_keep,
 	.run = ur_run,

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define TIMER_IDLE SIZE_MAX
 
@@ -35,6 +36,16 @@ static inline int timer_armed(const struct timer *t)
 
 /* Monotonic milliseconds. */
 uint64_t timer_now_ms(void);
+
+/* Monotonic milliseconds at the kernel tick's resolution (a few ms), for a cheap read on
+ * hot paths: no clock source is read, only what the kernel last stored. */
+static inline uint64_t timer_coarse_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 /* Arms or re-arms @t to fire at @deadline. Returns 0 or -ENOMEM. */
 int timer_set(struct timer_heap *h, struct timer *t, uint64_t deadline);

@@ -2,6 +2,7 @@
  * reactor over the inherited listening sockets until told to stop. */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -22,6 +23,9 @@
 #define DRAIN_IDLE_MS 1000
 /* Fds a worker keeps apart from connections: listeners, signals, ring, logs, modules. */
 #define OWN_FDS 64
+/* At most this many idle connections are being closed at once to make room at the cap:
+ * each holds its fd until its receive has ended, beyond max_conns. */
+#define RECLAIM_MAX 32
 /* How often free buffer blocks that went unused are given back to the system. */
 #define BLOCK_TRIM_MS 1000
 
@@ -41,7 +45,12 @@ void worker_update_time(struct worker *w)
 
 static void on_wake(void *arg)
 {
-	worker_update_time(arg);
+	struct worker *w = arg;
+
+	worker_update_time(w);
+	/* A module call is timed from here or from the end of the call before it. */
+	if (w->stall_warn_ms)
+		w->stall_mark = timer_coarse_ms();
 }
 
 int worker_init(struct worker *w, struct server *srv, struct reactor *rx)
@@ -52,6 +61,8 @@ int worker_init(struct worker *w, struct server *srv, struct reactor *rx)
 	w->rx = rx;
 	w->date_sec = -1;
 	w->max_conns = srv->cfg->worker_connections;
+	w->stall_warn_ms = srv->cfg->watchdog_warn_ms;
+	w->stall_mark = timer_coarse_ms();
 	blk_cache_init(&w->blocks);
 	worker_update_time(w);
 	if (rx) {
@@ -110,8 +121,35 @@ static void on_accept(struct rx_op *op, int res)
 		log_warn("dropping a connection on %s: %s", wl->l->conf->text, strerror(-ret));
 		close(res);
 	}
-	if (wl->w->nconns >= wl->w->max_conns)
-		pause_accepting(wl->w);
+	worker_make_room(wl->w);
+}
+
+/* Connections that stay open: those being reclaimed are on their way out. */
+static size_t staying(const struct worker *w)
+{
+	return w->nconns - w->reclaiming;
+}
+
+/* Whether an idle connection can still be closed to make room for a new one. */
+static bool can_reclaim(const struct worker *w)
+{
+	return w->nidle > w->reclaiming && w->reclaiming < RECLAIM_MAX;
+}
+
+/*
+ * At the cap the longest-idle keep-alive connections make room for new clients, as in
+ * nginx; only when every connection is busy does the worker stop accepting.
+ */
+void worker_make_room(struct worker *w)
+{
+	while (staying(w) > w->max_conns) {
+		if (conn_reclaim_idle(w) < 0) {
+			pause_accepting(w);
+			return;
+		}
+	}
+	if (staying(w) >= w->max_conns && !can_reclaim(w))
+		pause_accepting(w);
 }
 
 /*
@@ -133,12 +171,14 @@ static void pause_accepting(struct worker *w)
 	}
 }
 
-void worker_conn_closed(struct worker *w)
+void worker_may_accept(struct worker *w)
 {
-	if (!w->accept_paused || w->nconns >= w->max_conns || w->stopping)
+	if (!w->accept_paused || w->stopping || (staying(w) >= w->max_conns && !can_reclaim(w)))
 		return;
 	w->accept_paused = false;
-	log_info("worker %u: below the worker_connections cap: accepting again", w->id);
+	log_info("worker %u: %s: accepting again", w->id,
+		 staying(w) < w->max_conns ? "below the worker_connections cap" :
+					     "an idle connection can make room");
 	for (size_t i = 0; i < w->nlisteners; i++)
 		if (!w->listeners[i].h.closed && !w->listeners[i].h.rd)
 			arm_accept(&w->listeners[i]);
@@ -188,13 +228,20 @@ static void stop_listening(struct worker *w)
 	}
 }
 
-/* After a burst the cache holds what the busiest moment needed; what then goes unused
- * for a whole period is freed, so a quiet worker shrinks back to nothing. */
+/*
+ * After a burst the cache holds what the busiest moment needed; what then goes unused
+ * for a whole period is freed, so a quiet worker shrinks back to nothing. free() alone
+ * keeps the memory in the process (blocks sit between longer-lived allocations, so the
+ * heap top rarely moves): malloc_trim() gives the free pages back to the kernel, once a
+ * period at most and only after blocks or connections went away.
+ */
 static void on_trim(struct timer *t)
 {
 	struct worker *w = container_of(t, struct worker, trim_timer);
 
-	blk_cache_trim(&w->blocks);
+	if (blk_cache_trim(&w->blocks) > 0 || w->nconns < w->trim_nconns)
+		malloc_trim(0);
+	w->trim_nconns = w->nconns;
 	if (!w->stopping)
 		timer_set(&w->timers, &w->trim_timer, w->now_ms + BLOCK_TRIM_MS);
 }
@@ -383,7 +430,8 @@ static void fit_open_files(struct worker *w)
 	w->max_conns = (unsigned)fit;
 }
 
-void worker_main(struct server *srv, unsigned id, pid_t master, int notify_fd)
+void worker_main(struct server *srv, unsigned id, pid_t master, int notify_fd,
+		 struct worker_beat *beat)
 {
 	struct warren_error err = {{0}};
 	struct reactor *rx;
@@ -407,6 +455,9 @@ void worker_main(struct server *srv, unsigned id, pid_t master, int notify_fd)
 		_exit(1);
 	}
 	worker_init(&w, srv, rx);
+	/* Even: running. Whatever a worker that had this slot before left there is gone. */
+	__atomic_store_n(&beat->count, 0, __ATOMIC_RELAXED);
+	rx->beat = &beat->count;
 	w.id = id;
 	w.master = master;
 	timer_init(&w.stop_timer, on_stop_deadline);

@@ -1,6 +1,7 @@
 /* tests/integration/test_http.c - HTTP/1.1 as the real server speaks it: response heads,
  * HEAD, keep-alive, pipelining, request bodies, limits, malformed input and timeouts. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -836,25 +837,32 @@ START_TEST(client_that_does_not_read_is_cut_after_send_timeout)
 }
 END_TEST
 
-/* At worker_connections the worker stops accepting (the kernel queues the client) rather
- * than accepting and dropping; a connection that leaves lets the next one in. */
+/* At worker_connections with every connection busy, the worker stops accepting (the
+ * kernel queues the client) rather than accepting and dropping; a connection that leaves
+ * lets the next one in. */
 START_TEST(connection_cap_pauses_accepting)
 {
+	static const char partial[] = "GET /hello HTTP/1.1\r\n";
 	struct wt_server s;
 	struct wt_client a, b, c;
 	struct wt_response r;
 	char byte;
 
 	wt_serve(&s, "'workers': 1, 'worker_connections': 2, 'log_level': 'info', " ROUTES);
+	/* A request under way: neither connection is idle, so neither can make room. */
 	open_client(&a, &s);
-	expect_hello(&a);
+	WT_OK(wt_sends(&a, partial));
 	open_client(&b, &s);
-	expect_hello(&b);
+	WT_OK(wt_sends(&b, partial));
 	WT_OK(wt_wait_log(&s, "accepting paused", WT_TIMEOUT_MS));
 	open_client(&c, &s); /* completes in the kernel's listen queue */
 	WT_OK(wt_sends(&c, HELLO_REQ));
-	/* A round trip on b after c sent: the worker has run, and c still has no answer. */
-	expect_hello(&b);
+	/* A round trip on a after c sent: the worker has run, and c still has no answer. The
+	 * same write begins a's next request, so a stays busy. */
+	WT_OK(wt_sends(&a, "Host: test\r\n\r\nGET /hello HTTP/1.1\r\n"));
+	WT_OK(wt_read_response(&a, &r, false));
+	WT_ASSERT_STATUS_LINE(&r, "HTTP/1.1 200 OK");
+	wt_response_free(&r);
 	ck_assert_int_eq(recv(c.fd, &byte, 1, MSG_DONTWAIT | MSG_PEEK), -1);
 	ck_assert_int_eq(errno, EAGAIN);
 	wt_client_close(&a);
@@ -864,6 +872,150 @@ START_TEST(connection_cap_pauses_accepting)
 	WT_OK(wt_wait_log(&s, "accepting again", WT_TIMEOUT_MS));
 	wt_client_close(&b);
 	wt_client_close(&c);
+	wt_stop_ok(&s);
+}
+END_TEST
+
+/* At worker_connections with idle keep-alive connections, the longest-idle one is closed
+ * to let a new client in at once, instead of that client waiting for a keep-alive timeout. */
+START_TEST(idle_connections_make_room_at_the_cap)
+{
+	enum {
+		CAP = 8
+	};
+	struct wt_server s;
+	struct wt_client c[CAP], fresh;
+
+	wt_serve(&s, "'workers': 1, 'worker_connections': %d, 'log_level': 'debug', " ROUTES, CAP);
+	for (int i = 0; i < CAP; i++) {
+		open_client(&c[i], &s);
+		expect_hello(&c[i]);
+	}
+	/* Well within the keep-alive timeout (75 s): only a reclaim can answer in time. */
+	open_client(&fresh, &s);
+	fresh.timeout_ms = wt_scaled_ms(5000);
+	expect_hello(&fresh);
+	WT_OK(wt_wait_closed(&c[0], WT_TIMEOUT_MS));
+	for (int i = 1; i < CAP; i++)
+		expect_hello(&c[i]);
+	ck_assert(wt_log_contains(&s, "closing the longest-idle keep-alive connection"));
+	ck_assert(!wt_log_contains(&s, "accepting paused"));
+	for (int i = 0; i < CAP; i++)
+		wt_client_close(&c[i]);
+	wt_client_close(&fresh);
+	wt_stop_ok(&s);
+}
+END_TEST
+
+/*
+ * The idle connection chosen to make room may have a request on its way: it is served, not
+ * lost with the connection. The worker is stopped while a new client connects and the
+ * idle one sends, so that it finds both at once, the new connection first (on io_uring the
+ * receive has completed by then, with the request in a kernel-provided buffer).
+ */
+START_TEST(reclaimed_connection_with_a_request_in_flight_is_served)
+{
+	struct wt_server s;
+	struct wt_client a, b;
+	struct wt_response r;
+	pid_t pid;
+
+	wt_serve(&s, "'workers': 1, 'worker_connections': 1, " ROUTES);
+	ck_assert_int_eq(wt_workers(&s, &pid, 1), 1);
+	open_client(&a, &s);
+	expect_hello(&a);
+	ck_assert_int_eq(kill(pid, SIGSTOP), 0);
+	open_client(&b, &s);
+	WT_OK(wt_sends(&b, HELLO_REQ));
+	WT_OK(wt_sends(&a, HELLO_REQ));
+	ck_assert_int_eq(kill(pid, SIGCONT), 0);
+	WT_OK(wt_read_response(&a, &r, false));
+	WT_ASSERT_STATUS_LINE(&r, "HTTP/1.1 200 OK");
+	wt_response_free(&r);
+	WT_OK(wt_read_response(&b, &r, false));
+	WT_ASSERT_STATUS_LINE(&r, "HTTP/1.1 200 OK");
+	wt_response_free(&r);
+	wt_client_close(&a);
+	wt_client_close(&b);
+	wt_stop_ok(&s);
+}
+END_TEST
+
+/* The worker's resident memory in KiB, from /proc/PID/status. */
+static long rss_kib(pid_t pid)
+{
+	char path[64], *text, *line;
+	long kib = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	text = wt_read_file(path, NULL);
+	ck_assert_msg(text, "cannot read %s", path);
+	line = strstr(text, "\nVmRSS:");
+	if (line)
+		kib = strtol(line + 7, NULL, 10);
+	free(text);
+	ck_assert_msg(kib > 0, "no VmRSS in %s", path);
+	return kib;
+}
+
+/*
+ * A burst of slow-body clients (as slowhttptest -B makes them) costs a buffer each; once
+ * they are gone the worker's memory goes back to the kernel within seconds, not only to
+ * the allocator. Measured on the plain allocator only: valgrind and the sanitizers bring
+ * their own.
+ */
+START_TEST(memory_returns_after_a_burst_of_slow_bodies)
+{
+	enum {
+		N = 1000,
+		SLACK_KIB = 2048
+	};
+	static const char head[] = "POST /echo/slow HTTP/1.1\r\nHost: test\r\n"
+				   "Content-Length: 100000\r\n\r\n";
+	static struct wt_client c[N];
+	static char body[3000];
+	struct wt_server s;
+	long idle, peak, now = 0;
+	long long start, deadline;
+	pid_t pid;
+
+	if (wt_scaled_ms(1000) > 1000) {
+		fprintf(stderr, "memory_returns_after_a_burst_of_slow_bodies: left out under an "
+				"instrumented allocator (CK_TIMEOUT_MULTIPLIER)\n");
+		return;
+	}
+	memset(body, 'x', sizeof(body));
+	wt_serve(&s, "'workers': 1, " ROUTES);
+	ck_assert_int_eq(wt_workers(&s, &pid, 1), 1);
+	/* Idle is measured after a first request: what serving needs at all is not the burst. */
+	open_client(&c[0], &s);
+	expect_hello(&c[0]);
+	wt_client_close(&c[0]);
+	idle = rss_kib(pid);
+	for (int i = 0; i < N; i++) {
+		open_client(&c[i], &s);
+		WT_OK(wt_sends(&c[i], head));
+		WT_OK(wt_send(&c[i], body, sizeof(body)));
+	}
+	/* Every connection holds part of a body now: at least a buffer block each. */
+	deadline = wt_now_ms() + WT_TIMEOUT_MS;
+	while ((peak = rss_kib(pid)) < idle + N * 8 && wt_now_ms() < deadline)
+		usleep(50 * 1000);
+	ck_assert_msg(peak >= idle + N * 8, "the burst did not show: %ld KiB idle, %ld KiB now",
+		      idle, peak);
+	for (int i = 0; i < N; i++)
+		wt_client_close(&c[i]);
+	start = wt_now_ms();
+	deadline = start + 5000;
+	while (wt_now_ms() < deadline && (now = rss_kib(pid)) > idle + SLACK_KIB)
+		usleep(100 * 1000);
+	fprintf(stderr,
+		"worker RSS: %ld KiB idle, %ld KiB with %d slow bodies, %ld KiB %lld ms "
+		"after they left\n",
+		idle, peak, N, now, wt_now_ms() - start);
+	ck_assert_msg(now <= idle + SLACK_KIB,
+		      "5 s after the burst: %ld KiB resident (idle %ld KiB, peak %ld KiB)", now,
+		      idle, peak);
 	wt_stop_ok(&s);
 }
 END_TEST
@@ -1126,6 +1278,9 @@ static Suite *http_suite(void)
 	tcase_add_test(tc, stalled_body_times_out_with_408);
 	tcase_add_test(tc, client_that_does_not_read_is_cut_after_send_timeout);
 	tcase_add_test(tc, connection_cap_pauses_accepting);
+	tcase_add_test(tc, idle_connections_make_room_at_the_cap);
+	tcase_add_test(tc, reclaimed_connection_with_a_request_in_flight_is_served);
+	tcase_add_test(tc, memory_returns_after_a_burst_of_slow_bodies);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("strictness");

@@ -2116,6 +2116,32 @@ START_TEST(pid_file_stays_with_its_master)
 }
 END_TEST
 
+/* ---- 8. Watchdog --------------------------------------------------------------------- */
+
+#define STALL_CONFIG                                                                               \
+	" 'modules': [" WT_HELLO_MODULE ", {'name': 'stall', 'path': '@PLUGIN_DIR@/stall.so'}],"   \
+	" 'routes': [{'match': {'path': '/sleep'}, 'handler': 'stall.sleep'},"                     \
+	"  {'match': {'path': '/forever'}, 'handler': 'stall.forever'}, " HELLO_ROUTE "]"
+
+/* A handler that blocks the loop for 300 ms is named once, with its request. */
+START_TEST(watchdog_warns_of_a_handler_that_holds_the_loop)
+{
+	struct wt_server s;
+	struct wt_response r;
+
+	wt_serve(&s, "'workers': 1, 'watchdog': {'warn': 0.2}," STALL_CONFIG);
+	WT_OK(wt_exchanges(&s, "GET /sleep HTTP/1.1\r\nHost: test\r\n\r\n", &r));
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.body, "slept\n");
+	wt_response_free(&r);
+	expect_hello(&s, 0);
+	WT_OK(wt_wait_log(&s, "stall.sleep held the event loop for ", WT_TIMEOUT_MS));
+	expect_log(&s, "(watchdog.warn is 200 ms) while serving \"GET /sleep\"");
+	ck_assert_uint_eq(wt_log_count(&s, "stall.sleep held the event loop"), 1);
+	wt_stop_ok(&s);
+}
+END_TEST
+
 /* A link planted where the pid file's temporary copy used to go is not followed. */
 START_TEST(pid_file_is_not_written_through_a_link)
 {
@@ -2143,6 +2169,60 @@ START_TEST(pid_file_is_not_written_through_a_link)
 	ck_assert_ptr_nonnull(text);
 	ck_assert_int_eq(atoi(text), s.pid);
 	free(text);
+	wt_stop_ok(&s);
+}
+END_TEST
+
+/*
+ * A handler that never returns: the master aborts the worker once its loop has made no
+ * progress for watchdog.kill, the worker's last words name the call and the request, and
+ * it is respawned. The other worker, idle all along, is left alone.
+ */
+START_TEST(watchdog_kills_a_worker_stuck_in_a_handler)
+{
+	const struct rlimit no_core = {0, 0};
+	struct wt_server s;
+	struct wt_client c;
+	struct wt_response r;
+	pid_t before[2], now[2];
+	int kill_s = wt_scaled_ms(1000) / 1000;
+	char line[160];
+	long long deadline;
+	size_t replaced = 0;
+	int ret;
+
+	/* Valgrind's first pass over new code can hold a loop turn for a while. */
+	snprintf(line, sizeof(line),
+		 "watchdog: no loop progress for %d s in module call stall.forever while "
+		 "serving \"GET /forever\"",
+		 kill_s);
+	ck_assert_int_eq(setrlimit(RLIMIT_CORE, &no_core), 0);
+	wt_serve(&s, "'workers': 2, 'watchdog': {'kill': %d}," STALL_CONFIG, kill_s);
+	WT_OK(wt_wait_workers(&s, 2, 0, before, WT_TIMEOUT_MS));
+	WT_OK(wt_client_open(&c, &s, 0));
+	c.timeout_ms = wt_scaled_ms(WT_TIMEOUT_MS) + kill_s * 1000;
+	WT_OK(wt_sends(&c, "GET /forever HTTP/1.1\r\nHost: test\r\n\r\n"));
+	ret = wt_read_response(&c, &r, false);
+	ck_assert_msg(ret == -EPROTO || ret == -ECONNRESET,
+		      "expected the connection to drop, got %s",
+		      ret ? strerror(-ret) : "an answer");
+	wt_client_close(&c);
+	WT_OK(wt_wait_log(&s, line, WT_TIMEOUT_MS));
+	WT_OK(wt_wait_log(&s, "was killed by signal 6 (SIGABRT); respawning", WT_TIMEOUT_MS));
+	deadline = wt_now_ms() + wt_scaled_ms(WT_TIMEOUT_MS);
+	while (wt_now_ms() < deadline) {
+		replaced = 0;
+		if (wt_workers(&s, now, 2) == 2)
+			for (int i = 0; i < 2; i++)
+				replaced += now[i] != before[0] && now[i] != before[1];
+		if (replaced == 1)
+			break;
+		pause_ms(20);
+	}
+	ck_assert_uint_eq(replaced, 1);
+	expect_hello(&s, 0);
+	expect_hello(&s, 0);
+	ck_assert_uint_eq(wt_log_count(&s, "watchdog: no loop progress"), 1);
 	wt_stop_ok(&s);
 }
 END_TEST
@@ -2184,6 +2264,12 @@ static Suite *prefork_suite(void)
 	tcase_add_test(tc, tcp_and_unix_listeners_together);
 	tcase_add_test(tc, reload_applies_listen_options);
 	tcase_add_test(tc, auto_workers_follow_the_affinity_mask);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("watchdog");
+	tcase_set_timeout(tc, WT_TEST_TIMEOUT_S);
+	tcase_add_test(tc, watchdog_warns_of_a_handler_that_holds_the_loop);
+	tcase_add_test(tc, watchdog_kills_a_worker_stuck_in_a_handler);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("control");

@@ -78,11 +78,11 @@ static const struct bad_case {
 	{"{\"worker\": 2}",
 	 "worker: unknown key (expected one of: listen, workers, cpu_affinity, event, log_level, "
 	 "log_file, pid_file, shutdown_timeout, recover, http, modules, routes, offload_threads, "
-	 "worker_connections)"},
+	 "worker_connections, watchdog)"},
 	{"{\"work ers\": 2}",
 	 "[\"work ers\"]: unknown key (expected one of: listen, workers, cpu_affinity, event, "
 	 "log_level, log_file, pid_file, shutdown_timeout, recover, http, modules, routes, "
-	 "offload_threads, worker_connections)"},
+	 "offload_threads, worker_connections, watchdog)"},
 
 	/* workers */
 	{"{\"workers\": \"many\"}",
@@ -165,6 +165,13 @@ static const struct bad_case {
 	{"{\"recover\": {\"limit\": 3}}",
 	 "recover.limit: unknown key (expected one of: max, window)"},
 	{"{\"recover\": 3}", "recover: expected an object, got integer 3"},
+	{"{\"watchdog\": {\"warn\": -0.5}}",
+	 "watchdog.warn: expected a number of seconds from 0 to 86400, got -0.5"},
+	{"{\"watchdog\": {\"kill\": \"30\"}}",
+	 "watchdog.kill: expected a number of seconds from 0 to 86400, got string \"30\""},
+	{"{\"watchdog\": {\"warn_ms\": 100}}",
+	 "watchdog.warn_ms: unknown key (expected one of: warn, kill)"},
+	{"{\"watchdog\": true}", "watchdog: expected an object, got boolean true"},
 
 	/* event and log_level */
 	{"{\"event\": \"kqueue\"}",
@@ -526,6 +533,10 @@ START_TEST(test_process_keys)
 	ck_assert_uint_eq(cfg->recover_max, 3);
 	ck_assert_uint_eq(cfg->recover_window_ms, 1000);
 	config_free(cfg);
+	cfg = parse_ok("{\"watchdog\": {\"warn\": 0.25, \"kill\": 0}}");
+	ck_assert_uint_eq(cfg->watchdog_warn_ms, 250);
+	ck_assert_uint_eq(cfg->watchdog_kill_ms, 0);
+	config_free(cfg);
 	cfg = parse_ok("{\"cpu_affinity\": false}");
 	ck_assert(!cfg->cpu_affinity);
 	config_free(cfg);
@@ -557,6 +568,8 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(cfg->shutdown_timeout_ms, CONFIG_DEFAULT_SHUTDOWN_TIMEOUT_MS);
 	ck_assert_uint_eq(cfg->recover_max, CONFIG_DEFAULT_RECOVER_MAX);
 	ck_assert_uint_eq(cfg->recover_window_ms, CONFIG_DEFAULT_RECOVER_WINDOW_MS);
+	ck_assert_uint_eq(cfg->watchdog_warn_ms, CONFIG_DEFAULT_WATCHDOG_WARN_MS);
+	ck_assert_uint_eq(cfg->watchdog_kill_ms, CONFIG_DEFAULT_WATCHDOG_KILL_MS);
 	ck_assert_ptr_null(cfg->pid_file);
 	ck_assert_ptr_null(cfg->log_file);
 	config_free(cfg);
