@@ -98,8 +98,7 @@ static unsigned read_reloads(const char *path, unsigned *done, char *line, size_
  * reloads asked for together, or during one, share the next one). A reopen is answered by
  * the line "PID ok WHAT" or "PID error WHY" in PID_FILE.reopen that names this process.
  */
-static const char *read_answer(const char *path, int sig, unsigned before, char *line,
-			       size_t len)
+static const char *read_answer(const char *path, int sig, unsigned before, char *line, size_t len)
 {
 	char mine[32];
 	const char *what;
@@ -124,8 +123,8 @@ static const char *read_answer(const char *path, int sig, unsigned before, char 
 }
 
 /* Prints "warren: @before WHAT @after" for "ok WHAT", or "warren: @action failed: WHY". */
-static int wait_answer(const char *path, int sig, unsigned before, pid_t master,
-		       const char *action, const char *prefix, const char *suffix)
+static int wait_answer(const char *path, int sig, unsigned before, pid_t master, const char *action,
+		       const char *prefix, const char *suffix)
 {
 	uint64_t deadline = timer_now_ms() + RELOAD_WAIT_MS;
 	char line[1100];

@@ -60,7 +60,7 @@ struct worker_slot {
 struct generation {
 	struct server *srv;
 	struct worker_slot *slots;
-	char *notes; /* NOTE_LEN per slot, shared: each worker's last error line */
+	char *notes;		   /* NOTE_LEN per slot, shared: each worker's last error line */
 	struct worker_beat *beats; /* shared with the workers, one each (core/worker.h) */
 	unsigned nworkers;
 	unsigned alive;
