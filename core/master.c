@@ -447,6 +447,10 @@ static void worker_ready(struct master *m, pid_t pid)
 			if (g->slots[i].pid != pid || g->slots[i].ready)
 				continue;
 			g->slots[i].ready = true;
+			/* The watchdog's clock starts here, not at a look it took before. */
+			g->slots[i].beat = __atomic_load_n(&g->beats[i].count, __ATOMIC_RELAXED);
+			g->slots[i].beat_since = timer_now_ms();
+			g->slots[i].wd_kill_at = 0;
 			if (g->serving || ++g->ready < g->nworkers)
 				return;
 			g->serving = true;
