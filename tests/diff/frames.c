@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "http.h"
+#include "server/config.h"
+#include "http/http.h"
 #include "http_input.h"
-#include "server.h"
-#include "worker.h"
+#include "server/server.h"
+#include "server/worker.h"
 
 /* Small enough for the fuzzer to cross them; the reference parser is given no limits. */
 static const char config_json[] =

@@ -3,12 +3,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "http.h"
+#include "server/config.h"
+#include "http/http.h"
 #include "http_input.h"
-#include "router.h"
-#include "server.h"
-#include "worker.h"
+#include "http/router.h"
+#include "server/server.h"
+#include "server/worker.h"
 
 extern const struct warren_module warren_builtin_module_echo;
 

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "check_main.h"
-#include "chunked.h"
+#include "http/chunked.h"
 
 #define MAX_BODY 100
 

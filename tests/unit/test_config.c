@@ -14,8 +14,8 @@
 #include <http_parser.h>
 
 #include "check_main.h"
-#include "config.h"
-#include "router.h"
+#include "server/config.h"
+#include "http/router.h"
 
 static struct config *parse_ok(const char *json)
 {

@@ -7,11 +7,11 @@
 #include <string.h>
 
 #include "check_main.h"
-#include "config.h"
-#include "http.h"
-#include "router.h"
-#include "server.h"
-#include "worker.h"
+#include "server/config.h"
+#include "http/http.h"
+#include "http/router.h"
+#include "server/server.h"
+#include "server/worker.h"
 
 extern const struct warren_module warren_builtin_module_echo;
 

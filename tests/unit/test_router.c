@@ -7,7 +7,7 @@
 #include <http_parser.h>
 
 #include "check_main.h"
-#include "router.h"
+#include "http/router.h"
 
 #define BIT(m) (UINT64_C(1) << (m))
 

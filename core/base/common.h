@@ -1,0 +1,48 @@
+/* core/base/common.h - small helpers shared by every core file (never installed). */
+#ifndef WARREN_CORE_COMMON_H
+#define WARREN_CORE_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <warren/module.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+/* clang-format would glue the cast's operand to the minus sign. */
+/* clang-format off */
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+/* clang-format on */
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* The value of a hexadecimal digit, or -1. */
+static inline int hex_value(unsigned char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+#define WARREN_ERROR_MAX 512
+
+/* The one error carrier of config loading and module callbacks. */
+struct warren_error {
+	char msg[WARREN_ERROR_MAX];
+};
+
+/*
+ * Writes @s (@len bytes, not NUL-terminated) quoted into @buf for an error message:
+ * control bytes as \xNN, '"' and '\\' escaped, cut after @max bytes with "...". @size
+ * must be at least 4 * @max + 8. Returns @buf.
+ */
+const char *warren__quote(char *buf, size_t size, const char *s, size_t len, size_t max);
+
+/* Like warren_error_set() but prefixes what is already in @err with a path. */
+void warren__error_prefix(struct warren_error *err, const char *fmt, ...) WARREN_PRINTF(2, 3);
+
+#endif /* WARREN_CORE_COMMON_H */

@@ -1,0 +1,454 @@
+/* core/http/async.c - what lets a handler answer later: request timers, watches on the module's
+ * file descriptors, and each worker's offload threads, whose results come back to the
+ * event loop through an eventfd. */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "server/crash.h"
+#include "http/http.h"
+#include "base/log.h"
+
+struct offload_job {
+	struct offload_job *next;
+	struct conn *c;
+	const char *what; /* the handler that queued it, for a crash report */
+	void (*work)(void *arg);
+	void (*done)(struct warren_request *r, void *arg);
+	void *arg;
+};
+
+struct offload {
+	struct worker *w;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	struct offload_job *queue, **queue_tail;       /* waiting for a thread */
+	struct offload_job *finished, **finished_tail; /* back, waiting for the loop */
+	bool stop;
+	pthread_t *threads;
+	unsigned nthreads;
+	int efd;
+	struct rx_handle h;
+	struct rx_op op;
+	uint64_t count;
+};
+
+/* A request that can still be answered: what async calls and callbacks need. */
+static bool request_live(const struct warren_request *r)
+{
+	return r->started && !r->answered && !r->aborted;
+}
+
+/* ---- Timers ---------------------------------------------------------------------------- */
+
+static void unlink_timer(struct warren_timer *t)
+{
+	for (struct warren_timer **link = &t->r->timers; *link; link = &(*link)->next) {
+		if (*link == t) {
+			*link = t->next;
+			break;
+		}
+	}
+}
+
+static void on_request_timer(struct timer *tm)
+{
+	struct warren_timer *t = container_of(tm, struct warren_timer, t);
+	struct conn *c = t->r->c;
+
+	unlink_timer(t);
+	module_enter(c, handler_id(c));
+	t->fn(t->r, t->arg);
+	module_leave(c);
+}
+
+WARREN_API int warren_timer_add(struct warren_request *r, uint64_t ms, warren_timer_fn fn,
+				void *arg, struct warren_timer **timer)
+{
+	struct worker *w = r->c->w;
+	struct warren_timer *t;
+
+	if (!fn || !request_live(r))
+		return -EINVAL;
+	if (ms > UINT64_MAX / 2)
+		ms = UINT64_MAX / 2;
+	t = pool_alloc(&r->c->pool, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	timer_init(&t->t, on_request_timer);
+	t->r = r;
+	t->fn = fn;
+	t->arg = arg;
+	if (timer_set(&w->timers, &t->t, w->now_ms + ms) < 0)
+		return -ENOMEM;
+	t->next = r->timers;
+	r->timers = t;
+	if (timer)
+		*timer = t;
+	return 0;
+}
+
+WARREN_API void warren_timer_cancel(struct warren_timer *t)
+{
+	if (!t || !timer_armed(&t->t))
+		return;
+	timer_cancel(&t->r->c->w->timers, &t->t);
+	unlink_timer(t);
+}
+
+/* ---- Watches --------------------------------------------------------------------------- */
+
+static void watch_free(struct rx_handle *h)
+{
+	free(container_of(h, struct warren_watch, h));
+}
+
+void async_watch_close(struct worker *w, struct warren_watch *wt)
+{
+	rx_close(w->rx, &wt->h, watch_free);
+}
+
+static void unlink_watch(struct warren_watch *wt)
+{
+	for (struct warren_watch **link = &wt->r->watches; *link; link = &(*link)->next) {
+		if (*link == wt) {
+			*link = wt->next;
+			break;
+		}
+	}
+}
+
+static void on_watch(struct rx_op *op, int res)
+{
+	struct warren_watch *wt = container_of(op, struct warren_watch, op);
+	struct warren_request *r = wt->r;
+	struct conn *c = r->c;
+	warren_fd_fn fn = wt->fn;
+	void *arg = wt->arg;
+	int fd = wt->h.fd;
+	unsigned events = 0;
+
+	if (res < 0)
+		events = WARREN_FD_ERROR;
+	else {
+		if (res & POLLIN)
+			events |= WARREN_FD_READ;
+		if (res & POLLOUT)
+			events |= WARREN_FD_WRITE;
+		if (res & (POLLERR | POLLHUP | POLLNVAL))
+			events |= WARREN_FD_ERROR;
+	}
+	/* One-shot: the watch is gone before its callback, which may watch the fd again. */
+	unlink_watch(wt);
+	async_watch_close(c->w, wt);
+	module_enter(c, handler_id(c));
+	fn(r, fd, events, arg);
+	module_leave(c);
+}
+
+WARREN_API int warren_fd_watch(struct warren_request *r, int fd, unsigned events, warren_fd_fn fn,
+			       void *arg, struct warren_watch **watch)
+{
+	struct worker *w = r->c->w;
+	struct warren_watch *wt;
+	unsigned mask = 0;
+	int ret;
+
+	if (!fn || fd < 0 || !request_live(r) || !(events & (WARREN_FD_READ | WARREN_FD_WRITE)) ||
+	    (events & ~(unsigned)(WARREN_FD_READ | WARREN_FD_WRITE)))
+		return -EINVAL;
+	if (events & WARREN_FD_READ)
+		mask |= POLLIN;
+	if (events & WARREN_FD_WRITE)
+		mask |= POLLOUT;
+	wt = calloc(1, sizeof(*wt));
+	if (!wt)
+		return -ENOMEM;
+	ret = rx_open(w->rx, &wt->h, fd, RX_F_FOREIGN);
+	if (ret < 0) {
+		free(wt);
+		return ret;
+	}
+	wt->r = r;
+	wt->fn = fn;
+	wt->arg = arg;
+	ret = rx_poll(w->rx, &wt->h, &wt->op, mask, on_watch);
+	if (ret < 0) {
+		async_watch_close(w, wt);
+		return ret;
+	}
+	wt->next = r->watches;
+	r->watches = wt;
+	if (watch)
+		*watch = wt;
+	return 0;
+}
+
+WARREN_API void warren_fd_unwatch(struct warren_watch *wt)
+{
+	if (!wt)
+		return;
+	unlink_watch(wt);
+	async_watch_close(wt->r->c->w, wt);
+}
+
+/* ---- Offload threads ------------------------------------------------------------------- */
+
+static void *offload_thread(void *arg)
+{
+	struct offload *o = arg;
+
+	pthread_mutex_lock(&o->lock);
+	for (;;) {
+		struct offload_job *j;
+		uint64_t one = 1;
+
+		while (!o->stop && !o->queue)
+			pthread_cond_wait(&o->wake, &o->lock);
+		if (o->stop)
+			break;
+		j = o->queue;
+		o->queue = j->next;
+		if (!o->queue)
+			o->queue_tail = &o->queue;
+		pthread_mutex_unlock(&o->lock);
+
+		crash_thread_enter(j->what, " (offload work)");
+		j->work(j->arg);
+		crash_thread_leave();
+
+		pthread_mutex_lock(&o->lock);
+		j->next = NULL;
+		*o->finished_tail = j;
+		o->finished_tail = &j->next;
+		/* The eventfd counter never blocks a writer short of 2^64 - 1 wake-ups. */
+		if (write(o->efd, &one, sizeof(one)) < 0)
+			log_error("offload: cannot wake the worker: %s", strerror(errno));
+	}
+	pthread_mutex_unlock(&o->lock);
+	return NULL;
+}
+
+/* A job is back (or dropped): its connection may free what waited for it. */
+static void job_finish(struct offload_job *j, bool run_done)
+{
+	struct conn *c = j->c;
+	struct warren_request *r = &c->req;
+
+	c->jobs--;
+	if (run_done && c->state != CONN_CLOSED && request_live(r)) {
+		module_enter(c, handler_id(c));
+		j->done(r, j->arg);
+		module_leave(c);
+	}
+	free(j);
+	if (c->jobs)
+		return;
+	http_jobs_done(c);
+	if (c->released)
+		conn_free(c);
+	else if (c->state != CONN_CLOSED)
+		conn_kick(c);
+}
+
+static void on_offload_wake(struct rx_op *op, int res);
+
+static void offload_arm(struct offload *o)
+{
+	int ret = rx_recv(o->w->rx, &o->h, &o->op, &o->count, sizeof(o->count), on_offload_wake);
+
+	if (ret < 0)
+		log_error("offload: cannot wait for finished jobs: %s", strerror(-ret));
+}
+
+static void on_offload_wake(struct rx_op *op, int res)
+{
+	struct offload *o = container_of(op, struct offload, op);
+	struct offload_job *done;
+
+	(void)res;
+	pthread_mutex_lock(&o->lock);
+	done = o->finished;
+	o->finished = NULL;
+	o->finished_tail = &o->finished;
+	pthread_mutex_unlock(&o->lock);
+	while (done) {
+		struct offload_job *j = done;
+
+		done = j->next;
+		job_finish(j, true);
+	}
+	offload_arm(o);
+}
+
+static void offload_free(struct offload *o)
+{
+	free(o->threads);
+	pthread_cond_destroy(&o->wake);
+	pthread_mutex_destroy(&o->lock);
+	free(o);
+}
+
+static void offload_release(struct rx_handle *h)
+{
+	offload_free(container_of(h, struct offload, h));
+}
+
+/*
+ * Tells the threads to exit once their job is done; true when all of them did within
+ * @ms. A job's cleanups are module code that must run, but one that blocks for good
+ * must not hold the worker's exit for longer than a stop may take.
+ */
+static bool offload_join(struct offload *o, unsigned ms)
+{
+	struct timespec deadline;
+
+	pthread_mutex_lock(&o->lock);
+	o->stop = true;
+	pthread_cond_broadcast(&o->wake);
+	pthread_mutex_unlock(&o->lock);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += ms / 1000;
+	deadline.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (deadline.tv_nsec >= 1000000000) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000;
+	}
+	for (unsigned i = 0; i < o->nthreads; i++) {
+		if (pthread_timedjoin_np(o->threads[i], NULL, &deadline) != 0) {
+			for (; i < o->nthreads; i++)
+				pthread_detach(o->threads[i]);
+			return false;
+		}
+	}
+	return true;
+}
+
+static int offload_start(struct worker *w)
+{
+	unsigned want = w->cfg->offload_threads;
+	struct offload *o = calloc(1, sizeof(*o));
+	int ret;
+
+	if (!o)
+		return -ENOMEM;
+	o->w = w;
+	o->queue_tail = &o->queue;
+	o->finished_tail = &o->finished;
+	pthread_mutex_init(&o->lock, NULL);
+	pthread_cond_init(&o->wake, NULL);
+	o->threads = calloc(want, sizeof(*o->threads));
+	if (!o->threads) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+	o->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (o->efd < 0) {
+		ret = -errno;
+		goto out_free;
+	}
+	for (unsigned i = 0; i < want; i++) {
+		ret = pthread_create(&o->threads[o->nthreads], NULL, offload_thread, o);
+		if (ret == 0)
+			o->nthreads++;
+		else
+			log_warn("offload: started %u of %u threads: %s", o->nthreads, want,
+				 strerror(ret));
+	}
+	if (o->nthreads == 0) {
+		ret = -EAGAIN;
+		goto out_close_efd;
+	}
+	ret = rx_open(w->rx, &o->h, o->efd, 0);
+	if (ret < 0)
+		goto out_join;
+	w->offload = o;
+	offload_arm(o);
+	return 0;
+
+out_join:
+	/* Idle threads: they exit at once, and must be gone before o is freed. */
+	pthread_mutex_lock(&o->lock);
+	o->stop = true;
+	pthread_cond_broadcast(&o->wake);
+	pthread_mutex_unlock(&o->lock);
+	for (unsigned i = 0; i < o->nthreads; i++)
+		pthread_join(o->threads[i], NULL);
+out_close_efd:
+	close(o->efd);
+out_free:
+	offload_free(o);
+	return ret;
+}
+
+void offload_stop(struct worker *w)
+{
+	struct offload *o = w->offload;
+	struct offload_job *left;
+
+	if (!o)
+		return;
+	w->offload = NULL;
+	if (!offload_join(o, w->cfg->shutdown_timeout_ms)) {
+		/* The memory stays with the thread that is still running. */
+		log_warn("offload: a job is still running as the worker stops");
+		return;
+	}
+	/* Jobs never started, and results never collected: their connections are gone. */
+	pthread_mutex_lock(&o->lock);
+	left = o->queue;
+	o->queue = NULL;
+	pthread_mutex_unlock(&o->lock);
+	while (left) {
+		struct offload_job *j = left;
+
+		left = j->next;
+		job_finish(j, false);
+	}
+	left = o->finished;
+	o->finished = NULL;
+	while (left) {
+		struct offload_job *j = left;
+
+		left = j->next;
+		job_finish(j, false);
+	}
+	rx_close(w->rx, &o->h, offload_release);
+}
+
+WARREN_API int warren_offload(struct warren_request *r, void (*work)(void *arg),
+			      void (*done)(struct warren_request *r, void *arg), void *arg)
+{
+	struct conn *c = r->c;
+	struct worker *w = c->w;
+	struct offload_job *j;
+	int ret;
+
+	if (!work || !done || !request_live(r))
+		return -EINVAL;
+	if (!w->offload) {
+		ret = offload_start(w);
+		if (ret < 0)
+			return ret;
+	}
+	j = malloc(sizeof(*j));
+	if (!j)
+		return -ENOMEM;
+	*j = (struct offload_job){.c = c,
+				  .what = handler_id(c),
+				  .work = work,
+				  .done = done,
+				  .arg = arg};
+	c->jobs++;
+	pthread_mutex_lock(&w->offload->lock);
+	*w->offload->queue_tail = j;
+	w->offload->queue_tail = &j->next;
+	pthread_cond_signal(&w->offload->wake);
+	pthread_mutex_unlock(&w->offload->lock);
+	return 0;
+}

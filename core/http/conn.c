@@ -1,0 +1,540 @@
+/* core/http/conn.c - a client connection's life on the reactor: read, serve, write, time out,
+ * close. The connection is half-duplex on purpose: while responses are being written
+ * it does not read, so the read buffer never moves under an in-flight receive and a
+ * client that does not read its responses cannot make the server buffer without bound. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "http/http.h"
+#include "base/log.h"
+
+/* After an error response, how long to drain what the client still sends, so that
+ * closing does not reset the connection before the client has read the response. */
+#define LINGER_MS 2000
+
+static void conn_continue(struct conn *c);
+
+/*
+ * Keep-alive connections waiting for their next request, oldest first: at the cap the
+ * oldest one makes room for a new client. Joining and leaving are O(1), once per request.
+ */
+static void idle_add(struct conn *c)
+{
+	struct worker *w = c->w;
+
+	c->idle = true;
+	c->idle_next = NULL;
+	c->idle_prev = w->idle_tail;
+	if (w->idle_tail)
+		w->idle_tail->idle_next = c;
+	else
+		w->idle_head = c;
+	w->idle_tail = c;
+	w->nidle++;
+	if (w->accept_paused)
+		worker_may_accept(w);
+}
+
+static void idle_remove(struct conn *c)
+{
+	struct worker *w = c->w;
+
+	if (c->reclaiming) {
+		c->reclaiming = false;
+		w->reclaiming--;
+	}
+	if (!c->idle)
+		return;
+	c->idle = false;
+	w->nidle--;
+	if (c->idle_prev)
+		c->idle_prev->idle_next = c->idle_next;
+	else
+		w->idle_head = c->idle_next;
+	if (c->idle_next)
+		c->idle_next->idle_prev = c->idle_prev;
+	else
+		w->idle_tail = c->idle_prev;
+	c->idle_prev = c->idle_next = NULL;
+}
+
+void conn_free(struct conn *c)
+{
+	http_conn_fini(c);
+	free(c);
+}
+
+static void conn_release(struct rx_handle *h)
+{
+	struct conn *c = container_of(h, struct conn, h);
+
+	/* Offloaded work still running may write into the request's memory. */
+	if (c->jobs) {
+		c->released = true;
+		return;
+	}
+	conn_free(c);
+}
+
+static void conn_close(struct conn *c)
+{
+	struct worker *w = c->w;
+
+	if (c->state == CONN_CLOSED)
+		return;
+	c->state = CONN_CLOSED;
+	idle_remove(c);
+	timer_cancel(&w->timers, &c->timer);
+	timer_cancel(&w->timers, &c->kick);
+	http_abort(c);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		w->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	w->nconns--;
+	rx_close(w->rx, &c->h, conn_release);
+	worker_may_accept(w);
+}
+
+static void arm_timer(struct conn *c, unsigned ms)
+{
+	if (timer_set(&c->w->timers, &c->timer, c->w->now_ms + ms) < 0)
+		conn_close(c);
+}
+
+static void on_write(struct rx_op *op, int res);
+static void on_read(struct rx_op *op, int res);
+static void wait_for_module(struct conn *c);
+static void arm_read_timer(struct conn *c);
+
+static bool output_pending(const struct conn *c)
+{
+	return c->wsent < c->wlen || c->ext.kind != OUT_NONE;
+}
+
+/* Writes what wbuf holds, then a body that is not in it: borrowed memory in the same
+ * writev, a file with sendfile once wbuf is out. */
+static void start_write(struct conn *c)
+{
+	struct out_ext *e = &c->ext;
+	int n = 0, ret;
+
+	if (c->h.wr)
+		return; /* on_write continues */
+	c->state = CONN_WRITING;
+	if (c->wsent < c->wlen) {
+		c->ext_iov[n].iov_base = c->wbuf + c->wsent;
+		c->ext_iov[n++].iov_len = c->wlen - c->wsent;
+	}
+	if (e->kind == OUT_BORROWED) {
+		c->ext_iov[n].iov_base = (char *)e->data + e->sent;
+		c->ext_iov[n++].iov_len = e->len - e->sent;
+	}
+	if (n > 0)
+		ret = rx_send(c->w->rx, &c->h, &c->wr_op, c->ext_iov, n, on_write);
+	else
+		ret = rx_sendfile(c->w->rx, &c->h, &c->wr_op, e->fd, &e->off, e->len - e->sent,
+				  on_write);
+	if (ret < 0) {
+		conn_close(c);
+		return;
+	}
+	arm_timer(c, c->w->cfg->send_timeout_ms);
+}
+
+/* A receive into @buf, or (NULL) into a buffer the reactor chooses when data comes. */
+static int post_recv(struct conn *c, char *buf, size_t len)
+{
+	c->recv_chosen = !buf;
+	return rx_recv(c->w->rx, &c->h, &c->rd_op, buf, len, on_read);
+}
+
+static void start_linger(struct conn *c)
+{
+	c->state = CONN_LINGERING;
+	shutdown(c->h.fd, SHUT_WR);
+	arm_timer(c, LINGER_MS);
+	if (c->state == CONN_CLOSED || c->h.rd)
+		return;
+	/* What arrives now is thrown away: into buffers the reactor chooses and takes back. */
+	if (post_recv(c, NULL, 0) < 0)
+		conn_close(c);
+}
+
+/* A module holds a whole request: the connection waits for it, only watching for the
+ * client going away. */
+static bool waiting_for_module(const struct conn *c)
+{
+	return (c->req.async && c->req.complete) || c->req.ending;
+}
+
+/* Serves what is buffered (when no I/O is in flight) and decides what to wait for next. */
+static void conn_advance(struct conn *c)
+{
+	if (c->state == CONN_CLOSED)
+		return;
+	/* The watch for a hang-up only lasts while a module holds the request. */
+	if (c->h.rd == &c->rd_op && c->rd_op.kind == RX_POLL && !waiting_for_module(c))
+		rx_cancel(c->w->rx, &c->h, &c->rd_op);
+	if (!c->h.wr && !c->h.rd && !c->close_after_write && c->rpos < c->rlen) {
+		if (http_process(c) < 0) {
+			conn_close(c);
+			return;
+		}
+		http_rbuf_done(c);
+	}
+	conn_continue(c);
+}
+
+static void conn_continue(struct conn *c)
+{
+	size_t room;
+
+	if (output_pending(c)) {
+		start_write(c);
+		return;
+	}
+	if (c->h.wr)
+		return;
+	c->wlen = c->wsent = 0;
+	if (c->close_after_write) {
+		start_linger(c);
+		return;
+	}
+	if (waiting_for_module(c)) {
+		wait_for_module(c);
+		return;
+	}
+	/* A graceful stop closes a connection once it is idle; a reload's drain gives it a
+	 * moment, as its last response may have promised keep-alive to a client that is
+	 * sending the next request right now (answered with "Connection: close"). */
+	if (c->w->stopping && !c->request_begun && !c->w->drain_idle_ms) {
+		conn_close(c);
+		return;
+	}
+	if (c->h.rd)
+		return;
+	http_conn_trim(c);
+	if (!c->rbuf) {
+		/* Nothing buffered: the buffer is chosen when data comes, not held meanwhile. */
+		c->state = CONN_READING;
+		if (post_recv(c, NULL, 0) < 0) {
+			conn_close(c);
+			return;
+		}
+		arm_read_timer(c);
+		if (c->served && !c->request_begun)
+			idle_add(c);
+		return;
+	}
+	room = http_rbuf_make_room(c);
+	if (room == 0 && http_holds_buffer(c)) {
+		/* A body reader that does not keep up: the client waits (TCP back-pressure). */
+		wait_for_module(c);
+		return;
+	}
+	if (room == 0) {
+		if (http_respond_error(c, c->req.headers_done ? 413 : 431) < 0)
+			conn_close(c);
+		else
+			start_write(c);
+		return;
+	}
+	c->state = CONN_READING;
+	if (post_recv(c, c->rbuf + c->rlen, room) < 0) {
+		conn_close(c);
+		return;
+	}
+	arm_read_timer(c);
+}
+
+static void arm_read_timer(struct conn *c)
+{
+	const struct config *cfg = c->w->cfg;
+
+	/*
+	 * Idle between requests: the keep-alive timeout; a new connection gets the header
+	 * timeout for its first request. A head must arrive whole within header_timeout of
+	 * its first byte, however slowly it trickles in; a body only has to keep moving.
+	 */
+	if (!c->request_begun) {
+		unsigned ms = c->served ? cfg->keepalive_timeout_ms : cfg->header_timeout_ms;
+
+		if (c->w->stopping && c->w->drain_idle_ms < ms)
+			ms = c->w->drain_idle_ms;
+		arm_timer(c, ms);
+	} else if (c->req.headers_done)
+		arm_timer(c, cfg->body_timeout_ms);
+	else if (!c->head_deadline_set) {
+		c->head_deadline_set = true;
+		arm_timer(c, cfg->header_timeout_ms);
+	}
+}
+
+static void on_hangup(struct rx_op *op, int res)
+{
+	struct conn *c = container_of(op, struct conn, rd_op);
+
+	(void)res;
+	conn_close(c);
+}
+
+/* While a module holds the request nothing is read: only a hang-up is watched for, so
+ * that the module hears of it, and the module's deadline is kept. */
+static void wait_for_module(struct conn *c)
+{
+	struct warren_request *r = &c->req;
+
+	c->state = CONN_READING;
+	if (!c->h.rd && rx_poll(c->w->rx, &c->h, &c->rd_op, POLLRDHUP, on_hangup) < 0) {
+		conn_close(c);
+		return;
+	}
+	if (r->async && r->complete) {
+		uint64_t now = c->w->now_ms;
+
+		arm_timer(c, r->async_deadline > now ? (unsigned)(r->async_deadline - now) : 0);
+	} else if (!r->ending) {
+		arm_timer(c, c->w->cfg->body_timeout_ms);
+	}
+}
+
+static void on_read(struct rx_op *op, int res)
+{
+	struct conn *c = container_of(op, struct conn, rd_op);
+	bool chosen = c->recv_chosen, reclaimed = c->reclaiming;
+
+	idle_remove(c);
+	/* A request came before the reclaim could end the receive: it is served, and
+	 * another idle connection has to make room. */
+	if (reclaimed && (res > 0 || res == -ENOBUFS))
+		worker_make_room(c->w);
+	if (res == -ENOBUFS && chosen && c->state != CONN_LINGERING) {
+		/* The reactor ran out of buffers to choose from: read into one of ours. */
+		if (http_rbuf_make_room(c) == 0)
+			conn_close(c);
+		else
+			conn_continue(c);
+		return;
+	}
+	if (res <= 0) {
+		/* A buffer chosen when the receive was posted (io_uring without a ring). */
+		if (chosen && op->recv.buf)
+			rx_buf_put(c->w->rx, op->recv.buf);
+		conn_close(c);
+		return;
+	}
+	if (c->state == CONN_LINGERING) {
+		/* Discard, and keep reading until the client closes or the timer fires. A
+		 * receive posted before lingering began read into rbuf, which is ours. */
+		if (chosen)
+			rx_buf_put(c->w->rx, op->recv.buf);
+		if (post_recv(c, NULL, 0) < 0)
+			conn_close(c);
+		return;
+	}
+	if (chosen)
+		http_rbuf_take(c, op->recv.buf, op->recv.len, (size_t)res);
+	else
+		c->rlen += (size_t)res;
+	if (!c->request_begun)
+		c->head_deadline_set = false;
+	conn_advance(c);
+}
+
+static void on_write(struct rx_op *op, int res)
+{
+	struct conn *c = container_of(op, struct conn, wr_op);
+	struct warren_request *r = &c->req;
+	size_t n = (size_t)res, from_wbuf = c->wlen - c->wsent;
+
+	http_wbuf_sent(c);
+
+	/* 0 from sendfile: the file ended before the length that was promised. */
+	if (res < 0 || (res == 0 && op->kind == RX_SENDFILE)) {
+		conn_close(c);
+		return;
+	}
+	if (n > from_wbuf) {
+		c->wsent = c->wlen;
+		c->ext.sent += n - from_wbuf;
+		if (c->ext.sent == c->ext.len)
+			http_ext_done(c);
+	} else {
+		c->wsent += n;
+	}
+	if (output_pending(c)) {
+		start_write(c);
+		return;
+	}
+	c->wlen = c->wsent = 0;
+	if (r->want_drain && r->streaming && !r->answered) {
+		r->want_drain = false;
+		r->async_deadline = c->w->now_ms + c->w->cfg->handler_timeout_ms;
+		module_enter(c, handler_id(c));
+		r->drain_fn(r, r->drain_arg);
+		module_leave(c);
+		if (c->state == CONN_CLOSED)
+			return;
+	}
+	conn_advance(c);
+}
+
+static void on_timeout(struct timer *t)
+{
+	struct conn *c = container_of(t, struct conn, timer);
+	int status = 408;
+
+	/* A module that neither answers nor writes within handler_timeout: 504, as a proxy
+	 * answers for an upstream that does not. */
+	if (c->req.async && c->req.complete) {
+		size_t plen;
+		const char *path = http_request_path(c, &plen);
+
+		status = 504;
+		log_warn("%s did not answer %s %.*s within http.handler_timeout (%u ms): 504",
+			 c->req.route ? c->req.route->id : "?",
+			 http_method_str((enum http_method)c->req.method), (int)plen, path,
+			 c->w->cfg->handler_timeout_ms);
+	} else if (c->state != CONN_READING || !c->request_begun || c->close_after_write)
+		status = 0;
+	if (c->h.wr)
+		log_info("closing a connection whose client read nothing for http.send_timeout "
+			 "(%u ms)",
+			 c->w->cfg->send_timeout_ms);
+	if (status && !c->h.wr && http_fail(c, status) == 0) {
+		conn_advance(c);
+		return;
+	}
+	conn_close(c);
+}
+
+static void on_kick(struct timer *t)
+{
+	struct conn *c = container_of(t, struct conn, kick);
+
+	http_deliver_body(c);
+	if (c->state != CONN_CLOSED)
+		conn_advance(c);
+}
+
+void conn_kick(struct conn *c)
+{
+	if (c->state != CONN_CLOSED && !timer_armed(&c->kick) &&
+	    timer_set(&c->w->timers, &c->kick, c->w->now_ms) < 0)
+		conn_close(c);
+}
+
+void conn_flush(struct conn *c)
+{
+	if (c->state != CONN_CLOSED && output_pending(c))
+		start_write(c);
+}
+
+int conn_accept(struct worker *w, int fd)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+	int one = 1, ret;
+
+	if (!c)
+		return -ENOMEM;
+	/* Whole responses go out in one write; Nagle would only delay the last segment. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	ret = http_conn_init(c, w);
+	if (ret < 0)
+		goto out_free_conn;
+	ret = rx_open(w->rx, &c->h, fd, 0);
+	if (ret < 0)
+		goto out_fini_http;
+	timer_init(&c->timer, on_timeout);
+	timer_init(&c->kick, on_kick);
+	c->state = CONN_READING;
+	c->next = w->conns;
+	if (w->conns)
+		w->conns->prev = c;
+	w->conns = c;
+	w->nconns++;
+	conn_continue(c);
+	return 0;
+
+out_fini_http:
+	http_conn_fini(c);
+out_free_conn:
+	free(c);
+	return ret;
+}
+
+void conn_close_all(struct worker *w)
+{
+	while (w->conns)
+		conn_close(w->conns);
+}
+
+void conn_close_idle(struct worker *w)
+{
+	struct conn *c = w->conns;
+
+	while (c) {
+		struct conn *next = c->next;
+
+		if (c->state == CONN_READING && !c->request_begun)
+			conn_close(c);
+		c = next;
+	}
+}
+
+/* The request line, as much as a log line shows of it, when the request has one. */
+#define TARGET_SHOWN 200
+
+void module_stalled(struct conn *c, uint64_t ms)
+{
+	const struct warren_request *r = &c->req;
+	const char *what = c->w->crash.what ? c->w->crash.what : "?";
+
+	if (!r->headers_done || !c->rbuf) {
+		log_warn("worker %u: %s held the event loop for %llu ms (watchdog.warn is %u ms)",
+			 c->w->id, what, (unsigned long long)ms, c->w->stall_warn_ms);
+		return;
+	}
+	log_warn("worker %u: %s held the event loop for %llu ms (watchdog.warn is %u ms) "
+		 "while serving \"%s %.*s%s\"",
+		 c->w->id, what, (unsigned long long)ms, c->w->stall_warn_ms,
+		 http_method_str((enum http_method)r->method),
+		 (int)(r->url_len < TARGET_SHOWN ? r->url_len : TARGET_SHOWN),
+		 c->rbuf + c->req_start + r->url_off, r->url_len > TARGET_SHOWN ? "..." : "");
+}
+
+int conn_reclaim_idle(struct worker *w)
+{
+	struct conn *c = w->idle_head;
+	int ret;
+
+	for (; c && c->reclaiming; c = c->idle_next)
+		;
+	if (!c)
+		return -ENOENT;
+	/* Not closed at once: the receive may hold the first bytes of a next request. */
+	ret = rx_recv_end(w->rx, &c->h, &c->rd_op);
+	if (ret < 0)
+		return ret;
+	c->reclaiming = true;
+	w->reclaiming++;
+	log_debug("worker %u: closing the longest-idle keep-alive connection to make room", w->id);
+	return 0;
+}
+
+void conn_drain_idle(struct worker *w, unsigned ms)
+{
+	for (struct conn *c = w->conns; c; c = c->next)
+		if (c->state == CONN_READING && !c->request_begun &&
+		    c->timer.deadline > w->now_ms + ms)
+			arm_timer(c, ms);
+}

@@ -1,0 +1,596 @@
+/* core/http/request_api.c - the request and response calls of the public module ABI. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <arpa/inet.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "http/http.h"
+
+static struct warren_str slice(const struct warren_request *r, uint32_t off, uint32_t len)
+{
+	struct warren_str s = {r->c->rbuf + r->c->req_start + off, len};
+
+	if (len == 0)
+		s.base = "";
+	return s;
+}
+
+WARREN_API struct warren_str warren_req_method(const struct warren_request *r)
+{
+	const char *m = http_method_str((enum http_method)r->method);
+
+	return (struct warren_str){m, strlen(m)};
+}
+
+WARREN_API struct warren_str warren_req_target(const struct warren_request *r)
+{
+	return slice(r, r->url_off, r->url_len);
+}
+
+WARREN_API struct warren_str warren_req_path(const struct warren_request *r)
+{
+	if (r->path_off == UINT32_MAX)
+		return (struct warren_str){"/", 1};
+	return slice(r, r->path_off, r->path_len);
+}
+
+WARREN_API struct warren_str warren_req_query(const struct warren_request *r)
+{
+	return slice(r, r->query_off, r->query_len);
+}
+
+WARREN_API int warren_req_version(const struct warren_request *r)
+{
+	return r->version;
+}
+
+WARREN_API bool warren_req_header(const struct warren_request *r, const char *name,
+				  struct warren_str *value)
+{
+	const char *base = r->c->rbuf + r->c->req_start;
+	size_t n = strlen(name);
+
+	for (unsigned i = 0; i < r->nhdrs; i++) {
+		const struct http_hdr *h = &r->hdrs[i];
+
+		if (h->name_len == n && strncasecmp(base + h->name_off, name, n) == 0) {
+			if (value)
+				*value = slice(r, h->value_off, h->value_len);
+			return true;
+		}
+	}
+	return false;
+}
+
+WARREN_API size_t warren_req_header_count(const struct warren_request *r)
+{
+	return r->nhdrs;
+}
+
+WARREN_API bool warren_req_header_at(const struct warren_request *r, size_t i,
+				     struct warren_str *name, struct warren_str *value)
+{
+	const struct http_hdr *h;
+
+	if (i >= r->nhdrs)
+		return false;
+	h = &r->hdrs[i];
+	if (name)
+		*name = slice(r, h->name_off, h->name_len);
+	if (value)
+		*value = slice(r, h->value_off, h->value_len);
+	return true;
+}
+
+WARREN_API bool warren_req_param(const struct warren_request *r, const char *name,
+				 struct warren_str *value)
+{
+	size_t n = strlen(name);
+
+	for (size_t i = 0; i < r->match.nparams; i++) {
+		const struct route_param *p = &r->match.params[i];
+
+		if (p->name_len == n && memcmp(p->name, name, n) == 0) {
+			if (value)
+				*value = p->value.len ? p->value : (struct warren_str){"", 0};
+			return true;
+		}
+	}
+	return false;
+}
+
+WARREN_API struct warren_str warren_req_body(const struct warren_request *r)
+{
+	return slice(r, r->body_off, r->body_len);
+}
+
+WARREN_API void *warren_req_alloc(struct warren_request *r, size_t size)
+{
+	return pool_alloc(&r->c->pool, size);
+}
+
+WARREN_API int warren_resp_status(struct warren_request *r, int status)
+{
+	if (status < 200 || status > 599)
+		return -EINVAL;
+	r->status = status;
+	return 0;
+}
+
+static bool valid_header(const char *name, const char *value)
+{
+	size_t len = strlen(name);
+
+	if (!http_is_token(name, len))
+		return false;
+	/* The framing headers are warren's (compared only when the length matches). */
+	if ((len == 14 && strcasecmp(name, "content-length") == 0) ||
+	    (len == 17 && strcasecmp(name, "transfer-encoding") == 0) ||
+	    (len == 10 && strcasecmp(name, "connection") == 0))
+		return false;
+	return value[strcspn(value, "\r\n")] == '\0';
+}
+
+WARREN_API int warren_resp_header(struct warren_request *r, const char *name, const char *value)
+{
+	struct resp_hdr *h;
+	size_t nlen, vlen;
+
+	if (!name || !value || !valid_header(name, value))
+		return -EINVAL;
+	nlen = strlen(name);
+	vlen = strlen(value);
+	h = pool_alloc(&r->c->pool, sizeof(*h) + nlen + vlen + 2);
+	if (!h)
+		return -ENOMEM;
+	h->name = (char *)(h + 1);
+	h->value = h->name + nlen + 1;
+	memcpy(h->name, name, nlen + 1);
+	memcpy(h->value, value, vlen + 1);
+	h->name_len = nlen;
+	h->value_len = vlen;
+	h->next = NULL;
+	*r->resp_tail = h;
+	r->resp_tail = &h->next;
+	return 0;
+}
+
+/* Drops any body set so far. */
+static void response_body_drop(struct warren_request *r)
+{
+	r->c->body_len = 0;
+	if (r->body_ext.kind != OUT_NONE)
+		http_body_ext_drop(r);
+}
+
+/* Appending after a borrowed body: its bytes are copied first, then given back. */
+static int body_to_buffer(struct warren_request *r)
+{
+	struct out_ext e = r->body_ext;
+	int ret;
+
+	if (e.kind == OUT_NONE)
+		return 0;
+	if (e.kind == OUT_FILE)
+		return -EINVAL;
+	r->body_ext.kind = OUT_NONE;
+	r->c->body_len = 0;
+	ret = warren_resp_append(r, e.data, e.len);
+	r->body_ext = e;
+	if (ret < 0)
+		return ret;
+	http_body_ext_drop(r);
+	return 0;
+}
+
+static int body_reserve(struct conn *c, size_t extra)
+{
+	if (extra > SIZE_MAX / 2 - c->body_len)
+		return -ENOMEM;
+	return buf_reserve(&c->w->blocks, &c->body, &c->body_cap, c->body_len + extra);
+}
+
+WARREN_API int warren_resp_append(struct warren_request *r, const void *data, size_t len)
+{
+	struct conn *c = r->c;
+
+	if (len == 0)
+		return 0;
+	if (r->body_ext.kind != OUT_NONE && body_to_buffer(r) < 0)
+		return -ENOMEM;
+	if (body_reserve(c, len) < 0)
+		return -ENOMEM;
+	memcpy(c->body + c->body_len, data, len);
+	c->body_len += len;
+	return 0;
+}
+
+WARREN_API int warren_resp_body(struct warren_request *r, const void *data, size_t len)
+{
+	response_body_drop(r);
+	return warren_resp_append(r, data, len);
+}
+
+WARREN_API int warren_resp_printf(struct warren_request *r, const char *fmt, ...)
+{
+	struct conn *c = r->c;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -EINVAL;
+	if (r->body_ext.kind != OUT_NONE && body_to_buffer(r) < 0)
+		return -ENOMEM;
+	/* +1 for the NUL vsnprintf writes; it is not part of the body. */
+	if (body_reserve(c, (size_t)n + 1) < 0)
+		return -ENOMEM;
+	va_start(ap, fmt);
+	vsnprintf(c->body + c->body_len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	c->body_len += (size_t)n;
+	return 0;
+}
+
+WARREN_API int warren_resp_get_status(const struct warren_request *r)
+{
+	return r->status;
+}
+
+static bool name_is(const struct resp_hdr *h, const char *name)
+{
+	return strcasecmp(h->name, name) == 0;
+}
+
+WARREN_API int warren_resp_header_remove(struct warren_request *r, const char *name)
+{
+	struct resp_hdr **link = &r->resp_hdrs;
+	bool found = false;
+
+	if (!name)
+		return -EINVAL;
+	while (*link) {
+		if (name_is(*link, name)) {
+			*link = (*link)->next;
+			found = true;
+			continue;
+		}
+		link = &(*link)->next;
+	}
+	/* The tail pointer may have pointed into a removed entry. */
+	r->resp_tail = link;
+	return found ? 0 : -ENOENT;
+}
+
+WARREN_API int warren_resp_header_set(struct warren_request *r, const char *name, const char *value)
+{
+	if (!name || !value || !valid_header(name, value))
+		return -EINVAL;
+	warren_resp_header_remove(r, name);
+	return warren_resp_header(r, name, value);
+}
+
+WARREN_API bool warren_resp_header_get(const struct warren_request *r, const char *name,
+				       struct warren_str *value)
+{
+	for (const struct resp_hdr *h = r->resp_hdrs; h; h = h->next) {
+		if (name && name_is(h, name)) {
+			if (value)
+				*value = (struct warren_str){h->value, h->value_len};
+			return true;
+		}
+	}
+	return false;
+}
+
+WARREN_API int warren_resp_body_borrow(struct warren_request *r, const void *data, size_t len,
+				       void (*release)(void *arg), void *arg)
+{
+	if (!data && len)
+		return -EINVAL;
+	response_body_drop(r);
+	r->body_ext = (struct out_ext){
+		.kind = OUT_BORROWED,
+		.data = data,
+		.len = len,
+		.release = release,
+		.arg = arg,
+		.fd = -1,
+	};
+	return 0;
+}
+
+WARREN_API int warren_resp_body_file(struct warren_request *r, int fd, off_t offset, size_t len)
+{
+	struct stat st;
+	int dup_fd;
+
+	if (fd < 0 || offset < 0)
+		return -EINVAL;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode) || (uint64_t)offset > (uint64_t)st.st_size ||
+	    len > (uint64_t)st.st_size - (uint64_t)offset)
+		return -EINVAL;
+	dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (dup_fd < 0)
+		return -errno;
+	response_body_drop(r);
+	r->body_ext = (struct out_ext){
+		.kind = OUT_FILE,
+		.fd = dup_fd,
+		.off = offset,
+		.len = len,
+	};
+	return 0;
+}
+
+/* ---- Requests a module keeps ---------------------------------------------------------- */
+
+/* A request whose response a module may still decide. */
+static bool answerable(const struct warren_request *r)
+{
+	return r->started && !r->answered && !r->aborted;
+}
+
+WARREN_API int warren_req_cleanup(struct warren_request *r, void (*fn)(void *arg), void *arg)
+{
+	struct req_cleanup *cl;
+
+	if (!fn)
+		return -EINVAL;
+	cl = pool_alloc(&r->c->pool, sizeof(*cl));
+	if (!cl)
+		return -ENOMEM;
+	cl->fn = fn;
+	cl->arg = arg;
+	cl->next = r->cleanups;
+	r->cleanups = cl;
+	return 0;
+}
+
+WARREN_API bool warren_req_aborted(const struct warren_request *r)
+{
+	return r->aborted;
+}
+
+WARREN_API void warren_req_on_abort(struct warren_request *r, warren_abort_fn fn, void *arg)
+{
+	r->abort_fn = fn;
+	r->abort_arg = arg;
+}
+
+WARREN_API int warren_req_body_read(struct warren_request *r, warren_body_fn fn, void *arg)
+{
+	if (!fn || !answerable(r))
+		return -EINVAL;
+	if (r->body_fn)
+		return -EALREADY;
+	r->body_fn = fn;
+	r->body_arg = arg;
+	/* What is buffered already comes from the loop, never from inside this call. */
+	conn_kick(r->c);
+	return 0;
+}
+
+WARREN_API int warren_resp_send(struct warren_request *r)
+{
+	struct conn *c = r->c;
+
+	if (!r->async || !answerable(r) || r->streaming)
+		return -EINVAL;
+	if (http_complete(c) < 0) {
+		/* Out of memory for the response: the client gets the connection closed. */
+		c->close_after_write = true;
+		c->wlen = c->wsent;
+	}
+	conn_kick(c);
+	return 0;
+}
+
+WARREN_API int warren_resp_stream_begin(struct warren_request *r, warren_drain_fn drain, void *arg)
+{
+	struct conn *c = r->c;
+	int ret;
+
+	if (!answerable(r) || r->streaming || r->body_ext.kind == OUT_FILE)
+		return -EINVAL;
+	/* A borrowed body goes out copied, like every streamed piece. */
+	ret = body_to_buffer(r);
+	if (ret < 0)
+		return ret;
+	r->drain_fn = drain;
+	r->drain_arg = arg;
+	ret = http_stream_begin(c);
+	if (ret < 0)
+		return ret;
+	r->async_deadline = c->w->now_ms + c->w->cfg->handler_timeout_ms;
+	conn_flush(c);
+	return 0;
+}
+
+/* Output a streamed response may have waiting before a write is refused. */
+#define STREAM_HIGH_WATER (64 * 1024)
+
+WARREN_API int warren_resp_stream_write(struct warren_request *r, const void *data, size_t len)
+{
+	struct conn *c = r->c;
+	int ret;
+
+	if (!answerable(r) || !r->streaming || (!data && len))
+		return -EINVAL;
+	if (c->wlen - c->wsent >= STREAM_HIGH_WATER) {
+		r->want_drain = true;
+		return -EAGAIN;
+	}
+	ret = http_stream_chunk(c, data, len);
+	if (ret < 0)
+		return ret;
+	r->async_deadline = c->w->now_ms + c->w->cfg->handler_timeout_ms;
+	conn_flush(c);
+	return 0;
+}
+
+WARREN_API int warren_resp_stream_end(struct warren_request *r)
+{
+	struct conn *c = r->c;
+
+	if (!answerable(r) || !r->streaming)
+		return -EINVAL;
+	/* From inside the handler, returning is what ends the request. */
+	if (!r->async) {
+		r->stream_ended = true;
+		return 0;
+	}
+	if (http_complete(c) < 0) {
+		c->close_after_write = true;
+		c->wlen = c->wsent;
+	}
+	conn_kick(c);
+	return 0;
+}
+
+/* ---- Decoding, addresses, logging ----------------------------------------------------- */
+
+/*
+ * Decodes percent-escapes (and '+' as a space when @form) of @in into the pool. "%00" is
+ * refused everywhere (C strings end there), "%2F" in a path (it would read as a '/').
+ */
+static int url_decode(struct warren_request *r, struct warren_str in, bool form, bool path,
+		      struct warren_str *out)
+{
+	char *buf = pool_alloc(&r->c->pool, in.len + 1);
+	size_t n = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	for (size_t i = 0; i < in.len; i++) {
+		char ch = in.base[i];
+
+		if (ch == '%') {
+			int hi = i + 2 < in.len ? hex_value((unsigned char)in.base[i + 1]) : -1;
+			int lo = hi >= 0 ? hex_value((unsigned char)in.base[i + 2]) : -1;
+
+			if (hi < 0 || lo < 0)
+				return -EINVAL;
+			ch = (char)(hi << 4 | lo);
+			if (ch == '\0' || (path && ch == '/'))
+				return -EINVAL;
+			i += 2;
+		} else if (form && ch == '+') {
+			ch = ' ';
+		}
+		buf[n++] = ch;
+	}
+	buf[n] = '\0';
+	*out = (struct warren_str){buf, n};
+	return 0;
+}
+
+WARREN_API int warren_req_path_decoded(struct warren_request *r, struct warren_str *out)
+{
+	return url_decode(r, warren_req_path(r), false, true, out);
+}
+
+WARREN_API int warren_req_query_param(struct warren_request *r, const char *name,
+				      struct warren_str *value)
+{
+	struct warren_str q = warren_req_query(r);
+	size_t want = name ? strlen(name) : 0;
+	const char *p = q.base, *end = q.base + q.len;
+
+	if (!name)
+		return -EINVAL;
+	while (p < end) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *stop = amp ? amp : end;
+		const char *eq = memchr(p, '=', (size_t)(stop - p));
+		struct warren_str key = {p, (size_t)((eq ? eq : stop) - p)}, decoded;
+		int ret;
+
+		/* Keys are compared decoded: "a%5Bb%5D" is the parameter "a[b]". */
+		ret = url_decode(r, key, true, false, &decoded);
+		if (ret < 0)
+			return ret;
+		if (decoded.len == want && memcmp(decoded.base, name, want) == 0) {
+			struct warren_str raw = {eq ? eq + 1 : stop,
+						 eq ? (size_t)(stop - eq - 1) : 0};
+
+			return value ? url_decode(r, raw, true, false, value) : 0;
+		}
+		p = stop + 1;
+	}
+	return -ENOENT;
+}
+
+WARREN_API const struct sockaddr *warren_req_addr(struct warren_request *r, bool local,
+						  socklen_t *len)
+{
+	struct conn *c = r->c;
+	struct req_addr *a = r->addr[local];
+
+	if (!a) {
+		int ret;
+
+		a = pool_alloc(&c->pool, sizeof(*a));
+		if (!a || c->h.closed)
+			return NULL;
+		a->len = sizeof(a->ss);
+		ret = local ? getsockname(c->h.fd, (struct sockaddr *)&a->ss, &a->len) :
+			      getpeername(c->h.fd, (struct sockaddr *)&a->ss, &a->len);
+		if (ret < 0)
+			return NULL;
+		r->addr[local] = a;
+	}
+	if (len)
+		*len = a->len;
+	return (const struct sockaddr *)&a->ss;
+}
+
+WARREN_API struct warren_str warren_req_remote_ip(struct warren_request *r)
+{
+	const struct sockaddr *sa = warren_req_addr(r, false, NULL);
+	char *buf;
+
+	if (!sa)
+		return (struct warren_str){"", 0};
+	if (sa->sa_family == AF_UNIX)
+		return (struct warren_str){"unix", 4};
+	buf = pool_alloc(&r->c->pool, INET6_ADDRSTRLEN);
+	if (!buf)
+		return (struct warren_str){"", 0};
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, buf,
+			  INET6_ADDRSTRLEN);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, buf,
+			  INET6_ADDRSTRLEN);
+	else
+		buf[0] = '\0';
+	return (struct warren_str){buf, strlen(buf)};
+}
+
+WARREN_API void warren_req_log(struct warren_request *r, enum warren_log_level level,
+			       const char *fmt, ...)
+{
+	struct warren_str method = warren_req_method(r), target = warren_req_target(r);
+	struct warren_str ip = warren_req_remote_ip(r);
+	char msg[1024], quoted[4 * 200 + 8];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	warren__quote(quoted, sizeof(quoted), target.base, target.len, 200);
+	warren_log(level, "%.*s %.*s %s: %s", (int)ip.len, ip.base, (int)method.len, method.base,
+		   quoted, msg);
+}

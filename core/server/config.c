@@ -1,0 +1,1583 @@
+/* core/server/config.c - reads the JSON configuration and checks every value, so that later stages
+ * (module loading, routing, listeners) only ever see a well-formed struct config. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <http_parser.h>
+
+#include "server/config.h"
+#include "http/router.h"
+
+#define CONFIG_MAX_FILE_SIZE (16 * 1024 * 1024)
+#define CONFIG_MAX_LISTEN 64
+#define CONFIG_MAX_NAME 64
+#define CONFIG_MAX_SECONDS 86400
+
+/* Enough of a user's string to recognise it without flooding a one-line message. */
+#define QUOTE_MAX 40
+/* Worst case: every byte escaped as \xNN, plus quotes, "..." and NUL. */
+#define QUOTE_BUF (QUOTE_MAX * 4 + 8)
+/* File names are worth showing in full; they are cut only when absurdly long. */
+#define QUOTE_PATH_MAX 256
+#define QUOTE_PATH_BUF (QUOTE_PATH_MAX * 4 + 8)
+
+/* "routes[18446744073709551615].match.method[18446744073709551615]" fits easily. */
+#define JPATH_BUF 128
+/* A type name followed by a quoted string or a number. */
+#define DESCRIBE_BUF (QUOTE_BUF + 16)
+
+#define DEFAULT_LISTEN "127.0.0.1:8080"
+#define DEFAULT_ROUTE_PATH "/*"
+
+#define XX(num, name, string) +1
+enum {
+	METHOD_COUNT = 0 HTTP_METHOD_MAP(XX)
+};
+#undef XX
+
+_Static_assert(METHOD_COUNT <= 64, "route method masks are 64 bits wide");
+
+static const char *const top_keys[] = {
+	"listen",	   "workers",
+	"cpu_affinity",	   "event",
+	"log_level",	   "log_file",
+	"pid_file",	   "shutdown_timeout",
+	"recover",	   "http",
+	"modules",	   "routes",
+	"offload_threads", "worker_connections",
+	"watchdog",
+};
+static const char *const listen_keys[] = {"address", "reuseport", "backlog", "defer_accept"};
+static const char *const recover_keys[] = {"max", "window"};
+static const char *const http_keys[] = {
+	"max_body_size", "max_header_size", "keepalive_timeout", "header_timeout",
+	"body_timeout",	 "send_timeout",    "handler_timeout",
+};
+static const char *const watchdog_keys[] = {"warn", "kill"};
+static const char *const module_keys[] = {"name", "path", "config"};
+static const char *const route_keys[] = {"match", "handler", "config"};
+static const char *const match_keys[] = {"path", "method"};
+
+static const char *const log_level_names[] = {
+	[WARREN_LOG_ERROR] = "error",
+	[WARREN_LOG_WARN] = "warn",
+	[WARREN_LOG_INFO] = "info",
+	[WARREN_LOG_DEBUG] = "debug",
+};
+
+static const char *quote_n(char *buf, size_t size, const char *s, size_t max)
+{
+	return warren__quote(buf, size, s, strlen(s), max);
+}
+
+static const char *quote(char *buf, size_t size, const char *s)
+{
+	return quote_n(buf, size, s, QUOTE_MAX);
+}
+
+static int fail(struct warren_error *err, const char *path, const char *fmt, ...)
+	WARREN_PRINTF(3, 4);
+
+/* Sets "path: message"; every validation error goes through here and is -EINVAL. */
+static int fail(struct warren_error *err, const char *path, const char *fmt, ...)
+{
+	size_t n = 0;
+	va_list ap;
+
+	if (path && *path) {
+		n = (size_t)snprintf(err->msg, sizeof(err->msg), "%s: ", path);
+		if (n >= sizeof(err->msg))
+			return -EINVAL;
+	}
+	va_start(ap, fmt);
+	vsnprintf(err->msg + n, sizeof(err->msg) - n, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static int fail_nomem(struct warren_error *err)
+{
+	snprintf(err->msg, sizeof(err->msg), "out of memory");
+	return -ENOMEM;
+}
+
+/* Puts "path: " in front of a message that a helper wrote without knowing where it was. */
+static void prefix_error(struct warren_error *err, const char *path)
+{
+	size_t plen = strlen(path) + 2, mlen = strnlen(err->msg, sizeof(err->msg) - 1);
+
+	if (plen >= sizeof(err->msg))
+		return;
+	if (mlen > sizeof(err->msg) - 1 - plen)
+		mlen = sizeof(err->msg) - 1 - plen;
+	memmove(err->msg + plen, err->msg, mlen);
+	err->msg[plen + mlen] = '\0';
+	memcpy(err->msg, path, plen - 2);
+	memcpy(err->msg + plen - 2, ": ", 2);
+}
+
+/* Paths are at most three levels of our own key names and indexes, so they always fit;
+ * the length checks only keep the compiler's truncation analysis quiet. */
+static const char *jpath_index(char *buf, const char *parent, size_t i)
+{
+	if (snprintf(buf, JPATH_BUF, "%s[%zu]", parent, i) >= JPATH_BUF)
+		buf[JPATH_BUF - 1] = '\0';
+	return buf;
+}
+
+static const char *jpath_key(char *buf, const char *parent, const char *key)
+{
+	int n;
+
+	if (*parent)
+		n = snprintf(buf, JPATH_BUF, "%s.%s", parent, key);
+	else
+		n = snprintf(buf, JPATH_BUF, "%s", key);
+	if (n >= JPATH_BUF)
+		buf[JPATH_BUF - 1] = '\0';
+	return buf;
+}
+
+static const char *type_name(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		return "object";
+	case JSON_ARRAY:
+		return "array";
+	case JSON_STRING:
+		return "string";
+	case JSON_INTEGER:
+		return "integer";
+	case JSON_REAL:
+		return "real";
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return "boolean";
+	case JSON_NULL:
+		break;
+	}
+	return "null";
+}
+
+/* The shortest text that reads back as @v, so 0.1 prints as "0.1", not "0.10000000000000001". */
+static void format_real(char *buf, size_t size, double v)
+{
+	int prec;
+
+	for (prec = 1; prec <= 17; prec++) {
+		snprintf(buf, size, "%.*g", prec, v);
+		if (strtod(buf, NULL) == v)
+			return;
+	}
+}
+
+/* What a value of the wrong type is, for "... got <this>". */
+static const char *describe(char *buf, size_t size, const json_t *v)
+{
+	char q[QUOTE_BUF];
+
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		snprintf(buf, size, "string %s", quote(q, sizeof(q), json_string_value(v)));
+		break;
+	case JSON_INTEGER:
+		snprintf(buf, size, "integer %" JSON_INTEGER_FORMAT, json_integer_value(v));
+		break;
+	case JSON_REAL:
+		format_real(q, sizeof(q), json_real_value(v));
+		snprintf(buf, size, "real %s", q);
+		break;
+	case JSON_TRUE:
+		snprintf(buf, size, "boolean true");
+		break;
+	case JSON_FALSE:
+		snprintf(buf, size, "boolean false");
+		break;
+	default:
+		snprintf(buf, size, "%s", type_name(v));
+		break;
+	}
+	return buf;
+}
+
+/* A value of the right type that is out of range: just the number. */
+static const char *describe_number(char *buf, size_t size, const json_t *v)
+{
+	if (json_is_integer(v))
+		snprintf(buf, size, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+	else
+		format_real(buf, size, json_real_value(v));
+	return buf;
+}
+
+static int fail_type(struct warren_error *err, const char *path, const char *expected,
+		     const json_t *v)
+{
+	char what[DESCRIBE_BUF];
+
+	return fail(err, path, "expected %s, got %s", expected, describe(what, sizeof(what), v));
+}
+
+static bool is_known(const char *key, const char *const *known, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (strcmp(key, known[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Keys are shown bare when that cannot be misread, else quoted and escaped. */
+static bool is_plain_key(const char *key)
+{
+	size_t i;
+
+	for (i = 0; key[i]; i++) {
+		unsigned char c = (unsigned char)key[i];
+
+		if (i >= QUOTE_MAX || c <= 0x20 || c >= 0x7f || strchr("\"\\.[]", c))
+			return false;
+	}
+	return i > 0;
+}
+
+/* Typos in key names are the most common config mistake; never ignore them silently. */
+static int check_keys(const json_t *obj, const char *path, const char *const *known, size_t n,
+		      struct warren_error *err)
+{
+	char list[256], q[QUOTE_BUF];
+	const char *key;
+	const json_t *v;
+	size_t i, o = 0;
+
+	json_object_foreach((json_t *)obj, key, v) {
+		if (is_known(key, known, n))
+			continue;
+		for (i = 0; i < n; i++)
+			o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", i ? ", " : "",
+					      known[i]);
+		if (is_plain_key(key))
+			return fail(err, NULL, "%s%s%s: unknown key (expected one of: %s)", path,
+				    *path ? "." : "", key, list);
+		return fail(err, NULL, "%s[%s]: unknown key (expected one of: %s)", path,
+			    quote(q, sizeof(q), key), list);
+	}
+	return 0;
+}
+
+static int check_object(const json_t *v, const char *path, struct warren_error *err)
+{
+	if (!json_is_object(v))
+		return fail_type(err, path, "an object", v);
+	return 0;
+}
+
+/*
+ * Handlers and module init callbacks always get an object; an absent "config" becomes an
+ * empty one attached to @parent, so it is owned (and freed) by the root like the others.
+ */
+static int get_config_object(json_t *parent, const char *path, json_t **out,
+			     struct warren_error *err)
+{
+	char p[JPATH_BUF];
+	json_t *v = json_object_get(parent, "config");
+
+	if (!v) {
+		v = json_object();
+		if (!v || json_object_set_new(parent, "config", v))
+			return fail_nomem(err);
+	} else if (!json_is_object(v)) {
+		return fail_type(err, jpath_key(p, path, "config"), "an object", v);
+	}
+	*out = v;
+	return 0;
+}
+
+/* ---- Listen addresses --------------------------------------------------------------- */
+
+static int parse_port(const char *text, const char *s, uint16_t *port, struct warren_error *err)
+{
+	char q[QUOTE_BUF], qt[QUOTE_BUF];
+	unsigned long v = 0;
+	const char *c;
+
+	if (!*s)
+		return fail(err, NULL, "%s has no port (expected host:port, e.g. 127.0.0.1:8080)",
+			    quote(qt, sizeof(qt), text));
+	for (c = s; *c; c++) {
+		if (*c < '0' || *c > '9')
+			return fail(err, NULL, "port %s is not a decimal number (0-65535)",
+				    quote(q, sizeof(q), s));
+		/* Saturate so that a long run of digits cannot overflow. */
+		if (v <= 65535)
+			v = v * 10 + (unsigned long)(*c - '0');
+	}
+	if (v > 65535)
+		return fail(err, NULL, "port %s out of range (0-65535)", quote(q, sizeof(q), s));
+	*port = (uint16_t)v;
+	return 0;
+}
+
+static int parse_ipv6(const char *text, struct sockaddr_storage *ss, socklen_t *len,
+		      struct warren_error *err)
+{
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+	char q[QUOTE_BUF], qh[QUOTE_BUF], host[INET6_ADDRSTRLEN + 1];
+	const char *close = strchr(text, ']');
+	size_t hlen;
+	uint16_t port;
+	int ret;
+
+	if (!close)
+		return fail(err, NULL,
+			    "%s: missing ']' after the IPv6 address (expected [IPv6]:port)",
+			    quote(q, sizeof(q), text));
+	if (close[1] != ':')
+		return fail(err, NULL, "%s has no port (expected [IPv6]:port, e.g. [::1]:8080)",
+			    quote(q, sizeof(q), text));
+	hlen = (size_t)(close - text - 1);
+	if (hlen >= sizeof(host))
+		return fail(err, NULL, "%s: not a numeric IPv6 address in brackets",
+			    quote(q, sizeof(q), text));
+	memcpy(host, text + 1, hlen);
+	host[hlen] = '\0';
+	if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
+		return fail(err, NULL, "%s: %s is not a numeric IPv6 address",
+			    quote(q, sizeof(q), text), quote(qh, sizeof(qh), host));
+	ret = parse_port(text, close + 2, &port, err);
+	if (ret)
+		return ret;
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_port = htons(port);
+	*len = sizeof(*sin6);
+	return 0;
+}
+
+static int parse_unix(const char *text, struct sockaddr_storage *ss, socklen_t *len,
+		      struct warren_error *err)
+{
+	struct sockaddr_un *sun = (struct sockaddr_un *)ss;
+	const char *path = text + 5;
+	char q[QUOTE_BUF];
+	size_t n = strlen(path);
+
+	if (n == 0)
+		return fail(err, NULL, "%s: no socket path (expected unix:/run/x.sock)",
+			    quote(q, sizeof(q), text));
+	if (n >= sizeof(sun->sun_path))
+		return fail(err, NULL, "%s: socket path longer than %zu bytes",
+			    quote(q, sizeof(q), text), sizeof(sun->sun_path) - 1);
+	sun->sun_family = AF_UNIX;
+	memcpy(sun->sun_path, path, n + 1);
+	*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+	return 0;
+}
+
+int config_parse_address(const char *text, struct sockaddr_storage *ss, socklen_t *len,
+			 struct warren_error *err)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	char q[QUOTE_BUF], host[INET_ADDRSTRLEN + 1];
+	const char *colon;
+	size_t hlen;
+	uint16_t port;
+	int ret;
+
+	memset(ss, 0, sizeof(*ss));
+	*len = 0;
+	if (strncmp(text, "unix:", 5) == 0)
+		return parse_unix(text, ss, len, err);
+	if (text[0] == '[')
+		return parse_ipv6(text, ss, len, err);
+
+	colon = strrchr(text, ':');
+	if (!colon)
+		return fail(err, NULL, "%s has no port (expected host:port, e.g. 127.0.0.1:8080)",
+			    quote(q, sizeof(q), text));
+	if (memchr(text, ':', (size_t)(colon - text)))
+		return fail(err, NULL,
+			    "%s: IPv6 addresses go in brackets (expected [IPv6]:port, "
+			    "e.g. [::1]:8080)",
+			    quote(q, sizeof(q), text));
+	hlen = (size_t)(colon - text);
+	if (hlen == 0)
+		return fail(err, NULL,
+			    "%s has no host (expected host:port; *:port for every "
+			    "address)",
+			    quote(q, sizeof(q), text));
+
+	if (hlen == 1 && text[0] == '*') {
+		sin->sin_addr.s_addr = htonl(INADDR_ANY);
+	} else if (hlen == 9 && memcmp(text, "localhost", 9) == 0) {
+		/* Fixed rather than resolved: no DNS, and no surprise when it resolves to ::1. */
+		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	} else {
+		if (hlen >= sizeof(host))
+			goto out_bad_host;
+		memcpy(host, text, hlen);
+		host[hlen] = '\0';
+		if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
+			goto out_bad_host;
+	}
+	ret = parse_port(text, colon + 1, &port, err);
+	if (ret)
+		return ret;
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons(port);
+	*len = sizeof(*sin);
+	return 0;
+
+out_bad_host:
+	return fail(err, NULL, "%s: not an IPv4 address, [IPv6] literal, * or localhost",
+		    quote(q, sizeof(q), text));
+}
+
+static bool same_address(const struct listen_conf *a, const struct listen_conf *b)
+{
+	return a->addrlen == b->addrlen && memcmp(&a->addr, &b->addr, a->addrlen) == 0;
+}
+
+static in_port_t listen_port(const struct listen_conf *l)
+{
+	if (l->addr.ss_family == AF_UNIX)
+		return 1; /* never "kernel's choice": two equal paths always collide */
+	if (l->addr.ss_family == AF_INET6)
+		return ((const struct sockaddr_in6 *)&l->addr)->sin6_port;
+	return ((const struct sockaddr_in *)&l->addr)->sin_port;
+}
+
+static int add_listen(struct config *cfg, size_t i, const char *text, const char *path,
+		      struct warren_error *err)
+{
+	struct listen_conf *l = &cfg->listen[i];
+	char q[QUOTE_BUF], other[JPATH_BUF];
+	size_t j;
+	int ret;
+
+	ret = config_parse_address(text, &l->addr, &l->addrlen, err);
+	if (ret) {
+		prefix_error(err, path);
+		return ret;
+	}
+	/* Port 0 asks the kernel for a fresh port each time, so those never collide. */
+	for (j = 0; j < i && listen_port(l) != 0; j++) {
+		if (same_address(&cfg->listen[j], l))
+			return fail(err, path, "duplicate address %s (also %s)",
+				    quote(q, sizeof(q), text), jpath_index(other, "listen", j));
+	}
+	l->text = strdup(text);
+	if (!l->text)
+		return fail_nomem(err);
+	return 0;
+}
+
+static int get_size(const json_t *v, const char *path, json_int_t min, json_int_t max, size_t *out,
+		    struct warren_error *err);
+
+static int get_bool(const json_t *v, const char *path, bool *out, struct warren_error *err)
+{
+	if (!json_is_boolean(v))
+		return fail_type(err, path, "true or false", v);
+	*out = json_is_true(v);
+	return 0;
+}
+
+/* A listen entry is "host:port", or an object with that as "address" plus options. */
+static int parse_listen_entry(struct config *cfg, size_t i, const json_t *item, const char *p,
+			      struct warren_error *err)
+{
+	struct listen_conf *l = &cfg->listen[i];
+	char kp[JPATH_BUF];
+	const json_t *opt;
+	size_t backlog;
+	int ret;
+
+	l->backlog = CONFIG_DEFAULT_BACKLOG;
+	if (json_is_string(item))
+		return add_listen(cfg, i, json_string_value(item), p, err);
+	if (!json_is_object(item))
+		return fail_type(err, p, "a \"host:port\" string or an object with \"address\"",
+				 item);
+	ret = check_keys(item, p, listen_keys, ARRAY_SIZE(listen_keys), err);
+	if (ret)
+		return ret;
+	opt = json_object_get(item, "address");
+	jpath_key(kp, p, "address");
+	if (!opt)
+		return fail(err, kp, "missing (expected \"host:port\" or \"unix:/path\")");
+	if (!json_is_string(opt))
+		return fail_type(err, kp, "a \"host:port\" or \"unix:/path\" string", opt);
+	ret = add_listen(cfg, i, json_string_value(opt), kp, err);
+	if (!ret && (opt = json_object_get(item, "reuseport")))
+		ret = get_bool(opt, jpath_key(kp, p, "reuseport"), &l->reuseport, err);
+	if (!ret && (opt = json_object_get(item, "defer_accept")))
+		ret = get_bool(opt, jpath_key(kp, p, "defer_accept"), &l->defer_accept, err);
+	if (!ret && (opt = json_object_get(item, "backlog"))) {
+		ret = get_size(opt, jpath_key(kp, p, "backlog"), 1, 65535, &backlog, err);
+		l->backlog = (int)backlog;
+	}
+	if (ret)
+		return ret;
+	if (l->addr.ss_family == AF_UNIX && (l->reuseport || l->defer_accept))
+		return fail(err, p, "reuseport and defer_accept need a TCP address, not %s",
+			    l->text);
+	return 0;
+}
+
+static int parse_listen(struct config *cfg, const json_t *v, struct warren_error *err)
+{
+	char p[JPATH_BUF];
+	const json_t *item;
+	size_t i, n;
+	int ret;
+
+	if (!v) {
+		cfg->listen = calloc(1, sizeof(*cfg->listen));
+		if (!cfg->listen)
+			return fail_nomem(err);
+		cfg->nlisten = 1;
+		cfg->listen[0].backlog = CONFIG_DEFAULT_BACKLOG;
+		return add_listen(cfg, 0, DEFAULT_LISTEN, "listen", err);
+	}
+	if (!json_is_array(v))
+		return fail_type(err, "listen", "an array of \"host:port\" strings", v);
+	n = json_array_size(v);
+	if (n == 0)
+		return fail(err, "listen",
+			    "expected 1 to %d \"host:port\" strings, got an empty array",
+			    CONFIG_MAX_LISTEN);
+	if (n > CONFIG_MAX_LISTEN)
+		return fail(err, "listen", "expected 1 to %d \"host:port\" strings, got %zu",
+			    CONFIG_MAX_LISTEN, n);
+	cfg->listen = calloc(n, sizeof(*cfg->listen));
+	if (!cfg->listen)
+		return fail_nomem(err);
+	cfg->nlisten = n;
+	json_array_foreach(v, i, item) {
+		jpath_index(p, "listen", i);
+		ret = parse_listen_entry(cfg, i, item, p, err);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* ---- Scalars ------------------------------------------------------------------------ */
+
+static int parse_workers(struct config *cfg, const json_t *v, struct warren_error *err)
+{
+	char what[DESCRIBE_BUF];
+	json_int_t n;
+
+	if (!v || (json_is_string(v) && strcmp(json_string_value(v), "auto") == 0)) {
+		cfg->workers = 0;
+		return 0;
+	}
+	if (!json_is_integer(v))
+		return fail_type(err, "workers", "a positive integer or \"auto\"", v);
+	n = json_integer_value(v);
+	if (n < 1)
+		return fail(err, "workers", "expected a positive integer or \"auto\", got %s",
+			    describe_number(what, sizeof(what), v));
+	if (n > CONFIG_MAX_WORKERS)
+		return fail(err, "workers", "expected at most %d workers or \"auto\", got %s",
+			    CONFIG_MAX_WORKERS, describe_number(what, sizeof(what), v));
+	cfg->workers = (unsigned)n;
+	return 0;
+}
+
+static int parse_event(struct config *cfg, const json_t *v, struct warren_error *err)
+{
+	const char *s;
+
+	if (!v)
+		return 0;
+	s = json_string_value(v);
+	if (s && strcmp(s, "auto") == 0)
+		cfg->event = EVENT_AUTO;
+	else if (s && strcmp(s, "io_uring") == 0)
+		cfg->event = EVENT_IO_URING;
+	else if (s && strcmp(s, "epoll") == 0)
+		cfg->event = EVENT_EPOLL;
+	else
+		return fail_type(err, "event", "\"auto\", \"io_uring\" or \"epoll\"", v);
+	return 0;
+}
+
+static int parse_log_level(struct config *cfg, const json_t *v, struct warren_error *err)
+{
+	const char *s = json_string_value(v);
+	size_t i;
+
+	if (!v)
+		return 0;
+	for (i = 0; s && i < ARRAY_SIZE(log_level_names); i++) {
+		if (strcmp(s, log_level_names[i]) == 0) {
+			cfg->log_level = (enum warren_log_level)i;
+			return 0;
+		}
+	}
+	return fail_type(err, "log_level", "one of \"error\", \"warn\", \"info\", \"debug\"", v);
+}
+
+static int get_size(const json_t *v, const char *path, json_int_t min, json_int_t max, size_t *out,
+		    struct warren_error *err)
+{
+	char what[DESCRIBE_BUF];
+
+	if (!json_is_integer(v))
+		return fail(err, path,
+			    "expected an integer from %" JSON_INTEGER_FORMAT
+			    " to %" JSON_INTEGER_FORMAT ", got %s",
+			    min, max, describe(what, sizeof(what), v));
+	if (json_integer_value(v) < min || json_integer_value(v) > max)
+		return fail(err, path,
+			    "expected an integer from %" JSON_INTEGER_FORMAT
+			    " to %" JSON_INTEGER_FORMAT ", got %s",
+			    min, max, describe_number(what, sizeof(what), v));
+	*out = (size_t)json_integer_value(v);
+	return 0;
+}
+
+/* Seconds in the file (fractions allowed), milliseconds inside. */
+static int get_seconds(const json_t *v, const char *path, bool allow_zero, unsigned *ms,
+		       struct warren_error *err)
+{
+	const char *expected = allow_zero ? "a number of seconds from 0 to 86400" :
+					    "a number of seconds above 0 and at most 86400";
+	char what[DESCRIBE_BUF];
+	double s;
+
+	if (!json_is_number(v))
+		return fail_type(err, path, expected, v);
+	s = json_number_value(v);
+	if (s < 0 || (s == 0 && !allow_zero) || s > CONFIG_MAX_SECONDS)
+		return fail(err, path, "expected %s, got %s", expected,
+			    describe_number(what, sizeof(what), v));
+	*ms = (unsigned)(s * 1000 + 0.5);
+	/* A tiny positive timeout must not turn into 0, which means "disabled" or "none". */
+	if (*ms == 0 && s > 0)
+		*ms = 1;
+	return 0;
+}
+
+static int parse_http(struct config *cfg, const json_t *v, struct warren_error *err)
+{
+	const json_t *item;
+	int ret;
+
+	if (!v)
+		return 0;
+	ret = check_object(v, "http", err);
+	if (!ret)
+		ret = check_keys(v, "http", http_keys, ARRAY_SIZE(http_keys), err);
+	if (ret)
+		return ret;
+
+	item = json_object_get(v, "max_body_size");
+	if (item) {
+		ret = get_size(item, "http.max_body_size", 0, 2147483647, &cfg->max_body_size, err);
+		if (ret)
+			return ret;
+	}
+	item = json_object_get(v, "max_header_size");
+	if (item) {
+		ret = get_size(item, "http.max_header_size", 1024, 1048576, &cfg->max_header_size,
+			       err);
+		if (ret)
+			return ret;
+	}
+	item = json_object_get(v, "keepalive_timeout");
+	if (item) {
+		ret = get_seconds(item, "http.keepalive_timeout", true, &cfg->keepalive_timeout_ms,
+				  err);
+		if (ret)
+			return ret;
+	}
+	item = json_object_get(v, "header_timeout");
+	if (item) {
+		ret = get_seconds(item, "http.header_timeout", false, &cfg->header_timeout_ms, err);
+		if (ret)
+			return ret;
+	}
+	item = json_object_get(v, "body_timeout");
+	if (item) {
+		ret = get_seconds(item, "http.body_timeout", false, &cfg->body_timeout_ms, err);
+		if (ret)
+			return ret;
+	}
+	item = json_object_get(v, "send_timeout");
+	if (item) {
+		ret = get_seconds(item, "http.send_timeout", false, &cfg->send_timeout_ms, err);
+		if (ret)
+			return ret;
+	}
+	item = json_object_get(v, "handler_timeout");
+	if (item) {
+		ret = get_seconds(item, "http.handler_timeout", false, &cfg->handler_timeout_ms,
+				  err);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int get_path(const json_t *v, const char *key, char **out, struct warren_error *err)
+{
+	if (!v)
+		return 0;
+	if (!json_is_string(v) || json_string_value(v)[0] == '\0')
+		return fail_type(err, key, "a non-empty file path", v);
+	*out = strdup(json_string_value(v));
+	return *out ? 0 : fail_nomem(err);
+}
+
+static int parse_process(struct config *cfg, const json_t *root, struct warren_error *err)
+{
+	const json_t *v, *item;
+	size_t max;
+	int ret = 0;
+
+	v = json_object_get(root, "cpu_affinity");
+	if (v && !(json_is_string(v) && strcmp(json_string_value(v), "auto") == 0) &&
+	    !json_is_false(v))
+		return fail_type(err, "cpu_affinity", "\"auto\" or false", v);
+	cfg->cpu_affinity = v && json_is_string(v);
+	v = json_object_get(root, "shutdown_timeout");
+	if (v)
+		ret = get_seconds(v, "shutdown_timeout", false, &cfg->shutdown_timeout_ms, err);
+	if (!ret && (v = json_object_get(root, "worker_connections"))) {
+		ret = get_size(v, "worker_connections", 1, 1000000, &max, err);
+		cfg->worker_connections = (unsigned)max;
+	}
+	if (!ret && (v = json_object_get(root, "offload_threads"))) {
+		ret = get_size(v, "offload_threads", 1, 256, &max, err);
+		cfg->offload_threads = (unsigned)max;
+	}
+	if (!ret)
+		ret = get_path(json_object_get(root, "pid_file"), "pid_file", &cfg->pid_file, err);
+	if (!ret)
+		ret = get_path(json_object_get(root, "log_file"), "log_file", &cfg->log_file, err);
+	v = json_object_get(root, "recover");
+	if (ret || !v)
+		return ret;
+	ret = check_object(v, "recover", err);
+	if (!ret)
+		ret = check_keys(v, "recover", recover_keys, ARRAY_SIZE(recover_keys), err);
+	if (!ret && (item = json_object_get(v, "max"))) {
+		ret = get_size(item, "recover.max", 1, 100000, &max, err);
+		cfg->recover_max = (unsigned)max;
+	}
+	if (!ret && (item = json_object_get(v, "window")))
+		ret = get_seconds(item, "recover.window", false, &cfg->recover_window_ms, err);
+	return ret;
+}
+
+/* "watchdog": {"warn": seconds, "kill": seconds}; 0 turns either off. */
+static int parse_watchdog(struct config *cfg, const json_t *v, struct warren_error *err)
+{
+	const json_t *item;
+	int ret;
+
+	if (!v)
+		return 0;
+	ret = check_object(v, "watchdog", err);
+	if (!ret)
+		ret = check_keys(v, "watchdog", watchdog_keys, ARRAY_SIZE(watchdog_keys), err);
+	if (!ret && (item = json_object_get(v, "warn")))
+		ret = get_seconds(item, "watchdog.warn", true, &cfg->watchdog_warn_ms, err);
+	if (!ret && (item = json_object_get(v, "kill")))
+		ret = get_seconds(item, "watchdog.kill", true, &cfg->watchdog_kill_ms, err);
+	return ret;
+}
+
+/* ---- Modules ------------------------------------------------------------------------ */
+
+static bool is_module_name(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i]; i++) {
+		if (i >= CONFIG_MAX_NAME)
+			return false;
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+			return false;
+	}
+	return i > 0;
+}
+
+static int parse_module(struct config *cfg, size_t i, json_t *v, struct warren_error *err)
+{
+	struct module_conf *m = &cfg->modules[i];
+	char path[JPATH_BUF], p[JPATH_BUF], other[JPATH_BUF], q[QUOTE_BUF];
+	const json_t *name, *file;
+	const char *s;
+	size_t j;
+	int ret;
+
+	jpath_index(path, "modules", i);
+	if (!json_is_object(v))
+		return fail_type(err, path,
+				 "an object with \"name\" and optional \"path\", \"config\"", v);
+	ret = check_keys(v, path, module_keys, ARRAY_SIZE(module_keys), err);
+	if (ret)
+		return ret;
+
+	jpath_key(p, path, "name");
+	name = json_object_get(v, "name");
+	if (!name)
+		return fail(err, p, "missing");
+	if (!json_is_string(name))
+		return fail_type(err, p, "a module name string", name);
+	s = json_string_value(name);
+	if (!is_module_name(s))
+		return fail(err, p, "invalid module name %s (expected 1-%d of a-z, 0-9, _)",
+			    quote(q, sizeof(q), s), CONFIG_MAX_NAME);
+	for (j = 0; j < i; j++) {
+		if (strcmp(cfg->modules[j].name, s) == 0)
+			return fail(err, p, "duplicate module %s (also %s)", quote(q, sizeof(q), s),
+				    jpath_index(other, "modules", j));
+	}
+	m->name = strdup(s);
+	if (!m->name)
+		return fail_nomem(err);
+
+	file = json_object_get(v, "path");
+	if (file) {
+		if (!json_is_string(file) || !*json_string_value(file))
+			return fail_type(err, jpath_key(p, path, "path"),
+					 "a non-empty path to a shared object", file);
+		m->path = strdup(json_string_value(file));
+		if (!m->path)
+			return fail_nomem(err);
+	}
+	return get_config_object(v, path, &m->config, err);
+}
+
+typedef int (*parse_item_fn)(struct config *cfg, size_t i, json_t *v, struct warren_error *err);
+
+/*
+ * Checks that "@key" (@v) is an array and allocates zeroed room for its elements, @size
+ * bytes each. An absent or empty array gives NULL and 0.
+ */
+static int list_alloc(const json_t *v, const char *key, const char *expected, size_t size,
+		      void **items, size_t *count, struct warren_error *err)
+{
+	*items = NULL;
+	*count = 0;
+	if (!v)
+		return 0;
+	if (!json_is_array(v))
+		return fail_type(err, key, expected, v);
+	if (json_array_size(v) == 0)
+		return 0;
+	*items = calloc(json_array_size(v), size);
+	if (!*items)
+		return fail_nomem(err);
+	*count = json_array_size(v);
+	return 0;
+}
+
+/* Parses each element of @v, which list_alloc() made room for. */
+static int list_parse(struct config *cfg, const json_t *v, parse_item_fn parse_item,
+		      struct warren_error *err)
+{
+	json_t *item;
+	size_t i;
+	int ret;
+
+	json_array_foreach(v, i, item) {
+		ret = parse_item(cfg, i, item, err);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int parse_modules(struct config *cfg, const json_t *v, struct warren_error *err)
+{
+	void *items;
+	int ret;
+
+	ret = list_alloc(v, "modules", "an array of module objects", sizeof(*cfg->modules), &items,
+			 &cfg->nmodules, err);
+	cfg->modules = items;
+	return ret ? ret : list_parse(cfg, v, parse_module, err);
+}
+
+/* ---- Routes ------------------------------------------------------------------------- */
+
+static int method_from_name(const char *s)
+{
+	int m;
+
+	for (m = 0; m < METHOD_COUNT; m++) {
+		if (strcmp(http_method_str((enum http_method)m), s) == 0)
+			return m;
+	}
+	return -1;
+}
+
+static int add_method(const json_t *v, const char *path, const char *list_path, size_t *first,
+		      size_t i, uint64_t *mask, struct warren_error *err)
+{
+	char q[QUOTE_BUF], other[JPATH_BUF];
+	const char *s;
+	int m;
+
+	if (!json_is_string(v))
+		return fail_type(err, path, "a method name such as \"GET\"", v);
+	s = json_string_value(v);
+	m = method_from_name(s);
+	if (m < 0)
+		return fail(err, path, "unknown method %s", quote(q, sizeof(q), s));
+	if (*mask & (UINT64_C(1) << m))
+		return fail(err, path, "duplicate method %s (also %s)", quote(q, sizeof(q), s),
+			    jpath_index(other, list_path, first[m]));
+	first[m] = i;
+	*mask |= UINT64_C(1) << m;
+	return 0;
+}
+
+static int parse_methods(const json_t *v, const char *path, uint64_t *mask,
+			 struct warren_error *err)
+{
+	size_t first[METHOD_COUNT], i;
+	char p[JPATH_BUF];
+	const json_t *item;
+	int ret;
+
+	*mask = 0;
+	if (json_is_string(v))
+		return add_method(v, path, path, first, 0, mask, err);
+	if (!json_is_array(v))
+		return fail_type(err, path, "a method name or an array of method names", v);
+	if (json_array_size(v) == 0)
+		return fail(err, path,
+			    "expected a method name or a non-empty array of method names, "
+			    "got an empty array");
+	json_array_foreach(v, i, item) {
+		ret = add_method(item, jpath_index(p, path, i), path, first, i, mask, err);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int parse_match(struct route_conf *r, const json_t *match, const char *route_path,
+		       struct warren_error *err)
+{
+	char path[JPATH_BUF], p[JPATH_BUF];
+	const char *text = DEFAULT_ROUTE_PATH;
+	const json_t *v;
+	int ret;
+
+	if (match) {
+		jpath_key(path, route_path, "match");
+		ret = check_object(match, path, err);
+		if (!ret)
+			ret = check_keys(match, path, match_keys, ARRAY_SIZE(match_keys), err);
+		if (ret)
+			return ret;
+
+		v = json_object_get(match, "path");
+		if (v) {
+			if (!json_is_string(v))
+				return fail_type(err, jpath_key(p, path, "path"),
+						 "a path pattern string such as \"/users/:id\"", v);
+			text = json_string_value(v);
+		}
+	}
+
+	/* Kept for check_reachable(); the router compiles its own copy per generation. */
+	ret = route_pattern_compile(&r->pattern, text, err);
+	if (ret) {
+		jpath_key(path, route_path, "match");
+		prefix_error(err, jpath_key(p, path, "path"));
+		return ret;
+	}
+	r->path = strdup(text);
+	if (!r->path)
+		return fail_nomem(err);
+
+	v = match ? json_object_get(match, "method") : NULL;
+	if (v) {
+		jpath_key(path, route_path, "match");
+		return parse_methods(v, jpath_key(p, path, "method"), &r->methods, err);
+	}
+	return 0;
+}
+
+static int parse_route(struct config *cfg, size_t i, json_t *v, struct warren_error *err)
+{
+	struct route_conf *r = &cfg->routes[i];
+	char path[JPATH_BUF], p[JPATH_BUF];
+	const json_t *handler;
+	int ret;
+
+	jpath_index(path, "routes", i);
+	if (!json_is_object(v))
+		return fail_type(err, path,
+				 "an object with \"handler\" and optional \"match\", "
+				 "\"config\"",
+				 v);
+	ret = check_keys(v, path, route_keys, ARRAY_SIZE(route_keys), err);
+	if (ret)
+		return ret;
+
+	ret = parse_match(r, json_object_get(v, "match"), path, err);
+	if (ret)
+		return ret;
+
+	jpath_key(p, path, "handler");
+	handler = json_object_get(v, "handler");
+	if (!handler)
+		return fail(err, p, "missing (expected \"module.handler\")");
+	if (!json_is_string(handler))
+		return fail_type(err, p, "a \"module.handler\" string", handler);
+	if (!*json_string_value(handler))
+		return fail(err, p, "expected a \"module.handler\" string, got an empty string");
+	r->handler = strdup(json_string_value(handler));
+	if (!r->handler)
+		return fail_nomem(err);
+
+	return get_config_object(v, path, &r->config, err);
+}
+
+static int add_warning(struct config *cfg, struct warren_error *err, const char *fmt, ...)
+	WARREN_PRINTF(3, 4);
+
+static int add_warning(struct config *cfg, struct warren_error *err, const char *fmt, ...)
+{
+	char **w = reallocarray(cfg->warnings, cfg->nwarnings + 1, sizeof(*w));
+	va_list ap;
+	int n;
+
+	if (!w)
+		return fail_nomem(err);
+	cfg->warnings = w;
+	va_start(ap, fmt);
+	n = vasprintf(&w[cfg->nwarnings], fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return fail_nomem(err);
+	cfg->nwarnings++;
+	return 0;
+}
+
+/* The methods a route answers: GET brings HEAD; 0 is every method. */
+static uint64_t answered_methods(uint64_t methods)
+{
+	if (methods & (UINT64_C(1) << HTTP_GET))
+		methods |= UINT64_C(1) << HTTP_HEAD;
+	return methods;
+}
+
+/* Whether every path that @b matches is matched by @a too. */
+static bool pattern_covers(const struct route_pattern *a, const struct route_pattern *b)
+{
+	size_t i;
+
+	for (i = 0; i < a->nsegs; i++) {
+		/* A prefix @b also matches its bare stem, which is shorter than @a. */
+		if (i >= b->nsegs)
+			return false;
+		if (a->segs[i].kind == SEG_PARAM)
+			continue; /* any segment of @b is non-empty */
+		if (b->segs[i].kind != SEG_LITERAL || b->segs[i].len != a->segs[i].len ||
+		    memcmp(b->segs[i].text, a->segs[i].text, a->segs[i].len) != 0)
+			return false;
+	}
+	return a->prefix || (b->nsegs == a->nsegs && !b->prefix);
+}
+
+static bool route_covers(const struct route_conf *a, const struct route_conf *b)
+{
+	uint64_t am = answered_methods(a->methods), bm = answered_methods(b->methods);
+
+	if (am && (!bm || (bm & ~am)))
+		return false;
+	return pattern_covers(&a->pattern, &b->pattern);
+}
+
+/* "GET, POST" or "any method". */
+static void describe_methods(char *buf, size_t size, uint64_t methods)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	if (!methods) {
+		snprintf(buf, size, "any method");
+		return;
+	}
+	for (int m = 0; m < METHOD_COUNT && o < size; m++)
+		if (methods & (UINT64_C(1) << m))
+			o += (size_t)snprintf(buf + o, size - o, "%s%s", o ? ", " : "",
+					      http_method_str((enum http_method)m));
+}
+
+/* Bytes a request path never holds: the query starts at '?', and the parser refuses
+ * spaces, control bytes and raw bytes >= 0x7f (clients send them percent-encoded). */
+static const char *never_in_path(const char *path)
+{
+	for (const unsigned char *c = (const unsigned char *)path; *c; c++) {
+		if (*c == '?')
+			return "'?' starts the query string, which is not part of the path";
+		if (*c <= 0x20 || *c >= 0x7f)
+			return "a request path never holds spaces, control bytes or raw non-ASCII "
+			       "bytes (clients percent-encode them; paths are compared as received)";
+	}
+	return NULL;
+}
+
+/*
+ * A route that an earlier one always takes first is a mistake the server can run with,
+ * so it is a warning, not an error. Warren cannot know whether the earlier handler ever
+ * declines (which would hand the request on), so the warning says that.
+ */
+static int check_reachable(struct config *cfg, struct warren_error *err)
+{
+	char q[QUOTE_BUF], methods[256];
+	const char *why;
+	int ret = 0;
+
+	for (size_t j = 0; !ret && j < cfg->nroutes; j++) {
+		const struct route_conf *r = &cfg->routes[j];
+
+		why = never_in_path(r->path);
+		if (why) {
+			ret = add_warning(cfg, err,
+					  "routes[%zu] can never match: match.path %s: %s", j,
+					  quote(q, sizeof(q), r->path), why);
+			continue;
+		}
+		for (size_t i = 0; i < j; i++) {
+			const struct route_conf *first = &cfg->routes[i];
+
+			if (!route_covers(first, r))
+				continue;
+			describe_methods(methods, sizeof(methods), first->methods);
+			ret = add_warning(
+				cfg, err,
+				"routes[%zu] can never match: routes[%zu] (%s, %s) matches first, "
+				"unless its handler declines",
+				j, i, quote(q, sizeof(q), first->path), methods);
+			break;
+		}
+	}
+	return ret;
+}
+
+static int parse_routes(struct config *cfg, const json_t *v, struct warren_error *err)
+{
+	void *items;
+	int ret;
+
+	ret = list_alloc(v, "routes", "an array of route objects", sizeof(*cfg->routes), &items,
+			 &cfg->nroutes, err);
+	cfg->routes = items;
+	if (!ret)
+		ret = list_parse(cfg, v, parse_route, err);
+	return ret ? ret : check_reachable(cfg, err);
+}
+
+/* The part of @path after its last '/'. */
+static const char *basename_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
+/* ---- Entry points ------------------------------------------------------------------- */
+
+/*
+ * jansson quotes the text near the error, which may hold control bytes; and its message for
+ * an escaped NUL names a library flag that means nothing to someone editing a config.
+ */
+static int fail_syntax(struct warren_error *err, const json_error_t *jerr)
+{
+	static const char nul_text[] = "\\u0000 is not allowed without JSON_ALLOW_NUL";
+	char text[sizeof(jerr->text) * 4 + 32];
+	size_t i = 0, o = 0;
+
+	if (json_error_code(jerr) == json_error_null_character &&
+	    strncmp(jerr->text, nul_text, sizeof(nul_text) - 1) == 0) {
+		o = (size_t)snprintf(text, sizeof(text), "\\u0000 is not allowed in strings");
+		i = sizeof(nul_text) - 1;
+	}
+	for (; i < sizeof(jerr->text) && jerr->text[i]; i++) {
+		unsigned char c = (unsigned char)jerr->text[i];
+
+		if (c < 0x20 || c == 0x7f)
+			o += (size_t)snprintf(text + o, sizeof(text) - o, "\\x%02x", c);
+		else
+			text[o++] = (char)c;
+	}
+	text[o] = '\0';
+	if (jerr->line < 0)
+		return fail(err, NULL, "%s", text);
+	return fail(err, NULL, "line %d, column %d: %s", jerr->line, jerr->column, text);
+}
+
+/*
+ * jansson reads a NUL byte as the end of the input and then reports a puzzling "end of file
+ * expected near end of file"; name the byte instead, counting columns as jansson does.
+ */
+static int check_nul(const char *text, size_t len, struct warren_error *err)
+{
+	const char *nul = memchr(text, '\0', len), *c;
+	int line = 1, column = 0;
+
+	if (!nul)
+		return 0;
+	for (c = text; c <= nul; c++) {
+		if (*c == '\n') {
+			line++;
+			column = 0;
+		} else if (((unsigned char)*c & 0xc0) != 0x80) {
+			column++;
+		}
+	}
+	return fail(err, NULL, "line %d, column %d: NUL byte (not allowed in JSON text)", line,
+		    column);
+}
+
+int config_parse(const char *text, size_t len, const char *origin, struct config **out,
+		 struct warren_error *err)
+{
+	json_error_t jerr;
+	struct config *cfg;
+	json_t *root;
+	int ret;
+
+	*out = NULL;
+	cfg = calloc(1, sizeof(*cfg));
+	if (!cfg)
+		return fail_nomem(err);
+	cfg->workers = 0;
+	cfg->event = EVENT_AUTO;
+	cfg->log_level = WARREN_LOG_INFO;
+	cfg->max_body_size = CONFIG_DEFAULT_MAX_BODY_SIZE;
+	cfg->max_header_size = CONFIG_DEFAULT_MAX_HEADER_SIZE;
+	cfg->keepalive_timeout_ms = CONFIG_DEFAULT_KEEPALIVE_TIMEOUT_MS;
+	cfg->header_timeout_ms = CONFIG_DEFAULT_HEADER_TIMEOUT_MS;
+	cfg->handler_timeout_ms = CONFIG_DEFAULT_HANDLER_TIMEOUT_MS;
+	cfg->body_timeout_ms = CONFIG_DEFAULT_BODY_TIMEOUT_MS;
+	cfg->send_timeout_ms = CONFIG_DEFAULT_SEND_TIMEOUT_MS;
+	cfg->worker_connections = CONFIG_DEFAULT_WORKER_CONNECTIONS;
+	cfg->offload_threads = CONFIG_DEFAULT_OFFLOAD_THREADS;
+	cfg->shutdown_timeout_ms = CONFIG_DEFAULT_SHUTDOWN_TIMEOUT_MS;
+	cfg->recover_max = CONFIG_DEFAULT_RECOVER_MAX;
+	cfg->recover_window_ms = CONFIG_DEFAULT_RECOVER_WINDOW_MS;
+	cfg->watchdog_warn_ms = CONFIG_DEFAULT_WATCHDOG_WARN_MS;
+	cfg->watchdog_kill_ms = CONFIG_DEFAULT_WATCHDOG_KILL_MS;
+	cfg->file = strdup(origin ? origin : "<string>");
+	if (!cfg->file) {
+		ret = fail_nomem(err);
+		goto out_free_cfg;
+	}
+
+	/*
+	 * JSON_DECODE_ANY so that a top-level string or number gets our "expected a JSON
+	 * object" message instead of a syntax error; \u0000 stays rejected (no
+	 * JSON_ALLOW_NUL), so every string can be handled as a C string.
+	 */
+	if (!text) {
+		text = "";
+		len = 0;
+	}
+	ret = check_nul(text, len, err);
+	if (ret)
+		goto out_free_cfg;
+	cfg->root = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+	if (!cfg->root) {
+		ret = fail_syntax(err, &jerr);
+		goto out_free_cfg;
+	}
+	root = cfg->root;
+	if (!json_is_object(root)) {
+		ret = fail(err, NULL, "expected a JSON object at the top level, got %s",
+			   type_name(root));
+		goto out_free_cfg;
+	}
+
+	ret = check_keys(root, "", top_keys, ARRAY_SIZE(top_keys), err);
+	if (!ret)
+		ret = parse_listen(cfg, json_object_get(root, "listen"), err);
+	if (!ret)
+		ret = parse_workers(cfg, json_object_get(root, "workers"), err);
+	if (!ret)
+		ret = parse_event(cfg, json_object_get(root, "event"), err);
+	if (!ret)
+		ret = parse_log_level(cfg, json_object_get(root, "log_level"), err);
+	if (!ret)
+		ret = parse_process(cfg, root, err);
+	if (!ret)
+		ret = parse_http(cfg, json_object_get(root, "http"), err);
+	if (!ret)
+		ret = parse_watchdog(cfg, json_object_get(root, "watchdog"), err);
+	if (!ret)
+		ret = parse_modules(cfg, json_object_get(root, "modules"), err);
+	if (!ret)
+		ret = parse_routes(cfg, json_object_get(root, "routes"), err);
+	if (ret)
+		goto out_free_cfg;
+
+	*out = cfg;
+	return 0;
+
+out_free_cfg:
+	config_free(cfg);
+	return ret;
+}
+
+/* Reads to the end rather than trusting st_size, so pipes and /dev/stdin work too. */
+static int read_all(int fd, char **out, size_t *outlen)
+{
+	size_t cap = 4096, len = 0;
+	struct stat st;
+	char *buf, *nbuf;
+	ssize_t n;
+
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		if (st.st_size > CONFIG_MAX_FILE_SIZE)
+			return -EFBIG;
+		/* One spare byte, so that EOF shows up without growing the buffer. */
+		cap = (size_t)st.st_size + 1;
+	}
+	buf = malloc(cap);
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		if (len == cap) {
+			if (cap > CONFIG_MAX_FILE_SIZE)
+				goto out_too_big;
+			cap = cap * 2 > CONFIG_MAX_FILE_SIZE ? CONFIG_MAX_FILE_SIZE + 1 : cap * 2;
+			nbuf = realloc(buf, cap);
+			if (!nbuf) {
+				free(buf);
+				return -ENOMEM;
+			}
+			buf = nbuf;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0) {
+			int ret = -errno;
+
+			if (ret == -EINTR)
+				continue;
+			free(buf);
+			return ret;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len > CONFIG_MAX_FILE_SIZE)
+		goto out_too_big;
+	*out = buf;
+	*outlen = len;
+	return 0;
+
+out_too_big:
+	free(buf);
+	return -EFBIG;
+}
+
+/* Prefixes @dir (absolute, with a trailing '/') to a relative *@path. */
+static int resolve(const char *dir, char **path, struct warren_error *err)
+{
+	char *abs;
+
+	if (!*path || (*path)[0] == '/')
+		return 0;
+	if (asprintf(&abs, "%s%s", dir, *path) < 0)
+		return fail_nomem(err);
+	free(*path);
+	*path = abs;
+	return 0;
+}
+
+static int resolve_unix(const char *dir, struct listen_conf *l, const char *path,
+			struct warren_error *err)
+{
+	struct sockaddr_un *sun = (struct sockaddr_un *)&l->addr;
+	char q[QUOTE_PATH_BUF];
+	size_t dlen = strlen(dir), n = strlen(sun->sun_path);
+
+	if (sun->sun_path[0] == '/')
+		return 0;
+	if (dlen + n >= sizeof(sun->sun_path)) {
+		char *abs;
+
+		if (asprintf(&abs, "%s%s", dir, sun->sun_path) < 0)
+			return fail_nomem(err);
+		fail(err, path, "socket path %s longer than %zu bytes",
+		     quote_n(q, sizeof(q), abs, QUOTE_PATH_MAX), sizeof(sun->sun_path) - 1);
+		free(abs);
+		return -EINVAL;
+	}
+	memmove(sun->sun_path + dlen, sun->sun_path, n + 1);
+	memcpy(sun->sun_path, dir, dlen);
+	l->addrlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + dlen + n + 1);
+	return 0;
+}
+
+/*
+ * Relative paths in a config file name files next to it, wherever warren was started
+ * from; made absolute here so that every later message and comparison sees one name.
+ */
+static int resolve_paths(struct config *cfg, const char *file, struct warren_error *err)
+{
+	char cwd[PATH_MAX], *dir, p[JPATH_BUF];
+	const char *slash = strrchr(file, '/');
+	int ret = 0;
+
+	if (file[0] == '/') {
+		dir = strndup(file, (size_t)(slash - file) + 1);
+	} else {
+		if (!getcwd(cwd, sizeof(cwd)))
+			return fail(err, NULL, "cannot resolve relative paths: getcwd: %s",
+				    strerror(errno));
+		if (asprintf(&dir, "%s/%.*s", strcmp(cwd, "/") ? cwd : "",
+			     slash ? (int)(slash - file) + 1 : 0, file) < 0)
+			dir = NULL;
+	}
+	if (!dir)
+		return fail_nomem(err);
+	for (size_t i = 0; !ret && i < cfg->nmodules; i++)
+		ret = resolve(dir, &cfg->modules[i].path, err);
+	for (size_t i = 0; !ret && i < cfg->nlisten; i++)
+		if (cfg->listen[i].addr.ss_family == AF_UNIX)
+			ret = resolve_unix(dir, &cfg->listen[i], jpath_index(p, "listen", i), err);
+	if (!ret)
+		ret = resolve(dir, &cfg->pid_file, err);
+	if (!ret)
+		ret = resolve(dir, &cfg->log_file, err);
+	free(dir);
+	return ret;
+}
+
+/*
+ * Whether @a and @b name the same file: the same inode when both exist, else the same
+ * name in the same (canonical) directory.
+ */
+bool config_same_file(const char *a, const char *b)
+{
+	char *da, *db, *ra, *rb;
+	struct stat sa, sb;
+	bool same = false;
+
+	if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+		return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+	if (strcmp(basename_of(a), basename_of(b)) != 0)
+		return false;
+	da = strndup(a, (size_t)(basename_of(a) - a));
+	db = strndup(b, (size_t)(basename_of(b) - b));
+	ra = da ? realpath(*da ? da : ".", NULL) : NULL;
+	rb = db ? realpath(*db ? db : ".", NULL) : NULL;
+	same = ra && rb ? strcmp(ra, rb) == 0 : strcmp(a, b) == 0;
+	free(ra);
+	free(rb);
+	free(da);
+	free(db);
+	return same;
+}
+
+/* The pid file is removed when the master exits: it must not be a file warren needs. */
+static int check_pid_file(const struct config *cfg, const char *file, struct warren_error *err)
+{
+	char q[QUOTE_PATH_BUF];
+
+	if (!cfg->pid_file)
+		return 0;
+	quote_n(q, sizeof(q), cfg->pid_file, QUOTE_PATH_MAX);
+	if (cfg->log_file && config_same_file(cfg->pid_file, cfg->log_file))
+		return fail(err, "pid_file", "%s is also the log_file", q);
+	if (config_same_file(cfg->pid_file, file))
+		return fail(err, "pid_file", "%s is the configuration file itself", q);
+	return 0;
+}
+
+int config_load_file(const char *path, struct config **out, struct warren_error *err)
+{
+	char q[QUOTE_PATH_BUF];
+	size_t len = 0;
+	char *buf = NULL;
+	int fd, ret;
+
+	*out = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		goto out_error;
+	}
+	ret = read_all(fd, &buf, &len);
+	close(fd);
+	if (ret)
+		goto out_error;
+	ret = config_parse(buf, len, path, out, err);
+	free(buf);
+	if (!ret)
+		ret = resolve_paths(*out, path, err);
+	if (!ret)
+		ret = check_pid_file(*out, path, err);
+	if (ret && *out) {
+		config_free(*out);
+		*out = NULL;
+	}
+	return ret;
+
+out_error:
+	quote_n(q, sizeof(q), path, QUOTE_PATH_MAX);
+	if (ret == -EFBIG)
+		fail(err, NULL, "cannot read %s: larger than %d MiB", q,
+		     CONFIG_MAX_FILE_SIZE / (1024 * 1024));
+	else
+		fail(err, NULL, "cannot read %s: %s", q, strerror(-ret));
+	return ret;
+}
+
+void config_free(struct config *cfg)
+{
+	size_t i;
+
+	if (!cfg)
+		return;
+	for (i = 0; i < cfg->nlisten; i++)
+		free(cfg->listen[i].text);
+	free(cfg->listen);
+	for (i = 0; i < cfg->nmodules; i++) {
+		free(cfg->modules[i].name);
+		free(cfg->modules[i].path);
+	}
+	free(cfg->modules);
+	for (i = 0; i < cfg->nroutes; i++) {
+		free(cfg->routes[i].path);
+		free(cfg->routes[i].handler);
+		route_pattern_free(&cfg->routes[i].pattern);
+	}
+	free(cfg->routes);
+	for (i = 0; i < cfg->nwarnings; i++)
+		free(cfg->warnings[i]);
+	free(cfg->warnings);
+	json_decref(cfg->root);
+	free(cfg->pid_file);
+	free(cfg->log_file);
+	free(cfg->file);
+	free(cfg);
+}

@@ -1,0 +1,132 @@
+/* core/server/config.h - the parsed, validated JSON configuration (no modules loaded yet). */
+#ifndef WARREN_CORE_CONFIG_H
+#define WARREN_CORE_CONFIG_H
+
+#include <sys/socket.h>
+
+#include <jansson.h>
+
+#include "base/common.h"
+#include "http/router.h"
+
+/* Defaults, documented in README.md "Configuration reference". */
+#define CONFIG_DEFAULT_MAX_BODY_SIZE (1024 * 1024)
+#define CONFIG_DEFAULT_MAX_HEADER_SIZE (16 * 1024)
+#define CONFIG_DEFAULT_KEEPALIVE_TIMEOUT_MS 75000
+#define CONFIG_DEFAULT_HEADER_TIMEOUT_MS 30000
+/* An asynchronous request may go this long without finishing or writing. */
+#define CONFIG_DEFAULT_HANDLER_TIMEOUT_MS 60000
+#define CONFIG_DEFAULT_OFFLOAD_THREADS 4
+/* A body may pause this long between two reads; a client this long without reading. */
+#define CONFIG_DEFAULT_BODY_TIMEOUT_MS 30000
+#define CONFIG_DEFAULT_SEND_TIMEOUT_MS 30000
+/* Per worker; lowered at start-up to what the open-files limit allows. */
+#define CONFIG_DEFAULT_WORKER_CONNECTIONS 10000
+#define CONFIG_MAX_WORKERS 1024
+#define CONFIG_DEFAULT_BACKLOG 4096
+#define CONFIG_DEFAULT_SHUTDOWN_TIMEOUT_MS 10000
+#define CONFIG_DEFAULT_RECOVER_MAX 10
+#define CONFIG_DEFAULT_RECOVER_WINDOW_MS 10000
+/* One module call may hold the event loop this long before a warning names it ... */
+#define CONFIG_DEFAULT_WATCHDOG_WARN_MS 100
+/* ... and a worker may make no loop progress this long before the master kills it. */
+#define CONFIG_DEFAULT_WATCHDOG_KILL_MS 30000
+
+enum event_backend {
+	EVENT_AUTO = 0, /* io_uring when the kernel allows it, else epoll */
+	EVENT_IO_URING,
+	EVENT_EPOLL,
+};
+
+struct listen_conf {
+	char *text;		      /* as written in the config, for messages */
+	struct sockaddr_storage addr; /* AF_INET, AF_INET6 or AF_UNIX */
+	socklen_t addrlen;
+	bool reuseport;	   /* one SO_REUSEPORT socket per worker, bound by the worker */
+	bool defer_accept; /* TCP_DEFER_ACCEPT: wake only once the client has sent data */
+	int backlog;
+};
+
+struct module_conf {
+	char *name;
+	char *path;	/* NULL: a built-in module; absolute once loaded from a file */
+	json_t *config; /* borrowed from config->root; an empty object when absent */
+};
+
+struct route_conf {
+	char *path; /* pattern; the catch-all prefix pattern when the match has none */
+	struct route_pattern pattern; /* @path compiled, to find routes that cannot match */
+	uint64_t methods;	      /* bit (1 << enum http_method); 0 = any method */
+	char *handler;		      /* "module.handler", not yet resolved */
+	json_t *config;		      /* borrowed from config->root; an empty object when absent */
+};
+
+struct config {
+	char *file; /* path it was read from, or "<string>" */
+	json_t *root;
+
+	struct listen_conf *listen;
+	size_t nlisten;
+
+	unsigned workers;  /* 0 = "auto" */
+	bool cpu_affinity; /* pin worker i to the i-th allowed CPU */
+	enum event_backend event;
+	enum warren_log_level log_level;
+
+	size_t max_body_size;
+	size_t max_header_size;
+	unsigned keepalive_timeout_ms;
+	unsigned header_timeout_ms;
+	unsigned handler_timeout_ms;
+	unsigned body_timeout_ms;
+	unsigned send_timeout_ms;
+	unsigned worker_connections; /* accepting pauses at this many open connections */
+	unsigned offload_threads;    /* per worker, started with the first warren_offload() */
+
+	unsigned shutdown_timeout_ms; /* bound on a graceful stop or a reload's drain */
+	unsigned recover_max;	      /* deaths tolerated within recover_window_ms ... */
+	unsigned recover_window_ms;   /* ... before respawns back off */
+	unsigned watchdog_warn_ms;    /* 0: no warning for a module call that stalls the loop */
+	unsigned watchdog_kill_ms;    /* 0: a stuck worker is never killed */
+	char *pid_file;		      /* NULL: none; absolute once loaded from a file */
+	char *log_file;		      /* NULL: stderr; absolute once loaded from a file */
+
+	struct module_conf *modules;
+	size_t nmodules;
+
+	struct route_conf *routes;
+	size_t nroutes;
+
+	/* Mistakes that do not stop the server (routes that can never match), one line each,
+	 * for the log and for -t. */
+	char **warnings;
+	size_t nwarnings;
+};
+
+/*
+ * Parses and validates @text. On failure returns a negative errno and fills @err with
+ * one line: "line L, column C: ..." for JSON syntax, "json.path: what was expected"
+ * for everything else. @origin names the source in the result (a file path).
+ */
+int config_parse(const char *text, size_t len, const char *origin, struct config **out,
+		 struct warren_error *err);
+
+/*
+ * Reads @path and calls config_parse(); I/O errors name the file and errno text. Relative
+ * paths (modules[].path, pid_file, log_file, unix: listeners) are then made absolute
+ * against the directory of @path, and a pid_file that names the log_file or the config
+ * file itself is refused.
+ */
+int config_load_file(const char *path, struct config **out, struct warren_error *err);
+
+/* Whether two paths name the same file (the same inode, or the same name in the same
+ * directory for a file that does not exist yet). */
+bool config_same_file(const char *a, const char *b);
+
+void config_free(struct config *cfg);
+
+/* Parses "host:port", "[v6]:port" or "unix:/path"; port 0 is allowed. */
+int config_parse_address(const char *text, struct sockaddr_storage *ss, socklen_t *len,
+			 struct warren_error *err);
+
+#endif /* WARREN_CORE_CONFIG_H */
