@@ -13,7 +13,6 @@
 #include <sys/uio.h>
 
 #include "base/common.h"
-#include "server/config.h"
 #include "base/pool.h"
 
 struct reactor;
@@ -146,20 +145,28 @@ struct reactor {
 	uint64_t *beat;
 };
 
+/* Which backend to run on. The event layer knows no config: core/server translates. */
+enum rx_backend {
+	RX_BACKEND_AUTO = 0, /* io_uring when this process may use it, else epoll */
+	RX_BACKEND_IO_URING,
+	RX_BACKEND_EPOLL,
+};
+
 /*
- * Creates the backend the config asks for. "auto" tries io_uring and, if this process may
- * not use it, logs one line saying why and runs on epoll; "io_uring" fails instead, with
- * the reason in @err.
+ * Creates the backend @backend names. RX_BACKEND_AUTO tries io_uring and, if this process
+ * may not use it, logs one line saying why and runs on epoll; RX_BACKEND_IO_URING fails
+ * instead, with only the reason io_uring is unavailable in @err (the caller knows who
+ * asked for it and says so).
  */
-int reactor_create(enum event_backend backend, struct reactor **out, struct warren_error *err);
+int reactor_create(enum rx_backend backend, struct reactor **out, struct warren_error *err);
 
 /*
  * For the master, once before fork: checks that @*backend can run in this process, so a
- * config that forces io_uring where it is unavailable fails at start-up (the reason in
- * @err) instead of in every worker, and turns "auto" into epoll (logging why, once) when
- * io_uring is unavailable. Leaves no ring behind.
+ * forced io_uring that is unavailable fails at start-up (the bare reason in @err, as for
+ * reactor_create()) instead of in every worker, and turns RX_BACKEND_AUTO into
+ * RX_BACKEND_EPOLL (logging why, once) when io_uring is unavailable. Leaves no ring behind.
  */
-int reactor_probe(enum event_backend *backend, struct warren_error *err);
+int reactor_probe(enum rx_backend *backend, struct warren_error *err);
 
 int reactor_epoll_create(struct reactor **out, struct warren_error *err);
 
