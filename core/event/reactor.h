@@ -14,6 +14,7 @@
 
 #include "base/common.h"
 #include "base/pool.h"
+#include "event/post.h"
 
 struct reactor;
 struct rx_op;
@@ -123,7 +124,10 @@ struct reactor_ops {
 	void (*buf_put)(struct reactor *rx, void *buf);
 	/* See rx_buf_keep(). */
 	void *(*buf_keep)(struct reactor *rx, void *buf, size_t len, bool *lent);
-	/* Waits up to @timeout_ms (-1: no limit) and runs every completion that arrived. */
+	/*
+	 * Runs what was posted before the call (rx_post()), then waits up to @timeout_ms (-1:
+	 * no limit; 0 while anything is posted) and runs every completion that arrived.
+	 */
 	int (*run)(struct reactor *rx, int timeout_ms);
 	void (*destroy)(struct reactor *rx);
 };
@@ -143,6 +147,8 @@ struct reactor {
 	 * idle loop is never mistaken for one.
 	 */
 	uint64_t *beat;
+	/* Work for the next turn (rx_post()); backends run it first thing in run(). */
+	struct post_queue posted;
 };
 
 /* Which backend to run on. The event layer knows no config: core/server translates. */
@@ -298,6 +304,31 @@ static inline int rx_sendfile(struct reactor *rx, struct rx_handle *h, struct rx
 	return rx_submit(rx, h, op, RX_SENDFILE, cb, rx->ops->sendfile);
 }
 
+/*
+ * Has @p's fn called from the next reactor_run(), before that run waits; the run waits
+ * with a zero timeout if anything is still posted then. Posting what is posted already
+ * does nothing; what a posted fn posts runs on the turn after. Set @p up with post_init()
+ * and keep it alive while posted, or take it back with rx_post_cancel().
+ */
+static inline void rx_post(struct reactor *rx, struct rx_post *p)
+{
+	post_add(&rx->posted, p);
+}
+
+/* Takes @p back if it is posted: its fn will not run. */
+static inline void rx_post_cancel(struct reactor *rx, struct rx_post *p)
+{
+	(void)rx;
+	post_cancel(p);
+}
+
+/* For backends: first thing in run(); returns the timeout the wait may use after it. */
+static inline int rx_run_posted(struct reactor *rx, int timeout_ms)
+{
+	post_queue_run(&rx->posted);
+	return post_queue_empty(&rx->posted) ? timeout_ms : 0;
+}
+
 /* For backends, around the wait in the kernel: see reactor.beat. */
 static inline void rx_beat(struct reactor *rx)
 {
@@ -325,8 +356,11 @@ static inline int reactor_run(struct reactor *rx, int timeout_ms)
 
 static inline void reactor_destroy(struct reactor *rx)
 {
-	if (rx)
+	if (rx) {
+		/* What is still posted is dropped, never run: its owners see it unposted. */
+		post_queue_drop(&rx->posted);
 		rx->ops->destroy(rx);
+	}
 }
 
 #endif /* WARREN_CORE_REACTOR_H */

@@ -554,7 +554,8 @@ static int ur_run(struct reactor *rx, int timeout_ms)
 	struct io_uring_cqe *cqe;
 	int ret;
 
-	/* Handles closed outside run() (from timers) need no turn of their own. */
+	timeout_ms = rx_run_posted(rx, timeout_ms);
+	/* Handles closed outside run() (from timers or posted work) need no turn of their own. */
 	release_idle(ur);
 	rx_beat(rx);
 	/*
@@ -779,6 +780,7 @@ int reactor_uring_create(struct reactor **out, struct warren_error *err)
 		goto out_exit_ring;
 	setup_pbufs(ur);
 	ur->base.ops = &uring_ops;
+	post_queue_init(&ur->base.posted);
 	*out = &ur->base;
 	return 0;
 
