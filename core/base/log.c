@@ -10,12 +10,15 @@
 #include "base/log.h"
 
 /*
- * The one piece of process-wide mutable state: warren_log() is public API and gets no
- * context, and the level is fixed from the config before fork, so a worker never races
- * on it.
+ * This file's process-wide mutable state, two pieces, both because warren_log() is
+ * public API and gets no context to find them in. The level is fixed from the config
+ * before fork, so a worker never races on it.
  */
 static enum warren_log_level max_level = WARREN_LOG_INFO;
-/* Where a worker keeps its last error, set once after fork (see log.h). */
+/*
+ * Where this worker keeps its last error: set once after fork, before any other thread
+ * exists, and read by the crash handler, which can reach nothing else (see log.h).
+ */
 static char *note;
 static size_t note_size;
 

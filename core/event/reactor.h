@@ -13,8 +13,8 @@
 #include <sys/uio.h>
 
 #include "base/common.h"
-#include "server/config.h"
 #include "base/pool.h"
+#include "event/post.h"
 
 struct reactor;
 struct rx_op;
@@ -124,7 +124,10 @@ struct reactor_ops {
 	void (*buf_put)(struct reactor *rx, void *buf);
 	/* See rx_buf_keep(). */
 	void *(*buf_keep)(struct reactor *rx, void *buf, size_t len, bool *lent);
-	/* Waits up to @timeout_ms (-1: no limit) and runs every completion that arrived. */
+	/*
+	 * Runs what was posted before the call (rx_post()), then waits up to @timeout_ms (-1:
+	 * no limit; 0 while anything is posted) and runs every completion that arrived.
+	 */
 	int (*run)(struct reactor *rx, int timeout_ms);
 	void (*destroy)(struct reactor *rx);
 };
@@ -144,22 +147,32 @@ struct reactor {
 	 * idle loop is never mistaken for one.
 	 */
 	uint64_t *beat;
+	/* Work for the next turn (rx_post()); backends run it first thing in run(). */
+	struct post_queue posted;
+};
+
+/* Which backend to run on. The event layer knows no config: core/server translates. */
+enum rx_backend {
+	RX_BACKEND_AUTO = 0, /* io_uring when this process may use it, else epoll */
+	RX_BACKEND_IO_URING,
+	RX_BACKEND_EPOLL,
 };
 
 /*
- * Creates the backend the config asks for. "auto" tries io_uring and, if this process may
- * not use it, logs one line saying why and runs on epoll; "io_uring" fails instead, with
- * the reason in @err.
+ * Creates the backend @backend names. RX_BACKEND_AUTO tries io_uring and, if this process
+ * may not use it, logs one line saying why and runs on epoll; RX_BACKEND_IO_URING fails
+ * instead, with only the reason io_uring is unavailable in @err (the caller knows who
+ * asked for it and says so).
  */
-int reactor_create(enum event_backend backend, struct reactor **out, struct warren_error *err);
+int reactor_create(enum rx_backend backend, struct reactor **out, struct warren_error *err);
 
 /*
  * For the master, once before fork: checks that @*backend can run in this process, so a
- * config that forces io_uring where it is unavailable fails at start-up (the reason in
- * @err) instead of in every worker, and turns "auto" into epoll (logging why, once) when
- * io_uring is unavailable. Leaves no ring behind.
+ * forced io_uring that is unavailable fails at start-up (the bare reason in @err, as for
+ * reactor_create()) instead of in every worker, and turns RX_BACKEND_AUTO into
+ * RX_BACKEND_EPOLL (logging why, once) when io_uring is unavailable. Leaves no ring behind.
  */
-int reactor_probe(enum event_backend *backend, struct warren_error *err);
+int reactor_probe(enum rx_backend *backend, struct warren_error *err);
 
 int reactor_epoll_create(struct reactor **out, struct warren_error *err);
 
@@ -291,6 +304,31 @@ static inline int rx_sendfile(struct reactor *rx, struct rx_handle *h, struct rx
 	return rx_submit(rx, h, op, RX_SENDFILE, cb, rx->ops->sendfile);
 }
 
+/*
+ * Has @p's fn called from the next reactor_run(), before that run waits; the run waits
+ * with a zero timeout if anything is still posted then. Posting what is posted already
+ * does nothing; what a posted fn posts runs on the turn after. Set @p up with post_init()
+ * and keep it alive while posted, or take it back with rx_post_cancel().
+ */
+static inline void rx_post(struct reactor *rx, struct rx_post *p)
+{
+	post_add(&rx->posted, p);
+}
+
+/* Takes @p back if it is posted: its fn will not run. */
+static inline void rx_post_cancel(struct reactor *rx, struct rx_post *p)
+{
+	(void)rx;
+	post_cancel(p);
+}
+
+/* For backends: first thing in run(); returns the timeout the wait may use after it. */
+static inline int rx_run_posted(struct reactor *rx, int timeout_ms)
+{
+	post_queue_run(&rx->posted);
+	return post_queue_empty(&rx->posted) ? timeout_ms : 0;
+}
+
 /* For backends, around the wait in the kernel: see reactor.beat. */
 static inline void rx_beat(struct reactor *rx)
 {
@@ -318,8 +356,11 @@ static inline int reactor_run(struct reactor *rx, int timeout_ms)
 
 static inline void reactor_destroy(struct reactor *rx)
 {
-	if (rx)
+	if (rx) {
+		/* What is still posted is dropped, never run: its owners see it unposted. */
+		post_queue_drop(&rx->posted);
 		rx->ops->destroy(rx);
+	}
 }
 
 #endif /* WARREN_CORE_REACTOR_H */

@@ -371,11 +371,12 @@ static int ep_run(struct reactor *rx, int timeout_ms)
 	struct reactor_epoll *ep = to_ep(rx);
 	int n;
 
+	timeout_ms = rx_run_posted(rx, timeout_ms);
 	/* Callbacks run now may arm timers that the caller's timeout does not know of. */
 	if (ep->done_head)
 		timeout_ms = 0;
 	drain_done(ep);
-	if (ep->closed || ep->done_head)
+	if (ep->closed || ep->done_head || !post_queue_empty(&rx->posted))
 		timeout_ms = 0;
 	rx_beat(rx);
 	n = epoll_wait(ep->epfd, ep->events, EPOLL_BATCH, timeout_ms);
@@ -442,6 +443,7 @@ int reactor_epoll_create(struct reactor **out, struct warren_error *err)
 		return ret;
 	}
 	ep->base.ops = &epoll_ops;
+	post_queue_init(&ep->base.posted);
 	ep->done_tail = &ep->done_head;
 	*out = &ep->base;
 	return 0;

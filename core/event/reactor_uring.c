@@ -1,10 +1,14 @@
 /* core/event/reactor_uring.c - the io_uring backend of the completion-style reactor: every
  * operation is a submission, and its completion runs the caller's callback from run().
  *
- * Sockets use the native operations (multishot ACCEPT, RECV, WRITEV). Other fds (the
- * worker's signalfd) are polled, then read or written with the plain syscall as the epoll
- * backend does: they are cold, and the result never depends on how a kernel's io_uring
- * treats a non-blocking file that is not a socket.
+ * Connections use the native operations (RECV, WRITEV); a sendfile waits in a poll for
+ * POLLOUT, then calls sendfile(2). A listener is not an IORING_OP_ACCEPT but a multishot
+ * POLLIN poll whose every wake-up runs accept4() until the queue is empty (submit_op()
+ * says why): on a listener the workers share, each worker's poll wakes for a connection,
+ * the first accept4() takes it and the others find EAGAIN. Other fds (the worker's
+ * signalfd) are polled, then read or written with the plain syscall as the epoll backend
+ * does: they are cold, and the result never depends on how a kernel's io_uring treats a
+ * non-blocking file that is not a socket.
  *
  * A closed handle may still be named by submissions in flight: close cancels them, and
  * the fd is closed and the handle released only once the last of their completions is in.
@@ -554,7 +558,8 @@ static int ur_run(struct reactor *rx, int timeout_ms)
 	struct io_uring_cqe *cqe;
 	int ret;
 
-	/* Handles closed outside run() (from timers) need no turn of their own. */
+	timeout_ms = rx_run_posted(rx, timeout_ms);
+	/* Handles closed outside run() (from timers or posted work) need no turn of their own. */
 	release_idle(ur);
 	rx_beat(rx);
 	/*
@@ -779,6 +784,7 @@ int reactor_uring_create(struct reactor **out, struct warren_error *err)
 		goto out_exit_ring;
 	setup_pbufs(ur);
 	ur->base.ops = &uring_ops;
+	post_queue_init(&ur->base.posted);
 	*out = &ur->base;
 	return 0;
 

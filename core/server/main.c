@@ -7,13 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/backend.h"
 #include "server/config.h"
 #include "server/control.h"
 #include "server/crash.h"
 #include "base/log.h"
 #include "server/master.h"
 #include "server/pidfile.h"
-#include "event/reactor.h"
 #include "server/server.h"
 
 #define DEFAULT_CONFIG "conf/warren.json"
@@ -127,7 +127,7 @@ int main(int argc, char **argv)
 	warren__log_set_level(cfg->log_level);
 	/* Once, before any module runs or a worker forks: a forced io_uring that this machine
 	 * refuses is a start-up error, and "auto" settles on epoll with one log line. */
-	if (reactor_probe(&cfg->event, &err) < 0) {
+	if (backend_probe(&cfg->event, &err) < 0) {
 		fprintf(stderr, "warren: %s: %s\n", file, err.msg);
 		config_free(cfg);
 		return 1;

@@ -24,10 +24,10 @@
 
 #include "server/crash.h"
 #include "base/log.h"
+#include "server/backend.h"
 #include "server/cpus.h"
 #include "server/master.h"
 #include "server/pidfile.h"
-#include "event/reactor.h"
 #include "base/shm.h"
 #include "base/timer.h"
 #include "server/worker.h"
@@ -663,7 +663,7 @@ static void reload(struct master *m)
 	}
 	for (size_t i = 0; i < cfg->nwarnings; i++)
 		log_warn("reload: %s: %s", m->conf_path, cfg->warnings[i]);
-	if (reactor_probe(&cfg->event, &err) < 0) {
+	if (backend_probe(&cfg->event, &err) < 0) {
 		config_free(cfg);
 		goto out_fail;
 	}

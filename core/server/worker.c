@@ -14,6 +14,7 @@
 
 #include "http/http.h"
 #include "base/log.h"
+#include "server/backend.h"
 #include "server/worker.h"
 
 /* How long to wait before accepting again after running out of fds. */
@@ -449,7 +450,7 @@ void worker_main(struct server *srv, unsigned id, pid_t master, int notify_fd,
 	if (crash_guard_install(&w) < 0)
 		log_warn("worker %u: no crash reports: %s", id, strerror(errno));
 
-	ret = reactor_create(srv->cfg->event, &rx, &err);
+	ret = backend_create(srv->cfg->event, &rx, &err);
 	if (ret < 0) {
 		log_error("worker %u: %s", id, err.msg);
 		_exit(1);
