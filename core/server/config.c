@@ -15,6 +15,7 @@
 
 #include <http_parser.h>
 
+#include "server/address.h"
 #include "server/config.h"
 #include "http/router.h"
 
@@ -308,157 +309,6 @@ static int get_config_object(json_t *parent, const char *path, json_t **out,
 
 /* ---- Listen addresses --------------------------------------------------------------- */
 
-static int parse_port(const char *text, const char *s, uint16_t *port, struct warren_error *err)
-{
-	char q[QUOTE_BUF], qt[QUOTE_BUF];
-	unsigned long v = 0;
-	const char *c;
-
-	if (!*s)
-		return fail(err, NULL, "%s has no port (expected host:port, e.g. 127.0.0.1:8080)",
-			    quote(qt, sizeof(qt), text));
-	for (c = s; *c; c++) {
-		if (*c < '0' || *c > '9')
-			return fail(err, NULL, "port %s is not a decimal number (0-65535)",
-				    quote(q, sizeof(q), s));
-		/* Saturate so that a long run of digits cannot overflow. */
-		if (v <= 65535)
-			v = v * 10 + (unsigned long)(*c - '0');
-	}
-	if (v > 65535)
-		return fail(err, NULL, "port %s out of range (0-65535)", quote(q, sizeof(q), s));
-	*port = (uint16_t)v;
-	return 0;
-}
-
-static int parse_ipv6(const char *text, struct sockaddr_storage *ss, socklen_t *len,
-		      struct warren_error *err)
-{
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-	char q[QUOTE_BUF], qh[QUOTE_BUF], host[INET6_ADDRSTRLEN + 1];
-	const char *close = strchr(text, ']');
-	size_t hlen;
-	uint16_t port;
-	int ret;
-
-	if (!close)
-		return fail(err, NULL,
-			    "%s: missing ']' after the IPv6 address (expected [IPv6]:port)",
-			    quote(q, sizeof(q), text));
-	if (close[1] != ':')
-		return fail(err, NULL, "%s has no port (expected [IPv6]:port, e.g. [::1]:8080)",
-			    quote(q, sizeof(q), text));
-	hlen = (size_t)(close - text - 1);
-	if (hlen >= sizeof(host))
-		return fail(err, NULL, "%s: not a numeric IPv6 address in brackets",
-			    quote(q, sizeof(q), text));
-	memcpy(host, text + 1, hlen);
-	host[hlen] = '\0';
-	if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
-		return fail(err, NULL, "%s: %s is not a numeric IPv6 address",
-			    quote(q, sizeof(q), text), quote(qh, sizeof(qh), host));
-	ret = parse_port(text, close + 2, &port, err);
-	if (ret)
-		return ret;
-	sin6->sin6_family = AF_INET6;
-	sin6->sin6_port = htons(port);
-	*len = sizeof(*sin6);
-	return 0;
-}
-
-static int parse_unix(const char *text, struct sockaddr_storage *ss, socklen_t *len,
-		      struct warren_error *err)
-{
-	struct sockaddr_un *sun = (struct sockaddr_un *)ss;
-	const char *path = text + 5;
-	char q[QUOTE_BUF];
-	size_t n = strlen(path);
-
-	if (n == 0)
-		return fail(err, NULL, "%s: no socket path (expected unix:/run/x.sock)",
-			    quote(q, sizeof(q), text));
-	if (n >= sizeof(sun->sun_path))
-		return fail(err, NULL, "%s: socket path longer than %zu bytes",
-			    quote(q, sizeof(q), text), sizeof(sun->sun_path) - 1);
-	sun->sun_family = AF_UNIX;
-	memcpy(sun->sun_path, path, n + 1);
-	*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
-	return 0;
-}
-
-int config_parse_address(const char *text, struct sockaddr_storage *ss, socklen_t *len,
-			 struct warren_error *err)
-{
-	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-	char q[QUOTE_BUF], host[INET_ADDRSTRLEN + 1];
-	const char *colon;
-	size_t hlen;
-	uint16_t port;
-	int ret;
-
-	memset(ss, 0, sizeof(*ss));
-	*len = 0;
-	if (strncmp(text, "unix:", 5) == 0)
-		return parse_unix(text, ss, len, err);
-	if (text[0] == '[')
-		return parse_ipv6(text, ss, len, err);
-
-	colon = strrchr(text, ':');
-	if (!colon)
-		return fail(err, NULL, "%s has no port (expected host:port, e.g. 127.0.0.1:8080)",
-			    quote(q, sizeof(q), text));
-	if (memchr(text, ':', (size_t)(colon - text)))
-		return fail(err, NULL,
-			    "%s: IPv6 addresses go in brackets (expected [IPv6]:port, "
-			    "e.g. [::1]:8080)",
-			    quote(q, sizeof(q), text));
-	hlen = (size_t)(colon - text);
-	if (hlen == 0)
-		return fail(err, NULL,
-			    "%s has no host (expected host:port; *:port for every "
-			    "address)",
-			    quote(q, sizeof(q), text));
-
-	if (hlen == 1 && text[0] == '*') {
-		sin->sin_addr.s_addr = htonl(INADDR_ANY);
-	} else if (hlen == 9 && memcmp(text, "localhost", 9) == 0) {
-		/* Fixed rather than resolved: no DNS, and no surprise when it resolves to ::1. */
-		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	} else {
-		if (hlen >= sizeof(host))
-			goto out_bad_host;
-		memcpy(host, text, hlen);
-		host[hlen] = '\0';
-		if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
-			goto out_bad_host;
-	}
-	ret = parse_port(text, colon + 1, &port, err);
-	if (ret)
-		return ret;
-	sin->sin_family = AF_INET;
-	sin->sin_port = htons(port);
-	*len = sizeof(*sin);
-	return 0;
-
-out_bad_host:
-	return fail(err, NULL, "%s: not an IPv4 address, [IPv6] literal, * or localhost",
-		    quote(q, sizeof(q), text));
-}
-
-static bool same_address(const struct listen_conf *a, const struct listen_conf *b)
-{
-	return a->addrlen == b->addrlen && memcmp(&a->addr, &b->addr, a->addrlen) == 0;
-}
-
-static in_port_t listen_port(const struct listen_conf *l)
-{
-	if (l->addr.ss_family == AF_UNIX)
-		return 1; /* never "kernel's choice": two equal paths always collide */
-	if (l->addr.ss_family == AF_INET6)
-		return ((const struct sockaddr_in6 *)&l->addr)->sin6_port;
-	return ((const struct sockaddr_in *)&l->addr)->sin_port;
-}
-
 static int add_listen(struct config *cfg, size_t i, const char *text, const char *path,
 		      struct warren_error *err)
 {
@@ -467,14 +317,15 @@ static int add_listen(struct config *cfg, size_t i, const char *text, const char
 	size_t j;
 	int ret;
 
-	ret = config_parse_address(text, &l->addr, &l->addrlen, err);
+	ret = address_parse(text, &l->addr, &l->addrlen, err);
 	if (ret) {
 		prefix_error(err, path);
 		return ret;
 	}
 	/* Port 0 asks the kernel for a fresh port each time, so those never collide. */
-	for (j = 0; j < i && listen_port(l) != 0; j++) {
-		if (same_address(&cfg->listen[j], l))
+	for (j = 0; j < i && !address_any_port(&l->addr); j++) {
+		if (address_equal(&cfg->listen[j].addr, cfg->listen[j].addrlen, &l->addr,
+				  l->addrlen))
 			return fail(err, path, "duplicate address %s (also %s)",
 				    quote(q, sizeof(q), text), jpath_index(other, "listen", j));
 	}
@@ -1002,7 +853,7 @@ static int parse_match(struct route_conf *r, const json_t *match, const char *ro
 		}
 	}
 
-	/* Kept for check_reachable(); the router compiles its own copy per generation. */
+	/* Compiled once: check_reachable() reads it, then server_load() moves it into the router. */
 	ret = route_pattern_compile(&r->pattern, text, err);
 	if (ret) {
 		jpath_key(path, route_path, "match");
