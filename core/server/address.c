@@ -41,11 +41,11 @@ static int parse_port(const char *text, const char *s, uint16_t *port, struct wa
 
 	if (!*s)
 		return bad(err, "%s has no port (expected host:port, e.g. 127.0.0.1:8080)",
-			    quote(qt, sizeof(qt), text));
+			   quote(qt, sizeof(qt), text));
 	for (c = s; *c; c++) {
 		if (*c < '0' || *c > '9')
 			return bad(err, "port %s is not a decimal number (0-65535)",
-				    quote(q, sizeof(q), s));
+				   quote(q, sizeof(q), s));
 		/* Saturate so that a long run of digits cannot overflow. */
 		if (v <= 65535)
 			v = v * 10 + (unsigned long)(*c - '0');
@@ -68,19 +68,19 @@ static int parse_ipv6(const char *text, struct sockaddr_storage *ss, socklen_t *
 
 	if (!close)
 		return bad(err, "%s: missing ']' after the IPv6 address (expected [IPv6]:port)",
-			    quote(q, sizeof(q), text));
+			   quote(q, sizeof(q), text));
 	if (close[1] != ':')
 		return bad(err, "%s has no port (expected [IPv6]:port, e.g. [::1]:8080)",
-			    quote(q, sizeof(q), text));
+			   quote(q, sizeof(q), text));
 	hlen = (size_t)(close - text - 1);
 	if (hlen >= sizeof(host))
 		return bad(err, "%s: not a numeric IPv6 address in brackets",
-			    quote(q, sizeof(q), text));
+			   quote(q, sizeof(q), text));
 	memcpy(host, text + 1, hlen);
 	host[hlen] = '\0';
 	if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
-		return bad(err, "%s: %s is not a numeric IPv6 address",
-			    quote(q, sizeof(q), text), quote(qh, sizeof(qh), host));
+		return bad(err, "%s: %s is not a numeric IPv6 address", quote(q, sizeof(q), text),
+			   quote(qh, sizeof(qh), host));
 	ret = parse_port(text, close + 2, &port, err);
 	if (ret)
 		return ret;
@@ -100,10 +100,10 @@ static int parse_unix(const char *text, struct sockaddr_storage *ss, socklen_t *
 
 	if (n == 0)
 		return bad(err, "%s: no socket path (expected unix:/run/x.sock)",
-			    quote(q, sizeof(q), text));
+			   quote(q, sizeof(q), text));
 	if (n >= sizeof(sun->sun_path))
-		return bad(err, "%s: socket path longer than %zu bytes",
-			    quote(q, sizeof(q), text), sizeof(sun->sun_path) - 1);
+		return bad(err, "%s: socket path longer than %zu bytes", quote(q, sizeof(q), text),
+			   sizeof(sun->sun_path) - 1);
 	sun->sun_family = AF_UNIX;
 	memcpy(sun->sun_path, path, n + 1);
 	*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
@@ -111,7 +111,7 @@ static int parse_unix(const char *text, struct sockaddr_storage *ss, socklen_t *
 }
 
 int address_parse(const char *text, struct sockaddr_storage *ss, socklen_t *len,
-			 struct warren_error *err)
+		  struct warren_error *err)
 {
 	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
 	char q[QUOTE_BUF], host[INET_ADDRSTRLEN + 1];
@@ -130,16 +130,18 @@ int address_parse(const char *text, struct sockaddr_storage *ss, socklen_t *len,
 	colon = strrchr(text, ':');
 	if (!colon)
 		return bad(err, "%s has no port (expected host:port, e.g. 127.0.0.1:8080)",
-			    quote(q, sizeof(q), text));
+			   quote(q, sizeof(q), text));
 	if (memchr(text, ':', (size_t)(colon - text)))
-		return bad(err, "%s: IPv6 addresses go in brackets (expected [IPv6]:port, "
-			    "e.g. [::1]:8080)",
-			    quote(q, sizeof(q), text));
+		return bad(err,
+			   "%s: IPv6 addresses go in brackets (expected [IPv6]:port, "
+			   "e.g. [::1]:8080)",
+			   quote(q, sizeof(q), text));
 	hlen = (size_t)(colon - text);
 	if (hlen == 0)
-		return bad(err, "%s has no host (expected host:port; *:port for every "
-			    "address)",
-			    quote(q, sizeof(q), text));
+		return bad(err,
+			   "%s has no host (expected host:port; *:port for every "
+			   "address)",
+			   quote(q, sizeof(q), text));
 
 	if (hlen == 1 && text[0] == '*') {
 		sin->sin_addr.s_addr = htonl(INADDR_ANY);
@@ -164,7 +166,7 @@ int address_parse(const char *text, struct sockaddr_storage *ss, socklen_t *len,
 
 out_bad_host:
 	return bad(err, "%s: not an IPv4 address, [IPv6] literal, * or localhost",
-		    quote(q, sizeof(q), text));
+		   quote(q, sizeof(q), text));
 }
 
 void address_format(const struct sockaddr_storage *ss, char *buf, size_t len)

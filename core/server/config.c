@@ -17,12 +17,10 @@
 
 #include "server/address.h"
 #include "server/config.h"
+#include "server/config_table.h"
 #include "http/router.h"
 
 #define CONFIG_MAX_FILE_SIZE (16 * 1024 * 1024)
-#define CONFIG_MAX_LISTEN 64
-#define CONFIG_MAX_NAME 64
-#define CONFIG_MAX_SECONDS 86400
 
 /* Enough of a user's string to recognise it without flooding a one-line message. */
 #define QUOTE_MAX 40
@@ -47,34 +45,6 @@ enum {
 #undef XX
 
 _Static_assert(METHOD_COUNT <= 64, "route method masks are 64 bits wide");
-
-static const char *const top_keys[] = {
-	"listen",	   "workers",
-	"cpu_affinity",	   "event",
-	"log_level",	   "log_file",
-	"pid_file",	   "shutdown_timeout",
-	"recover",	   "http",
-	"modules",	   "routes",
-	"offload_threads", "worker_connections",
-	"watchdog",
-};
-static const char *const listen_keys[] = {"address", "reuseport", "backlog", "defer_accept"};
-static const char *const recover_keys[] = {"max", "window"};
-static const char *const http_keys[] = {
-	"max_body_size", "max_header_size", "keepalive_timeout", "header_timeout",
-	"body_timeout",	 "send_timeout",    "handler_timeout",
-};
-static const char *const watchdog_keys[] = {"warn", "kill"};
-static const char *const module_keys[] = {"name", "path", "config"};
-static const char *const route_keys[] = {"match", "handler", "config"};
-static const char *const match_keys[] = {"path", "method"};
-
-static const char *const log_level_names[] = {
-	[WARREN_LOG_ERROR] = "error",
-	[WARREN_LOG_WARN] = "warn",
-	[WARREN_LOG_INFO] = "info",
-	[WARREN_LOG_DEBUG] = "debug",
-};
 
 static const char *quote_n(char *buf, size_t size, const char *s, size_t max)
 {
@@ -230,17 +200,6 @@ static int fail_type(struct warren_error *err, const char *path, const char *exp
 	return fail(err, path, "expected %s, got %s", expected, describe(what, sizeof(what), v));
 }
 
-static bool is_known(const char *key, const char *const *known, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (strcmp(key, known[i]) == 0)
-			return true;
-	}
-	return false;
-}
-
 /* Keys are shown bare when that cannot be misread, else quoted and escaped. */
 static bool is_plain_key(const char *key)
 {
@@ -255,8 +214,20 @@ static bool is_plain_key(const char *key)
 	return i > 0;
 }
 
-/* Typos in key names are the most common config mistake; never ignore them silently. */
-static int check_keys(const json_t *obj, const char *path, const char *const *known, size_t n,
+static bool is_known(const char *key, const char *parent)
+{
+	for (size_t i = 0; i < config_table_rows; i++)
+		if (config_row_in(&config_table[i], parent) &&
+		    strcmp(key, config_row_key(&config_table[i])) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Typos in key names are the most common config mistake; never ignore them silently. The
+ * keys allowed in the object at @path are the table's rows in @parent.
+ */
+static int check_keys(const json_t *obj, const char *path, const char *parent,
 		      struct warren_error *err)
 {
 	char list[256], q[QUOTE_BUF];
@@ -265,11 +236,13 @@ static int check_keys(const json_t *obj, const char *path, const char *const *kn
 	size_t i, o = 0;
 
 	json_object_foreach((json_t *)obj, key, v) {
-		if (is_known(key, known, n))
+		if (is_known(key, parent))
 			continue;
-		for (i = 0; i < n; i++)
-			o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", i ? ", " : "",
-					      known[i]);
+		for (i = 0; i < config_table_rows; i++)
+			if (config_row_in(&config_table[i], parent))
+				o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s",
+						      o ? ", " : "",
+						      config_row_key(&config_table[i]));
 		if (is_plain_key(key))
 			return fail(err, NULL, "%s%s%s: unknown key (expected one of: %s)", path,
 				    *path ? "." : "", key, list);
@@ -279,31 +252,248 @@ static int check_keys(const json_t *obj, const char *path, const char *const *kn
 	return 0;
 }
 
-static int check_object(const json_t *v, const char *path, struct warren_error *err)
+/* ---- The table walker --------------------------------------------------------------- */
+
+/* Where the walk is: list elements are parsed into their own structs, at @index. */
+struct walk {
+	struct config *cfg;
+	size_t index;
+	struct warren_error *err;
+};
+
+typedef int (*custom_fn)(struct walk *w, const struct config_row *row, json_t *parent, json_t *v,
+			 void *base, const char *path);
+
+static const custom_fn customs[];
+
+static void store(void *field, size_t width, unsigned long long v)
 {
-	if (!json_is_object(v))
-		return fail_type(err, path, "an object", v);
+	switch (width) {
+	case 1:
+		*(uint8_t *)field = (uint8_t)v;
+		break;
+	case 2:
+		*(uint16_t *)field = (uint16_t)v;
+		break;
+	case 4:
+		*(uint32_t *)field = (uint32_t)v;
+		break;
+	default:
+		*(uint64_t *)field = (uint64_t)v;
+		break;
+	}
+}
+
+/* Whether @row belongs to the struct that @list's elements (NULL: struct config) are. */
+static bool row_in_struct(const struct config_row *row, const char *list)
+{
+	const char *open = strchr(row->path, '[');
+
+	if (!list)
+		return !open;
+	return open && (size_t)(open - row->path) == strlen(list) &&
+	       strncmp(row->path, list, strlen(list)) == 0;
+}
+
+/* Puts the table's defaults into @base: struct config, or an element of @list. */
+static void set_defaults(void *base, const char *list)
+{
+	for (size_t i = 0; i < config_table_rows; i++) {
+		const struct config_row *row = &config_table[i];
+
+		if (row->kind == CONFIG_SECTION || row->kind == CONFIG_LIST ||
+		    row->kind == CONFIG_CUSTOM || row->kind == CONFIG_PATH ||
+		    !row_in_struct(row, list))
+			continue;
+		store((char *)base + row->offset, row->width, (unsigned long long)row->def);
+	}
+}
+
+static int get_size(const struct config_row *row, const json_t *v, const char *path, void *field,
+		    struct warren_error *err)
+{
+	char what[DESCRIBE_BUF];
+
+	if (!json_is_integer(v))
+		return fail(err, path, "expected an integer from %lld to %lld, got %s", row->min,
+			    row->max, describe(what, sizeof(what), v));
+	if (json_integer_value(v) < row->min || json_integer_value(v) > row->max)
+		return fail(err, path, "expected an integer from %lld to %lld, got %s", row->min,
+			    row->max, describe_number(what, sizeof(what), v));
+	store(field, row->width, (unsigned long long)json_integer_value(v));
 	return 0;
+}
+
+/* Seconds in the file (fractions allowed), milliseconds inside. */
+static int get_seconds(const struct config_row *row, const json_t *v, const char *path,
+		       unsigned *ms, struct warren_error *err)
+{
+	bool allow_zero = row->flags & CONFIG_ZERO_OK;
+	char what[DESCRIBE_BUF], expected[64];
+	double s;
+
+	snprintf(expected, sizeof(expected),
+		 allow_zero ? "a number of seconds from 0 to %d" :
+			      "a number of seconds above 0 and at most %d",
+		 CONFIG_MAX_SECONDS);
+	if (!json_is_number(v))
+		return fail_type(err, path, expected, v);
+	s = json_number_value(v);
+	if (s < 0 || (s == 0 && !allow_zero) || s > CONFIG_MAX_SECONDS)
+		return fail(err, path, "expected %s, got %s", expected,
+			    describe_number(what, sizeof(what), v));
+	*ms = (unsigned)(s * 1000 + 0.5);
+	/* A tiny positive timeout must not turn into 0, which means "disabled" or "none". */
+	if (*ms == 0 && s > 0)
+		*ms = 1;
+	return 0;
+}
+
+static int get_enum(const struct config_row *row, const json_t *v, const char *path, void *field,
+		    struct warren_error *err)
+{
+	const char *s = json_string_value(v);
+
+	for (size_t i = 0; s && row->names[i]; i++) {
+		if (strcmp(s, row->names[i]) == 0) {
+			store(field, row->width, i);
+			return 0;
+		}
+	}
+	return fail_type(err, path, row->expected, v);
+}
+
+/* "auto" (0) or a count, e.g. workers. */
+static int get_count_or_auto(const struct config_row *row, const json_t *v, const char *path,
+			     void *field, struct warren_error *err)
+{
+	char what[DESCRIBE_BUF];
+	json_int_t n;
+
+	if (json_is_string(v) && strcmp(json_string_value(v), "auto") == 0) {
+		store(field, row->width, 0);
+		return 0;
+	}
+	if (!json_is_integer(v))
+		return fail_type(err, path, "a positive integer or \"auto\"", v);
+	n = json_integer_value(v);
+	if (n < row->min)
+		return fail(err, path, "expected a positive integer or \"auto\", got %s",
+			    describe_number(what, sizeof(what), v));
+	if (n > row->max)
+		return fail(err, path, "expected at most %lld %s or \"auto\", got %s", row->max,
+			    config_row_key(row), describe_number(what, sizeof(what), v));
+	store(field, row->width, (unsigned long long)n);
+	return 0;
+}
+
+/* Checks the value @v of @row and stores it at @field. */
+static int get_value(const struct config_row *row, const json_t *v, const char *path, void *field,
+		     struct warren_error *err)
+{
+	switch (row->kind) {
+	case CONFIG_SIZE:
+		return get_size(row, v, path, field, err);
+	case CONFIG_SECONDS:
+		return get_seconds(row, v, path, field, err);
+	case CONFIG_BOOL:
+		if (!json_is_boolean(v))
+			return fail_type(err, path, "true or false", v);
+		*(bool *)field = json_is_true(v);
+		return 0;
+	case CONFIG_PATH:
+		if (!json_is_string(v) || json_string_value(v)[0] == '\0')
+			return fail_type(err, path,
+					 row->expected ? row->expected : "a non-empty file path",
+					 v);
+		*(char **)field = strdup(json_string_value(v));
+		return *(char **)field ? 0 : fail_nomem(err);
+	case CONFIG_ENUM:
+		return get_enum(row, v, path, field, err);
+	case CONFIG_COUNT_OR_AUTO:
+		return get_count_or_auto(row, v, path, field, err);
+	case CONFIG_AUTO_OR_FALSE:
+		if (!(json_is_string(v) && strcmp(json_string_value(v), "auto") == 0) &&
+		    !json_is_false(v))
+			return fail_type(err, path, "\"auto\" or false", v);
+		*(bool *)field = json_is_string(v);
+		return 0;
+	default:
+		return fail(err, path, "no parser for this key");
+	}
+}
+
+/*
+ * Parses the object @obj at JSON path @path, whose keys are the table's rows in @parent,
+ * into @base. An absent object (@obj NULL) is walked too: its values keep their defaults,
+ * and the rows parsed by code of their own see that their value is absent.
+ */
+static int walk_object(struct walk *w, const char *parent, json_t *obj, void *base,
+		       const char *path)
+{
+	char p[JPATH_BUF];
+	int ret = 0;
+
+	if (obj)
+		ret = check_keys(obj, path, parent, w->err);
+	for (size_t i = 0; !ret && i < config_table_rows; i++) {
+		const struct config_row *row = &config_table[i];
+		json_t *v;
+
+		if (!config_row_in(row, parent))
+			continue;
+		v = obj ? json_object_get(obj, config_row_key(row)) : NULL;
+		jpath_key(p, path, config_row_key(row));
+		if (row->kind == CONFIG_SECTION) {
+			if (v && !json_is_object(v))
+				return fail_type(w->err, p, "an object", v);
+			ret = walk_object(w, row->path, v, base, p);
+		} else if (row->kind == CONFIG_LIST || row->kind == CONFIG_CUSTOM) {
+			ret = customs[row->custom](w, row, obj, v, base, p);
+		} else if (v) {
+			ret = get_value(row, v, p, (char *)base + row->offset, w->err);
+		}
+	}
+	return ret;
 }
 
 /*
  * Handlers and module init callbacks always get an object; an absent "config" becomes an
  * empty one attached to @parent, so it is owned (and freed) by the root like the others.
  */
-static int get_config_object(json_t *parent, const char *path, json_t **out,
-			     struct warren_error *err)
+static int custom_config_object(struct walk *w, const struct config_row *row, json_t *parent,
+				json_t *v, void *base, const char *path)
 {
-	char p[JPATH_BUF];
-	json_t *v = json_object_get(parent, "config");
-
 	if (!v) {
 		v = json_object();
 		if (!v || json_object_set_new(parent, "config", v))
-			return fail_nomem(err);
+			return fail_nomem(w->err);
 	} else if (!json_is_object(v)) {
-		return fail_type(err, jpath_key(p, path, "config"), "an object", v);
+		return fail_type(w->err, path, "an object", v);
 	}
-	*out = v;
+	*(json_t **)((char *)base + row->offset) = v;
+	return 0;
+}
+
+/*
+ * Checks that @v is an array and allocates zeroed room for its elements, @size bytes each.
+ * An absent or empty array gives NULL and 0.
+ */
+static int list_alloc(const json_t *v, const char *key, const char *expected, size_t size,
+		      void **items, size_t *count, struct warren_error *err)
+{
+	*items = NULL;
+	*count = 0;
+	if (!v)
+		return 0;
+	if (!json_is_array(v))
+		return fail_type(err, key, expected, v);
+	if (json_array_size(v) == 0)
+		return 0;
+	*items = calloc(json_array_size(v), size);
+	if (!*items)
+		return fail_nomem(err);
+	*count = json_array_size(v);
 	return 0;
 }
 
@@ -335,324 +525,77 @@ static int add_listen(struct config *cfg, size_t i, const char *text, const char
 	return 0;
 }
 
-static int get_size(const json_t *v, const char *path, json_int_t min, json_int_t max, size_t *out,
-		    struct warren_error *err);
-
-static int get_bool(const json_t *v, const char *path, bool *out, struct warren_error *err)
+static int custom_listen_address(struct walk *w, const struct config_row *row, json_t *parent,
+				 json_t *v, void *base, const char *path)
 {
-	if (!json_is_boolean(v))
-		return fail_type(err, path, "true or false", v);
-	*out = json_is_true(v);
-	return 0;
+	(void)row, (void)parent, (void)base;
+	if (!v)
+		return fail(w->err, path, "missing (expected \"host:port\" or \"unix:/path\")");
+	if (!json_is_string(v))
+		return fail_type(w->err, path, "a \"host:port\" or \"unix:/path\" string", v);
+	return add_listen(w->cfg, w->index, json_string_value(v), path, w->err);
 }
 
 /* A listen entry is "host:port", or an object with that as "address" plus options. */
-static int parse_listen_entry(struct config *cfg, size_t i, const json_t *item, const char *p,
-			      struct warren_error *err)
+static int parse_listen_entry(struct walk *w, json_t *item, const char *p)
 {
-	struct listen_conf *l = &cfg->listen[i];
-	char kp[JPATH_BUF];
-	const json_t *opt;
-	size_t backlog;
+	struct listen_conf *l = &w->cfg->listen[w->index];
 	int ret;
 
-	l->backlog = CONFIG_DEFAULT_BACKLOG;
+	set_defaults(l, "listen");
 	if (json_is_string(item))
-		return add_listen(cfg, i, json_string_value(item), p, err);
+		return add_listen(w->cfg, w->index, json_string_value(item), p, w->err);
 	if (!json_is_object(item))
-		return fail_type(err, p, "a \"host:port\" string or an object with \"address\"",
+		return fail_type(w->err, p, "a \"host:port\" string or an object with \"address\"",
 				 item);
-	ret = check_keys(item, p, listen_keys, ARRAY_SIZE(listen_keys), err);
-	if (ret)
-		return ret;
-	opt = json_object_get(item, "address");
-	jpath_key(kp, p, "address");
-	if (!opt)
-		return fail(err, kp, "missing (expected \"host:port\" or \"unix:/path\")");
-	if (!json_is_string(opt))
-		return fail_type(err, kp, "a \"host:port\" or \"unix:/path\" string", opt);
-	ret = add_listen(cfg, i, json_string_value(opt), kp, err);
-	if (!ret && (opt = json_object_get(item, "reuseport")))
-		ret = get_bool(opt, jpath_key(kp, p, "reuseport"), &l->reuseport, err);
-	if (!ret && (opt = json_object_get(item, "defer_accept")))
-		ret = get_bool(opt, jpath_key(kp, p, "defer_accept"), &l->defer_accept, err);
-	if (!ret && (opt = json_object_get(item, "backlog"))) {
-		ret = get_size(opt, jpath_key(kp, p, "backlog"), 1, 65535, &backlog, err);
-		l->backlog = (int)backlog;
-	}
+	ret = walk_object(w, "listen[]", item, l, p);
 	if (ret)
 		return ret;
 	if (l->addr.ss_family == AF_UNIX && (l->reuseport || l->defer_accept))
-		return fail(err, p, "reuseport and defer_accept need a TCP address, not %s",
+		return fail(w->err, p, "reuseport and defer_accept need a TCP address, not %s",
 			    l->text);
 	return 0;
 }
 
-static int parse_listen(struct config *cfg, const json_t *v, struct warren_error *err)
+static int custom_listen(struct walk *w, const struct config_row *row, json_t *parent, json_t *v,
+			 void *base, const char *path)
 {
+	struct config *cfg = w->cfg;
 	char p[JPATH_BUF];
-	const json_t *item;
+	json_t *item;
 	size_t i, n;
 	int ret;
 
+	(void)parent, (void)base;
 	if (!v) {
 		cfg->listen = calloc(1, sizeof(*cfg->listen));
 		if (!cfg->listen)
-			return fail_nomem(err);
+			return fail_nomem(w->err);
 		cfg->nlisten = 1;
-		cfg->listen[0].backlog = CONFIG_DEFAULT_BACKLOG;
-		return add_listen(cfg, 0, DEFAULT_LISTEN, "listen", err);
+		set_defaults(&cfg->listen[0], "listen");
+		return add_listen(cfg, 0, DEFAULT_LISTEN, path, w->err);
 	}
 	if (!json_is_array(v))
-		return fail_type(err, "listen", "an array of \"host:port\" strings", v);
+		return fail_type(w->err, path, "an array of \"host:port\" strings", v);
 	n = json_array_size(v);
 	if (n == 0)
-		return fail(err, "listen",
-			    "expected 1 to %d \"host:port\" strings, got an empty array",
-			    CONFIG_MAX_LISTEN);
-	if (n > CONFIG_MAX_LISTEN)
-		return fail(err, "listen", "expected 1 to %d \"host:port\" strings, got %zu",
-			    CONFIG_MAX_LISTEN, n);
+		return fail(w->err, path,
+			    "expected %lld to %lld \"host:port\" strings, got an empty array",
+			    row->min, row->max);
+	if (n > (size_t)row->max)
+		return fail(w->err, path, "expected %lld to %lld \"host:port\" strings, got %zu",
+			    row->min, row->max, n);
 	cfg->listen = calloc(n, sizeof(*cfg->listen));
 	if (!cfg->listen)
-		return fail_nomem(err);
+		return fail_nomem(w->err);
 	cfg->nlisten = n;
 	json_array_foreach(v, i, item) {
-		jpath_index(p, "listen", i);
-		ret = parse_listen_entry(cfg, i, item, p, err);
+		w->index = i;
+		ret = parse_listen_entry(w, item, jpath_index(p, path, i));
 		if (ret)
 			return ret;
 	}
 	return 0;
-}
-
-/* ---- Scalars ------------------------------------------------------------------------ */
-
-static int parse_workers(struct config *cfg, const json_t *v, struct warren_error *err)
-{
-	char what[DESCRIBE_BUF];
-	json_int_t n;
-
-	if (!v || (json_is_string(v) && strcmp(json_string_value(v), "auto") == 0)) {
-		cfg->workers = 0;
-		return 0;
-	}
-	if (!json_is_integer(v))
-		return fail_type(err, "workers", "a positive integer or \"auto\"", v);
-	n = json_integer_value(v);
-	if (n < 1)
-		return fail(err, "workers", "expected a positive integer or \"auto\", got %s",
-			    describe_number(what, sizeof(what), v));
-	if (n > CONFIG_MAX_WORKERS)
-		return fail(err, "workers", "expected at most %d workers or \"auto\", got %s",
-			    CONFIG_MAX_WORKERS, describe_number(what, sizeof(what), v));
-	cfg->workers = (unsigned)n;
-	return 0;
-}
-
-static int parse_event(struct config *cfg, const json_t *v, struct warren_error *err)
-{
-	const char *s;
-
-	if (!v)
-		return 0;
-	s = json_string_value(v);
-	if (s && strcmp(s, "auto") == 0)
-		cfg->event = EVENT_AUTO;
-	else if (s && strcmp(s, "io_uring") == 0)
-		cfg->event = EVENT_IO_URING;
-	else if (s && strcmp(s, "epoll") == 0)
-		cfg->event = EVENT_EPOLL;
-	else
-		return fail_type(err, "event", "\"auto\", \"io_uring\" or \"epoll\"", v);
-	return 0;
-}
-
-static int parse_log_level(struct config *cfg, const json_t *v, struct warren_error *err)
-{
-	const char *s = json_string_value(v);
-	size_t i;
-
-	if (!v)
-		return 0;
-	for (i = 0; s && i < ARRAY_SIZE(log_level_names); i++) {
-		if (strcmp(s, log_level_names[i]) == 0) {
-			cfg->log_level = (enum warren_log_level)i;
-			return 0;
-		}
-	}
-	return fail_type(err, "log_level", "one of \"error\", \"warn\", \"info\", \"debug\"", v);
-}
-
-static int get_size(const json_t *v, const char *path, json_int_t min, json_int_t max, size_t *out,
-		    struct warren_error *err)
-{
-	char what[DESCRIBE_BUF];
-
-	if (!json_is_integer(v))
-		return fail(err, path,
-			    "expected an integer from %" JSON_INTEGER_FORMAT
-			    " to %" JSON_INTEGER_FORMAT ", got %s",
-			    min, max, describe(what, sizeof(what), v));
-	if (json_integer_value(v) < min || json_integer_value(v) > max)
-		return fail(err, path,
-			    "expected an integer from %" JSON_INTEGER_FORMAT
-			    " to %" JSON_INTEGER_FORMAT ", got %s",
-			    min, max, describe_number(what, sizeof(what), v));
-	*out = (size_t)json_integer_value(v);
-	return 0;
-}
-
-/* Seconds in the file (fractions allowed), milliseconds inside. */
-static int get_seconds(const json_t *v, const char *path, bool allow_zero, unsigned *ms,
-		       struct warren_error *err)
-{
-	const char *expected = allow_zero ? "a number of seconds from 0 to 86400" :
-					    "a number of seconds above 0 and at most 86400";
-	char what[DESCRIBE_BUF];
-	double s;
-
-	if (!json_is_number(v))
-		return fail_type(err, path, expected, v);
-	s = json_number_value(v);
-	if (s < 0 || (s == 0 && !allow_zero) || s > CONFIG_MAX_SECONDS)
-		return fail(err, path, "expected %s, got %s", expected,
-			    describe_number(what, sizeof(what), v));
-	*ms = (unsigned)(s * 1000 + 0.5);
-	/* A tiny positive timeout must not turn into 0, which means "disabled" or "none". */
-	if (*ms == 0 && s > 0)
-		*ms = 1;
-	return 0;
-}
-
-static int parse_http(struct config *cfg, const json_t *v, struct warren_error *err)
-{
-	const json_t *item;
-	int ret;
-
-	if (!v)
-		return 0;
-	ret = check_object(v, "http", err);
-	if (!ret)
-		ret = check_keys(v, "http", http_keys, ARRAY_SIZE(http_keys), err);
-	if (ret)
-		return ret;
-
-	item = json_object_get(v, "max_body_size");
-	if (item) {
-		ret = get_size(item, "http.max_body_size", 0, 2147483647, &cfg->max_body_size, err);
-		if (ret)
-			return ret;
-	}
-	item = json_object_get(v, "max_header_size");
-	if (item) {
-		ret = get_size(item, "http.max_header_size", 1024, 1048576, &cfg->max_header_size,
-			       err);
-		if (ret)
-			return ret;
-	}
-	item = json_object_get(v, "keepalive_timeout");
-	if (item) {
-		ret = get_seconds(item, "http.keepalive_timeout", true, &cfg->keepalive_timeout_ms,
-				  err);
-		if (ret)
-			return ret;
-	}
-	item = json_object_get(v, "header_timeout");
-	if (item) {
-		ret = get_seconds(item, "http.header_timeout", false, &cfg->header_timeout_ms, err);
-		if (ret)
-			return ret;
-	}
-	item = json_object_get(v, "body_timeout");
-	if (item) {
-		ret = get_seconds(item, "http.body_timeout", false, &cfg->body_timeout_ms, err);
-		if (ret)
-			return ret;
-	}
-	item = json_object_get(v, "send_timeout");
-	if (item) {
-		ret = get_seconds(item, "http.send_timeout", false, &cfg->send_timeout_ms, err);
-		if (ret)
-			return ret;
-	}
-	item = json_object_get(v, "handler_timeout");
-	if (item) {
-		ret = get_seconds(item, "http.handler_timeout", false, &cfg->handler_timeout_ms,
-				  err);
-		if (ret)
-			return ret;
-	}
-	return 0;
-}
-
-static int get_path(const json_t *v, const char *key, char **out, struct warren_error *err)
-{
-	if (!v)
-		return 0;
-	if (!json_is_string(v) || json_string_value(v)[0] == '\0')
-		return fail_type(err, key, "a non-empty file path", v);
-	*out = strdup(json_string_value(v));
-	return *out ? 0 : fail_nomem(err);
-}
-
-static int parse_process(struct config *cfg, const json_t *root, struct warren_error *err)
-{
-	const json_t *v, *item;
-	size_t max;
-	int ret = 0;
-
-	v = json_object_get(root, "cpu_affinity");
-	if (v && !(json_is_string(v) && strcmp(json_string_value(v), "auto") == 0) &&
-	    !json_is_false(v))
-		return fail_type(err, "cpu_affinity", "\"auto\" or false", v);
-	cfg->cpu_affinity = v && json_is_string(v);
-	v = json_object_get(root, "shutdown_timeout");
-	if (v)
-		ret = get_seconds(v, "shutdown_timeout", false, &cfg->shutdown_timeout_ms, err);
-	if (!ret && (v = json_object_get(root, "worker_connections"))) {
-		ret = get_size(v, "worker_connections", 1, 1000000, &max, err);
-		cfg->worker_connections = (unsigned)max;
-	}
-	if (!ret && (v = json_object_get(root, "offload_threads"))) {
-		ret = get_size(v, "offload_threads", 1, 256, &max, err);
-		cfg->offload_threads = (unsigned)max;
-	}
-	if (!ret)
-		ret = get_path(json_object_get(root, "pid_file"), "pid_file", &cfg->pid_file, err);
-	if (!ret)
-		ret = get_path(json_object_get(root, "log_file"), "log_file", &cfg->log_file, err);
-	v = json_object_get(root, "recover");
-	if (ret || !v)
-		return ret;
-	ret = check_object(v, "recover", err);
-	if (!ret)
-		ret = check_keys(v, "recover", recover_keys, ARRAY_SIZE(recover_keys), err);
-	if (!ret && (item = json_object_get(v, "max"))) {
-		ret = get_size(item, "recover.max", 1, 100000, &max, err);
-		cfg->recover_max = (unsigned)max;
-	}
-	if (!ret && (item = json_object_get(v, "window")))
-		ret = get_seconds(item, "recover.window", false, &cfg->recover_window_ms, err);
-	return ret;
-}
-
-/* "watchdog": {"warn": seconds, "kill": seconds}; 0 turns either off. */
-static int parse_watchdog(struct config *cfg, const json_t *v, struct warren_error *err)
-{
-	const json_t *item;
-	int ret;
-
-	if (!v)
-		return 0;
-	ret = check_object(v, "watchdog", err);
-	if (!ret)
-		ret = check_keys(v, "watchdog", watchdog_keys, ARRAY_SIZE(watchdog_keys), err);
-	if (!ret && (item = json_object_get(v, "warn")))
-		ret = get_seconds(item, "watchdog.warn", true, &cfg->watchdog_warn_ms, err);
-	if (!ret && (item = json_object_get(v, "kill")))
-		ret = get_seconds(item, "watchdog.kill", true, &cfg->watchdog_kill_ms, err);
-	return ret;
 }
 
 /* ---- Modules ------------------------------------------------------------------------ */
@@ -670,103 +613,56 @@ static bool is_module_name(const char *s)
 	return i > 0;
 }
 
-static int parse_module(struct config *cfg, size_t i, json_t *v, struct warren_error *err)
+static int custom_module_name(struct walk *w, const struct config_row *row, json_t *parent,
+			      json_t *v, void *base, const char *path)
 {
-	struct module_conf *m = &cfg->modules[i];
-	char path[JPATH_BUF], p[JPATH_BUF], other[JPATH_BUF], q[QUOTE_BUF];
-	const json_t *name, *file;
+	struct module_conf *m = base;
+	char other[JPATH_BUF], q[QUOTE_BUF];
 	const char *s;
-	size_t j;
-	int ret;
 
-	jpath_index(path, "modules", i);
-	if (!json_is_object(v))
-		return fail_type(err, path,
-				 "an object with \"name\" and optional \"path\", \"config\"", v);
-	ret = check_keys(v, path, module_keys, ARRAY_SIZE(module_keys), err);
-	if (ret)
-		return ret;
-
-	jpath_key(p, path, "name");
-	name = json_object_get(v, "name");
-	if (!name)
-		return fail(err, p, "missing");
-	if (!json_is_string(name))
-		return fail_type(err, p, "a module name string", name);
-	s = json_string_value(name);
+	(void)row, (void)parent;
+	if (!v)
+		return fail(w->err, path, "missing");
+	if (!json_is_string(v))
+		return fail_type(w->err, path, "a module name string", v);
+	s = json_string_value(v);
 	if (!is_module_name(s))
-		return fail(err, p, "invalid module name %s (expected 1-%d of a-z, 0-9, _)",
+		return fail(w->err, path, "invalid module name %s (expected 1-%d of a-z, 0-9, _)",
 			    quote(q, sizeof(q), s), CONFIG_MAX_NAME);
-	for (j = 0; j < i; j++) {
-		if (strcmp(cfg->modules[j].name, s) == 0)
-			return fail(err, p, "duplicate module %s (also %s)", quote(q, sizeof(q), s),
-				    jpath_index(other, "modules", j));
+	for (size_t j = 0; j < w->index; j++) {
+		if (strcmp(w->cfg->modules[j].name, s) == 0)
+			return fail(w->err, path, "duplicate module %s (also %s)",
+				    quote(q, sizeof(q), s), jpath_index(other, "modules", j));
 	}
 	m->name = strdup(s);
-	if (!m->name)
-		return fail_nomem(err);
-
-	file = json_object_get(v, "path");
-	if (file) {
-		if (!json_is_string(file) || !*json_string_value(file))
-			return fail_type(err, jpath_key(p, path, "path"),
-					 "a non-empty path to a shared object", file);
-		m->path = strdup(json_string_value(file));
-		if (!m->path)
-			return fail_nomem(err);
-	}
-	return get_config_object(v, path, &m->config, err);
+	return m->name ? 0 : fail_nomem(w->err);
 }
 
-typedef int (*parse_item_fn)(struct config *cfg, size_t i, json_t *v, struct warren_error *err);
-
-/*
- * Checks that "@key" (@v) is an array and allocates zeroed room for its elements, @size
- * bytes each. An absent or empty array gives NULL and 0.
- */
-static int list_alloc(const json_t *v, const char *key, const char *expected, size_t size,
-		      void **items, size_t *count, struct warren_error *err)
+static int custom_modules(struct walk *w, const struct config_row *row, json_t *parent, json_t *v,
+			  void *base, const char *path)
 {
-	*items = NULL;
-	*count = 0;
-	if (!v)
-		return 0;
-	if (!json_is_array(v))
-		return fail_type(err, key, expected, v);
-	if (json_array_size(v) == 0)
-		return 0;
-	*items = calloc(json_array_size(v), size);
-	if (!*items)
-		return fail_nomem(err);
-	*count = json_array_size(v);
-	return 0;
-}
-
-/* Parses each element of @v, which list_alloc() made room for. */
-static int list_parse(struct config *cfg, const json_t *v, parse_item_fn parse_item,
-		      struct warren_error *err)
-{
+	struct config *cfg = w->cfg;
+	char p[JPATH_BUF];
+	void *items;
 	json_t *item;
 	size_t i;
 	int ret;
 
-	json_array_foreach(v, i, item) {
-		ret = parse_item(cfg, i, item, err);
-		if (ret)
-			return ret;
-	}
-	return 0;
-}
-
-static int parse_modules(struct config *cfg, const json_t *v, struct warren_error *err)
-{
-	void *items;
-	int ret;
-
-	ret = list_alloc(v, "modules", "an array of module objects", sizeof(*cfg->modules), &items,
-			 &cfg->nmodules, err);
+	(void)row, (void)parent, (void)base;
+	ret = list_alloc(v, path, "an array of module objects", sizeof(*cfg->modules), &items,
+			 &cfg->nmodules, w->err);
 	cfg->modules = items;
-	return ret ? ret : list_parse(cfg, v, parse_module, err);
+	for (i = 0; !ret && i < cfg->nmodules; i++) {
+		item = json_array_get(v, i);
+		jpath_index(p, path, i);
+		if (!json_is_object(item))
+			return fail_type(
+				w->err, p,
+				"an object with \"name\" and optional \"path\", \"config\"", item);
+		w->index = i;
+		ret = walk_object(w, "modules[]", item, &cfg->modules[i], p);
+	}
+	return ret;
 }
 
 /* ---- Routes ------------------------------------------------------------------------- */
@@ -803,109 +699,76 @@ static int add_method(const json_t *v, const char *path, const char *list_path, 
 	return 0;
 }
 
-static int parse_methods(const json_t *v, const char *path, uint64_t *mask,
-			 struct warren_error *err)
+static int custom_route_method(struct walk *w, const struct config_row *row, json_t *parent,
+			       json_t *v, void *base, const char *path)
 {
+	struct route_conf *r = base;
 	size_t first[METHOD_COUNT], i;
 	char p[JPATH_BUF];
 	const json_t *item;
 	int ret;
 
-	*mask = 0;
+	(void)row, (void)parent;
+	r->methods = 0;
+	if (!v)
+		return 0;
 	if (json_is_string(v))
-		return add_method(v, path, path, first, 0, mask, err);
+		return add_method(v, path, path, first, 0, &r->methods, w->err);
 	if (!json_is_array(v))
-		return fail_type(err, path, "a method name or an array of method names", v);
+		return fail_type(w->err, path, "a method name or an array of method names", v);
 	if (json_array_size(v) == 0)
-		return fail(err, path,
+		return fail(w->err, path,
 			    "expected a method name or a non-empty array of method names, "
 			    "got an empty array");
 	json_array_foreach(v, i, item) {
-		ret = add_method(item, jpath_index(p, path, i), path, first, i, mask, err);
+		ret = add_method(item, jpath_index(p, path, i), path, first, i, &r->methods,
+				 w->err);
 		if (ret)
 			return ret;
 	}
 	return 0;
 }
 
-static int parse_match(struct route_conf *r, const json_t *match, const char *route_path,
-		       struct warren_error *err)
+static int custom_route_path(struct walk *w, const struct config_row *row, json_t *parent,
+			     json_t *v, void *base, const char *path)
 {
-	char path[JPATH_BUF], p[JPATH_BUF];
+	struct route_conf *r = base;
 	const char *text = DEFAULT_ROUTE_PATH;
-	const json_t *v;
 	int ret;
 
-	if (match) {
-		jpath_key(path, route_path, "match");
-		ret = check_object(match, path, err);
-		if (!ret)
-			ret = check_keys(match, path, match_keys, ARRAY_SIZE(match_keys), err);
-		if (ret)
-			return ret;
-
-		v = json_object_get(match, "path");
-		if (v) {
-			if (!json_is_string(v))
-				return fail_type(err, jpath_key(p, path, "path"),
-						 "a path pattern string such as \"/users/:id\"", v);
-			text = json_string_value(v);
-		}
+	(void)row, (void)parent;
+	if (v) {
+		if (!json_is_string(v))
+			return fail_type(w->err, path,
+					 "a path pattern string such as \"/users/:id\"", v);
+		text = json_string_value(v);
 	}
-
-	/* Compiled once: check_reachable() reads it, then server_load() moves it into the router. */
-	ret = route_pattern_compile(&r->pattern, text, err);
+	/* Compiled once: check_reachable() reads it, then server_load() moves it into the
+	 * router. */
+	ret = route_pattern_compile(&r->pattern, text, w->err);
 	if (ret) {
-		jpath_key(path, route_path, "match");
-		prefix_error(err, jpath_key(p, path, "path"));
+		prefix_error(w->err, path);
 		return ret;
 	}
 	r->path = strdup(text);
-	if (!r->path)
-		return fail_nomem(err);
-
-	v = match ? json_object_get(match, "method") : NULL;
-	if (v) {
-		jpath_key(path, route_path, "match");
-		return parse_methods(v, jpath_key(p, path, "method"), &r->methods, err);
-	}
-	return 0;
+	return r->path ? 0 : fail_nomem(w->err);
 }
 
-static int parse_route(struct config *cfg, size_t i, json_t *v, struct warren_error *err)
+static int custom_route_handler(struct walk *w, const struct config_row *row, json_t *parent,
+				json_t *v, void *base, const char *path)
 {
-	struct route_conf *r = &cfg->routes[i];
-	char path[JPATH_BUF], p[JPATH_BUF];
-	const json_t *handler;
-	int ret;
+	struct route_conf *r = base;
 
-	jpath_index(path, "routes", i);
-	if (!json_is_object(v))
-		return fail_type(err, path,
-				 "an object with \"handler\" and optional \"match\", "
-				 "\"config\"",
-				 v);
-	ret = check_keys(v, path, route_keys, ARRAY_SIZE(route_keys), err);
-	if (ret)
-		return ret;
-
-	ret = parse_match(r, json_object_get(v, "match"), path, err);
-	if (ret)
-		return ret;
-
-	jpath_key(p, path, "handler");
-	handler = json_object_get(v, "handler");
-	if (!handler)
-		return fail(err, p, "missing (expected \"module.handler\")");
-	if (!json_is_string(handler))
-		return fail_type(err, p, "a \"module.handler\" string", handler);
-	if (!*json_string_value(handler))
-		return fail(err, p, "expected a \"module.handler\" string, got an empty string");
-	r->handler = strdup(json_string_value(handler));
-	if (!r->handler)
-		return fail_nomem(err);
-
-	return get_config_object(v, path, &r->config, err);
+	(void)row, (void)parent;
+	if (!v)
+		return fail(w->err, path, "missing (expected \"module.handler\")");
+	if (!json_is_string(v))
+		return fail_type(w->err, path, "a \"module.handler\" string", v);
+	if (!*json_string_value(v))
+		return fail(w->err, path,
+			    "expected a \"module.handler\" string, got an empty string");
+	r->handler = strdup(json_string_value(v));
+	return r->handler ? 0 : fail_nomem(w->err);
 }
 
 static int add_warning(struct config *cfg, struct warren_error *err, const char *fmt, ...)
@@ -1032,18 +895,46 @@ static int check_reachable(struct config *cfg, struct warren_error *err)
 	return ret;
 }
 
-static int parse_routes(struct config *cfg, const json_t *v, struct warren_error *err)
+static int custom_routes(struct walk *w, const struct config_row *row, json_t *parent, json_t *v,
+			 void *base, const char *path)
 {
+	struct config *cfg = w->cfg;
+	char p[JPATH_BUF];
 	void *items;
+	json_t *item;
+	size_t i;
 	int ret;
 
-	ret = list_alloc(v, "routes", "an array of route objects", sizeof(*cfg->routes), &items,
-			 &cfg->nroutes, err);
+	(void)row, (void)parent, (void)base;
+	ret = list_alloc(v, path, "an array of route objects", sizeof(*cfg->routes), &items,
+			 &cfg->nroutes, w->err);
 	cfg->routes = items;
-	if (!ret)
-		ret = list_parse(cfg, v, parse_route, err);
-	return ret ? ret : check_reachable(cfg, err);
+	for (i = 0; !ret && i < cfg->nroutes; i++) {
+		item = json_array_get(v, i);
+		jpath_index(p, path, i);
+		if (!json_is_object(item))
+			return fail_type(w->err, p,
+					 "an object with \"handler\" and optional \"match\", "
+					 "\"config\"",
+					 item);
+		w->index = i;
+		ret = walk_object(w, "routes[]", item, &cfg->routes[i], p);
+	}
+	return ret ? ret : check_reachable(cfg, w->err);
 }
+
+/* The code behind the table's CONFIG_CUSTOM and CONFIG_LIST rows. */
+static const custom_fn customs[] = {
+	[CONFIG_CUSTOM_LISTEN] = custom_listen,
+	[CONFIG_CUSTOM_LISTEN_ADDRESS] = custom_listen_address,
+	[CONFIG_CUSTOM_MODULES] = custom_modules,
+	[CONFIG_CUSTOM_MODULE_NAME] = custom_module_name,
+	[CONFIG_CUSTOM_CONFIG_OBJECT] = custom_config_object,
+	[CONFIG_CUSTOM_ROUTES] = custom_routes,
+	[CONFIG_CUSTOM_ROUTE_PATH] = custom_route_path,
+	[CONFIG_CUSTOM_ROUTE_METHOD] = custom_route_method,
+	[CONFIG_CUSTOM_ROUTE_HANDLER] = custom_route_handler,
+};
 
 /* The part of @path after its last '/'. */
 static const char *basename_of(const char *path)
@@ -1112,6 +1003,7 @@ int config_parse(const char *text, size_t len, const char *origin, struct config
 {
 	json_error_t jerr;
 	struct config *cfg;
+	struct walk w;
 	json_t *root;
 	int ret;
 
@@ -1119,23 +1011,7 @@ int config_parse(const char *text, size_t len, const char *origin, struct config
 	cfg = calloc(1, sizeof(*cfg));
 	if (!cfg)
 		return fail_nomem(err);
-	cfg->workers = 0;
-	cfg->event = EVENT_AUTO;
-	cfg->log_level = WARREN_LOG_INFO;
-	cfg->max_body_size = CONFIG_DEFAULT_MAX_BODY_SIZE;
-	cfg->max_header_size = CONFIG_DEFAULT_MAX_HEADER_SIZE;
-	cfg->keepalive_timeout_ms = CONFIG_DEFAULT_KEEPALIVE_TIMEOUT_MS;
-	cfg->header_timeout_ms = CONFIG_DEFAULT_HEADER_TIMEOUT_MS;
-	cfg->handler_timeout_ms = CONFIG_DEFAULT_HANDLER_TIMEOUT_MS;
-	cfg->body_timeout_ms = CONFIG_DEFAULT_BODY_TIMEOUT_MS;
-	cfg->send_timeout_ms = CONFIG_DEFAULT_SEND_TIMEOUT_MS;
-	cfg->worker_connections = CONFIG_DEFAULT_WORKER_CONNECTIONS;
-	cfg->offload_threads = CONFIG_DEFAULT_OFFLOAD_THREADS;
-	cfg->shutdown_timeout_ms = CONFIG_DEFAULT_SHUTDOWN_TIMEOUT_MS;
-	cfg->recover_max = CONFIG_DEFAULT_RECOVER_MAX;
-	cfg->recover_window_ms = CONFIG_DEFAULT_RECOVER_WINDOW_MS;
-	cfg->watchdog_warn_ms = CONFIG_DEFAULT_WATCHDOG_WARN_MS;
-	cfg->watchdog_kill_ms = CONFIG_DEFAULT_WATCHDOG_KILL_MS;
+	set_defaults(cfg, NULL);
 	cfg->file = strdup(origin ? origin : "<string>");
 	if (!cfg->file) {
 		ret = fail_nomem(err);
@@ -1166,25 +1042,9 @@ int config_parse(const char *text, size_t len, const char *origin, struct config
 		goto out_free_cfg;
 	}
 
-	ret = check_keys(root, "", top_keys, ARRAY_SIZE(top_keys), err);
-	if (!ret)
-		ret = parse_listen(cfg, json_object_get(root, "listen"), err);
-	if (!ret)
-		ret = parse_workers(cfg, json_object_get(root, "workers"), err);
-	if (!ret)
-		ret = parse_event(cfg, json_object_get(root, "event"), err);
-	if (!ret)
-		ret = parse_log_level(cfg, json_object_get(root, "log_level"), err);
-	if (!ret)
-		ret = parse_process(cfg, root, err);
-	if (!ret)
-		ret = parse_http(cfg, json_object_get(root, "http"), err);
-	if (!ret)
-		ret = parse_watchdog(cfg, json_object_get(root, "watchdog"), err);
-	if (!ret)
-		ret = parse_modules(cfg, json_object_get(root, "modules"), err);
-	if (!ret)
-		ret = parse_routes(cfg, json_object_get(root, "routes"), err);
+	w.cfg = cfg;
+	w.err = err;
+	ret = walk_object(&w, "", root, cfg, "");
 	if (ret)
 		goto out_free_cfg;
 

@@ -9,7 +9,8 @@
 #include "base/common.h"
 #include "http/router.h"
 
-/* Defaults, documented in README.md "Configuration reference". */
+/* Defaults; config_table.c holds them with every key, and README.md "Configuration"
+ * shows them (make config-docs). */
 #define CONFIG_DEFAULT_MAX_BODY_SIZE (1024 * 1024)
 #define CONFIG_DEFAULT_MAX_HEADER_SIZE (16 * 1024)
 #define CONFIG_DEFAULT_KEEPALIVE_TIMEOUT_MS 75000
