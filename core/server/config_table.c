@@ -7,9 +7,10 @@
 #include "server/config_table.h"
 
 /* Where a row's value goes: a field of struct config, or of a listen entry. */
-#define CFG(field) .offset = offsetof(struct config, field), .width = sizeof(((struct config *)0)->field)
-#define LISTEN(field)                                                                             \
-	.offset = offsetof(struct listen_conf, field),                                            \
+#define CFG(field)                                                                                 \
+	.offset = offsetof(struct config, field), .width = sizeof(((struct config *)0)->field)
+#define LISTEN(field)                                                                              \
+	.offset = offsetof(struct listen_conf, field),                                             \
 	.width = sizeof(((struct listen_conf *)0)->field)
 
 static const char *const event_names[] = {
@@ -43,18 +44,19 @@ const struct config_row config_table[] = {
 		.schema = "{\"type\": \"array\", \"minItems\": 1, \"maxItems\": 64, \"items\": "
 			  "{\"oneOf\": [{\"$ref\": \"#/$defs/address\"}, {\"$ref\": "
 			  "\"#/$defs/listen\"}]}}",
-		.description = "addresses: `\"127.0.0.1:8080\"`, `\"[::1]:8080\"`, `\"*:8080\"` "
-			       "(all IPv4), `\"localhost:8080\"`, `\"unix:/run/warren.sock\"` (or "
-			       "`\"unix:run/w.sock\"`, next to the config); port `0` lets the kernel "
-			       "choose (the bound port is logged and reported on `--ready-fd`). An "
-			       "entry may be an object with `address` and the options below",
+		.description =
+			"addresses: `\"127.0.0.1:8080\"`, `\"[::1]:8080\"`, `\"*:8080\"` "
+			"(all IPv4), `\"localhost:8080\"`, `\"unix:/run/warren.sock\"` (or "
+			"`\"unix:run/w.sock\"`, next to the config); port `0` lets the kernel "
+			"choose (the bound port is logged and reported on `--ready-fd`). An "
+			"entry may be an object with `address` and the options below",
 	},
 	{
 		.path = "listen[].address",
 		.kind = CONFIG_CUSTOM,
+		.flags = CONFIG_REQUIRED,
 		.custom = CONFIG_CUSTOM_LISTEN_ADDRESS,
 		.type_doc = "address",
-		.default_doc = "required",
 		.schema = "{\"$ref\": \"#/$defs/address\"}",
 		.description = "the address of an object entry, written as in a string entry",
 	},
@@ -94,9 +96,10 @@ const struct config_row config_table[] = {
 		.max = CONFIG_MAX_WORKERS,
 		.def = 0,
 		CFG(workers),
-		.description = "number of worker processes, or `\"auto\"`: one per CPU this "
-			       "process may run on, capped by the cgroup CPU quota (v2 `cpu.max` or "
-			       "v1 `cpu.cfs_quota_us`, rounded up)",
+		.description =
+			"number of worker processes, or `\"auto\"`: one per CPU this "
+			"process may run on, capped by the cgroup CPU quota (v2 `cpu.max` or "
+			"v1 `cpu.cfs_quota_us`, rounded up)",
 	},
 	{
 		.path = "cpu_affinity",
@@ -113,9 +116,10 @@ const struct config_row config_table[] = {
 		CFG(event),
 		.names = event_names,
 		.expected = "\"auto\", \"io_uring\" or \"epoll\"",
-		.description = "event backend: `\"auto\"` (io_uring if the kernel allows it, else "
-			       "epoll), `\"io_uring\"` or `\"epoll\"`; `WARREN_DISABLE_IO_URING=1` in "
-			       "the environment makes io_uring count as unavailable",
+		.description =
+			"event backend: `\"auto\"` (io_uring if the kernel allows it, else "
+			"epoll), `\"io_uring\"` or `\"epoll\"`; `WARREN_DISABLE_IO_URING=1` in "
+			"the environment makes io_uring count as unavailable",
 	},
 	{
 		.path = "log_level",
@@ -124,17 +128,18 @@ const struct config_row config_table[] = {
 		CFG(log_level),
 		.names = log_level_names,
 		.expected = "one of \"error\", \"warn\", \"info\", \"debug\"",
-		.description = "the least severe messages logged (to `log_file`, else stderr); "
-			       "`-t` and start-up errors always go to stderr",
+		.description = "the least severe messages logged, to `log_file` when there is "
+			       "one, else to stderr",
 	},
 	{
 		.path = "log_file",
 		.kind = CONFIG_PATH,
 		CFG(log_file),
 		.default_doc = "stderr",
-		.description = "append log lines here instead of stderr, opened once the "
-			       "configuration is valid; reopened on USR1 (`warren -s reopen` "
-			       "reports it)",
+		.description = "append log lines here instead of stderr, from the moment the "
+			       "listeners are bound (what comes before, `-t`'s output and start-up "
+			       "errors go to stderr); reopened on USR1 (`warren -s reopen` reports "
+			       "it)",
 	},
 	{
 		.path = "pid_file",
@@ -257,9 +262,9 @@ const struct config_row config_table[] = {
 	{
 		.path = "modules[].name",
 		.kind = CONFIG_CUSTOM,
+		.flags = CONFIG_REQUIRED,
 		.custom = CONFIG_CUSTOM_MODULE_NAME,
 		.type_doc = "name (1-64 of a-z, 0-9, _)",
-		.default_doc = "required",
 		.schema = "{\"type\": \"string\", \"pattern\": \"^[a-z0-9_]{1,64}$\"}",
 		.description = "the module's name, unique in the list",
 	},
@@ -320,9 +325,9 @@ const struct config_row config_table[] = {
 	{
 		.path = "routes[].handler",
 		.kind = CONFIG_CUSTOM,
+		.flags = CONFIG_REQUIRED,
 		.custom = CONFIG_CUSTOM_ROUTE_HANDLER,
 		.type_doc = "`\"module.handler\"`",
-		.default_doc = "required",
 		.schema = "{\"type\": \"string\", \"minLength\": 1}",
 		.description = "the handler that answers",
 	},
@@ -381,11 +386,12 @@ const struct config_row config_table[] = {
 		.flags = CONFIG_ZERO_OK,
 		.def = CONFIG_DEFAULT_WATCHDOG_KILL_MS,
 		CFG(watchdog_kill_ms),
-		.description = "seconds a worker's event loop may go without progress (stuck "
-			       "outside its wait, e.g. in a handler that sleeps or waits for a lock "
-			       "for ever) before the master aborts it: its last log line names the "
-			       "module call and the request, and it is respawned as after a crash; "
-			       "an idle worker is never stuck. `0` turns it off",
+		.description =
+			"seconds a worker's event loop may go without progress (stuck "
+			"outside its wait, e.g. in a handler that sleeps or waits for a lock "
+			"for ever) before the master aborts it: its last log line names the "
+			"module call and the request, and it is respawned as after a crash; "
+			"an idle worker is never stuck. `0` turns it off",
 	},
 };
 

@@ -29,19 +29,20 @@ enum config_kind {
 /* The rows config.c parses with code of its own, by what they are. */
 enum config_custom {
 	CONFIG_CUSTOM_NONE = 0,
-	CONFIG_CUSTOM_LISTEN,	       /* the listen list: strings or objects */
-	CONFIG_CUSTOM_LISTEN_ADDRESS,  /* listen[].address */
-	CONFIG_CUSTOM_MODULES,	       /* the modules list */
-	CONFIG_CUSTOM_MODULE_NAME,     /* modules[].name: required, unique */
-	CONFIG_CUSTOM_CONFIG_OBJECT,   /* modules[].config, routes[].config */
-	CONFIG_CUSTOM_ROUTES,	       /* the routes list */
-	CONFIG_CUSTOM_ROUTE_PATH,      /* routes[].match.path: compiled */
-	CONFIG_CUSTOM_ROUTE_METHOD,    /* routes[].match.method */
-	CONFIG_CUSTOM_ROUTE_HANDLER,   /* routes[].handler: required */
+	CONFIG_CUSTOM_LISTEN,	      /* the listen list: strings or objects */
+	CONFIG_CUSTOM_LISTEN_ADDRESS, /* listen[].address */
+	CONFIG_CUSTOM_MODULES,	      /* the modules list */
+	CONFIG_CUSTOM_MODULE_NAME,    /* modules[].name: required, unique */
+	CONFIG_CUSTOM_CONFIG_OBJECT,  /* modules[].config, routes[].config */
+	CONFIG_CUSTOM_ROUTES,	      /* the routes list */
+	CONFIG_CUSTOM_ROUTE_PATH,     /* routes[].match.path: compiled */
+	CONFIG_CUSTOM_ROUTE_METHOD,   /* routes[].match.method */
+	CONFIG_CUSTOM_ROUTE_HANDLER,  /* routes[].handler: required */
 };
 
 /* A section or list that is absent is walked as if empty; such rows keep their defaults. */
-#define CONFIG_ZERO_OK 0x1 /* CONFIG_SECONDS: 0 is allowed (and means "off" or "none") */
+#define CONFIG_ZERO_OK 0x1  /* CONFIG_SECONDS: 0 is allowed (and means "off" or "none") */
+#define CONFIG_REQUIRED 0x2 /* the enclosing object must have it */
 
 struct config_row {
 	const char *path; /* "http.max_body_size"; "listen[].backlog" inside list elements */
@@ -54,10 +55,10 @@ struct config_row {
 	const char *const *names; /* CONFIG_ENUM, NULL-terminated */
 	const char *expected;	  /* "expected ..." for a wrong value, when not derived */
 	enum config_custom custom;
-	const char *type_doc;	  /* README "Type" column, when not derived from @kind */
-	const char *default_doc;  /* README "Default" column, when not derived from @def */
-	const char *schema;	  /* JSON Schema of the value, when not derived from @kind */
-	const char *description;  /* one line, for the README */
+	const char *type_doc;	 /* README "Type" column, when not derived from @kind */
+	const char *default_doc; /* README "Default" column, when not derived from @def */
+	const char *schema;	 /* JSON Schema of the value, when not derived from @kind */
+	const char *description; /* one line, for the README */
 };
 
 extern const struct config_row config_table[];
