@@ -238,7 +238,7 @@ static int check_keys(const json_t *obj, const char *path, const char *parent,
 	json_object_foreach((json_t *)obj, key, v) {
 		if (is_known(key, parent))
 			continue;
-		for (i = 0; i < config_table_rows; i++)
+		for (i = 0; i < config_table_rows && o < sizeof(list); i++)
 			if (config_row_in(&config_table[i], parent))
 				o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s",
 						      o ? ", " : "",
@@ -264,7 +264,8 @@ struct walk {
 typedef int (*custom_fn)(struct walk *w, const struct config_row *row, json_t *parent, json_t *v,
 			 void *base, const char *path);
 
-static const custom_fn customs[];
+static int run_custom(struct walk *w, const struct config_row *row, json_t *parent, json_t *v,
+		      void *base, const char *path);
 
 static void store(void *field, size_t width, unsigned long long v)
 {
@@ -449,7 +450,7 @@ static int walk_object(struct walk *w, const char *parent, json_t *obj, void *ba
 				return fail_type(w->err, p, "an object", v);
 			ret = walk_object(w, row->path, v, base, p);
 		} else if (row->kind == CONFIG_LIST || row->kind == CONFIG_CUSTOM) {
-			ret = customs[row->custom](w, row, obj, v, base, p);
+			ret = run_custom(w, row, obj, v, base, p);
 		} else if (v) {
 			ret = get_value(row, v, p, (char *)base + row->offset, w->err);
 		}
@@ -935,6 +936,14 @@ static const custom_fn customs[] = {
 	[CONFIG_CUSTOM_ROUTE_METHOD] = custom_route_method,
 	[CONFIG_CUSTOM_ROUTE_HANDLER] = custom_route_handler,
 };
+
+static int run_custom(struct walk *w, const struct config_row *row, json_t *parent, json_t *v,
+		      void *base, const char *path)
+{
+	if ((size_t)row->custom >= ARRAY_SIZE(customs) || !customs[row->custom])
+		return fail(w->err, path, "no parser for this key");
+	return customs[row->custom](w, row, parent, v, base, path);
+}
 
 /* The part of @path after its last '/'. */
 static const char *basename_of(const char *path)
