@@ -15,13 +15,12 @@
 
 #include <http_parser.h>
 
+#include "server/address.h"
 #include "server/config.h"
+#include "server/config_table.h"
 #include "http/router.h"
 
 #define CONFIG_MAX_FILE_SIZE (16 * 1024 * 1024)
-#define CONFIG_MAX_LISTEN 64
-#define CONFIG_MAX_NAME 64
-#define CONFIG_MAX_SECONDS 86400
 
 /* Enough of a user's string to recognise it without flooding a one-line message. */
 #define QUOTE_MAX 40
@@ -46,34 +45,6 @@ enum {
 #undef XX
 
 _Static_assert(METHOD_COUNT <= 64, "route method masks are 64 bits wide");
-
-static const char *const top_keys[] = {
-	"listen",	   "workers",
-	"cpu_affinity",	   "event",
-	"log_level",	   "log_file",
-	"pid_file",	   "shutdown_timeout",
-	"recover",	   "http",
-	"modules",	   "routes",
-	"offload_threads", "worker_connections",
-	"watchdog",
-};
-static const char *const listen_keys[] = {"address", "reuseport", "backlog", "defer_accept"};
-static const char *const recover_keys[] = {"max", "window"};
-static const char *const http_keys[] = {
-	"max_body_size", "max_header_size", "keepalive_timeout", "header_timeout",
-	"body_timeout",	 "send_timeout",    "handler_timeout",
-};
-static const char *const watchdog_keys[] = {"warn", "kill"};
-static const char *const module_keys[] = {"name", "path", "config"};
-static const char *const route_keys[] = {"match", "handler", "config"};
-static const char *const match_keys[] = {"path", "method"};
-
-static const char *const log_level_names[] = {
-	[WARREN_LOG_ERROR] = "error",
-	[WARREN_LOG_WARN] = "warn",
-	[WARREN_LOG_INFO] = "info",
-	[WARREN_LOG_DEBUG] = "debug",
-};
 
 static const char *quote_n(char *buf, size_t size, const char *s, size_t max)
 {
@@ -229,17 +200,6 @@ static int fail_type(struct warren_error *err, const char *path, const char *exp
 	return fail(err, path, "expected %s, got %s", expected, describe(what, sizeof(what), v));
 }
 
-static bool is_known(const char *key, const char *const *known, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (strcmp(key, known[i]) == 0)
-			return true;
-	}
-	return false;
-}
-
 /* Keys are shown bare when that cannot be misread, else quoted and escaped. */
 static bool is_plain_key(const char *key)
 {
@@ -254,8 +214,20 @@ static bool is_plain_key(const char *key)
 	return i > 0;
 }
 
-/* Typos in key names are the most common config mistake; never ignore them silently. */
-static int check_keys(const json_t *obj, const char *path, const char *const *known, size_t n,
+static bool is_known(const char *key, const char *parent)
+{
+	for (size_t i = 0; i < config_table_rows; i++)
+		if (config_row_in(&config_table[i], parent) &&
+		    strcmp(key, config_row_key(&config_table[i])) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Typos in key names are the most common config mistake; never ignore them silently. The
+ * keys allowed in the object at @path are the table's rows in @parent.
+ */
+static int check_keys(const json_t *obj, const char *path, const char *parent,
 		      struct warren_error *err)
 {
 	char list[256], q[QUOTE_BUF];
@@ -264,11 +236,13 @@ static int check_keys(const json_t *obj, const char *path, const char *const *kn
 	size_t i, o = 0;
 
 	json_object_foreach((json_t *)obj, key, v) {
-		if (is_known(key, known, n))
+		if (is_known(key, parent))
 			continue;
-		for (i = 0; i < n; i++)
-			o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", i ? ", " : "",
-					      known[i]);
+		for (i = 0; i < config_table_rows && o < sizeof(list); i++)
+			if (config_row_in(&config_table[i], parent))
+				o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s",
+						      o ? ", " : "",
+						      config_row_key(&config_table[i]));
 		if (is_plain_key(key))
 			return fail(err, NULL, "%s%s%s: unknown key (expected one of: %s)", path,
 				    *path ? "." : "", key, list);
@@ -278,389 +252,91 @@ static int check_keys(const json_t *obj, const char *path, const char *const *kn
 	return 0;
 }
 
-static int check_object(const json_t *v, const char *path, struct warren_error *err)
-{
-	if (!json_is_object(v))
-		return fail_type(err, path, "an object", v);
-	return 0;
-}
+/* ---- The table walker --------------------------------------------------------------- */
 
-/*
- * Handlers and module init callbacks always get an object; an absent "config" becomes an
- * empty one attached to @parent, so it is owned (and freed) by the root like the others.
- */
-static int get_config_object(json_t *parent, const char *path, json_t **out,
-			     struct warren_error *err)
-{
-	char p[JPATH_BUF];
-	json_t *v = json_object_get(parent, "config");
+/* Where the walk is: list elements are parsed into their own structs, at @index. */
+struct walk {
+	struct config *cfg;
+	size_t index;
+	struct warren_error *err;
+};
 
-	if (!v) {
-		v = json_object();
-		if (!v || json_object_set_new(parent, "config", v))
-			return fail_nomem(err);
-	} else if (!json_is_object(v)) {
-		return fail_type(err, jpath_key(p, path, "config"), "an object", v);
+typedef int (*custom_fn)(struct walk *w, const struct config_row *row, json_t *parent, json_t *v,
+			 void *base, const char *path);
+
+static int run_custom(struct walk *w, const struct config_row *row, json_t *parent, json_t *v,
+		      void *base, const char *path);
+
+static void store(void *field, size_t width, unsigned long long v)
+{
+	switch (width) {
+	case 1:
+		*(uint8_t *)field = (uint8_t)v;
+		break;
+	case 2:
+		*(uint16_t *)field = (uint16_t)v;
+		break;
+	case 4:
+		*(uint32_t *)field = (uint32_t)v;
+		break;
+	default:
+		*(uint64_t *)field = (uint64_t)v;
+		break;
 	}
-	*out = v;
-	return 0;
 }
 
-/* ---- Listen addresses --------------------------------------------------------------- */
-
-static int parse_port(const char *text, const char *s, uint16_t *port, struct warren_error *err)
+/* Whether @row belongs to the struct that @list's elements (NULL: struct config) are. */
+static bool row_in_struct(const struct config_row *row, const char *list)
 {
-	char q[QUOTE_BUF], qt[QUOTE_BUF];
-	unsigned long v = 0;
-	const char *c;
+	const char *open = strchr(row->path, '[');
 
-	if (!*s)
-		return fail(err, NULL, "%s has no port (expected host:port, e.g. 127.0.0.1:8080)",
-			    quote(qt, sizeof(qt), text));
-	for (c = s; *c; c++) {
-		if (*c < '0' || *c > '9')
-			return fail(err, NULL, "port %s is not a decimal number (0-65535)",
-				    quote(q, sizeof(q), s));
-		/* Saturate so that a long run of digits cannot overflow. */
-		if (v <= 65535)
-			v = v * 10 + (unsigned long)(*c - '0');
+	if (!list)
+		return !open;
+	return open && (size_t)(open - row->path) == strlen(list) &&
+	       strncmp(row->path, list, strlen(list)) == 0;
+}
+
+/* Puts the table's defaults into @base: struct config, or an element of @list. */
+static void set_defaults(void *base, const char *list)
+{
+	for (size_t i = 0; i < config_table_rows; i++) {
+		const struct config_row *row = &config_table[i];
+
+		if (row->kind == CONFIG_SECTION || row->kind == CONFIG_LIST ||
+		    row->kind == CONFIG_CUSTOM || row->kind == CONFIG_PATH ||
+		    !row_in_struct(row, list))
+			continue;
+		store((char *)base + row->offset, row->width, (unsigned long long)row->def);
 	}
-	if (v > 65535)
-		return fail(err, NULL, "port %s out of range (0-65535)", quote(q, sizeof(q), s));
-	*port = (uint16_t)v;
-	return 0;
 }
 
-static int parse_ipv6(const char *text, struct sockaddr_storage *ss, socklen_t *len,
-		      struct warren_error *err)
-{
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-	char q[QUOTE_BUF], qh[QUOTE_BUF], host[INET6_ADDRSTRLEN + 1];
-	const char *close = strchr(text, ']');
-	size_t hlen;
-	uint16_t port;
-	int ret;
-
-	if (!close)
-		return fail(err, NULL,
-			    "%s: missing ']' after the IPv6 address (expected [IPv6]:port)",
-			    quote(q, sizeof(q), text));
-	if (close[1] != ':')
-		return fail(err, NULL, "%s has no port (expected [IPv6]:port, e.g. [::1]:8080)",
-			    quote(q, sizeof(q), text));
-	hlen = (size_t)(close - text - 1);
-	if (hlen >= sizeof(host))
-		return fail(err, NULL, "%s: not a numeric IPv6 address in brackets",
-			    quote(q, sizeof(q), text));
-	memcpy(host, text + 1, hlen);
-	host[hlen] = '\0';
-	if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
-		return fail(err, NULL, "%s: %s is not a numeric IPv6 address",
-			    quote(q, sizeof(q), text), quote(qh, sizeof(qh), host));
-	ret = parse_port(text, close + 2, &port, err);
-	if (ret)
-		return ret;
-	sin6->sin6_family = AF_INET6;
-	sin6->sin6_port = htons(port);
-	*len = sizeof(*sin6);
-	return 0;
-}
-
-static int parse_unix(const char *text, struct sockaddr_storage *ss, socklen_t *len,
-		      struct warren_error *err)
-{
-	struct sockaddr_un *sun = (struct sockaddr_un *)ss;
-	const char *path = text + 5;
-	char q[QUOTE_BUF];
-	size_t n = strlen(path);
-
-	if (n == 0)
-		return fail(err, NULL, "%s: no socket path (expected unix:/run/x.sock)",
-			    quote(q, sizeof(q), text));
-	if (n >= sizeof(sun->sun_path))
-		return fail(err, NULL, "%s: socket path longer than %zu bytes",
-			    quote(q, sizeof(q), text), sizeof(sun->sun_path) - 1);
-	sun->sun_family = AF_UNIX;
-	memcpy(sun->sun_path, path, n + 1);
-	*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
-	return 0;
-}
-
-int config_parse_address(const char *text, struct sockaddr_storage *ss, socklen_t *len,
-			 struct warren_error *err)
-{
-	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-	char q[QUOTE_BUF], host[INET_ADDRSTRLEN + 1];
-	const char *colon;
-	size_t hlen;
-	uint16_t port;
-	int ret;
-
-	memset(ss, 0, sizeof(*ss));
-	*len = 0;
-	if (strncmp(text, "unix:", 5) == 0)
-		return parse_unix(text, ss, len, err);
-	if (text[0] == '[')
-		return parse_ipv6(text, ss, len, err);
-
-	colon = strrchr(text, ':');
-	if (!colon)
-		return fail(err, NULL, "%s has no port (expected host:port, e.g. 127.0.0.1:8080)",
-			    quote(q, sizeof(q), text));
-	if (memchr(text, ':', (size_t)(colon - text)))
-		return fail(err, NULL,
-			    "%s: IPv6 addresses go in brackets (expected [IPv6]:port, "
-			    "e.g. [::1]:8080)",
-			    quote(q, sizeof(q), text));
-	hlen = (size_t)(colon - text);
-	if (hlen == 0)
-		return fail(err, NULL,
-			    "%s has no host (expected host:port; *:port for every "
-			    "address)",
-			    quote(q, sizeof(q), text));
-
-	if (hlen == 1 && text[0] == '*') {
-		sin->sin_addr.s_addr = htonl(INADDR_ANY);
-	} else if (hlen == 9 && memcmp(text, "localhost", 9) == 0) {
-		/* Fixed rather than resolved: no DNS, and no surprise when it resolves to ::1. */
-		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	} else {
-		if (hlen >= sizeof(host))
-			goto out_bad_host;
-		memcpy(host, text, hlen);
-		host[hlen] = '\0';
-		if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
-			goto out_bad_host;
-	}
-	ret = parse_port(text, colon + 1, &port, err);
-	if (ret)
-		return ret;
-	sin->sin_family = AF_INET;
-	sin->sin_port = htons(port);
-	*len = sizeof(*sin);
-	return 0;
-
-out_bad_host:
-	return fail(err, NULL, "%s: not an IPv4 address, [IPv6] literal, * or localhost",
-		    quote(q, sizeof(q), text));
-}
-
-static bool same_address(const struct listen_conf *a, const struct listen_conf *b)
-{
-	return a->addrlen == b->addrlen && memcmp(&a->addr, &b->addr, a->addrlen) == 0;
-}
-
-static in_port_t listen_port(const struct listen_conf *l)
-{
-	if (l->addr.ss_family == AF_UNIX)
-		return 1; /* never "kernel's choice": two equal paths always collide */
-	if (l->addr.ss_family == AF_INET6)
-		return ((const struct sockaddr_in6 *)&l->addr)->sin6_port;
-	return ((const struct sockaddr_in *)&l->addr)->sin_port;
-}
-
-static int add_listen(struct config *cfg, size_t i, const char *text, const char *path,
-		      struct warren_error *err)
-{
-	struct listen_conf *l = &cfg->listen[i];
-	char q[QUOTE_BUF], other[JPATH_BUF];
-	size_t j;
-	int ret;
-
-	ret = config_parse_address(text, &l->addr, &l->addrlen, err);
-	if (ret) {
-		prefix_error(err, path);
-		return ret;
-	}
-	/* Port 0 asks the kernel for a fresh port each time, so those never collide. */
-	for (j = 0; j < i && listen_port(l) != 0; j++) {
-		if (same_address(&cfg->listen[j], l))
-			return fail(err, path, "duplicate address %s (also %s)",
-				    quote(q, sizeof(q), text), jpath_index(other, "listen", j));
-	}
-	l->text = strdup(text);
-	if (!l->text)
-		return fail_nomem(err);
-	return 0;
-}
-
-static int get_size(const json_t *v, const char *path, json_int_t min, json_int_t max, size_t *out,
-		    struct warren_error *err);
-
-static int get_bool(const json_t *v, const char *path, bool *out, struct warren_error *err)
-{
-	if (!json_is_boolean(v))
-		return fail_type(err, path, "true or false", v);
-	*out = json_is_true(v);
-	return 0;
-}
-
-/* A listen entry is "host:port", or an object with that as "address" plus options. */
-static int parse_listen_entry(struct config *cfg, size_t i, const json_t *item, const char *p,
-			      struct warren_error *err)
-{
-	struct listen_conf *l = &cfg->listen[i];
-	char kp[JPATH_BUF];
-	const json_t *opt;
-	size_t backlog;
-	int ret;
-
-	l->backlog = CONFIG_DEFAULT_BACKLOG;
-	if (json_is_string(item))
-		return add_listen(cfg, i, json_string_value(item), p, err);
-	if (!json_is_object(item))
-		return fail_type(err, p, "a \"host:port\" string or an object with \"address\"",
-				 item);
-	ret = check_keys(item, p, listen_keys, ARRAY_SIZE(listen_keys), err);
-	if (ret)
-		return ret;
-	opt = json_object_get(item, "address");
-	jpath_key(kp, p, "address");
-	if (!opt)
-		return fail(err, kp, "missing (expected \"host:port\" or \"unix:/path\")");
-	if (!json_is_string(opt))
-		return fail_type(err, kp, "a \"host:port\" or \"unix:/path\" string", opt);
-	ret = add_listen(cfg, i, json_string_value(opt), kp, err);
-	if (!ret && (opt = json_object_get(item, "reuseport")))
-		ret = get_bool(opt, jpath_key(kp, p, "reuseport"), &l->reuseport, err);
-	if (!ret && (opt = json_object_get(item, "defer_accept")))
-		ret = get_bool(opt, jpath_key(kp, p, "defer_accept"), &l->defer_accept, err);
-	if (!ret && (opt = json_object_get(item, "backlog"))) {
-		ret = get_size(opt, jpath_key(kp, p, "backlog"), 1, 65535, &backlog, err);
-		l->backlog = (int)backlog;
-	}
-	if (ret)
-		return ret;
-	if (l->addr.ss_family == AF_UNIX && (l->reuseport || l->defer_accept))
-		return fail(err, p, "reuseport and defer_accept need a TCP address, not %s",
-			    l->text);
-	return 0;
-}
-
-static int parse_listen(struct config *cfg, const json_t *v, struct warren_error *err)
-{
-	char p[JPATH_BUF];
-	const json_t *item;
-	size_t i, n;
-	int ret;
-
-	if (!v) {
-		cfg->listen = calloc(1, sizeof(*cfg->listen));
-		if (!cfg->listen)
-			return fail_nomem(err);
-		cfg->nlisten = 1;
-		cfg->listen[0].backlog = CONFIG_DEFAULT_BACKLOG;
-		return add_listen(cfg, 0, DEFAULT_LISTEN, "listen", err);
-	}
-	if (!json_is_array(v))
-		return fail_type(err, "listen", "an array of \"host:port\" strings", v);
-	n = json_array_size(v);
-	if (n == 0)
-		return fail(err, "listen",
-			    "expected 1 to %d \"host:port\" strings, got an empty array",
-			    CONFIG_MAX_LISTEN);
-	if (n > CONFIG_MAX_LISTEN)
-		return fail(err, "listen", "expected 1 to %d \"host:port\" strings, got %zu",
-			    CONFIG_MAX_LISTEN, n);
-	cfg->listen = calloc(n, sizeof(*cfg->listen));
-	if (!cfg->listen)
-		return fail_nomem(err);
-	cfg->nlisten = n;
-	json_array_foreach(v, i, item) {
-		jpath_index(p, "listen", i);
-		ret = parse_listen_entry(cfg, i, item, p, err);
-		if (ret)
-			return ret;
-	}
-	return 0;
-}
-
-/* ---- Scalars ------------------------------------------------------------------------ */
-
-static int parse_workers(struct config *cfg, const json_t *v, struct warren_error *err)
-{
-	char what[DESCRIBE_BUF];
-	json_int_t n;
-
-	if (!v || (json_is_string(v) && strcmp(json_string_value(v), "auto") == 0)) {
-		cfg->workers = 0;
-		return 0;
-	}
-	if (!json_is_integer(v))
-		return fail_type(err, "workers", "a positive integer or \"auto\"", v);
-	n = json_integer_value(v);
-	if (n < 1)
-		return fail(err, "workers", "expected a positive integer or \"auto\", got %s",
-			    describe_number(what, sizeof(what), v));
-	if (n > CONFIG_MAX_WORKERS)
-		return fail(err, "workers", "expected at most %d workers or \"auto\", got %s",
-			    CONFIG_MAX_WORKERS, describe_number(what, sizeof(what), v));
-	cfg->workers = (unsigned)n;
-	return 0;
-}
-
-static int parse_event(struct config *cfg, const json_t *v, struct warren_error *err)
-{
-	const char *s;
-
-	if (!v)
-		return 0;
-	s = json_string_value(v);
-	if (s && strcmp(s, "auto") == 0)
-		cfg->event = EVENT_AUTO;
-	else if (s && strcmp(s, "io_uring") == 0)
-		cfg->event = EVENT_IO_URING;
-	else if (s && strcmp(s, "epoll") == 0)
-		cfg->event = EVENT_EPOLL;
-	else
-		return fail_type(err, "event", "\"auto\", \"io_uring\" or \"epoll\"", v);
-	return 0;
-}
-
-static int parse_log_level(struct config *cfg, const json_t *v, struct warren_error *err)
-{
-	const char *s = json_string_value(v);
-	size_t i;
-
-	if (!v)
-		return 0;
-	for (i = 0; s && i < ARRAY_SIZE(log_level_names); i++) {
-		if (strcmp(s, log_level_names[i]) == 0) {
-			cfg->log_level = (enum warren_log_level)i;
-			return 0;
-		}
-	}
-	return fail_type(err, "log_level", "one of \"error\", \"warn\", \"info\", \"debug\"", v);
-}
-
-static int get_size(const json_t *v, const char *path, json_int_t min, json_int_t max, size_t *out,
+static int get_size(const struct config_row *row, const json_t *v, const char *path, void *field,
 		    struct warren_error *err)
 {
 	char what[DESCRIBE_BUF];
 
 	if (!json_is_integer(v))
-		return fail(err, path,
-			    "expected an integer from %" JSON_INTEGER_FORMAT
-			    " to %" JSON_INTEGER_FORMAT ", got %s",
-			    min, max, describe(what, sizeof(what), v));
-	if (json_integer_value(v) < min || json_integer_value(v) > max)
-		return fail(err, path,
-			    "expected an integer from %" JSON_INTEGER_FORMAT
-			    " to %" JSON_INTEGER_FORMAT ", got %s",
-			    min, max, describe_number(what, sizeof(what), v));
-	*out = (size_t)json_integer_value(v);
+		return fail(err, path, "expected an integer from %lld to %lld, got %s", row->min,
+			    row->max, describe(what, sizeof(what), v));
+	if (json_integer_value(v) < row->min || json_integer_value(v) > row->max)
+		return fail(err, path, "expected an integer from %lld to %lld, got %s", row->min,
+			    row->max, describe_number(what, sizeof(what), v));
+	store(field, row->width, (unsigned long long)json_integer_value(v));
 	return 0;
 }
 
 /* Seconds in the file (fractions allowed), milliseconds inside. */
-static int get_seconds(const json_t *v, const char *path, bool allow_zero, unsigned *ms,
-		       struct warren_error *err)
+static int get_seconds(const struct config_row *row, const json_t *v, const char *path,
+		       unsigned *ms, struct warren_error *err)
 {
-	const char *expected = allow_zero ? "a number of seconds from 0 to 86400" :
-					    "a number of seconds above 0 and at most 86400";
-	char what[DESCRIBE_BUF];
+	bool allow_zero = row->flags & CONFIG_ZERO_OK;
+	char what[DESCRIBE_BUF], expected[64];
 	double s;
 
+	snprintf(expected, sizeof(expected),
+		 allow_zero ? "a number of seconds from 0 to %d" :
+			      "a number of seconds above 0 and at most %d",
+		 CONFIG_MAX_SECONDS);
 	if (!json_is_number(v))
 		return fail_type(err, path, expected, v);
 	s = json_number_value(v);
@@ -674,204 +350,135 @@ static int get_seconds(const json_t *v, const char *path, bool allow_zero, unsig
 	return 0;
 }
 
-static int parse_http(struct config *cfg, const json_t *v, struct warren_error *err)
+static int get_enum(const struct config_row *row, const json_t *v, const char *path, void *field,
+		    struct warren_error *err)
 {
-	const json_t *item;
-	int ret;
+	const char *s = json_string_value(v);
 
-	if (!v)
+	for (size_t i = 0; s && row->names[i]; i++) {
+		if (strcmp(s, row->names[i]) == 0) {
+			store(field, row->width, i);
+			return 0;
+		}
+	}
+	return fail_type(err, path, row->expected, v);
+}
+
+/* "auto" (0) or a count, e.g. workers. */
+static int get_count_or_auto(const struct config_row *row, const json_t *v, const char *path,
+			     void *field, struct warren_error *err)
+{
+	char what[DESCRIBE_BUF];
+	json_int_t n;
+
+	if (json_is_string(v) && strcmp(json_string_value(v), "auto") == 0) {
+		store(field, row->width, 0);
 		return 0;
-	ret = check_object(v, "http", err);
-	if (!ret)
-		ret = check_keys(v, "http", http_keys, ARRAY_SIZE(http_keys), err);
-	if (ret)
-		return ret;
-
-	item = json_object_get(v, "max_body_size");
-	if (item) {
-		ret = get_size(item, "http.max_body_size", 0, 2147483647, &cfg->max_body_size, err);
-		if (ret)
-			return ret;
 	}
-	item = json_object_get(v, "max_header_size");
-	if (item) {
-		ret = get_size(item, "http.max_header_size", 1024, 1048576, &cfg->max_header_size,
-			       err);
-		if (ret)
-			return ret;
-	}
-	item = json_object_get(v, "keepalive_timeout");
-	if (item) {
-		ret = get_seconds(item, "http.keepalive_timeout", true, &cfg->keepalive_timeout_ms,
-				  err);
-		if (ret)
-			return ret;
-	}
-	item = json_object_get(v, "header_timeout");
-	if (item) {
-		ret = get_seconds(item, "http.header_timeout", false, &cfg->header_timeout_ms, err);
-		if (ret)
-			return ret;
-	}
-	item = json_object_get(v, "body_timeout");
-	if (item) {
-		ret = get_seconds(item, "http.body_timeout", false, &cfg->body_timeout_ms, err);
-		if (ret)
-			return ret;
-	}
-	item = json_object_get(v, "send_timeout");
-	if (item) {
-		ret = get_seconds(item, "http.send_timeout", false, &cfg->send_timeout_ms, err);
-		if (ret)
-			return ret;
-	}
-	item = json_object_get(v, "handler_timeout");
-	if (item) {
-		ret = get_seconds(item, "http.handler_timeout", false, &cfg->handler_timeout_ms,
-				  err);
-		if (ret)
-			return ret;
-	}
+	if (!json_is_integer(v))
+		return fail_type(err, path, "a positive integer or \"auto\"", v);
+	n = json_integer_value(v);
+	if (n < row->min)
+		return fail(err, path, "expected a positive integer or \"auto\", got %s",
+			    describe_number(what, sizeof(what), v));
+	if (n > row->max)
+		return fail(err, path, "expected at most %lld %s or \"auto\", got %s", row->max,
+			    config_row_key(row), describe_number(what, sizeof(what), v));
+	store(field, row->width, (unsigned long long)n);
 	return 0;
 }
 
-static int get_path(const json_t *v, const char *key, char **out, struct warren_error *err)
+/* Checks the value @v of @row and stores it at @field. */
+static int get_value(const struct config_row *row, const json_t *v, const char *path, void *field,
+		     struct warren_error *err)
 {
-	if (!v)
+	switch (row->kind) {
+	case CONFIG_SIZE:
+		return get_size(row, v, path, field, err);
+	case CONFIG_SECONDS:
+		return get_seconds(row, v, path, field, err);
+	case CONFIG_BOOL:
+		if (!json_is_boolean(v))
+			return fail_type(err, path, "true or false", v);
+		*(bool *)field = json_is_true(v);
 		return 0;
-	if (!json_is_string(v) || json_string_value(v)[0] == '\0')
-		return fail_type(err, key, "a non-empty file path", v);
-	*out = strdup(json_string_value(v));
-	return *out ? 0 : fail_nomem(err);
-}
-
-static int parse_process(struct config *cfg, const json_t *root, struct warren_error *err)
-{
-	const json_t *v, *item;
-	size_t max;
-	int ret = 0;
-
-	v = json_object_get(root, "cpu_affinity");
-	if (v && !(json_is_string(v) && strcmp(json_string_value(v), "auto") == 0) &&
-	    !json_is_false(v))
-		return fail_type(err, "cpu_affinity", "\"auto\" or false", v);
-	cfg->cpu_affinity = v && json_is_string(v);
-	v = json_object_get(root, "shutdown_timeout");
-	if (v)
-		ret = get_seconds(v, "shutdown_timeout", false, &cfg->shutdown_timeout_ms, err);
-	if (!ret && (v = json_object_get(root, "worker_connections"))) {
-		ret = get_size(v, "worker_connections", 1, 1000000, &max, err);
-		cfg->worker_connections = (unsigned)max;
-	}
-	if (!ret && (v = json_object_get(root, "offload_threads"))) {
-		ret = get_size(v, "offload_threads", 1, 256, &max, err);
-		cfg->offload_threads = (unsigned)max;
-	}
-	if (!ret)
-		ret = get_path(json_object_get(root, "pid_file"), "pid_file", &cfg->pid_file, err);
-	if (!ret)
-		ret = get_path(json_object_get(root, "log_file"), "log_file", &cfg->log_file, err);
-	v = json_object_get(root, "recover");
-	if (ret || !v)
-		return ret;
-	ret = check_object(v, "recover", err);
-	if (!ret)
-		ret = check_keys(v, "recover", recover_keys, ARRAY_SIZE(recover_keys), err);
-	if (!ret && (item = json_object_get(v, "max"))) {
-		ret = get_size(item, "recover.max", 1, 100000, &max, err);
-		cfg->recover_max = (unsigned)max;
-	}
-	if (!ret && (item = json_object_get(v, "window")))
-		ret = get_seconds(item, "recover.window", false, &cfg->recover_window_ms, err);
-	return ret;
-}
-
-/* "watchdog": {"warn": seconds, "kill": seconds}; 0 turns either off. */
-static int parse_watchdog(struct config *cfg, const json_t *v, struct warren_error *err)
-{
-	const json_t *item;
-	int ret;
-
-	if (!v)
+	case CONFIG_PATH:
+		if (!json_is_string(v) || json_string_value(v)[0] == '\0')
+			return fail_type(err, path,
+					 row->expected ? row->expected : "a non-empty file path",
+					 v);
+		*(char **)field = strdup(json_string_value(v));
+		return *(char **)field ? 0 : fail_nomem(err);
+	case CONFIG_ENUM:
+		return get_enum(row, v, path, field, err);
+	case CONFIG_COUNT_OR_AUTO:
+		return get_count_or_auto(row, v, path, field, err);
+	case CONFIG_AUTO_OR_FALSE:
+		if (!(json_is_string(v) && strcmp(json_string_value(v), "auto") == 0) &&
+		    !json_is_false(v))
+			return fail_type(err, path, "\"auto\" or false", v);
+		*(bool *)field = json_is_string(v);
 		return 0;
-	ret = check_object(v, "watchdog", err);
-	if (!ret)
-		ret = check_keys(v, "watchdog", watchdog_keys, ARRAY_SIZE(watchdog_keys), err);
-	if (!ret && (item = json_object_get(v, "warn")))
-		ret = get_seconds(item, "watchdog.warn", true, &cfg->watchdog_warn_ms, err);
-	if (!ret && (item = json_object_get(v, "kill")))
-		ret = get_seconds(item, "watchdog.kill", true, &cfg->watchdog_kill_ms, err);
-	return ret;
-}
-
-/* ---- Modules ------------------------------------------------------------------------ */
-
-static bool is_module_name(const char *s)
-{
-	size_t i;
-
-	for (i = 0; s[i]; i++) {
-		if (i >= CONFIG_MAX_NAME)
-			return false;
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
-			return false;
+	default:
+		return fail(err, path, "no parser for this key");
 	}
-	return i > 0;
 }
-
-static int parse_module(struct config *cfg, size_t i, json_t *v, struct warren_error *err)
-{
-	struct module_conf *m = &cfg->modules[i];
-	char path[JPATH_BUF], p[JPATH_BUF], other[JPATH_BUF], q[QUOTE_BUF];
-	const json_t *name, *file;
-	const char *s;
-	size_t j;
-	int ret;
-
-	jpath_index(path, "modules", i);
-	if (!json_is_object(v))
-		return fail_type(err, path,
-				 "an object with \"name\" and optional \"path\", \"config\"", v);
-	ret = check_keys(v, path, module_keys, ARRAY_SIZE(module_keys), err);
-	if (ret)
-		return ret;
-
-	jpath_key(p, path, "name");
-	name = json_object_get(v, "name");
-	if (!name)
-		return fail(err, p, "missing");
-	if (!json_is_string(name))
-		return fail_type(err, p, "a module name string", name);
-	s = json_string_value(name);
-	if (!is_module_name(s))
-		return fail(err, p, "invalid module name %s (expected 1-%d of a-z, 0-9, _)",
-			    quote(q, sizeof(q), s), CONFIG_MAX_NAME);
-	for (j = 0; j < i; j++) {
-		if (strcmp(cfg->modules[j].name, s) == 0)
-			return fail(err, p, "duplicate module %s (also %s)", quote(q, sizeof(q), s),
-				    jpath_index(other, "modules", j));
-	}
-	m->name = strdup(s);
-	if (!m->name)
-		return fail_nomem(err);
-
-	file = json_object_get(v, "path");
-	if (file) {
-		if (!json_is_string(file) || !*json_string_value(file))
-			return fail_type(err, jpath_key(p, path, "path"),
-					 "a non-empty path to a shared object", file);
-		m->path = strdup(json_string_value(file));
-		if (!m->path)
-			return fail_nomem(err);
-	}
-	return get_config_object(v, path, &m->config, err);
-}
-
-typedef int (*parse_item_fn)(struct config *cfg, size_t i, json_t *v, struct warren_error *err);
 
 /*
- * Checks that "@key" (@v) is an array and allocates zeroed room for its elements, @size
- * bytes each. An absent or empty array gives NULL and 0.
+ * Parses the object @obj at JSON path @path, whose keys are the table's rows in @parent,
+ * into @base. An absent object (@obj NULL) is walked too: its values keep their defaults,
+ * and the rows parsed by code of their own see that their value is absent.
+ */
+static int walk_object(struct walk *w, const char *parent, json_t *obj, void *base,
+		       const char *path)
+{
+	char p[JPATH_BUF];
+	int ret = 0;
+
+	if (obj)
+		ret = check_keys(obj, path, parent, w->err);
+	for (size_t i = 0; !ret && i < config_table_rows; i++) {
+		const struct config_row *row = &config_table[i];
+		json_t *v;
+
+		if (!config_row_in(row, parent))
+			continue;
+		v = obj ? json_object_get(obj, config_row_key(row)) : NULL;
+		jpath_key(p, path, config_row_key(row));
+		if (row->kind == CONFIG_SECTION) {
+			if (v && !json_is_object(v))
+				return fail_type(w->err, p, "an object", v);
+			ret = walk_object(w, row->path, v, base, p);
+		} else if (row->kind == CONFIG_LIST || row->kind == CONFIG_CUSTOM) {
+			ret = run_custom(w, row, obj, v, base, p);
+		} else if (v) {
+			ret = get_value(row, v, p, (char *)base + row->offset, w->err);
+		}
+	}
+	return ret;
+}
+
+/*
+ * Handlers and module init callbacks always get an object; an absent "config" becomes an
+ * empty one attached to @parent, so it is owned (and freed) by the root like the others.
+ */
+static int custom_config_object(struct walk *w, const struct config_row *row, json_t *parent,
+				json_t *v, void *base, const char *path)
+{
+	if (!v) {
+		v = json_object();
+		if (!v || json_object_set_new(parent, "config", v))
+			return fail_nomem(w->err);
+	} else if (!json_is_object(v)) {
+		return fail_type(w->err, path, "an object", v);
+	}
+	*(json_t **)((char *)base + row->offset) = v;
+	return 0;
+}
+
+/*
+ * Checks that @v is an array and allocates zeroed room for its elements, @size bytes each.
+ * An absent or empty array gives NULL and 0.
  */
 static int list_alloc(const json_t *v, const char *key, const char *expected, size_t size,
 		      void **items, size_t *count, struct warren_error *err)
@@ -891,31 +498,172 @@ static int list_alloc(const json_t *v, const char *key, const char *expected, si
 	return 0;
 }
 
-/* Parses each element of @v, which list_alloc() made room for. */
-static int list_parse(struct config *cfg, const json_t *v, parse_item_fn parse_item,
+/* ---- Listen addresses --------------------------------------------------------------- */
+
+static int add_listen(struct config *cfg, size_t i, const char *text, const char *path,
 		      struct warren_error *err)
 {
-	json_t *item;
-	size_t i;
+	struct listen_conf *l = &cfg->listen[i];
+	char q[QUOTE_BUF], other[JPATH_BUF];
+	size_t j;
 	int ret;
 
+	ret = address_parse(text, &l->addr, &l->addrlen, err);
+	if (ret) {
+		prefix_error(err, path);
+		return ret;
+	}
+	/* Port 0 asks the kernel for a fresh port each time, so those never collide. */
+	for (j = 0; j < i && !address_any_port(&l->addr); j++) {
+		if (address_equal(&cfg->listen[j].addr, cfg->listen[j].addrlen, &l->addr,
+				  l->addrlen))
+			return fail(err, path, "duplicate address %s (also %s)",
+				    quote(q, sizeof(q), text), jpath_index(other, "listen", j));
+	}
+	l->text = strdup(text);
+	if (!l->text)
+		return fail_nomem(err);
+	return 0;
+}
+
+static int custom_listen_address(struct walk *w, const struct config_row *row, json_t *parent,
+				 json_t *v, void *base, const char *path)
+{
+	(void)row, (void)parent, (void)base;
+	if (!v)
+		return fail(w->err, path, "missing (expected \"host:port\" or \"unix:/path\")");
+	if (!json_is_string(v))
+		return fail_type(w->err, path, "a \"host:port\" or \"unix:/path\" string", v);
+	return add_listen(w->cfg, w->index, json_string_value(v), path, w->err);
+}
+
+/* A listen entry is "host:port", or an object with that as "address" plus options. */
+static int parse_listen_entry(struct walk *w, json_t *item, const char *p)
+{
+	struct listen_conf *l = &w->cfg->listen[w->index];
+	int ret;
+
+	set_defaults(l, "listen");
+	if (json_is_string(item))
+		return add_listen(w->cfg, w->index, json_string_value(item), p, w->err);
+	if (!json_is_object(item))
+		return fail_type(w->err, p, "a \"host:port\" string or an object with \"address\"",
+				 item);
+	ret = walk_object(w, "listen[]", item, l, p);
+	if (ret)
+		return ret;
+	if (l->addr.ss_family == AF_UNIX && (l->reuseport || l->defer_accept))
+		return fail(w->err, p, "reuseport and defer_accept need a TCP address, not %s",
+			    l->text);
+	return 0;
+}
+
+static int custom_listen(struct walk *w, const struct config_row *row, json_t *parent, json_t *v,
+			 void *base, const char *path)
+{
+	struct config *cfg = w->cfg;
+	char p[JPATH_BUF];
+	json_t *item;
+	size_t i, n;
+	int ret;
+
+	(void)parent, (void)base;
+	if (!v) {
+		cfg->listen = calloc(1, sizeof(*cfg->listen));
+		if (!cfg->listen)
+			return fail_nomem(w->err);
+		cfg->nlisten = 1;
+		set_defaults(&cfg->listen[0], "listen");
+		return add_listen(cfg, 0, DEFAULT_LISTEN, path, w->err);
+	}
+	if (!json_is_array(v))
+		return fail_type(w->err, path, "an array of \"host:port\" strings", v);
+	n = json_array_size(v);
+	if (n == 0)
+		return fail(w->err, path,
+			    "expected %lld to %lld \"host:port\" strings, got an empty array",
+			    row->min, row->max);
+	if (n > (size_t)row->max)
+		return fail(w->err, path, "expected %lld to %lld \"host:port\" strings, got %zu",
+			    row->min, row->max, n);
+	cfg->listen = calloc(n, sizeof(*cfg->listen));
+	if (!cfg->listen)
+		return fail_nomem(w->err);
+	cfg->nlisten = n;
 	json_array_foreach(v, i, item) {
-		ret = parse_item(cfg, i, item, err);
+		w->index = i;
+		ret = parse_listen_entry(w, item, jpath_index(p, path, i));
 		if (ret)
 			return ret;
 	}
 	return 0;
 }
 
-static int parse_modules(struct config *cfg, const json_t *v, struct warren_error *err)
+/* ---- Modules ------------------------------------------------------------------------ */
+
+static bool is_module_name(const char *s)
 {
+	size_t i;
+
+	for (i = 0; s[i]; i++) {
+		if (i >= CONFIG_MAX_NAME)
+			return false;
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+			return false;
+	}
+	return i > 0;
+}
+
+static int custom_module_name(struct walk *w, const struct config_row *row, json_t *parent,
+			      json_t *v, void *base, const char *path)
+{
+	struct module_conf *m = base;
+	char other[JPATH_BUF], q[QUOTE_BUF];
+	const char *s;
+
+	(void)row, (void)parent;
+	if (!v)
+		return fail(w->err, path, "missing");
+	if (!json_is_string(v))
+		return fail_type(w->err, path, "a module name string", v);
+	s = json_string_value(v);
+	if (!is_module_name(s))
+		return fail(w->err, path, "invalid module name %s (expected 1-%d of a-z, 0-9, _)",
+			    quote(q, sizeof(q), s), CONFIG_MAX_NAME);
+	for (size_t j = 0; j < w->index; j++) {
+		if (strcmp(w->cfg->modules[j].name, s) == 0)
+			return fail(w->err, path, "duplicate module %s (also %s)",
+				    quote(q, sizeof(q), s), jpath_index(other, "modules", j));
+	}
+	m->name = strdup(s);
+	return m->name ? 0 : fail_nomem(w->err);
+}
+
+static int custom_modules(struct walk *w, const struct config_row *row, json_t *parent, json_t *v,
+			  void *base, const char *path)
+{
+	struct config *cfg = w->cfg;
+	char p[JPATH_BUF];
 	void *items;
+	json_t *item;
+	size_t i;
 	int ret;
 
-	ret = list_alloc(v, "modules", "an array of module objects", sizeof(*cfg->modules), &items,
-			 &cfg->nmodules, err);
+	(void)row, (void)parent, (void)base;
+	ret = list_alloc(v, path, "an array of module objects", sizeof(*cfg->modules), &items,
+			 &cfg->nmodules, w->err);
 	cfg->modules = items;
-	return ret ? ret : list_parse(cfg, v, parse_module, err);
+	for (i = 0; !ret && i < cfg->nmodules; i++) {
+		item = json_array_get(v, i);
+		jpath_index(p, path, i);
+		if (!json_is_object(item))
+			return fail_type(
+				w->err, p,
+				"an object with \"name\" and optional \"path\", \"config\"", item);
+		w->index = i;
+		ret = walk_object(w, "modules[]", item, &cfg->modules[i], p);
+	}
+	return ret;
 }
 
 /* ---- Routes ------------------------------------------------------------------------- */
@@ -952,109 +700,76 @@ static int add_method(const json_t *v, const char *path, const char *list_path, 
 	return 0;
 }
 
-static int parse_methods(const json_t *v, const char *path, uint64_t *mask,
-			 struct warren_error *err)
+static int custom_route_method(struct walk *w, const struct config_row *row, json_t *parent,
+			       json_t *v, void *base, const char *path)
 {
+	struct route_conf *r = base;
 	size_t first[METHOD_COUNT], i;
 	char p[JPATH_BUF];
 	const json_t *item;
 	int ret;
 
-	*mask = 0;
+	(void)row, (void)parent;
+	r->methods = 0;
+	if (!v)
+		return 0;
 	if (json_is_string(v))
-		return add_method(v, path, path, first, 0, mask, err);
+		return add_method(v, path, path, first, 0, &r->methods, w->err);
 	if (!json_is_array(v))
-		return fail_type(err, path, "a method name or an array of method names", v);
+		return fail_type(w->err, path, "a method name or an array of method names", v);
 	if (json_array_size(v) == 0)
-		return fail(err, path,
+		return fail(w->err, path,
 			    "expected a method name or a non-empty array of method names, "
 			    "got an empty array");
 	json_array_foreach(v, i, item) {
-		ret = add_method(item, jpath_index(p, path, i), path, first, i, mask, err);
+		ret = add_method(item, jpath_index(p, path, i), path, first, i, &r->methods,
+				 w->err);
 		if (ret)
 			return ret;
 	}
 	return 0;
 }
 
-static int parse_match(struct route_conf *r, const json_t *match, const char *route_path,
-		       struct warren_error *err)
+static int custom_route_path(struct walk *w, const struct config_row *row, json_t *parent,
+			     json_t *v, void *base, const char *path)
 {
-	char path[JPATH_BUF], p[JPATH_BUF];
+	struct route_conf *r = base;
 	const char *text = DEFAULT_ROUTE_PATH;
-	const json_t *v;
 	int ret;
 
-	if (match) {
-		jpath_key(path, route_path, "match");
-		ret = check_object(match, path, err);
-		if (!ret)
-			ret = check_keys(match, path, match_keys, ARRAY_SIZE(match_keys), err);
-		if (ret)
-			return ret;
-
-		v = json_object_get(match, "path");
-		if (v) {
-			if (!json_is_string(v))
-				return fail_type(err, jpath_key(p, path, "path"),
-						 "a path pattern string such as \"/users/:id\"", v);
-			text = json_string_value(v);
-		}
+	(void)row, (void)parent;
+	if (v) {
+		if (!json_is_string(v))
+			return fail_type(w->err, path,
+					 "a path pattern string such as \"/users/:id\"", v);
+		text = json_string_value(v);
 	}
-
-	/* Kept for check_reachable(); the router compiles its own copy per generation. */
-	ret = route_pattern_compile(&r->pattern, text, err);
+	/* Compiled once: check_reachable() reads it, then server_load() moves it into the
+	 * router. */
+	ret = route_pattern_compile(&r->pattern, text, w->err);
 	if (ret) {
-		jpath_key(path, route_path, "match");
-		prefix_error(err, jpath_key(p, path, "path"));
+		prefix_error(w->err, path);
 		return ret;
 	}
 	r->path = strdup(text);
-	if (!r->path)
-		return fail_nomem(err);
-
-	v = match ? json_object_get(match, "method") : NULL;
-	if (v) {
-		jpath_key(path, route_path, "match");
-		return parse_methods(v, jpath_key(p, path, "method"), &r->methods, err);
-	}
-	return 0;
+	return r->path ? 0 : fail_nomem(w->err);
 }
 
-static int parse_route(struct config *cfg, size_t i, json_t *v, struct warren_error *err)
+static int custom_route_handler(struct walk *w, const struct config_row *row, json_t *parent,
+				json_t *v, void *base, const char *path)
 {
-	struct route_conf *r = &cfg->routes[i];
-	char path[JPATH_BUF], p[JPATH_BUF];
-	const json_t *handler;
-	int ret;
+	struct route_conf *r = base;
 
-	jpath_index(path, "routes", i);
-	if (!json_is_object(v))
-		return fail_type(err, path,
-				 "an object with \"handler\" and optional \"match\", "
-				 "\"config\"",
-				 v);
-	ret = check_keys(v, path, route_keys, ARRAY_SIZE(route_keys), err);
-	if (ret)
-		return ret;
-
-	ret = parse_match(r, json_object_get(v, "match"), path, err);
-	if (ret)
-		return ret;
-
-	jpath_key(p, path, "handler");
-	handler = json_object_get(v, "handler");
-	if (!handler)
-		return fail(err, p, "missing (expected \"module.handler\")");
-	if (!json_is_string(handler))
-		return fail_type(err, p, "a \"module.handler\" string", handler);
-	if (!*json_string_value(handler))
-		return fail(err, p, "expected a \"module.handler\" string, got an empty string");
-	r->handler = strdup(json_string_value(handler));
-	if (!r->handler)
-		return fail_nomem(err);
-
-	return get_config_object(v, path, &r->config, err);
+	(void)row, (void)parent;
+	if (!v)
+		return fail(w->err, path, "missing (expected \"module.handler\")");
+	if (!json_is_string(v))
+		return fail_type(w->err, path, "a \"module.handler\" string", v);
+	if (!*json_string_value(v))
+		return fail(w->err, path,
+			    "expected a \"module.handler\" string, got an empty string");
+	r->handler = strdup(json_string_value(v));
+	return r->handler ? 0 : fail_nomem(w->err);
 }
 
 static int add_warning(struct config *cfg, struct warren_error *err, const char *fmt, ...)
@@ -1181,17 +896,53 @@ static int check_reachable(struct config *cfg, struct warren_error *err)
 	return ret;
 }
 
-static int parse_routes(struct config *cfg, const json_t *v, struct warren_error *err)
+static int custom_routes(struct walk *w, const struct config_row *row, json_t *parent, json_t *v,
+			 void *base, const char *path)
 {
+	struct config *cfg = w->cfg;
+	char p[JPATH_BUF];
 	void *items;
+	json_t *item;
+	size_t i;
 	int ret;
 
-	ret = list_alloc(v, "routes", "an array of route objects", sizeof(*cfg->routes), &items,
-			 &cfg->nroutes, err);
+	(void)row, (void)parent, (void)base;
+	ret = list_alloc(v, path, "an array of route objects", sizeof(*cfg->routes), &items,
+			 &cfg->nroutes, w->err);
 	cfg->routes = items;
-	if (!ret)
-		ret = list_parse(cfg, v, parse_route, err);
-	return ret ? ret : check_reachable(cfg, err);
+	for (i = 0; !ret && i < cfg->nroutes; i++) {
+		item = json_array_get(v, i);
+		jpath_index(p, path, i);
+		if (!json_is_object(item))
+			return fail_type(w->err, p,
+					 "an object with \"handler\" and optional \"match\", "
+					 "\"config\"",
+					 item);
+		w->index = i;
+		ret = walk_object(w, "routes[]", item, &cfg->routes[i], p);
+	}
+	return ret ? ret : check_reachable(cfg, w->err);
+}
+
+/* The code behind the table's CONFIG_CUSTOM and CONFIG_LIST rows. */
+static const custom_fn customs[] = {
+	[CONFIG_CUSTOM_LISTEN] = custom_listen,
+	[CONFIG_CUSTOM_LISTEN_ADDRESS] = custom_listen_address,
+	[CONFIG_CUSTOM_MODULES] = custom_modules,
+	[CONFIG_CUSTOM_MODULE_NAME] = custom_module_name,
+	[CONFIG_CUSTOM_CONFIG_OBJECT] = custom_config_object,
+	[CONFIG_CUSTOM_ROUTES] = custom_routes,
+	[CONFIG_CUSTOM_ROUTE_PATH] = custom_route_path,
+	[CONFIG_CUSTOM_ROUTE_METHOD] = custom_route_method,
+	[CONFIG_CUSTOM_ROUTE_HANDLER] = custom_route_handler,
+};
+
+static int run_custom(struct walk *w, const struct config_row *row, json_t *parent, json_t *v,
+		      void *base, const char *path)
+{
+	if ((size_t)row->custom >= ARRAY_SIZE(customs) || !customs[row->custom])
+		return fail(w->err, path, "no parser for this key");
+	return customs[row->custom](w, row, parent, v, base, path);
 }
 
 /* The part of @path after its last '/'. */
@@ -1261,6 +1012,7 @@ int config_parse(const char *text, size_t len, const char *origin, struct config
 {
 	json_error_t jerr;
 	struct config *cfg;
+	struct walk w;
 	json_t *root;
 	int ret;
 
@@ -1268,23 +1020,7 @@ int config_parse(const char *text, size_t len, const char *origin, struct config
 	cfg = calloc(1, sizeof(*cfg));
 	if (!cfg)
 		return fail_nomem(err);
-	cfg->workers = 0;
-	cfg->event = EVENT_AUTO;
-	cfg->log_level = WARREN_LOG_INFO;
-	cfg->max_body_size = CONFIG_DEFAULT_MAX_BODY_SIZE;
-	cfg->max_header_size = CONFIG_DEFAULT_MAX_HEADER_SIZE;
-	cfg->keepalive_timeout_ms = CONFIG_DEFAULT_KEEPALIVE_TIMEOUT_MS;
-	cfg->header_timeout_ms = CONFIG_DEFAULT_HEADER_TIMEOUT_MS;
-	cfg->handler_timeout_ms = CONFIG_DEFAULT_HANDLER_TIMEOUT_MS;
-	cfg->body_timeout_ms = CONFIG_DEFAULT_BODY_TIMEOUT_MS;
-	cfg->send_timeout_ms = CONFIG_DEFAULT_SEND_TIMEOUT_MS;
-	cfg->worker_connections = CONFIG_DEFAULT_WORKER_CONNECTIONS;
-	cfg->offload_threads = CONFIG_DEFAULT_OFFLOAD_THREADS;
-	cfg->shutdown_timeout_ms = CONFIG_DEFAULT_SHUTDOWN_TIMEOUT_MS;
-	cfg->recover_max = CONFIG_DEFAULT_RECOVER_MAX;
-	cfg->recover_window_ms = CONFIG_DEFAULT_RECOVER_WINDOW_MS;
-	cfg->watchdog_warn_ms = CONFIG_DEFAULT_WATCHDOG_WARN_MS;
-	cfg->watchdog_kill_ms = CONFIG_DEFAULT_WATCHDOG_KILL_MS;
+	set_defaults(cfg, NULL);
 	cfg->file = strdup(origin ? origin : "<string>");
 	if (!cfg->file) {
 		ret = fail_nomem(err);
@@ -1315,25 +1051,9 @@ int config_parse(const char *text, size_t len, const char *origin, struct config
 		goto out_free_cfg;
 	}
 
-	ret = check_keys(root, "", top_keys, ARRAY_SIZE(top_keys), err);
-	if (!ret)
-		ret = parse_listen(cfg, json_object_get(root, "listen"), err);
-	if (!ret)
-		ret = parse_workers(cfg, json_object_get(root, "workers"), err);
-	if (!ret)
-		ret = parse_event(cfg, json_object_get(root, "event"), err);
-	if (!ret)
-		ret = parse_log_level(cfg, json_object_get(root, "log_level"), err);
-	if (!ret)
-		ret = parse_process(cfg, root, err);
-	if (!ret)
-		ret = parse_http(cfg, json_object_get(root, "http"), err);
-	if (!ret)
-		ret = parse_watchdog(cfg, json_object_get(root, "watchdog"), err);
-	if (!ret)
-		ret = parse_modules(cfg, json_object_get(root, "modules"), err);
-	if (!ret)
-		ret = parse_routes(cfg, json_object_get(root, "routes"), err);
+	w.cfg = cfg;
+	w.err = err;
+	ret = walk_object(&w, "", root, cfg, "");
 	if (ret)
 		goto out_free_cfg;
 

@@ -9,7 +9,8 @@
 #include "base/common.h"
 #include "http/router.h"
 
-/* Defaults, documented in README.md "Configuration reference". */
+/* Defaults; config_table.c holds them with every key, and README.md "Configuration"
+ * shows them (make config-docs). */
 #define CONFIG_DEFAULT_MAX_BODY_SIZE (1024 * 1024)
 #define CONFIG_DEFAULT_MAX_HEADER_SIZE (16 * 1024)
 #define CONFIG_DEFAULT_KEEPALIVE_TIMEOUT_MS 75000
@@ -55,7 +56,7 @@ struct module_conf {
 
 struct route_conf {
 	char *path; /* pattern; the catch-all prefix pattern when the match has none */
-	struct route_pattern pattern; /* @path compiled, to find routes that cannot match */
+	struct route_pattern pattern; /* @path compiled; moved into the router by server_load() */
 	uint64_t methods;	      /* bit (1 << enum http_method); 0 = any method */
 	char *handler;		      /* "module.handler", not yet resolved */
 	json_t *config;		      /* borrowed from config->root; an empty object when absent */
@@ -124,9 +125,5 @@ int config_load_file(const char *path, struct config **out, struct warren_error 
 bool config_same_file(const char *a, const char *b);
 
 void config_free(struct config *cfg);
-
-/* Parses "host:port", "[v6]:port" or "unix:/path"; port 0 is allowed. */
-int config_parse_address(const char *text, struct sockaddr_storage *ss, socklen_t *len,
-			 struct warren_error *err);
 
 #endif /* WARREN_CORE_CONFIG_H */

@@ -16,30 +16,12 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "server/address.h"
 #include "server/listener.h"
 #include "server/server.h"
 
 /* Seconds the kernel holds a connection back waiting for the client's first bytes. */
 #define DEFER_ACCEPT_S 1
-
-void sockaddr_format(const struct sockaddr_storage *ss, char *buf, size_t len)
-{
-	char host[INET6_ADDRSTRLEN];
-
-	if (ss->ss_family == AF_UNIX) {
-		snprintf(buf, len, "unix:%s", ((const struct sockaddr_un *)ss)->sun_path);
-	} else if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
-
-		inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
-		snprintf(buf, len, "[%s]:%u", host, ntohs(a->sin6_port));
-	} else {
-		const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
-
-		inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
-		snprintf(buf, len, "%s:%u", host, ntohs(a->sin_port));
-	}
-}
 
 static int new_socket(const struct listen_conf *lc, bool reuseport, struct warren_error *err)
 {
@@ -181,8 +163,8 @@ out_close_fd:
 static bool has_address(const struct server *srv, size_t n, const struct listener *l)
 {
 	for (size_t i = 0; srv && i < n; i++)
-		if (srv->listeners[i].addrlen == l->addrlen &&
-		    memcmp(&srv->listeners[i].addr, &l->addr, l->addrlen) == 0)
+		if (address_equal(&srv->listeners[i].addr, srv->listeners[i].addrlen, &l->addr,
+				  l->addrlen))
 			return true;
 	return false;
 }
@@ -201,9 +183,8 @@ static struct listener *find_reusable(struct server *old, const struct server *s
 		if (o->fd < 0 || has_address(srv, i, o))
 			continue;
 		/* As configured, or as bound: "host:0" then the port the kernel chose. */
-		if ((o->conf->addrlen == lc->addrlen &&
-		     memcmp(&o->conf->addr, &lc->addr, lc->addrlen) == 0) ||
-		    (o->addrlen == lc->addrlen && memcmp(&o->addr, &lc->addr, lc->addrlen) == 0))
+		if (address_equal(&o->conf->addr, o->conf->addrlen, &lc->addr, lc->addrlen) ||
+		    address_equal(&o->addr, o->addrlen, &lc->addr, lc->addrlen))
 			return o;
 	}
 	return NULL;

@@ -38,7 +38,4 @@ int listener_worker_fd(const struct listener *l, struct warren_error *err);
  * @keep (the generation that stays, or NULL) listens on too. */
 void server_unlink_sockets(struct server *srv, const struct server *keep);
 
-/* Formats a socket address as "127.0.0.1:8080" or "[::1]:8080". */
-void sockaddr_format(const struct sockaddr_storage *ss, char *buf, size_t len);
-
 #endif /* WARREN_CORE_LISTENER_H */

@@ -9,6 +9,7 @@
 
 #include "server/backend.h"
 #include "server/config.h"
+#include "server/config_docs.h"
 #include "server/control.h"
 #include "server/crash.h"
 #include "base/log.h"
@@ -72,6 +73,8 @@ int main(int argc, char **argv)
 		{"signal", required_argument, NULL, 's'},
 		{"version", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
+		/* Not in the usage: make config-docs runs it to write the README and schema. */
+		{"config-docs", required_argument, NULL, 'D'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *file = DEFAULT_CONFIG, *action = NULL;
@@ -104,6 +107,16 @@ int main(int argc, char **argv)
 		case 'v':
 			version();
 			return 0;
+		case 'D':
+			ret = config_docs_print(optarg, stdout);
+			if (ret == -EINVAL)
+				fprintf(stderr,
+					"warren: --config-docs=%s: expected readme or schema\n",
+					optarg);
+			else if (ret < 0)
+				fprintf(stderr, "warren: --config-docs=%s: %s\n", optarg,
+					strerror(-ret));
+			return ret < 0 ? 1 : 0;
 		case 'h':
 			usage(stdout);
 			return 0;

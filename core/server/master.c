@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "server/address.h"
 #include "server/crash.h"
 #include "base/log.h"
 #include "server/backend.h"
@@ -410,7 +411,7 @@ static void announce_ready(struct master *m, struct generation *g)
 		return;
 
 	for (size_t i = 0; i < srv->nlisteners; i++) {
-		sockaddr_format(&srv->listeners[i].addr, addr, sizeof(addr));
+		address_format(&srv->listeners[i].addr, addr, sizeof(addr));
 		log_info("listening on %s%s", addr,
 			 srv->listeners[i].conf->reuseport ? " (reuseport)" : "");
 	}
@@ -430,7 +431,7 @@ static void announce_ready(struct master *m, struct generation *g)
 	if (!f)
 		return;
 	for (size_t i = 0; i < srv->nlisteners; i++) {
-		sockaddr_format(&srv->listeners[i].addr, addr, sizeof(addr));
+		address_format(&srv->listeners[i].addr, addr, sizeof(addr));
 		fprintf(f, "listen %s\n", addr);
 	}
 	fprintf(f, "ready %d\n", (int)m->pid);

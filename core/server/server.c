@@ -268,11 +268,10 @@ static void no_handler_error(struct server *srv, size_t idx, const char *id,
 
 static int resolve_route(struct server *srv, size_t idx, json_t *empty, struct warren_error *err)
 {
-	const struct route_conf *rc = &srv->cfg->routes[idx];
+	struct route_conf *rc = &srv->cfg->routes[idx];
 	const char *dot = strchr(rc->handler, '.');
 	const struct warren_handler *h = NULL;
 	struct loaded_module *lm;
-	struct route_pattern pattern;
 	void *data = NULL;
 	char *id;
 	int ret;
@@ -325,15 +324,13 @@ static int resolve_route(struct server *srv, size_t idx, json_t *empty, struct w
 				 rc->handler);
 		return -EINVAL;
 	}
-	ret = route_pattern_compile(&pattern, rc->path, err);
-	if (ret < 0)
-		goto out_release;
 	id = strdup(rc->handler);
 	if (!id) {
 		ret = -ENOMEM;
-		goto out_free_pattern;
+		goto out_release;
 	}
-	ret = router_add(&srv->router, &pattern, rc->methods, h, data, id);
+	/* The pattern config.c compiled moves into the router; the config keeps its text. */
+	ret = router_add(&srv->router, &rc->pattern, rc->methods, h, data, id);
 	if (ret < 0)
 		goto out_free_id;
 	/* Read only from handler entries large enough to have the field (ABI 0.3). */
@@ -345,8 +342,6 @@ static int resolve_route(struct server *srv, size_t idx, json_t *empty, struct w
 
 out_free_id:
 	free(id);
-out_free_pattern:
-	route_pattern_free(&pattern);
 out_release:
 	if (h->release && data)
 		h->release(data);

@@ -14,6 +14,7 @@
 #include <http_parser.h>
 
 #include "check_main.h"
+#include "server/address.h"
 #include "server/config.h"
 #include "http/router.h"
 
@@ -678,32 +679,32 @@ START_TEST(test_parse_address)
 	struct warren_error err;
 	socklen_t len;
 
-	ck_assert_int_eq(config_parse_address("10.1.2.3:00080", &ss, &len, &err), 0);
+	ck_assert_int_eq(address_parse("10.1.2.3:00080", &ss, &len, &err), 0);
 	ck_assert_uint_eq(len, sizeof(struct sockaddr_in));
 	ck_assert_uint_eq(ntohs(((struct sockaddr_in *)&ss)->sin_port), 80);
 	ck_assert_uint_eq(ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr), 0x0a010203);
 
-	ck_assert_int_eq(config_parse_address("[fe80::1]:1", &ss, &len, &err), 0);
+	ck_assert_int_eq(address_parse("[fe80::1]:1", &ss, &len, &err), 0);
 	ck_assert_uint_eq(len, sizeof(struct sockaddr_in6));
 	ck_assert_int_eq(ss.ss_family, AF_INET6);
 
 	/* Errors carry no JSON path: the caller adds it. */
 	memset(&err, 0, sizeof(err));
-	ck_assert_int_eq(config_parse_address("localhost", &ss, &len, &err), -EINVAL);
+	ck_assert_int_eq(address_parse("localhost", &ss, &len, &err), -EINVAL);
 	ck_assert_str_eq(err.msg,
 			 "\"localhost\" has no port (expected host:port, e.g. 127.0.0.1:8080)");
 	ck_assert_uint_eq(len, 0);
-	ck_assert_int_eq(config_parse_address("", &ss, &len, &err), -EINVAL);
+	ck_assert_int_eq(address_parse("", &ss, &len, &err), -EINVAL);
 	ck_assert_str_eq(err.msg, "\"\" has no port (expected host:port, e.g. 127.0.0.1:8080)");
-	ck_assert_int_eq(config_parse_address("1.2.3.4:65536", &ss, &len, &err), -EINVAL);
+	ck_assert_int_eq(address_parse("1.2.3.4:65536", &ss, &len, &err), -EINVAL);
 	ck_assert_str_eq(err.msg, "port \"65536\" out of range (0-65535)");
-	ck_assert_int_eq(config_parse_address("01.2.3.4:80", &ss, &len, &err), -EINVAL);
+	ck_assert_int_eq(address_parse("01.2.3.4:80", &ss, &len, &err), -EINVAL);
 	ck_assert_str_eq(err.msg,
 			 "\"01.2.3.4:80\": not an IPv4 address, [IPv6] literal, * or localhost");
-	ck_assert_int_eq(config_parse_address("[::1]x80", &ss, &len, &err), -EINVAL);
+	ck_assert_int_eq(address_parse("[::1]x80", &ss, &len, &err), -EINVAL);
 	ck_assert_str_eq(err.msg,
 			 "\"[::1]x80\" has no port (expected [IPv6]:port, e.g. [::1]:8080)");
-	ck_assert_int_eq(config_parse_address("[fe80::1%eth0]:80", &ss, &len, &err), -EINVAL);
+	ck_assert_int_eq(address_parse("[fe80::1%eth0]:80", &ss, &len, &err), -EINVAL);
 	ck_assert_str_eq(err.msg,
 			 "\"[fe80::1%eth0]:80\": \"fe80::1%eth0\" is not a numeric IPv6 address");
 }
