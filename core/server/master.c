@@ -543,6 +543,7 @@ static void abort_reload(struct master *m, const char *why)
 	struct generation *g = m->pending;
 
 	log_error("reload failed: %s; generation %u keeps serving", why, m->cur->srv->generation);
+	server_listen_undo(g->srv);
 	reload_done(m, g->reload, "error %s", why);
 	m->pending = NULL;
 	drain(m, g, SIGTERM);
@@ -670,6 +671,7 @@ static void reload(struct master *m)
 	if (server_load(cfg, m->cur->srv->generation + 1, &srv, &err) < 0)
 		goto out_fail;
 	if (server_listen(srv, m->cur->srv, &err) < 0) {
+		server_listen_undo(srv);
 		server_free(srv);
 		goto out_fail;
 	}

@@ -1753,6 +1753,74 @@ START_TEST(reload_applies_listen_options)
 }
 END_TEST
 
+/* Rewrites the config with one listener on the port in use, with @options added, and
+ * @extra after it: a module whose worker_init fails, or a listener on a busy port. */
+static void write_failing_listen_config(struct wt_server *s, const char *options,
+					const char *listen_extra, const char *modules)
+{
+	char *text;
+
+	ck_assert(asprintf(&text,
+			   "{'listen': [{'address': '127.0.0.1:%u'%s}%s], 'event': '%s',"
+			   " 'workers': 2, " PID_FILE ", 'modules': [%s],"
+			   " 'routes': [" BADINIT_ROUTES "]}",
+			   s->port[0], options, listen_extra, wt_event(), modules) > 0);
+	wt_write_config_text(s, text);
+	free(text);
+}
+
+/* A reload that applies a new backlog and defer_accept to the shared socket and then fails
+ * puts the serving generation's options back on it, whichever step failed. */
+START_TEST(failed_reload_restores_listen_options)
+{
+	struct sockaddr_in busy = {.sin_family = AF_INET,
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(busy);
+	struct wt_server s;
+	struct wt_run r;
+	char extra[96];
+	int fd;
+
+	wt_init(&s);
+	wt_config(&s, "'workers': 2, " PID_FILE ", 'modules': [" WT_HELLO_MODULE "],"
+		      " 'routes': [" HELLO_ROUTE "]");
+	WT_OK(wt_start(&s));
+	write_failing_listen_config(&s, ", 'backlog': 64", "", BADINIT_MODULE("none", ""));
+	reload_ok(&s, 1);
+	expect_backlogs(&s, 1, 64);
+	ck_assert_int_eq(master_defer_accept(&s), 0);
+
+	/* The new workers fail before they are ready. */
+	write_failing_listen_config(&s, ", 'backlog': 100, 'defer_accept': true", "",
+				    BADINIT_MODULE("worker_init", ", 'fail': true"));
+	control(&s, "reload", &r);
+	ck_assert_msg(r.status == 1, "warren -s reload exited %d; stdout: %s", r.status, r.out);
+	wt_run_free(&r);
+	expect_backlogs(&s, 1, 64);
+	ck_assert_int_eq(master_defer_accept(&s), 0);
+	expect_hello(&s, 0);
+
+	/* A later listener cannot be bound. */
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&busy, sizeof(busy)), 0);
+	ck_assert_int_eq(listen(fd, 1), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&busy, &len), 0);
+	snprintf(extra, sizeof(extra), ", '127.0.0.1:%u'", ntohs(busy.sin_port));
+	write_failing_listen_config(&s, ", 'backlog': 100, 'defer_accept': true", extra,
+				    BADINIT_MODULE("none", ""));
+	control(&s, "reload", &r);
+	ck_assert_msg(r.status == 1, "warren -s reload exited %d; stdout: %s", r.status, r.out);
+	ck_assert_msg(strstr(r.err, "listen[1]"), "warren -s reload said \"%s\"", r.err);
+	wt_run_free(&r);
+	close(fd);
+	expect_backlogs(&s, 1, 64);
+	ck_assert_int_eq(master_defer_accept(&s), 0);
+	expect_hello(&s, 0);
+	wt_stop_ok(&s);
+}
+END_TEST
+
 /* ---- 10. workers "auto" -------------------------------------------------------------- */
 
 START_TEST(auto_workers_follow_the_affinity_mask)
@@ -2263,6 +2331,7 @@ static Suite *prefork_suite(void)
 	tcase_add_test(tc, reuseport_gives_each_worker_its_socket);
 	tcase_add_test(tc, tcp_and_unix_listeners_together);
 	tcase_add_test(tc, reload_applies_listen_options);
+	tcase_add_test(tc, failed_reload_restores_listen_options);
 	tcase_add_test(tc, auto_workers_follow_the_affinity_mask);
 	suite_add_tcase(s, tc);
 
