@@ -16,6 +16,8 @@
 
 #define ZONE_NAME_MAX 64
 #define ZONE_SIZE_MAX (1UL << 30)
+/* Zone locks one thread may hold at once; a module needing more gets -ENOLCK. */
+#define HELD_MAX 8
 
 struct zone {
 	struct zone *next;
@@ -28,6 +30,17 @@ static struct {
 	struct zone *zones;
 	bool allowed;
 } registry;
+
+/*
+ * The zone locks the calling thread holds, so that module code returning with one still
+ * held can be caught and the lock given back (shm_release_held()) before another worker
+ * blocks on it for ever. Per thread, because offload threads run module code while the
+ * loop runs other module code.
+ */
+static __thread struct {
+	pthread_mutex_t *locks[HELD_MAX];
+	unsigned n;
+} held;
 
 void shm_allow(bool allowed)
 {
@@ -101,17 +114,80 @@ WARREN_API int warren_shm_mutex_init(pthread_mutex_t *m)
 
 WARREN_API int warren_shm_lock(pthread_mutex_t *m)
 {
-	int ret = pthread_mutex_lock(m);
+	int ret;
 
+	if (held.n == HELD_MAX) {
+		log_error("warren_shm_lock: a module wants more than %d shared-zone locks at once; "
+			  "refused (ENOLCK)",
+			  HELD_MAX);
+		return -ENOLCK;
+	}
+	ret = pthread_mutex_lock(m);
 	if (ret == EOWNERDEAD) {
 		/* A worker died holding it: take it over, and tell the caller. */
 		pthread_mutex_consistent(m);
+		held.locks[held.n++] = m;
 		return 1;
 	}
-	return -ret;
+	if (ret)
+		return -ret;
+	held.locks[held.n++] = m;
+	return 0;
+}
+
+/* Drops @m from the locks this thread holds (the last time it was taken). */
+static void forget(pthread_mutex_t *m)
+{
+	for (unsigned i = held.n; i-- > 0;) {
+		if (held.locks[i] != m)
+			continue;
+		memmove(&held.locks[i], &held.locks[i + 1], (held.n - i - 1) * sizeof(*held.locks));
+		held.n--;
+		return;
+	}
 }
 
 WARREN_API int warren_shm_unlock(pthread_mutex_t *m)
 {
-	return -pthread_mutex_unlock(m);
+	int ret = pthread_mutex_unlock(m);
+
+	if (ret)
+		return -ret;
+	forget(m);
+	return 0;
+}
+
+bool shm_locks_held(void)
+{
+	return held.n > 0;
+}
+
+/* The name of the zone @p lies in, for a log line. */
+static const char *zone_of(const void *p)
+{
+	for (const struct zone *z = registry.zones; z; z = z->next)
+		if ((const char *)p >= (const char *)z->addr &&
+		    (const char *)p < (const char *)z->addr + z->size)
+			return z->name;
+	return "?";
+}
+
+unsigned shm_release_held(const char *who, const char *then)
+{
+	unsigned n = 0;
+
+	while (held.n) {
+		pthread_mutex_t *m = held.locks[--held.n];
+		int ret = pthread_mutex_unlock(m);
+
+		n++;
+		if (ret)
+			log_warn(
+				"%s returned holding the lock of zone \"%s\"; cannot release it: %s",
+				who, zone_of(m), strerror(ret));
+		else
+			log_warn("%s returned holding the lock of zone \"%s\"; released%s", who,
+				 zone_of(m), then);
+	}
+	return n;
 }

@@ -10,4 +10,14 @@ void shm_allow(bool allowed);
 /* Unmaps every zone (master exit). */
 void shm_release_all(void);
 
+/* Whether the calling thread holds a lock taken with warren_shm_lock(). */
+bool shm_locks_held(void);
+
+/*
+ * Module code (@who: "worker 0: mymod.handler") returned holding zone locks: releases
+ * each, with a warning naming the zone that ends with @then (", answering 500", or "").
+ * Returns how many there were.
+ */
+unsigned shm_release_held(const char *who, const char *then);
+
 #endif /* WARREN_CORE_SHM_H */

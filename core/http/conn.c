@@ -512,6 +512,22 @@ void module_stalled(struct conn *c, uint64_t ms)
 		 c->rbuf + c->req_start + r->url_off, r->url_len > TARGET_SHOWN ? "..." : "");
 }
 
+void module_kept_lock(struct conn *c)
+{
+	struct warren_request *r = &c->req;
+	bool open = !r->answered && !r->aborted;
+	char who[160];
+
+	snprintf(who, sizeof(who), "worker %u: %s", c->w->id,
+		 c->w->crash.what ? c->w->crash.what : "?");
+	shm_release_held(who, !open	   ? "" :
+			      r->streaming ? ", closing the connection after the response" :
+					     ", answering 500");
+	/* Whatever it answers, the data under the lock may be half-updated. */
+	if (open)
+		r->lock_released = true;
+}
+
 int conn_reclaim_idle(struct worker *w)
 {
 	struct conn *c = w->idle_head;

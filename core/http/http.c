@@ -1040,10 +1040,16 @@ int http_complete(struct conn *c)
 	}
 	c->served++;
 	if (r->streaming) {
+		/* Its head is out: only the close can tell that it went wrong. */
+		if (r->lock_released)
+			r->keep_alive = false;
 		ret = write_stream_end(c);
 	} else {
 		if (r->started)
 			run_on_response(c);
+		/* Module code kept a zone lock: what it answered may rest on half-updated data. */
+		if (r->lock_released)
+			respond_status(c, 500);
 		ret = write_response(c);
 	}
 	if (!r->keep_alive)

@@ -19,6 +19,7 @@
 #include "server/crash.h"
 #include "http/http.h"
 #include "base/log.h"
+#include "base/shm.h"
 
 #define LINE_MAX_LEN 1024
 #define TARGET_SHOWN 200
@@ -234,6 +235,13 @@ void crash_thread_enter(const char *what, const char *suffix)
 
 void crash_thread_leave(void)
 {
+	char who[160];
+
+	if (shm_locks_held()) {
+		snprintf(who, sizeof(who), "%s%s", thread_what ? thread_what : "?",
+			 thread_suffix ? thread_suffix : "");
+		shm_release_held(who, "");
+	}
 	thread_what = NULL;
 }
 
@@ -289,6 +297,13 @@ void hook_enter(const char *module, const char *hook)
 
 void hook_leave(void)
 {
+	char who[160];
+
+	if (shm_locks_held()) {
+		snprintf(who, sizeof(who), "module \"%s\": %s", trace ? trace->module : "?",
+			 trace ? trace->hook : "?");
+		shm_release_held(who, "");
+	}
 	if (trace)
 		trace->module[0] = trace->hook[0] = '\0';
 }

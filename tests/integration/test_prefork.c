@@ -1978,6 +1978,71 @@ START_TEST(shared_zone_counts_across_workers)
 }
 END_TEST
 
+#define ZONELOCK_CONFIG                                                                            \
+	" 'modules': [{'name': 'zonelock', 'path': '@PLUGIN_DIR@/zonelock.so'}],"                  \
+	" 'routes': [{'match': {'path': '/keep'}, 'handler': 'zonelock.keep'},"                    \
+	"  {'match': {'path': '/offload_keep'}, 'handler': 'zonelock.offload_keep'},"              \
+	"  {'match': {'path': '/die'}, 'handler': 'zonelock.die'},"                                \
+	"  {'match': {'path': '/take'}, 'handler': 'zonelock.take'},"                              \
+	"  {'match': {'path': '/many'}, 'handler': 'zonelock.many'}]"
+
+/*
+ * A handler that returns holding a zone lock gets it released, a warning naming it and the
+ * zone, and a 500 for its request; the next request takes the lock at once. The same for
+ * offload work (released, but its request was answered by its done callback); and a
+ * module that wants too many locks at once is refused.
+ */
+START_TEST(zone_lock_kept_by_a_handler_is_released)
+{
+	struct wt_server s;
+	struct wt_client c;
+
+	wt_serve(&s, "'workers': 1," ZONELOCK_CONFIG);
+	WT_OK(wt_client_open(&c, &s, 0));
+	wt_expect(&c, "/keep", "", 500, "500 Internal Server Error\n");
+	ck_assert(wt_log_contains(&s, "warn: worker 0: zonelock.keep returned holding the lock of "
+				      "zone \"zonelock.state\"; released, answering 500\n"));
+	wt_expect(&c, "/take", "", 200, "taken 2, owner died 0\n");
+
+	wt_expect(&c, "/offload_keep", "", 200, "kept\n");
+	WT_OK(wt_wait_log(&s,
+			  "warn: zonelock.offload_keep (offload work) returned holding the lock of "
+			  "zone \"zonelock.state\"; released\n",
+			  WT_TIMEOUT_MS));
+	wt_expect(&c, "/take", "", 200, "taken 4, owner died 0\n");
+
+	wt_expect(&c, "/many", "", 200, "took 8, then No locks available\n");
+	ck_assert(wt_log_contains(&s, "more than 8 shared-zone locks at once; refused (ENOLCK)"));
+	wt_expect(&c, "/take", "", 200, "taken 5, owner died 0\n");
+	wt_client_close(&c);
+	wt_stop_ok(&s);
+}
+END_TEST
+
+/* A worker that dies holding a zone lock does not block the others: the next one to take
+ * it gets it, and is told (warren_shm_lock() returns 1) once. */
+START_TEST(zone_lock_of_a_dead_worker_is_taken_over)
+{
+	struct wt_server s;
+	struct wt_client c;
+	pid_t w[1], now[1];
+
+	wt_serve(&s, "'workers': 1," ZONELOCK_CONFIG);
+	WT_OK(wt_wait_workers(&s, 1, 0, w, WT_TIMEOUT_MS));
+	WT_OK(wt_client_open(&c, &s, 0));
+	wt_expect(&c, "/take", "", 200, "taken 1, owner died 0\n");
+	WT_OK(wt_sends(&c, "GET /die HTTP/1.1\r\nHost: test\r\n\r\n"));
+	WT_OK(wt_wait_closed(&c, WT_TIMEOUT_MS));
+	wt_client_close(&c);
+	WT_OK(wt_wait_workers(&s, 1, w[0], now, WT_TIMEOUT_MS));
+	WT_OK(wt_client_open(&c, &s, 0));
+	wt_expect(&c, "/take", "", 200, "taken 2, owner died 1\n");
+	wt_expect(&c, "/take", "", 200, "taken 3, owner died 0\n");
+	wt_client_close(&c);
+	wt_stop_ok(&s);
+}
+END_TEST
+
 /* ---- 12. warren -s ------------------------------------------------------------------- */
 
 START_TEST(signal_quit_waits_for_the_master)
@@ -2324,6 +2389,12 @@ static Suite *prefork_suite(void)
 	tcase_add_test(tc, concurrent_reloads_all_get_an_answer);
 	tcase_add_test(tc, reload_reports_why_a_new_worker_died);
 	tcase_add_test(tc, shared_zone_counts_across_workers);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("zone locks");
+	tcase_set_timeout(tc, WT_TEST_TIMEOUT_S);
+	tcase_add_test(tc, zone_lock_kept_by_a_handler_is_released);
+	tcase_add_test(tc, zone_lock_of_a_dead_worker_is_taken_over);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("listeners");
