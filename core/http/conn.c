@@ -106,7 +106,7 @@ static void conn_close(struct conn *c)
 
 static void arm_timer(struct conn *c, unsigned ms)
 {
-	if (timer_set(&c->w->timers, &c->timer, c->w->now_ms + ms) < 0)
+	if (timer_set(&c->w->timers, &c->timer, worker_now(c->w) + ms) < 0)
 		conn_close(c);
 }
 
@@ -299,7 +299,7 @@ static void wait_for_module(struct conn *c)
 		return;
 	}
 	if (r->async && r->complete) {
-		uint64_t now = c->w->now_ms;
+		uint64_t now = worker_now(c->w);
 
 		arm_timer(c, r->async_deadline > now ? (unsigned)(r->async_deadline - now) : 0);
 	} else if (!r->ending) {
@@ -378,7 +378,7 @@ static void on_write(struct rx_op *op, int res)
 	c->wlen = c->wsent = 0;
 	if (r->want_drain && r->streaming && !r->answered) {
 		r->want_drain = false;
-		r->async_deadline = c->w->now_ms + c->w->cfg->handler_timeout_ms;
+		r->async_deadline = worker_now(c->w) + c->w->cfg->handler_timeout_ms;
 		module_enter(c, handler_id(c));
 		r->drain_fn(r, r->drain_arg);
 		module_leave(c);

@@ -1164,7 +1164,7 @@ static int advance_request(struct conn *c)
 		return 0;
 	if (rc == WARREN_ASYNC && !r->stream_ended) {
 		r->async = true;
-		r->async_deadline = c->w->now_ms + c->w->cfg->handler_timeout_ms;
+		r->async_deadline = worker_now(c->w) + c->w->cfg->handler_timeout_ms;
 		return 0;
 	}
 	return http_complete(c);
