@@ -18,6 +18,9 @@
 #define ZONE_SIZE_MAX (1UL << 30)
 /* Zone locks one thread may hold at once; a module needing more gets -ENOLCK. */
 #define HELD_MAX 8
+/* Module calls nested in one another (a handler's warren_resp_send() runs the hooks) whose
+ * locks are told apart; a call deeper than this is checked with the one around it. */
+#define CALLS_MAX 8
 
 struct zone {
 	struct zone *next;
@@ -35,11 +38,14 @@ static struct {
  * The zone locks the calling thread holds, so that module code returning with one still
  * held can be caught and the lock given back (shm_release_held()) before another worker
  * blocks on it for ever. Per thread, because offload threads run module code while the
- * loop runs other module code.
+ * loop runs other module code. base[] holds, for each module call running, how many locks
+ * were held when it began: those are not its own.
  */
 static __thread struct {
 	pthread_mutex_t *locks[HELD_MAX];
 	unsigned n;
+	unsigned base[CALLS_MAX];
+	unsigned depth;
 } held;
 
 void shm_allow(bool allowed)
@@ -157,9 +163,30 @@ WARREN_API int warren_shm_unlock(pthread_mutex_t *m)
 	return 0;
 }
 
-bool shm_locks_held(void)
+void shm_call_enter(void)
 {
-	return held.n > 0;
+	if (held.depth < CALLS_MAX)
+		held.base[held.depth] = held.n;
+	held.depth++;
+}
+
+/* How many of the locks held belong to calls that ended or the one running now. */
+static unsigned call_base(void)
+{
+	if (held.depth == 0)
+		return 0;
+	return held.depth <= CALLS_MAX ? held.base[held.depth - 1] : held.n;
+}
+
+bool shm_call_kept(void)
+{
+	return held.n > call_base();
+}
+
+void shm_call_leave(void)
+{
+	if (held.depth)
+		held.depth--;
 }
 
 /* The name of the zone @p lies in, for a log line. */
@@ -174,9 +201,9 @@ static const char *zone_of(const void *p)
 
 unsigned shm_release_held(const char *who, const char *then)
 {
-	unsigned n = 0;
+	unsigned n = 0, base = call_base();
 
-	while (held.n) {
+	while (held.n > base) {
 		pthread_mutex_t *m = held.locks[--held.n];
 		int ret = pthread_mutex_unlock(m);
 

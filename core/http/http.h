@@ -245,6 +245,7 @@ int http_stream_chunk(struct conn *c, const void *data, size_t len);
 static inline void module_enter(struct conn *c, const char *what)
 {
 	c->w->crash = (struct crash_context){.what = what, .c = c};
+	shm_call_enter();
 }
 
 /* Logs that the module call ending now held the loop for @ms (watchdog.warn). */
@@ -264,8 +265,9 @@ static inline void module_leave(struct conn *c)
 			module_stalled(c, now - w->stall_mark);
 		w->stall_mark = now;
 	}
-	if (shm_locks_held())
+	if (shm_call_kept())
 		module_kept_lock(c);
+	shm_call_leave();
 	w->crash = (struct crash_context){0};
 }
 

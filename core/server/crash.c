@@ -231,17 +231,19 @@ void crash_thread_enter(const char *what, const char *suffix)
 {
 	thread_what = what;
 	thread_suffix = suffix;
+	shm_call_enter();
 }
 
 void crash_thread_leave(void)
 {
 	char who[160];
 
-	if (shm_locks_held()) {
+	if (shm_call_kept()) {
 		snprintf(who, sizeof(who), "%s%s", thread_what ? thread_what : "?",
 			 thread_suffix ? thread_suffix : "");
 		shm_release_held(who, "");
 	}
+	shm_call_leave();
 	thread_what = NULL;
 }
 
@@ -289,6 +291,7 @@ int hook_trace_map(void)
 
 void hook_enter(const char *module, const char *hook)
 {
+	shm_call_enter();
 	if (!trace)
 		return;
 	snprintf(trace->module, sizeof(trace->module), "%s", module);
@@ -299,11 +302,12 @@ void hook_leave(void)
 {
 	char who[160];
 
-	if (shm_locks_held()) {
+	if (shm_call_kept()) {
 		snprintf(who, sizeof(who), "module \"%s\": %s", trace ? trace->module : "?",
 			 trace ? trace->hook : "?");
 		shm_release_held(who, "");
 	}
+	shm_call_leave();
 	if (trace)
 		trace->module[0] = trace->hook[0] = '\0';
 }

@@ -1,7 +1,8 @@
 /* tests/plugins/zonelock.c - handlers that use the locks of a shared zone well and badly:
  * "keep" returns still holding one, "offload_keep" does so in offload work, "die" kills
  * its worker holding one, "take" takes and gives it back and says whether its last owner
- * died, "many" takes locks until refused. */
+ * died, "many" takes locks until refused, "send_locked" answers from a timer while it
+ * holds one (the hooks then run inside that callback; on_complete is one of them). */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -128,13 +129,43 @@ static int many(struct warren_request *r, void *data)
 	return ret < 0 ? ret : WARREN_DONE;
 }
 
+static void send_locked_timer(struct warren_request *r, void *arg)
+{
+	struct state *st = arg;
+
+	if (warren_shm_lock(&st->lock[0]) < 0) {
+		warren_resp_status(r, 500);
+		warren_resp_send(r);
+		return;
+	}
+	warren_resp_printf(r, "sent\n");
+	warren_resp_send(r);
+	st->taken++;
+	if (warren_shm_unlock(&st->lock[0]) < 0)
+		st->taken += 1000;
+}
+
+static int send_locked(struct warren_request *r, void *data)
+{
+	if (warren_timer_add(r, 1, send_locked_timer, data, NULL) < 0)
+		return -ENOMEM;
+	return WARREN_ASYNC;
+}
+
+static void on_complete(struct warren_request *r, void *module_data)
+{
+	(void)r;
+	(void)module_data;
+}
+
 static const struct warren_handler handlers[] = {
 	{.name = "keep", .handle = keep, .configure = configure},
 	{.name = "offload_keep", .handle = offload_keep, .configure = configure},
 	{.name = "die", .handle = die, .configure = configure},
 	{.name = "take", .handle = take, .configure = configure},
 	{.name = "many", .handle = many, .configure = configure},
+	{.name = "send_locked", .handle = send_locked, .configure = configure},
 	{.name = NULL},
 };
 
-WARREN_MODULE(zonelock, .init = init, .handlers = handlers, );
+WARREN_MODULE(zonelock, .init = init, .handlers = handlers, .on_complete = on_complete, );

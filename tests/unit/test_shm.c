@@ -28,10 +28,10 @@ START_TEST(test_lock_limit)
 {
 	pthread_mutex_t *m = zone_locks("test.limit");
 
-	ck_assert(!shm_locks_held());
+	ck_assert(!shm_call_kept());
 	for (int i = 0; i < 8; i++)
 		ck_assert_int_eq(warren_shm_lock(&m[i]), 0);
-	ck_assert(shm_locks_held());
+	ck_assert(shm_call_kept());
 	ck_assert_int_eq(warren_shm_lock(&m[8]), -ENOLCK);
 	ck_assert_int_eq(pthread_mutex_trylock(&m[8]), 0);
 	ck_assert_int_eq(pthread_mutex_unlock(&m[8]), 0);
@@ -42,7 +42,7 @@ START_TEST(test_lock_limit)
 	for (int i = 0; i < 9; i++)
 		if (i != 3)
 			ck_assert_int_eq(warren_shm_unlock(&m[i]), 0);
-	ck_assert(!shm_locks_held());
+	ck_assert(!shm_call_kept());
 }
 END_TEST
 
@@ -57,11 +57,49 @@ START_TEST(test_release_held)
 	ck_assert_int_eq(warren_shm_lock(&m[2]), 0);
 	ck_assert_int_eq(warren_shm_unlock(&m[1]), 0);
 	ck_assert_uint_eq(shm_release_held("test", ""), 2);
-	ck_assert(!shm_locks_held());
+	ck_assert(!shm_call_kept());
 	for (int i = 0; i < 3; i++) {
 		ck_assert_int_eq(pthread_mutex_trylock(&m[i]), 0);
 		ck_assert_int_eq(pthread_mutex_unlock(&m[i]), 0);
 	}
+}
+END_TEST
+
+/* A call nested in another (a hook run from a handler's warren_resp_send()) answers for
+ * the locks it took, not for those of the call around it. */
+START_TEST(test_nested_calls)
+{
+	pthread_mutex_t *m = zone_locks("test.nested");
+
+	shm_call_enter();
+	ck_assert_int_eq(warren_shm_lock(&m[0]), 0);
+	shm_call_enter();
+	ck_assert(!shm_call_kept());
+	ck_assert_int_eq(warren_shm_lock(&m[1]), 0);
+	ck_assert(shm_call_kept());
+	ck_assert_uint_eq(shm_release_held("inner", ""), 1);
+	ck_assert(!shm_call_kept());
+	shm_call_leave();
+	ck_assert_int_eq(pthread_mutex_trylock(&m[0]), EBUSY);
+	ck_assert_int_eq(pthread_mutex_trylock(&m[1]), 0);
+	ck_assert_int_eq(pthread_mutex_unlock(&m[1]), 0);
+	ck_assert(shm_call_kept());
+	ck_assert_int_eq(warren_shm_unlock(&m[0]), 0);
+	ck_assert(!shm_call_kept());
+	shm_call_leave();
+
+	/* Deeper than the calls told apart: checked with the call around them. */
+	for (int i = 0; i < 12; i++)
+		shm_call_enter();
+	ck_assert_int_eq(warren_shm_lock(&m[2]), 0);
+	ck_assert(!shm_call_kept());
+	for (int i = 0; i < 4; i++)
+		shm_call_leave();
+	ck_assert(shm_call_kept());
+	ck_assert_uint_eq(shm_release_held("deep", ""), 1);
+	for (int i = 0; i < 8; i++)
+		shm_call_leave();
+	ck_assert(!shm_call_kept());
 }
 END_TEST
 
@@ -81,11 +119,11 @@ START_TEST(test_owner_died)
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	ck_assert_int_eq(warren_shm_lock(&m[0]), 1);
-	ck_assert(shm_locks_held());
+	ck_assert(shm_call_kept());
 	ck_assert_int_eq(warren_shm_unlock(&m[0]), 0);
 	ck_assert_int_eq(warren_shm_lock(&m[0]), 0);
 	ck_assert_int_eq(warren_shm_unlock(&m[0]), 0);
-	ck_assert(!shm_locks_held());
+	ck_assert(!shm_call_kept());
 }
 END_TEST
 
@@ -96,6 +134,7 @@ static Suite *shm_suite(void)
 
 	tcase_add_test(tc, test_lock_limit);
 	tcase_add_test(tc, test_release_held);
+	tcase_add_test(tc, test_nested_calls);
 	tcase_add_test(tc, test_owner_died);
 	suite_add_tcase(s, tc);
 	return s;
