@@ -16,6 +16,11 @@
 
 #define ZONE_NAME_MAX 64
 #define ZONE_SIZE_MAX (1UL << 30)
+/* Zone locks one thread may hold at once; a module needing more gets -ENOLCK. */
+#define HELD_MAX 8
+/* Module calls nested in one another (a handler's warren_resp_send() runs the hooks) whose
+ * locks are told apart; a call deeper than this is checked with the one around it. */
+#define CALLS_MAX 8
 
 struct zone {
 	struct zone *next;
@@ -28,6 +33,20 @@ static struct {
 	struct zone *zones;
 	bool allowed;
 } registry;
+
+/*
+ * The zone locks the calling thread holds, so that module code returning with one still
+ * held can be caught and the lock given back (shm_release_held()) before another worker
+ * blocks on it for ever. Per thread, because offload threads run module code while the
+ * loop runs other module code. base[] holds, for each module call running, how many locks
+ * were held when it began: those are not its own.
+ */
+static __thread struct {
+	pthread_mutex_t *locks[HELD_MAX];
+	unsigned n;
+	unsigned base[CALLS_MAX];
+	unsigned depth;
+} held;
 
 void shm_allow(bool allowed)
 {
@@ -101,17 +120,101 @@ WARREN_API int warren_shm_mutex_init(pthread_mutex_t *m)
 
 WARREN_API int warren_shm_lock(pthread_mutex_t *m)
 {
-	int ret = pthread_mutex_lock(m);
+	int ret;
 
+	if (held.n == HELD_MAX) {
+		log_error("warren_shm_lock: a module wants more than %d shared-zone locks at once; "
+			  "refused (ENOLCK)",
+			  HELD_MAX);
+		return -ENOLCK;
+	}
+	ret = pthread_mutex_lock(m);
 	if (ret == EOWNERDEAD) {
 		/* A worker died holding it: take it over, and tell the caller. */
 		pthread_mutex_consistent(m);
+		held.locks[held.n++] = m;
 		return 1;
 	}
-	return -ret;
+	if (ret)
+		return -ret;
+	held.locks[held.n++] = m;
+	return 0;
+}
+
+/* Drops @m from the locks this thread holds (the last time it was taken). */
+static void forget(pthread_mutex_t *m)
+{
+	for (unsigned i = held.n; i-- > 0;) {
+		if (held.locks[i] != m)
+			continue;
+		memmove(&held.locks[i], &held.locks[i + 1], (held.n - i - 1) * sizeof(*held.locks));
+		held.n--;
+		return;
+	}
 }
 
 WARREN_API int warren_shm_unlock(pthread_mutex_t *m)
 {
-	return -pthread_mutex_unlock(m);
+	int ret = pthread_mutex_unlock(m);
+
+	if (ret)
+		return -ret;
+	forget(m);
+	return 0;
+}
+
+void shm_call_enter(void)
+{
+	if (held.depth < CALLS_MAX)
+		held.base[held.depth] = held.n;
+	held.depth++;
+}
+
+/* How many of the locks held belong to calls that ended or the one running now. */
+static unsigned call_base(void)
+{
+	if (held.depth == 0)
+		return 0;
+	return held.depth <= CALLS_MAX ? held.base[held.depth - 1] : held.n;
+}
+
+bool shm_call_kept(void)
+{
+	return held.n > call_base();
+}
+
+void shm_call_leave(void)
+{
+	if (held.depth)
+		held.depth--;
+}
+
+/* The name of the zone @p lies in, for a log line. */
+static const char *zone_of(const void *p)
+{
+	for (const struct zone *z = registry.zones; z; z = z->next)
+		if ((const char *)p >= (const char *)z->addr &&
+		    (const char *)p < (const char *)z->addr + z->size)
+			return z->name;
+	return "?";
+}
+
+unsigned shm_release_held(const char *who, const char *then)
+{
+	unsigned n = 0, base = call_base();
+
+	while (held.n > base) {
+		pthread_mutex_t *m = held.locks[--held.n];
+		int ret = pthread_mutex_unlock(m);
+
+		n++;
+		if (ret)
+			log_warn(
+				"%s returned holding the lock of zone \"%s\"; cannot release it: %s",
+				who, zone_of(m), strerror(ret));
+		else
+			log_warn("%s returned holding the lock of zone \"%s\"; released%s", who,
+				 zone_of(m), then);
+	}
+	return n;
 }

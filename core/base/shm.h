@@ -10,4 +10,21 @@ void shm_allow(bool allowed);
 /* Unmaps every zone (master exit). */
 void shm_release_all(void);
 
+/*
+ * Around each call into module code on this thread: the call that ends has kept a zone
+ * lock it took when shm_call_kept() says so; shm_release_held() then gives it back.
+ * Calls nest (hooks run from a handler's warren_resp_send()): an inner call's check
+ * leaves the locks the outer one holds alone.
+ */
+void shm_call_enter(void);
+bool shm_call_kept(void);
+void shm_call_leave(void);
+
+/*
+ * Module code (@who: "worker 0: mymod.handler") returned holding zone locks it took:
+ * releases each, with a warning naming the zone that ends with @then (", answering 500",
+ * or ""). Returns how many there were.
+ */
+unsigned shm_release_held(const char *who, const char *then);
+
 #endif /* WARREN_CORE_SHM_H */

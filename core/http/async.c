@@ -84,7 +84,7 @@ WARREN_API int warren_timer_add(struct warren_request *r, uint64_t ms, warren_ti
 	t->r = r;
 	t->fn = fn;
 	t->arg = arg;
-	if (timer_set(&w->timers, &t->t, w->now_ms + ms) < 0)
+	if (timer_set(&w->timers, &t->t, worker_now(w) + ms) < 0)
 		return -ENOMEM;
 	t->next = r->timers;
 	r->timers = t;

@@ -106,7 +106,7 @@ static void conn_close(struct conn *c)
 
 static void arm_timer(struct conn *c, unsigned ms)
 {
-	if (timer_set(&c->w->timers, &c->timer, c->w->now_ms + ms) < 0)
+	if (timer_set(&c->w->timers, &c->timer, worker_now(c->w) + ms) < 0)
 		conn_close(c);
 }
 
@@ -299,7 +299,7 @@ static void wait_for_module(struct conn *c)
 		return;
 	}
 	if (r->async && r->complete) {
-		uint64_t now = c->w->now_ms;
+		uint64_t now = worker_now(c->w);
 
 		arm_timer(c, r->async_deadline > now ? (unsigned)(r->async_deadline - now) : 0);
 	} else if (!r->ending) {
@@ -378,7 +378,7 @@ static void on_write(struct rx_op *op, int res)
 	c->wlen = c->wsent = 0;
 	if (r->want_drain && r->streaming && !r->answered) {
 		r->want_drain = false;
-		r->async_deadline = c->w->now_ms + c->w->cfg->handler_timeout_ms;
+		r->async_deadline = worker_now(c->w) + c->w->cfg->handler_timeout_ms;
 		module_enter(c, handler_id(c));
 		r->drain_fn(r, r->drain_arg);
 		module_leave(c);
@@ -510,6 +510,22 @@ void module_stalled(struct conn *c, uint64_t ms)
 		 http_method_str((enum http_method)r->method),
 		 (int)(r->url_len < TARGET_SHOWN ? r->url_len : TARGET_SHOWN),
 		 c->rbuf + c->req_start + r->url_off, r->url_len > TARGET_SHOWN ? "..." : "");
+}
+
+void module_kept_lock(struct conn *c)
+{
+	struct warren_request *r = &c->req;
+	bool open = !r->answered && !r->aborted;
+	char who[160];
+
+	snprintf(who, sizeof(who), "worker %u: %s", c->w->id,
+		 c->w->crash.what ? c->w->crash.what : "?");
+	shm_release_held(who, !open	   ? "" :
+			      r->streaming ? ", closing the connection after the response" :
+					     ", answering 500");
+	/* Whatever it answers, the data under the lock may be half-updated. */
+	if (open)
+		r->lock_released = true;
 }
 
 int conn_reclaim_idle(struct worker *w)

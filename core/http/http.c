@@ -1040,10 +1040,16 @@ int http_complete(struct conn *c)
 	}
 	c->served++;
 	if (r->streaming) {
+		/* Its head is out: only the close can tell that it went wrong. */
+		if (r->lock_released)
+			r->keep_alive = false;
 		ret = write_stream_end(c);
 	} else {
 		if (r->started)
 			run_on_response(c);
+		/* Module code kept a zone lock: what it answered may rest on half-updated data. */
+		if (r->lock_released)
+			respond_status(c, 500);
 		ret = write_response(c);
 	}
 	if (!r->keep_alive)
@@ -1158,7 +1164,7 @@ static int advance_request(struct conn *c)
 		return 0;
 	if (rc == WARREN_ASYNC && !r->stream_ended) {
 		r->async = true;
-		r->async_deadline = c->w->now_ms + c->w->cfg->handler_timeout_ms;
+		r->async_deadline = worker_now(c->w) + c->w->cfg->handler_timeout_ms;
 		return 0;
 	}
 	return http_complete(c);

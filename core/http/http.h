@@ -9,6 +9,7 @@
 #include "http/chunked.h"
 
 #include "base/pool.h"
+#include "base/shm.h"
 #include "http/router.h"
 #include "base/timer.h"
 #include "server/worker.h"
@@ -112,6 +113,7 @@ struct warren_request {
 	bool ending;		/* over, waiting for offloaded work before its cleanups run */
 	bool want_drain;	/* a stream write was refused: call drain once output is out */
 	bool stream_ended;	/* the handler ended its stream before returning */
+	bool lock_released;	/* its module code returned holding a zone lock: 500 */
 	uint32_t body_total;	/* body bytes decoded so far, delivered or not */
 	warren_body_fn body_fn; /* streaming reader */
 	void *body_arg;
@@ -243,10 +245,13 @@ int http_stream_chunk(struct conn *c, const void *data, size_t len);
 static inline void module_enter(struct conn *c, const char *what)
 {
 	c->w->crash = (struct crash_context){.what = what, .c = c};
+	shm_call_enter();
 }
 
 /* Logs that the module call ending now held the loop for @ms (watchdog.warn). */
 void module_stalled(struct conn *c, uint64_t ms);
+/* The module call ending now kept a zone lock: releases it, and fails the request. */
+void module_kept_lock(struct conn *c);
 
 static inline void module_leave(struct conn *c)
 {
@@ -260,6 +265,9 @@ static inline void module_leave(struct conn *c)
 			module_stalled(c, now - w->stall_mark);
 		w->stall_mark = now;
 	}
+	if (shm_call_kept())
+		module_kept_lock(c);
+	shm_call_leave();
 	w->crash = (struct crash_context){0};
 }
 

@@ -413,7 +413,7 @@ WARREN_API int warren_resp_stream_begin(struct warren_request *r, warren_drain_f
 	ret = http_stream_begin(c);
 	if (ret < 0)
 		return ret;
-	r->async_deadline = c->w->now_ms + c->w->cfg->handler_timeout_ms;
+	r->async_deadline = worker_now(c->w) + c->w->cfg->handler_timeout_ms;
 	conn_flush(c);
 	return 0;
 }
@@ -435,7 +435,7 @@ WARREN_API int warren_resp_stream_write(struct warren_request *r, const void *da
 	ret = http_stream_chunk(c, data, len);
 	if (ret < 0)
 		return ret;
-	r->async_deadline = c->w->now_ms + c->w->cfg->handler_timeout_ms;
+	r->async_deadline = worker_now(c->w) + c->w->cfg->handler_timeout_ms;
 	conn_flush(c);
 	return 0;
 }

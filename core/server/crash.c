@@ -19,6 +19,7 @@
 #include "server/crash.h"
 #include "http/http.h"
 #include "base/log.h"
+#include "base/shm.h"
 
 #define LINE_MAX_LEN 1024
 #define TARGET_SHOWN 200
@@ -230,10 +231,19 @@ void crash_thread_enter(const char *what, const char *suffix)
 {
 	thread_what = what;
 	thread_suffix = suffix;
+	shm_call_enter();
 }
 
 void crash_thread_leave(void)
 {
+	char who[160];
+
+	if (shm_call_kept()) {
+		snprintf(who, sizeof(who), "%s%s", thread_what ? thread_what : "?",
+			 thread_suffix ? thread_suffix : "");
+		shm_release_held(who, "");
+	}
+	shm_call_leave();
 	thread_what = NULL;
 }
 
@@ -281,6 +291,7 @@ int hook_trace_map(void)
 
 void hook_enter(const char *module, const char *hook)
 {
+	shm_call_enter();
 	if (!trace)
 		return;
 	snprintf(trace->module, sizeof(trace->module), "%s", module);
@@ -289,6 +300,14 @@ void hook_enter(const char *module, const char *hook)
 
 void hook_leave(void)
 {
+	char who[160];
+
+	if (shm_call_kept()) {
+		snprintf(who, sizeof(who), "module \"%s\": %s", trace ? trace->module : "?",
+			 trace ? trace->hook : "?");
+		shm_release_held(who, "");
+	}
+	shm_call_leave();
 	if (trace)
 		trace->module[0] = trace->hook[0] = '\0';
 }

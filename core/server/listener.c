@@ -257,6 +257,7 @@ int server_listen(struct server *srv, struct server *old, struct warren_error *e
 			l->addr = o->addr;
 			l->addrlen = o->addrlen;
 			l->unlink_on_exit = o->unlink_on_exit;
+			l->was = o->conf;
 			ret = take_over(l->fd, o->conf, l->conf, i, err);
 			if (ret < 0)
 				return ret;
@@ -269,6 +270,20 @@ int server_listen(struct server *srv, struct server *old, struct warren_error *e
 		}
 	}
 	return 0;
+}
+
+void server_listen_undo(struct server *srv)
+{
+	for (size_t i = 0; i < srv->nlisteners; i++) {
+		struct listener *l = &srv->listeners[i];
+		struct warren_error err = {{0}};
+
+		if (!l->was || l->fd < 0)
+			continue;
+		if (take_over(l->fd, l->conf, l->was, i, &err) < 0)
+			log_error("reload failed, and the serving generation's %s: %s",
+				  l->was->text, err.msg);
+	}
 }
 
 void server_unlink_sockets(struct server *srv, const struct server *keep)

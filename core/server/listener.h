@@ -21,6 +21,9 @@ struct listener {
 	struct sockaddr_storage addr; /* as bound: the real port when the config said 0 */
 	socklen_t addrlen;
 	bool unlink_on_exit; /* a unix socket file this master created */
+	/* Taken over from the serving generation: the options it had there, which a reload
+	 * that fails puts back (NULL: bound by this generation). */
+	const struct listen_conf *was;
 };
 
 /*
@@ -30,6 +33,13 @@ struct listener {
  * to them, a changed reuseport is an error (it needs a restart).
  */
 int server_listen(struct server *srv, struct server *old, struct warren_error *err);
+
+/*
+ * A reload that failed after server_listen(): gives the sockets taken over from the
+ * serving generation the backlog and defer_accept they had before, since that generation
+ * keeps serving on them.
+ */
+void server_listen_undo(struct server *srv);
 
 /* In a worker: the socket to accept on for listener @l (its own one in reuseport mode). */
 int listener_worker_fd(const struct listener *l, struct warren_error *err);

@@ -29,6 +29,7 @@
 #include "server/cpus.h"
 #include "server/master.h"
 #include "server/pidfile.h"
+#include "server/watchdog.h"
 #include "base/shm.h"
 #include "base/timer.h"
 #include "server/worker.h"
@@ -53,10 +54,7 @@ struct worker_slot {
 	pid_t last_pid;	     /* the one that died, for on_child_recover */
 	uint64_t respawn_at; /* when pid is 0 */
 	bool ready;
-	uint64_t beat;	     /* watchdog: the worker's beat count last seen ... */
-	uint64_t beat_since; /* ... and since when it has not moved */
-	pid_t wd_pid;	     /* the worker the watchdog signalled, SIGKILLed at wd_kill_at */
-	uint64_t wd_kill_at;
+	struct watchdog_clock wd;
 };
 
 struct generation {
@@ -449,10 +447,9 @@ static void worker_ready(struct master *m, pid_t pid)
 			if (g->slots[i].pid != pid || g->slots[i].ready)
 				continue;
 			g->slots[i].ready = true;
-			/* The watchdog's clock starts here, not at a look it took before. */
-			g->slots[i].beat = __atomic_load_n(&g->beats[i].count, __ATOMIC_RELAXED);
-			g->slots[i].beat_since = timer_now_ms();
-			g->slots[i].wd_kill_at = 0;
+			watchdog_ready(&g->slots[i].wd,
+				       __atomic_load_n(&g->beats[i].count, __ATOMIC_RELAXED),
+				       timer_now_ms());
 			if (g->serving || ++g->ready < g->nworkers)
 				return;
 			g->serving = true;
@@ -544,6 +541,7 @@ static void abort_reload(struct master *m, const char *why)
 	struct generation *g = m->pending;
 
 	log_error("reload failed: %s; generation %u keeps serving", why, m->cur->srv->generation);
+	server_listen_undo(g->srv);
 	reload_done(m, g->reload, "error %s", why);
 	m->pending = NULL;
 	drain(m, g, SIGTERM);
@@ -671,6 +669,7 @@ static void reload(struct master *m)
 	if (server_load(cfg, m->cur->srv->generation + 1, &srv, &err) < 0)
 		goto out_fail;
 	if (server_listen(srv, m->cur->srv, &err) < 0) {
+		server_listen_undo(srv);
 		server_free(srv);
 		goto out_fail;
 	}
@@ -842,32 +841,23 @@ static void watchdog_generation(struct generation *g, uint64_t now)
 
 		if (slot->pid == 0)
 			continue;
-		if (slot->wd_kill_at && slot->wd_pid == slot->pid) {
-			if (now >= slot->wd_kill_at) {
-				log_error(
-					"worker %u (pid %d) did not die of the watchdog's SIGABRT; "
-					"killing it",
-					i, (int)slot->pid);
-				kill(slot->pid, SIGKILL);
-				slot->wd_kill_at = UINT64_MAX;
-			}
-			continue;
+		switch (watchdog_look(&slot->wd, slot->pid, slot->ready, beat, now, kill_ms,
+				      WATCHDOG_GRACE_MS)) {
+		case WATCHDOG_NONE:
+			break;
+		case WATCHDOG_ABORT:
+			log_error("worker %u (pid %d): no event loop progress for %u ms "
+				  "(watchdog.kill); aborting it",
+				  i, (int)slot->pid, kill_ms);
+			sigqueue(slot->pid, SIGABRT, (union sigval){.sival_int = (int)kill_ms});
+			break;
+		case WATCHDOG_KILL:
+			log_error("worker %u (pid %d) did not die of the watchdog's SIGABRT; "
+				  "killing it",
+				  i, (int)slot->pid);
+			kill(slot->pid, SIGKILL);
+			break;
 		}
-		/* Odd: waiting for events, which is progress however long it lasts. */
-		if (!slot->ready || beat != slot->beat || (beat & 1)) {
-			slot->beat = beat;
-			slot->beat_since = now;
-			slot->wd_kill_at = 0;
-			continue;
-		}
-		if (now - slot->beat_since < kill_ms)
-			continue;
-		log_error("worker %u (pid %d): no event loop progress for %u ms (watchdog.kill); "
-			  "aborting it",
-			  i, (int)slot->pid, kill_ms);
-		sigqueue(slot->pid, SIGABRT, (union sigval){.sival_int = (int)kill_ms});
-		slot->wd_pid = slot->pid;
-		slot->wd_kill_at = now + WATCHDOG_GRACE_MS;
 	}
 }
 

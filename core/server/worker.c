@@ -91,7 +91,7 @@ static void arm_accept(struct worker_listener *wl)
 
 	if (ret < 0) {
 		log_error("cannot accept on %s: %s", wl->l->conf->text, strerror(-ret));
-		timer_set(&wl->w->timers, &wl->retry, wl->w->now_ms + ACCEPT_RETRY_MS);
+		timer_set(&wl->w->timers, &wl->retry, worker_now(wl->w) + ACCEPT_RETRY_MS);
 	}
 }
 
@@ -109,7 +109,7 @@ static void on_accept(struct rx_op *op, int res)
 		/* Out of fds or memory: pause accepting instead of spinning on the error. */
 		log_error("accept on %s: %s; pausing for %d ms", wl->l->conf->text, strerror(-res),
 			  ACCEPT_RETRY_MS);
-		timer_set(&wl->w->timers, &wl->retry, wl->w->now_ms + ACCEPT_RETRY_MS);
+		timer_set(&wl->w->timers, &wl->retry, worker_now(wl->w) + ACCEPT_RETRY_MS);
 		return;
 	}
 	/* Handed over while stopping at once (see the loop in worker_main): no answer. */
@@ -262,7 +262,7 @@ static void on_stop_deadline(struct timer *t)
 static void begin_stop(struct worker *w)
 {
 	if (!w->stopping)
-		timer_set(&w->timers, &w->stop_timer, w->now_ms + w->cfg->shutdown_timeout_ms);
+		timer_set(&w->timers, &w->stop_timer, worker_now(w) + w->cfg->shutdown_timeout_ms);
 	w->stopping = true;
 	stop_listening(w);
 }

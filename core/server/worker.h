@@ -94,4 +94,19 @@ void offload_stop(struct worker *w);
 /* Refreshes now_ms and, when the second changed, the Date header text. */
 void worker_update_time(struct worker *w);
 
+/*
+ * The time a new deadline counts from: now_ms, moved on to the coarse clock when the turn
+ * has lasted longer than a tick since it was read (a slow handler, a slow machine), so that
+ * a timeout is not cut short by the work done before it in the same turn. The coarse clock
+ * is read from memory the kernel updates, without a system call; never moves back.
+ */
+static inline uint64_t worker_now(struct worker *w)
+{
+	uint64_t now = timer_coarse_ms();
+
+	if (now > w->now_ms)
+		w->now_ms = now;
+	return w->now_ms;
+}
+
 #endif /* WARREN_CORE_WORKER_H */

@@ -568,7 +568,9 @@ WARREN_API int warren_shm_mutex_init(pthread_mutex_t *m);
 /**
  * Locks a mutex made by warren_shm_mutex_init(). When its previous owner died while
  * holding it, the lock is taken anyway and 1 is returned: the data it protects may be
- * half-updated and should be checked or reset. Returns 0, 1, or -errno.
+ * half-updated and should be checked or reset. Returns 0, 1, or -errno: -ENOLCK when the
+ * thread holds 8 already. Unlock before returning: a lock still held when the callback
+ * returns is released by warren, with a warning, and an unanswered request gets a 500.
  */
 WARREN_API int warren_shm_lock(pthread_mutex_t *m);
 

@@ -782,6 +782,55 @@ START_TEST(idle_keepalive_connection_is_closed)
 }
 END_TEST
 
+#define STALL_ROUTES                                                                               \
+	" 'modules': [{'name': 'stall', 'path': '@PLUGIN_DIR@/stall.so'}],"                        \
+	" 'routes': [{'match': {'path': '/sleep'}, 'handler': 'stall.sleep'},"                     \
+	"  {'match': {'path': '/sleep_timer'}, 'handler': 'stall.sleep_timer'}]"
+
+/*
+ * Deadlines armed after a handler held the loop for 300 ms count from then, not from the
+ * time the loop read when its turn began: the keep-alive timeout from the response, a
+ * request timer from when the handler armed it, the handler timeout from its return.
+ * A coarse clock tick (a few ms) of slack, not the 300 ms of the handler.
+ */
+START_TEST(deadlines_count_from_after_a_slow_handler)
+{
+	struct wt_server s;
+	struct wt_client c;
+	struct wt_response r;
+	long long start;
+
+	wt_serve(
+		&s,
+		"'workers': 1, 'http': {'keepalive_timeout': 0.5, 'handler_timeout': 0.5}, " STALL_ROUTES);
+	open_client(&c, &s);
+	wt_expect(&c, "/sleep", "", 200, "slept\n");
+	start = wt_now_ms();
+	WT_OK(wt_wait_closed(&c, WT_TIMEOUT_MS));
+	ck_assert_int_ge(wt_now_ms() - start, 480);
+	wt_client_close(&c);
+
+	/* stall.sleep_timer sleeps 300 ms, then answers from a timer of 300 ms. */
+	open_client(&c, &s);
+	start = wt_now_ms();
+	wt_expect(&c, "/sleep_timer", "", 200, "timer\n");
+	ck_assert_int_ge(wt_now_ms() - start, 580);
+	wt_client_close(&c);
+
+	/* stall.sleep_timer's timer outlasts a handler timeout of 0.2 s counted from its return. */
+	wt_stop_ok(&s);
+	wt_serve(&s, "'workers': 1, 'http': {'handler_timeout': 0.2}, " STALL_ROUTES);
+	open_client(&c, &s);
+	start = wt_now_ms();
+	wt_ask(&c, "GET", "/sleep_timer", "", &r);
+	ck_assert_int_eq(r.status, 504);
+	ck_assert_int_ge(wt_now_ms() - start, 480);
+	wt_response_free(&r);
+	wt_client_close(&c);
+	wt_stop_ok(&s);
+}
+END_TEST
+
 START_TEST(stalled_body_times_out_with_408)
 {
 	struct wt_server s;
@@ -1276,6 +1325,7 @@ static Suite *http_suite(void)
 	tcase_add_test(tc, partial_head_times_out_with_408);
 	tcase_add_test(tc, idle_keepalive_connection_is_closed);
 	tcase_add_test(tc, stalled_body_times_out_with_408);
+	tcase_add_test(tc, deadlines_count_from_after_a_slow_handler);
 	tcase_add_test(tc, client_that_does_not_read_is_cut_after_send_timeout);
 	tcase_add_test(tc, connection_cap_pauses_accepting);
 	tcase_add_test(tc, idle_connections_make_room_at_the_cap);

@@ -1753,6 +1753,74 @@ START_TEST(reload_applies_listen_options)
 }
 END_TEST
 
+/* Rewrites the config with one listener on the port in use, with @options added, and
+ * @extra after it: a module whose worker_init fails, or a listener on a busy port. */
+static void write_failing_listen_config(struct wt_server *s, const char *options,
+					const char *listen_extra, const char *modules)
+{
+	char *text;
+
+	ck_assert(asprintf(&text,
+			   "{'listen': [{'address': '127.0.0.1:%u'%s}%s], 'event': '%s',"
+			   " 'workers': 2, " PID_FILE ", 'modules': [%s],"
+			   " 'routes': [" BADINIT_ROUTES "]}",
+			   s->port[0], options, listen_extra, wt_event(), modules) > 0);
+	wt_write_config_text(s, text);
+	free(text);
+}
+
+/* A reload that applies a new backlog and defer_accept to the shared socket and then fails
+ * puts the serving generation's options back on it, whichever step failed. */
+START_TEST(failed_reload_restores_listen_options)
+{
+	struct sockaddr_in busy = {.sin_family = AF_INET,
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(busy);
+	struct wt_server s;
+	struct wt_run r;
+	char extra[96];
+	int fd;
+
+	wt_init(&s);
+	wt_config(&s, "'workers': 2, " PID_FILE ", 'modules': [" WT_HELLO_MODULE "],"
+		      " 'routes': [" HELLO_ROUTE "]");
+	WT_OK(wt_start(&s));
+	write_failing_listen_config(&s, ", 'backlog': 64", "", BADINIT_MODULE("none", ""));
+	reload_ok(&s, 1);
+	expect_backlogs(&s, 1, 64);
+	ck_assert_int_eq(master_defer_accept(&s), 0);
+
+	/* The new workers fail before they are ready. */
+	write_failing_listen_config(&s, ", 'backlog': 100, 'defer_accept': true", "",
+				    BADINIT_MODULE("worker_init", ", 'fail': true"));
+	control(&s, "reload", &r);
+	ck_assert_msg(r.status == 1, "warren -s reload exited %d; stdout: %s", r.status, r.out);
+	wt_run_free(&r);
+	expect_backlogs(&s, 1, 64);
+	ck_assert_int_eq(master_defer_accept(&s), 0);
+	expect_hello(&s, 0);
+
+	/* A later listener cannot be bound. */
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&busy, sizeof(busy)), 0);
+	ck_assert_int_eq(listen(fd, 1), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&busy, &len), 0);
+	snprintf(extra, sizeof(extra), ", '127.0.0.1:%u'", ntohs(busy.sin_port));
+	write_failing_listen_config(&s, ", 'backlog': 100, 'defer_accept': true", extra,
+				    BADINIT_MODULE("none", ""));
+	control(&s, "reload", &r);
+	ck_assert_msg(r.status == 1, "warren -s reload exited %d; stdout: %s", r.status, r.out);
+	ck_assert_msg(strstr(r.err, "listen[1]"), "warren -s reload said \"%s\"", r.err);
+	wt_run_free(&r);
+	close(fd);
+	expect_backlogs(&s, 1, 64);
+	ck_assert_int_eq(master_defer_accept(&s), 0);
+	expect_hello(&s, 0);
+	wt_stop_ok(&s);
+}
+END_TEST
+
 /* ---- 10. workers "auto" -------------------------------------------------------------- */
 
 START_TEST(auto_workers_follow_the_affinity_mask)
@@ -1906,6 +1974,78 @@ START_TEST(shared_zone_counts_across_workers)
 	reload_ok(&s, 1);
 	wait_retired(&s, 0);
 	ck_assert_uint_eq(count_fresh(&s), total + 2);
+	wt_stop_ok(&s);
+}
+END_TEST
+
+#define ZONELOCK_CONFIG                                                                            \
+	" 'modules': [{'name': 'zonelock', 'path': '@PLUGIN_DIR@/zonelock.so'}],"                  \
+	" 'routes': [{'match': {'path': '/keep'}, 'handler': 'zonelock.keep'},"                    \
+	"  {'match': {'path': '/offload_keep'}, 'handler': 'zonelock.offload_keep'},"              \
+	"  {'match': {'path': '/die'}, 'handler': 'zonelock.die'},"                                \
+	"  {'match': {'path': '/take'}, 'handler': 'zonelock.take'},"                              \
+	"  {'match': {'path': '/many'}, 'handler': 'zonelock.many'},"                              \
+	"  {'match': {'path': '/send_locked'}, 'handler': 'zonelock.send_locked'}]"
+
+/*
+ * A handler that returns holding a zone lock gets it released, a warning naming it and the
+ * zone, and a 500 for its request; the next request takes the lock at once. The same for
+ * offload work (released, but its request was answered by its done callback); and a
+ * module that wants too many locks at once is refused.
+ */
+START_TEST(zone_lock_kept_by_a_handler_is_released)
+{
+	struct wt_server s;
+	struct wt_client c;
+
+	wt_serve(&s, "'workers': 1," ZONELOCK_CONFIG);
+	WT_OK(wt_client_open(&c, &s, 0));
+	wt_expect(&c, "/keep", "", 500, "500 Internal Server Error\n");
+	ck_assert(wt_log_contains(&s, "warn: worker 0: zonelock.keep returned holding the lock of "
+				      "zone \"zonelock.state\"; released, answering 500\n"));
+	wt_expect(&c, "/take", "", 200, "taken 2, owner died 0\n");
+
+	wt_expect(&c, "/offload_keep", "", 200, "kept\n");
+	WT_OK(wt_wait_log(&s,
+			  "warn: zonelock.offload_keep (offload work) returned holding the lock of "
+			  "zone \"zonelock.state\"; released\n",
+			  WT_TIMEOUT_MS));
+	wt_expect(&c, "/take", "", 200, "taken 4, owner died 0\n");
+
+	wt_expect(&c, "/many", "", 200, "took 8, then No locks available\n");
+	ck_assert(wt_log_contains(&s, "more than 8 shared-zone locks at once; refused (ENOLCK)"));
+	wt_expect(&c, "/take", "", 200, "taken 5, owner died 0\n");
+
+	/* The on_complete hook that runs inside the timer callback holding the lock does not
+	 * answer for it: the callback gives it back itself. */
+	wt_expect(&c, "/send_locked", "", 200, "sent\n");
+	wt_expect(&c, "/take", "", 200, "taken 7, owner died 0\n");
+	ck_assert_uint_eq(wt_log_count(&s, "returned holding the lock"), 2);
+	wt_client_close(&c);
+	wt_stop_ok(&s);
+}
+END_TEST
+
+/* A worker that dies holding a zone lock does not block the others: the next one to take
+ * it gets it, and is told (warren_shm_lock() returns 1) once. */
+START_TEST(zone_lock_of_a_dead_worker_is_taken_over)
+{
+	struct wt_server s;
+	struct wt_client c;
+	pid_t w[1], now[1];
+
+	wt_serve(&s, "'workers': 1," ZONELOCK_CONFIG);
+	WT_OK(wt_wait_workers(&s, 1, 0, w, WT_TIMEOUT_MS));
+	WT_OK(wt_client_open(&c, &s, 0));
+	wt_expect(&c, "/take", "", 200, "taken 1, owner died 0\n");
+	WT_OK(wt_sends(&c, "GET /die HTTP/1.1\r\nHost: test\r\n\r\n"));
+	WT_OK(wt_wait_closed(&c, WT_TIMEOUT_MS));
+	wt_client_close(&c);
+	WT_OK(wt_wait_workers(&s, 1, w[0], now, WT_TIMEOUT_MS));
+	WT_OK(wt_client_open(&c, &s, 0));
+	wt_expect(&c, "/take", "", 200, "taken 2, owner died 1\n");
+	wt_expect(&c, "/take", "", 200, "taken 3, owner died 0\n");
+	wt_client_close(&c);
 	wt_stop_ok(&s);
 }
 END_TEST
@@ -2258,11 +2398,18 @@ static Suite *prefork_suite(void)
 	tcase_add_test(tc, shared_zone_counts_across_workers);
 	suite_add_tcase(s, tc);
 
+	tc = tcase_create("zone locks");
+	tcase_set_timeout(tc, WT_TEST_TIMEOUT_S);
+	tcase_add_test(tc, zone_lock_kept_by_a_handler_is_released);
+	tcase_add_test(tc, zone_lock_of_a_dead_worker_is_taken_over);
+	suite_add_tcase(s, tc);
+
 	tc = tcase_create("listeners");
 	tcase_set_timeout(tc, WT_TEST_TIMEOUT_S);
 	tcase_add_test(tc, reuseport_gives_each_worker_its_socket);
 	tcase_add_test(tc, tcp_and_unix_listeners_together);
 	tcase_add_test(tc, reload_applies_listen_options);
+	tcase_add_test(tc, failed_reload_restores_listen_options);
 	tcase_add_test(tc, auto_workers_follow_the_affinity_mask);
 	suite_add_tcase(s, tc);
 
