@@ -639,30 +639,41 @@ static int custom_module_name(struct walk *w, const struct config_row *row, json
 	return m->name ? 0 : fail_nomem(w->err);
 }
 
+/* Walks each element of the array @v, which must be an object, into @items (@size bytes each). */
+static int walk_each(struct walk *w, json_t *v, const char *path, const char *section,
+		     const char *item_what, void *items, size_t size, size_t count)
+{
+	char p[JPATH_BUF];
+	json_t *item;
+	size_t i;
+	int ret = 0;
+
+	for (i = 0; !ret && i < count; i++) {
+		item = json_array_get(v, i);
+		jpath_index(p, path, i);
+		if (!json_is_object(item))
+			return fail_type(w->err, p, item_what, item);
+		w->index = i;
+		ret = walk_object(w, section, item, (char *)items + i * size, p);
+	}
+	return ret;
+}
+
 static int custom_modules(struct walk *w, const struct config_row *row, json_t *parent, json_t *v,
 			  void *base, const char *path)
 {
 	struct config *cfg = w->cfg;
-	char p[JPATH_BUF];
 	void *items;
-	json_t *item;
-	size_t i;
 	int ret;
 
 	(void)row, (void)parent, (void)base;
 	ret = list_alloc(v, path, "an array of module objects", sizeof(*cfg->modules), &items,
 			 &cfg->nmodules, w->err);
 	cfg->modules = items;
-	for (i = 0; !ret && i < cfg->nmodules; i++) {
-		item = json_array_get(v, i);
-		jpath_index(p, path, i);
-		if (!json_is_object(item))
-			return fail_type(
-				w->err, p,
-				"an object with \"name\" and optional \"path\", \"config\"", item);
-		w->index = i;
-		ret = walk_object(w, "modules[]", item, &cfg->modules[i], p);
-	}
+	if (!ret)
+		ret = walk_each(w, v, path, "modules[]",
+				"an object with \"name\" and optional \"path\", \"config\"",
+				cfg->modules, sizeof(*cfg->modules), cfg->nmodules);
 	return ret;
 }
 
@@ -900,27 +911,17 @@ static int custom_routes(struct walk *w, const struct config_row *row, json_t *p
 			 void *base, const char *path)
 {
 	struct config *cfg = w->cfg;
-	char p[JPATH_BUF];
 	void *items;
-	json_t *item;
-	size_t i;
 	int ret;
 
 	(void)row, (void)parent, (void)base;
 	ret = list_alloc(v, path, "an array of route objects", sizeof(*cfg->routes), &items,
 			 &cfg->nroutes, w->err);
 	cfg->routes = items;
-	for (i = 0; !ret && i < cfg->nroutes; i++) {
-		item = json_array_get(v, i);
-		jpath_index(p, path, i);
-		if (!json_is_object(item))
-			return fail_type(w->err, p,
-					 "an object with \"handler\" and optional \"match\", "
-					 "\"config\"",
-					 item);
-		w->index = i;
-		ret = walk_object(w, "routes[]", item, &cfg->routes[i], p);
-	}
+	if (!ret)
+		ret = walk_each(w, v, path, "routes[]",
+				"an object with \"handler\" and optional \"match\", \"config\"",
+				cfg->routes, sizeof(*cfg->routes), cfg->nroutes);
 	return ret ? ret : check_reachable(cfg, w->err);
 }
 
