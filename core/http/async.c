@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "server/crash.h"
+#include "http/async.h"
+#include "http/conn.h"
 #include "http/http.h"
 #include "base/log.h"
 

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "http/conn.h"
 #include "http/http.h"
 #include "base/log.h"
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "http/chunked.h"
+#include "http/async.h"
 #include "http/http.h"
 #include "base/log.h"
 

@@ -11,6 +11,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "http/conn.h"
 #include "http/http.h"
 
 static struct warren_str slice(const struct warren_request *r, uint32_t off, uint32_t len)

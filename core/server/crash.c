@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "server/crash.h"
-#include "http/http.h"
+#include "http/conn.h"
 #include "base/log.h"
 
 #define LINE_MAX_LEN 1024

@@ -12,7 +12,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "http/http.h"
+#include "http/async.h"
+#include "http/conn.h"
 #include "base/log.h"
 #include "server/worker.h"
 

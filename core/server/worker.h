@@ -89,8 +89,6 @@ void worker_may_accept(struct worker *w);
 /* Above max_conns: starts closing idle connections until the count fits again; accepting
  * pauses if they do not suffice. */
 void worker_make_room(struct worker *w);
-/* Stops the offload threads (waiting briefly for running jobs) before the worker exits. */
-void offload_stop(struct worker *w);
 /* Refreshes now_ms and, when the second changed, the Date header text. */
 void worker_update_time(struct worker *w);
 

@@ -1,0 +1,115 @@
+/* core/http/request.h - a request as parsed from the read buffer and the response a module
+ * builds for it. */
+#ifndef WARREN_CORE_HTTP_REQUEST_H
+#define WARREN_CORE_HTTP_REQUEST_H
+
+#include <http_parser.h>
+#include <sys/socket.h>
+
+#include "http/chunked.h"
+#include "http/router.h"
+
+struct conn;
+struct warren_timer;
+struct warren_watch;
+
+#define HTTP_MAX_HEADERS 100
+
+/* A header field as offsets from the start of its request in the read buffer. */
+struct http_hdr {
+	uint32_t name_off, name_len;
+	uint32_t value_off, value_len;
+};
+
+struct resp_hdr {
+	struct resp_hdr *next;
+	char *name, *value;
+	size_t name_len, value_len;
+};
+
+/* A response body that is not in the connection's body buffer. */
+enum out_kind {
+	OUT_NONE,
+	OUT_BORROWED, /* the module's memory, given back through release */
+	OUT_FILE,     /* a range of a file, sent with sendfile */
+};
+
+struct out_ext {
+	enum out_kind kind;
+	const char *data;
+	void (*release)(void *arg);
+	void *arg;
+	int fd;
+	off_t off;
+	size_t len, sent;
+};
+
+struct req_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+};
+
+struct req_cleanup {
+	struct req_cleanup *next;
+	void (*fn)(void *arg);
+	void *arg;
+};
+
+struct warren_request {
+	struct conn *c;
+
+	/* Parsed request; offsets are relative to c->rbuf + c->req_start, so they survive
+	 * the buffer being compacted or grown while the request arrives. */
+	uint32_t url_off, url_len;
+	uint32_t path_off, path_len;
+	uint32_t query_off, query_len;
+	uint32_t body_off, body_len;
+	bool chunked; /* the body is being decoded by dechunk */
+	struct chunked dechunk;
+	bool expect_continue; /* "Expect: 100-continue" with a body still to come */
+	bool continue_sent;
+	struct http_hdr *hdrs; /* from the pool, grown as fields arrive */
+	unsigned nhdrs, hdrs_cap;
+	unsigned method; /* enum http_method */
+	uint8_t version; /* 10 or 11 */
+	bool in_value;	 /* the last header callback was for a value */
+	bool headers_done;
+	bool persist; /* the version and Connection field let the connection go on */
+	bool keep_alive;
+	int err_status; /* set by a parser callback that rejects the request */
+
+	const struct route *route;
+	struct route_match match;
+	size_t route_pos; /* where the router walk goes on after a decline */
+	uint64_t allow;	  /* methods of routes whose path matched, for a 405 */
+
+	/* Life in a module's hands. */
+	bool started;		/* on_request hooks ran: on_complete is owed */
+	bool complete;		/* the whole message (body included) has been parsed */
+	bool async;		/* a handler returned WARREN_ASYNC and has not answered yet */
+	bool answered;		/* the response is decided; nothing more may change it */
+	bool streaming;		/* a streamed response's head is out */
+	bool aborted;		/* ended without the module's response */
+	bool ending;		/* over, waiting for offloaded work before its cleanups run */
+	bool want_drain;	/* a stream write was refused: call drain once output is out */
+	bool stream_ended;	/* the handler ended its stream before returning */
+	uint32_t body_total;	/* body bytes decoded so far, delivered or not */
+	warren_body_fn body_fn; /* streaming reader */
+	void *body_arg;
+	warren_abort_fn abort_fn;
+	void *abort_arg;
+	warren_drain_fn drain_fn;
+	void *drain_arg;
+	uint64_t async_deadline; /* handler_timeout from the last sign of progress */
+	struct req_cleanup *cleanups;
+	struct warren_timer *timers;
+	struct warren_watch *watches;
+
+	/* Response being built. */
+	int status;
+	struct resp_hdr *resp_hdrs, **resp_tail;
+	struct out_ext body_ext;
+	struct req_addr *addr[2]; /* peer and local address, from the pool once asked for */
+};
+
+#endif /* WARREN_CORE_HTTP_REQUEST_H */
