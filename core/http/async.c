@@ -13,7 +13,7 @@
 #include "server/crash.h"
 #include "http/async.h"
 #include "http/conn.h"
-#include "http/http.h"
+#include "http/request.h"
 #include "base/log.h"
 
 struct offload_job {
@@ -251,7 +251,7 @@ static void job_finish(struct offload_job *j, bool run_done)
 	free(j);
 	if (c->jobs)
 		return;
-	http_jobs_done(c);
+	request_jobs_done(c);
 	if (c->released)
 		conn_free(c);
 	else if (c->state != CONN_CLOSED)

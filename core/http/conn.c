@@ -12,7 +12,9 @@
 #include <unistd.h>
 
 #include "http/conn.h"
-#include "http/http.h"
+#include "http/http1.h"
+#include "http/request.h"
+#include "http/response.h"
 #include "base/log.h"
 
 /* After an error response, how long to drain what the client still sends, so that
@@ -93,7 +95,7 @@ static void conn_close(struct conn *c)
 	idle_remove(c);
 	timer_cancel(&w->timers, &c->timer);
 	timer_cancel(&w->timers, &c->kick);
-	http_abort(c);
+	request_abort(c);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -243,7 +245,7 @@ static void conn_continue(struct conn *c)
 		return;
 	}
 	if (room == 0) {
-		if (http_respond_error(c, c->req.headers_done ? 413 : 431) < 0)
+		if (response_error(c, c->req.headers_done ? 413 : 431) < 0)
 			conn_close(c);
 		else
 			start_write(c);
@@ -357,7 +359,7 @@ static void on_write(struct rx_op *op, int res)
 	struct warren_request *r = &c->req;
 	size_t n = (size_t)res, from_wbuf = c->wlen - c->wsent;
 
-	http_wbuf_sent(c);
+	response_wbuf_sent(c);
 
 	/* 0 from sendfile: the file ended before the length that was promised. */
 	if (res < 0 || (res == 0 && op->kind == RX_SENDFILE)) {
@@ -368,7 +370,7 @@ static void on_write(struct rx_op *op, int res)
 		c->wsent = c->wlen;
 		c->ext.sent += n - from_wbuf;
 		if (c->ext.sent == c->ext.len)
-			http_ext_done(c);
+			response_ext_release(&c->ext);
 	} else {
 		c->wsent += n;
 	}
@@ -398,7 +400,7 @@ static void on_timeout(struct timer *t)
 	 * answers for an upstream that does not. */
 	if (c->req.async && c->req.complete) {
 		size_t plen;
-		const char *path = http_request_path(c, &plen);
+		const char *path = request_path(c, &plen);
 
 		status = 504;
 		log_warn("%s did not answer %s %.*s within http.handler_timeout (%u ms): 504",
@@ -411,7 +413,7 @@ static void on_timeout(struct timer *t)
 		log_info("closing a connection whose client read nothing for http.send_timeout "
 			 "(%u ms)",
 			 c->w->cfg->send_timeout_ms);
-	if (status && !c->h.wr && http_fail(c, status) == 0) {
+	if (status && !c->h.wr && request_fail(c, status) == 0) {
 		conn_advance(c);
 		return;
 	}
@@ -422,7 +424,7 @@ static void on_kick(struct timer *t)
 {
 	struct conn *c = container_of(t, struct conn, kick);
 
-	http_deliver_body(c);
+	request_deliver_body(c);
 	if (c->state != CONN_CLOSED)
 		conn_advance(c);
 }

@@ -62,8 +62,18 @@ struct conn {
 	struct warren_request req;
 };
 
-/* Logs that the module call ending now held the loop for @ms (watchdog.warn). */
-void module_stalled(struct conn *c, uint64_t ms);
+/* Where the request being parsed begins: its offsets count from here. */
+static inline const char *conn_req_base(const struct conn *c)
+{
+	return c->rbuf + c->req_start;
+}
+
+/* Module code runs under a crash context naming it, for a fatal signal's report. */
+static inline void module_enter(struct conn *c, const char *what)
+{
+	c->w->crash = (struct crash_context){.what = what, .c = c};
+}
+
 
 /* From the module API: schedules conn_advance() from the loop (never nested in a call). */
 void conn_kick(struct conn *c);
@@ -84,5 +94,29 @@ void conn_drain_idle(struct worker *w, unsigned ms);
  * closes once its receive has ended, unless a request came first. Returns 0, -ENOENT
  * when no connection is idle, or the reactor's error when the receive cannot end now. */
 int conn_reclaim_idle(struct worker *w);
+
+/* Logs that the module call ending now held the loop for @ms (watchdog.warn). */
+void module_stalled(struct conn *c, uint64_t ms);
+
+static inline void module_leave(struct conn *c)
+{
+	struct worker *w = c->w;
+
+	/* One coarse clock read per call: the cost of the watchdog's warning. */
+	if (w->stall_warn_ms) {
+		uint64_t now = timer_coarse_ms();
+
+		if (now >= w->stall_mark + w->stall_warn_ms)
+			module_stalled(c, now - w->stall_mark);
+		w->stall_mark = now;
+	}
+	w->crash = (struct crash_context){0};
+}
+
+/* The id of the route whose handler holds the request, for a callback of that handler. */
+static inline const char *handler_id(const struct conn *c)
+{
+	return c->req.route ? c->req.route->id : "";
+}
 
 #endif /* WARREN_CORE_HTTP_CONN_H */

@@ -112,4 +112,30 @@ struct warren_request {
 	struct req_addr *addr[2]; /* peer and local address, from the pool once asked for */
 };
 
+/* Makes @r a fresh request of its connection (whose body buffer empties). */
+void request_reset(struct warren_request *r);
+/* The request's path as sent ("/" for an absolute-form target without one). */
+const char *request_path(const struct conn *c, size_t *len);
+/*
+ * Moves the request on as far as it can go. Called when its head is in (a route whose
+ * handler streams the body runs now) and when the whole message is. Returns 0 or -ENOMEM.
+ */
+int request_advance(struct conn *c);
+/* Passes body bytes that arrived to a streaming reader; @last at the end. */
+void request_deliver_body(struct conn *c);
+/* Serialises the response of a request that is over from the module's side and ends
+ * the request; used by warren_resp_send() and the stream calls. */
+int request_complete(struct conn *c);
+/* Ends the request without the module's response (client gone, or the worker stops). */
+void request_abort(struct conn *c);
+/* Ends the request with warren's error response @status (a timeout, a body over the
+ * limit), aborting it first if a module holds it; the connection closes after it.
+ * Returns 0, -ENOMEM, or -EPIPE when a streamed response was cut (close at once). */
+int request_fail(struct conn *c, int status);
+/* Runs on_response hooks and sends a streamed response's head (and any body set so far
+ * as its first piece). */
+int request_stream_begin(struct conn *c);
+/* Called when the last offloaded job of a connection came back. */
+void request_jobs_done(struct conn *c);
+
 #endif /* WARREN_CORE_HTTP_REQUEST_H */

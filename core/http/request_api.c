@@ -1,4 +1,5 @@
-/* core/http/request_api.c - the request and response calls of the public module ABI. */
+/* core/http/request_api.c - the request and response calls of the public module ABI: checks of
+ * what a module passes, over the engine's own functions, which never call back into here. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,7 +13,9 @@
 #include <unistd.h>
 
 #include "http/conn.h"
-#include "http/http.h"
+#include "http/parse.h"
+#include "http/request.h"
+#include "http/response.h"
 
 static struct warren_str slice(const struct warren_request *r, uint32_t off, uint32_t len)
 {
@@ -129,7 +132,7 @@ static bool valid_header(const char *name, const char *value)
 {
 	size_t len = strlen(name);
 
-	if (!http_is_token(name, len))
+	if (!parse_is_token(name, len))
 		return false;
 	/* The framing headers are warren's (compared only when the length matches). */
 	if ((len == 14 && strcasecmp(name, "content-length") == 0) ||
@@ -141,82 +144,19 @@ static bool valid_header(const char *name, const char *value)
 
 WARREN_API int warren_resp_header(struct warren_request *r, const char *name, const char *value)
 {
-	struct resp_hdr *h;
-	size_t nlen, vlen;
-
 	if (!name || !value || !valid_header(name, value))
 		return -EINVAL;
-	nlen = strlen(name);
-	vlen = strlen(value);
-	h = pool_alloc(&r->c->pool, sizeof(*h) + nlen + vlen + 2);
-	if (!h)
-		return -ENOMEM;
-	h->name = (char *)(h + 1);
-	h->value = h->name + nlen + 1;
-	memcpy(h->name, name, nlen + 1);
-	memcpy(h->value, value, vlen + 1);
-	h->name_len = nlen;
-	h->value_len = vlen;
-	h->next = NULL;
-	*r->resp_tail = h;
-	r->resp_tail = &h->next;
-	return 0;
-}
-
-/* Drops any body set so far. */
-static void response_body_drop(struct warren_request *r)
-{
-	r->c->body_len = 0;
-	if (r->body_ext.kind != OUT_NONE)
-		http_body_ext_drop(r);
-}
-
-/* Appending after a borrowed body: its bytes are copied first, then given back. */
-static int body_to_buffer(struct warren_request *r)
-{
-	struct out_ext e = r->body_ext;
-	int ret;
-
-	if (e.kind == OUT_NONE)
-		return 0;
-	if (e.kind == OUT_FILE)
-		return -EINVAL;
-	r->body_ext.kind = OUT_NONE;
-	r->c->body_len = 0;
-	ret = warren_resp_append(r, e.data, e.len);
-	r->body_ext = e;
-	if (ret < 0)
-		return ret;
-	http_body_ext_drop(r);
-	return 0;
-}
-
-static int body_reserve(struct conn *c, size_t extra)
-{
-	if (extra > SIZE_MAX / 2 - c->body_len)
-		return -ENOMEM;
-	return buf_reserve(&c->w->blocks, &c->body, &c->body_cap, c->body_len + extra);
+	return response_header_add(r, name, value);
 }
 
 WARREN_API int warren_resp_append(struct warren_request *r, const void *data, size_t len)
 {
-	struct conn *c = r->c;
-
-	if (len == 0)
-		return 0;
-	if (r->body_ext.kind != OUT_NONE && body_to_buffer(r) < 0)
-		return -ENOMEM;
-	if (body_reserve(c, len) < 0)
-		return -ENOMEM;
-	memcpy(c->body + c->body_len, data, len);
-	c->body_len += len;
-	return 0;
+	return response_body_append(r, data, len);
 }
 
 WARREN_API int warren_resp_body(struct warren_request *r, const void *data, size_t len)
 {
-	response_body_drop(r);
-	return warren_resp_append(r, data, len);
+	return response_body_set(r, data, len);
 }
 
 WARREN_API int warren_resp_printf(struct warren_request *r, const char *fmt, ...)
@@ -230,10 +170,10 @@ WARREN_API int warren_resp_printf(struct warren_request *r, const char *fmt, ...
 	va_end(ap);
 	if (n < 0)
 		return -EINVAL;
-	if (r->body_ext.kind != OUT_NONE && body_to_buffer(r) < 0)
+	if (r->body_ext.kind != OUT_NONE && response_body_to_buffer(r) < 0)
 		return -ENOMEM;
 	/* +1 for the NUL vsnprintf writes; it is not part of the body. */
-	if (body_reserve(c, (size_t)n + 1) < 0)
+	if (response_body_reserve(c, (size_t)n + 1) < 0)
 		return -ENOMEM;
 	va_start(ap, fmt);
 	vsnprintf(c->body + c->body_len, (size_t)n + 1, fmt, ap);
@@ -247,50 +187,31 @@ WARREN_API int warren_resp_get_status(const struct warren_request *r)
 	return r->status;
 }
 
-static bool name_is(const struct resp_hdr *h, const char *name)
-{
-	return strcasecmp(h->name, name) == 0;
-}
-
 WARREN_API int warren_resp_header_remove(struct warren_request *r, const char *name)
 {
-	struct resp_hdr **link = &r->resp_hdrs;
-	bool found = false;
-
 	if (!name)
 		return -EINVAL;
-	while (*link) {
-		if (name_is(*link, name)) {
-			*link = (*link)->next;
-			found = true;
-			continue;
-		}
-		link = &(*link)->next;
-	}
-	/* The tail pointer may have pointed into a removed entry. */
-	r->resp_tail = link;
-	return found ? 0 : -ENOENT;
+	return response_header_remove(r, name) ? 0 : -ENOENT;
 }
 
 WARREN_API int warren_resp_header_set(struct warren_request *r, const char *name, const char *value)
 {
 	if (!name || !value || !valid_header(name, value))
 		return -EINVAL;
-	warren_resp_header_remove(r, name);
-	return warren_resp_header(r, name, value);
+	response_header_remove(r, name);
+	return response_header_add(r, name, value);
 }
 
 WARREN_API bool warren_resp_header_get(const struct warren_request *r, const char *name,
 				       struct warren_str *value)
 {
-	for (const struct resp_hdr *h = r->resp_hdrs; h; h = h->next) {
-		if (name && name_is(h, name)) {
-			if (value)
-				*value = (struct warren_str){h->value, h->value_len};
-			return true;
-		}
-	}
-	return false;
+	const struct resp_hdr *h = name ? response_header_find(r, name) : NULL;
+
+	if (!h)
+		return false;
+	if (value)
+		*value = (struct warren_str){h->value, h->value_len};
+	return true;
 }
 
 WARREN_API int warren_resp_body_borrow(struct warren_request *r, const void *data, size_t len,
@@ -389,7 +310,7 @@ WARREN_API int warren_resp_send(struct warren_request *r)
 
 	if (!r->async || !answerable(r) || r->streaming)
 		return -EINVAL;
-	if (http_complete(c) < 0) {
+	if (request_complete(c) < 0) {
 		/* Out of memory for the response: the client gets the connection closed. */
 		c->close_after_write = true;
 		c->wlen = c->wsent;
@@ -406,12 +327,12 @@ WARREN_API int warren_resp_stream_begin(struct warren_request *r, warren_drain_f
 	if (!answerable(r) || r->streaming || r->body_ext.kind == OUT_FILE)
 		return -EINVAL;
 	/* A borrowed body goes out copied, like every streamed piece. */
-	ret = body_to_buffer(r);
+	ret = response_body_to_buffer(r);
 	if (ret < 0)
 		return ret;
 	r->drain_fn = drain;
 	r->drain_arg = arg;
-	ret = http_stream_begin(c);
+	ret = request_stream_begin(c);
 	if (ret < 0)
 		return ret;
 	r->async_deadline = c->w->now_ms + c->w->cfg->handler_timeout_ms;
@@ -433,7 +354,7 @@ WARREN_API int warren_resp_stream_write(struct warren_request *r, const void *da
 		r->want_drain = true;
 		return -EAGAIN;
 	}
-	ret = http_stream_chunk(c, data, len);
+	ret = response_stream_chunk(c, data, len);
 	if (ret < 0)
 		return ret;
 	r->async_deadline = c->w->now_ms + c->w->cfg->handler_timeout_ms;
@@ -452,7 +373,7 @@ WARREN_API int warren_resp_stream_end(struct warren_request *r)
 		r->stream_ended = true;
 		return 0;
 	}
-	if (http_complete(c) < 0) {
+	if (request_complete(c) < 0) {
 		c->close_after_write = true;
 		c->wlen = c->wsent;
 	}

@@ -12,7 +12,8 @@
 #include <string.h>
 
 #include "server/config.h"
-#include "http/http.h"
+#include "http/conn.h"
+#include "http/http1.h"
 #include "http_input.h"
 #include "server/server.h"
 #include "server/worker.h"

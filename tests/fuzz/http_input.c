@@ -4,7 +4,8 @@
 #include <string.h>
 
 #include "server/config.h"
-#include "http/http.h"
+#include "http/conn.h"
+#include "http/http1.h"
 #include "http_input.h"
 #include "http/router.h"
 #include "server/server.h"

@@ -8,7 +8,8 @@
 
 #include "check_main.h"
 #include "server/config.h"
-#include "http/http.h"
+#include "http/conn.h"
+#include "http/http1.h"
 #include "http/router.h"
 #include "server/server.h"
 #include "server/worker.h"
