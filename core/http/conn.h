@@ -74,7 +74,6 @@ static inline void module_enter(struct conn *c, const char *what)
 	c->w->crash = (struct crash_context){.what = what, .c = c};
 }
 
-
 /* From the module API: schedules conn_advance() from the loop (never nested in a call). */
 void conn_kick(struct conn *c);
 /* Starts writing what is buffered, if nothing is being written. */

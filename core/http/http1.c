@@ -270,4 +270,3 @@ void http_conn_trim(struct conn *c)
 	buf_release(&w->blocks, &c->body, &c->body_cap);
 	pool_release(&c->pool);
 }
-

@@ -382,4 +382,3 @@ void request_deliver_body(struct conn *c)
 		r->body_len = 0;
 	}
 }
-
