@@ -40,12 +40,6 @@ struct offload {
 	uint64_t count;
 };
 
-/* A request that can still be answered: what async calls and callbacks need. */
-static bool request_live(const struct warren_request *r)
-{
-	return r->started && !r->answered && !r->aborted;
-}
-
 /* ---- Timers ---------------------------------------------------------------------------- */
 
 static void unlink_timer(struct warren_timer *t)
@@ -75,7 +69,7 @@ WARREN_API int warren_timer_add(struct warren_request *r, uint64_t ms, warren_ti
 	struct worker *w = r->c->w;
 	struct warren_timer *t;
 
-	if (!fn || !request_live(r))
+	if (!fn || !request_answerable(r))
 		return -EINVAL;
 	if (ms > UINT64_MAX / 2)
 		ms = UINT64_MAX / 2;
@@ -161,7 +155,8 @@ WARREN_API int warren_fd_watch(struct warren_request *r, int fd, unsigned events
 	unsigned mask = 0;
 	int ret;
 
-	if (!fn || fd < 0 || !request_live(r) || !(events & (WARREN_FD_READ | WARREN_FD_WRITE)) ||
+	if (!fn || fd < 0 || !request_answerable(r) ||
+	    !(events & (WARREN_FD_READ | WARREN_FD_WRITE)) ||
 	    (events & ~(unsigned)(WARREN_FD_READ | WARREN_FD_WRITE)))
 		return -EINVAL;
 	if (events & WARREN_FD_READ)
@@ -243,7 +238,7 @@ static void job_finish(struct offload_job *j, bool run_done)
 	struct warren_request *r = &c->req;
 
 	c->jobs--;
-	if (run_done && c->state != CONN_CLOSED && request_live(r)) {
+	if (run_done && c->state != CONN_CLOSED && request_answerable(r)) {
 		module_enter(c, handler_id(c));
 		j->done(r, j->arg);
 		module_leave(c);
@@ -431,7 +426,7 @@ WARREN_API int warren_offload(struct warren_request *r, void (*work)(void *arg),
 	struct offload_job *j;
 	int ret;
 
-	if (!work || !done || !request_live(r))
+	if (!work || !done || !request_answerable(r))
 		return -EINVAL;
 	if (!w->offload) {
 		ret = offload_start(w);

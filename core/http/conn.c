@@ -176,7 +176,7 @@ static void start_linger(struct conn *c)
  * client going away. */
 static bool waiting_for_module(const struct conn *c)
 {
-	return (c->req.async && c->req.complete) || c->req.ending;
+	return (c->req.phase == REQ_ASYNC && c->req.complete) || c->req.phase == REQ_ENDING;
 }
 
 /* Serves what is buffered (when no I/O is in flight) and decides what to wait for next. */
@@ -301,11 +301,11 @@ static void wait_for_module(struct conn *c)
 		conn_close(c);
 		return;
 	}
-	if (r->async && r->complete) {
+	if (r->phase == REQ_ASYNC && r->complete) {
 		uint64_t now = c->w->now_ms;
 
 		arm_timer(c, r->async_deadline > now ? (unsigned)(r->async_deadline - now) : 0);
-	} else if (!r->ending) {
+	} else if (r->phase != REQ_ENDING) {
 		arm_timer(c, c->w->cfg->body_timeout_ms);
 	}
 }
@@ -379,9 +379,9 @@ static void on_write(struct rx_op *op, int res)
 		return;
 	}
 	c->wlen = c->wsent = 0;
-	if (r->want_drain && r->streaming && !r->answered) {
+	if (r->want_drain && r->streaming && r->phase < REQ_ANSWERED) {
 		r->want_drain = false;
-		r->async_deadline = c->w->now_ms + c->w->cfg->handler_timeout_ms;
+		request_refresh_deadline(c);
 		module_enter(c, handler_id(c));
 		r->drain_fn(r, r->drain_arg);
 		module_leave(c);
@@ -398,7 +398,7 @@ static void on_timeout(struct timer *t)
 
 	/* A module that neither answers nor writes within handler_timeout: 504, as a proxy
 	 * answers for an upstream that does not. */
-	if (c->req.async && c->req.complete) {
+	if (c->req.phase == REQ_ASYNC && c->req.complete) {
 		size_t plen;
 		const char *path = request_path(c, &plen);
 

@@ -148,7 +148,8 @@ static int body_pending(struct conn *c)
 	if (ret < 0)
 		return ret;
 	request_deliver_body(c);
-	if (r->expect_continue && !r->continue_sent && !r->answered && !c->close_after_write)
+	if (r->expect_continue && !r->continue_sent && r->phase < REQ_ANSWERED &&
+	    !c->close_after_write)
 		return response_continue(c);
 	return 0;
 }
@@ -157,7 +158,7 @@ bool http_holds_buffer(const struct conn *c)
 {
 	const struct warren_request *r = &c->req;
 
-	return (r->started && !r->answered) || r->ending;
+	return r->phase == REQ_MODULE || r->phase == REQ_ASYNC || r->phase == REQ_ENDING;
 }
 
 int http_process(struct conn *c)
@@ -169,7 +170,7 @@ int http_process(struct conn *c)
 		int ret;
 
 		/* A request in a module's hands holds the connection until it is answered. */
-		if (r->ending || (r->async && r->complete))
+		if (r->phase == REQ_ENDING || (r->phase == REQ_ASYNC && r->complete))
 			break;
 		if (r->chunked && r->headers_done && c->request_begun) {
 			ret = decode_body(c);

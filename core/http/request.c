@@ -1,6 +1,7 @@
 /* core/http/request.c - the life of a request in modules' hands: on_request hooks, the
  * route walk over handlers, on_response and on_complete, and its end (answered, aborted,
  * failed), with its memory kept until offloaded work is back. */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@ void request_reset(struct warren_request *r)
 {
 	struct conn *c = r->c;
 
+	assert(request_phase_legal(r->phase, REQ_READING));
 	memset(r, 0, sizeof(*r));
 	/* Until the head is parsed, an error response is written as for a GET. */
 	r->method = HTTP_GET;
@@ -210,7 +212,7 @@ static void request_end(struct conn *c)
 {
 	cancel_async(c);
 	if (c->jobs) {
-		c->req.ending = true;
+		request_set_phase(&c->req, REQ_ENDING);
 		return;
 	}
 	request_release(c);
@@ -218,7 +220,7 @@ static void request_end(struct conn *c)
 
 void request_jobs_done(struct conn *c)
 {
-	if (c->req.ending)
+	if (c->req.phase == REQ_ENDING)
 		request_release(c);
 }
 
@@ -227,8 +229,9 @@ int request_complete(struct conn *c)
 	struct warren_request *r = &c->req;
 	int ret;
 
-	r->answered = true;
-	r->async = false;
+	/* Answered already by on_request hooks, or by an abort. */
+	if (r->phase != REQ_ANSWERED)
+		request_set_phase(r, REQ_ANSWERED);
 	/* The rest of the body is still on its way: the connection cannot carry another. */
 	if (!r->complete) {
 		r->keep_alive = false;
@@ -238,16 +241,19 @@ int request_complete(struct conn *c)
 	if (r->streaming) {
 		ret = response_stream_end(c);
 	} else {
-		if (r->started)
-			run_on_response(c);
+		run_on_response(c);
 		ret = response_write(c);
 	}
 	if (!r->keep_alive)
 		c->close_after_write = true;
-	if (r->started)
-		run_on_complete(c);
+	run_on_complete(c);
 	request_end(c);
 	return ret;
+}
+
+void request_refresh_deadline(struct conn *c)
+{
+	c->req.async_deadline = c->w->now_ms + c->w->cfg->handler_timeout_ms;
 }
 
 int request_stream_begin(struct conn *c)
@@ -257,19 +263,19 @@ int request_stream_begin(struct conn *c)
 	return response_stream_head(c);
 }
 
-/* Tells the module its request is over before it answered. */
+/* Tells the module its request is over before it answered; nothing may change it now. */
 static void abort_notify(struct conn *c)
 {
 	struct warren_request *r = &c->req;
 
 	r->aborted = true;
 	cancel_async(c);
-	if (r->async && r->abort_fn) {
+	if (r->phase == REQ_ASYNC && r->abort_fn) {
 		module_enter(c, handler_id(c));
 		r->abort_fn(r, r->abort_arg);
 		module_leave(c);
 	}
-	r->async = false;
+	request_set_phase(r, REQ_ANSWERED);
 	r->body_fn = NULL;
 }
 
@@ -277,10 +283,9 @@ void request_abort(struct conn *c)
 {
 	struct warren_request *r = &c->req;
 
-	if (!r->started || r->answered)
+	if (r->phase != REQ_MODULE && r->phase != REQ_ASYNC)
 		return;
 	abort_notify(c);
-	r->answered = true;
 	run_on_complete(c);
 	request_end(c);
 }
@@ -293,15 +298,14 @@ int request_fail(struct conn *c, int status)
 {
 	struct warren_request *r = &c->req;
 
-	if (!r->started || r->answered) {
-		if (r->answered && !c->close_after_write)
+	if (r->phase != REQ_MODULE && r->phase != REQ_ASYNC) {
+		if (r->phase != REQ_READING && !c->close_after_write)
 			return 0; /* answered, waiting for offloaded work: nothing to add */
 		return response_error(c, status);
 	}
 	abort_notify(c);
 	if (r->streaming) {
 		/* The head is out: all that can be said is to cut the body short. */
-		r->answered = true;
 		r->keep_alive = false;
 		run_on_complete(c);
 		request_end(c);
@@ -317,11 +321,11 @@ static void request_start(struct conn *c)
 {
 	struct warren_request *r = &c->req;
 
-	r->started = true;
+	request_set_phase(r, REQ_MODULE);
 	r->keep_alive = r->persist && c->w->cfg->keepalive_timeout_ms > 0 && !c->parser.upgrade &&
 			!c->w->stopping;
 	if (run_on_request(c) == WARREN_DONE)
-		r->answered = true;
+		request_set_phase(r, REQ_ANSWERED);
 }
 
 /*
@@ -333,23 +337,23 @@ int request_advance(struct conn *c)
 	struct warren_request *r = &c->req;
 	int rc;
 
-	if (r->async || r->answered || r->ending)
+	if (r->phase != REQ_READING && r->phase != REQ_MODULE)
 		return 0;
-	if (!r->started) {
+	if (r->phase == REQ_READING) {
 		if (!r->complete && !next_route_streams(c))
 			return 0;
 		if (!r->complete)
 			http_settle_buffer(c);
 		request_start(c);
-		if (r->answered)
+		if (r->phase == REQ_ANSWERED)
 			return request_complete(c);
 	}
 	rc = run_handlers(c);
 	if (rc == RUN_WAIT)
 		return 0;
 	if (rc == WARREN_ASYNC && !r->stream_ended) {
-		r->async = true;
-		r->async_deadline = c->w->now_ms + c->w->cfg->handler_timeout_ms;
+		request_set_phase(r, REQ_ASYNC);
+		request_refresh_deadline(c);
 		return 0;
 	}
 	return request_complete(c);
@@ -362,7 +366,7 @@ void request_deliver_body(struct conn *c)
 	struct warren_str chunk;
 	bool last = r->complete;
 
-	if (!fn || r->answered || (!last && r->body_len == 0))
+	if (!fn || r->phase >= REQ_ANSWERED || (!last && r->body_len == 0))
 		return;
 	chunk = (struct warren_str){conn_req_base(c) + r->body_off, r->body_len};
 	if (last)
@@ -370,7 +374,7 @@ void request_deliver_body(struct conn *c)
 	module_enter(c, handler_id(c));
 	fn(r, chunk, last, r->body_arg);
 	module_leave(c);
-	if (last || r->body_fn != fn || r->answered)
+	if (last || r->body_fn != fn || r->phase >= REQ_ANSWERED)
 		return;
 	/* Delivered: what follows the body moves down over it, so the buffer stays small. */
 	{

@@ -3,7 +3,9 @@
 #ifndef WARREN_CORE_HTTP_REQUEST_H
 #define WARREN_CORE_HTTP_REQUEST_H
 
+#include <assert.h>
 #include <http_parser.h>
+#include <stdbool.h>
 #include <sys/socket.h>
 
 #include "http/chunked.h"
@@ -55,6 +57,35 @@ struct req_cleanup {
 	void *arg;
 };
 
+/*
+ * Where a request is in its life. The body arrives independently of the phase (see
+ * complete), and a streamed response can be under way in MODULE or ASYNC.
+ *
+ *   READING ---> MODULE ---> ASYNC
+ *      ^            |           |
+ *      |            v           |
+ *      +-------- ANSWERED <-----+
+ *      |            |
+ *      |            v
+ *      +--------- ENDING
+ *
+ * READING   no module has seen it: its head or the body a handler waits for is arriving.
+ * MODULE    on_request hooks ran (on_complete is owed); hooks or handlers decide now.
+ * ASYNC     a handler returned WARREN_ASYNC and has not answered yet.
+ * ANSWERED  the response is decided, or the request aborted: nothing may change it.
+ * ENDING    over, waiting for offloaded work before its cleanups run.
+ *
+ * READING is also where request_reset() puts a request that ended (ANSWERED, ENDING) or
+ * one that never left it.
+ */
+enum req_phase {
+	REQ_READING,
+	REQ_MODULE,
+	REQ_ASYNC,
+	REQ_ANSWERED,
+	REQ_ENDING,
+};
+
 struct warren_request {
 	struct conn *c;
 
@@ -84,13 +115,11 @@ struct warren_request {
 	uint64_t allow;	  /* methods of routes whose path matched, for a 405 */
 
 	/* Life in a module's hands. */
-	bool started;		/* on_request hooks ran: on_complete is owed */
+	enum req_phase phase; /* changed by request_set_phase() alone */
+	/* Orthogonal to the phase: */
 	bool complete;		/* the whole message (body included) has been parsed */
-	bool async;		/* a handler returned WARREN_ASYNC and has not answered yet */
-	bool answered;		/* the response is decided; nothing more may change it */
 	bool streaming;		/* a streamed response's head is out */
-	bool aborted;		/* ended without the module's response */
-	bool ending;		/* over, waiting for offloaded work before its cleanups run */
+	bool aborted;		/* ended without the module's response (ANSWERED or ENDING) */
 	bool want_drain;	/* a stream write was refused: call drain once output is out */
 	bool stream_ended;	/* the handler ended its stream before returning */
 	uint32_t body_total;	/* body bytes decoded so far, delivered or not */
@@ -111,6 +140,33 @@ struct warren_request {
 	struct out_ext body_ext;
 	struct req_addr *addr[2]; /* peer and local address, from the pool once asked for */
 };
+
+/* Whether @to may follow @from (the transitions drawn above enum req_phase). */
+static inline bool request_phase_legal(enum req_phase from, enum req_phase to)
+{
+	static const unsigned char next[] = {
+		[REQ_READING] = 1 << REQ_READING | 1 << REQ_MODULE,
+		[REQ_MODULE] = 1 << REQ_ASYNC | 1 << REQ_ANSWERED,
+		[REQ_ASYNC] = 1 << REQ_ANSWERED,
+		[REQ_ANSWERED] = 1 << REQ_ENDING | 1 << REQ_READING,
+		[REQ_ENDING] = 1 << REQ_READING,
+	};
+
+	return next[from] & (1 << to);
+}
+
+static inline void request_set_phase(struct warren_request *r, enum req_phase to)
+{
+	assert(request_phase_legal(r->phase, to));
+	r->phase = to;
+}
+
+/* A module holds it (MODULE, ASYNC) and may still decide its response: what the calls
+ * that answer, stream, read the body or wait for something need. */
+static inline bool request_answerable(const struct warren_request *r)
+{
+	return (r->phase == REQ_MODULE || r->phase == REQ_ASYNC) && !r->aborted;
+}
 
 /* Makes @r a fresh request of its connection (whose body buffer empties). */
 void request_reset(struct warren_request *r);
@@ -135,6 +191,8 @@ int request_fail(struct conn *c, int status);
 /* Runs on_response hooks and sends a streamed response's head (and any body set so far
  * as its first piece). */
 int request_stream_begin(struct conn *c);
+/* A sign of progress from the handler: handler_timeout runs again from now. */
+void request_refresh_deadline(struct conn *c);
 /* Called when the last offloaded job of a connection came back. */
 void request_jobs_done(struct conn *c);
 

@@ -258,12 +258,6 @@ WARREN_API int warren_resp_body_file(struct warren_request *r, int fd, off_t off
 
 /* ---- Requests a module keeps ---------------------------------------------------------- */
 
-/* A request whose response a module may still decide. */
-static bool answerable(const struct warren_request *r)
-{
-	return r->started && !r->answered && !r->aborted;
-}
-
 WARREN_API int warren_req_cleanup(struct warren_request *r, void (*fn)(void *arg), void *arg)
 {
 	struct req_cleanup *cl;
@@ -293,7 +287,7 @@ WARREN_API void warren_req_on_abort(struct warren_request *r, warren_abort_fn fn
 
 WARREN_API int warren_req_body_read(struct warren_request *r, warren_body_fn fn, void *arg)
 {
-	if (!fn || !answerable(r))
+	if (!fn || !request_answerable(r))
 		return -EINVAL;
 	if (r->body_fn)
 		return -EALREADY;
@@ -308,7 +302,7 @@ WARREN_API int warren_resp_send(struct warren_request *r)
 {
 	struct conn *c = r->c;
 
-	if (!r->async || !answerable(r) || r->streaming)
+	if (r->phase != REQ_ASYNC || !request_answerable(r) || r->streaming)
 		return -EINVAL;
 	if (request_complete(c) < 0) {
 		/* Out of memory for the response: the client gets the connection closed. */
@@ -324,7 +318,7 @@ WARREN_API int warren_resp_stream_begin(struct warren_request *r, warren_drain_f
 	struct conn *c = r->c;
 	int ret;
 
-	if (!answerable(r) || r->streaming || r->body_ext.kind == OUT_FILE)
+	if (!request_answerable(r) || r->streaming || r->body_ext.kind == OUT_FILE)
 		return -EINVAL;
 	/* A borrowed body goes out copied, like every streamed piece. */
 	ret = response_body_to_buffer(r);
@@ -335,7 +329,7 @@ WARREN_API int warren_resp_stream_begin(struct warren_request *r, warren_drain_f
 	ret = request_stream_begin(c);
 	if (ret < 0)
 		return ret;
-	r->async_deadline = c->w->now_ms + c->w->cfg->handler_timeout_ms;
+	request_refresh_deadline(c);
 	conn_flush(c);
 	return 0;
 }
@@ -348,7 +342,7 @@ WARREN_API int warren_resp_stream_write(struct warren_request *r, const void *da
 	struct conn *c = r->c;
 	int ret;
 
-	if (!answerable(r) || !r->streaming || (!data && len))
+	if (!request_answerable(r) || !r->streaming || (!data && len))
 		return -EINVAL;
 	if (c->wlen - c->wsent >= STREAM_HIGH_WATER) {
 		r->want_drain = true;
@@ -357,7 +351,7 @@ WARREN_API int warren_resp_stream_write(struct warren_request *r, const void *da
 	ret = response_stream_chunk(c, data, len);
 	if (ret < 0)
 		return ret;
-	r->async_deadline = c->w->now_ms + c->w->cfg->handler_timeout_ms;
+	request_refresh_deadline(c);
 	conn_flush(c);
 	return 0;
 }
@@ -366,10 +360,10 @@ WARREN_API int warren_resp_stream_end(struct warren_request *r)
 {
 	struct conn *c = r->c;
 
-	if (!answerable(r) || !r->streaming)
+	if (!request_answerable(r) || !r->streaming)
 		return -EINVAL;
 	/* From inside the handler, returning is what ends the request. */
-	if (!r->async) {
+	if (r->phase != REQ_ASYNC) {
 		r->stream_ended = true;
 		return 0;
 	}
