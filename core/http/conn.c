@@ -115,7 +115,7 @@ static void arm_timer(struct conn *c, unsigned ms)
 
 static void on_write(struct rx_op *op, int res);
 static void on_read(struct rx_op *op, int res);
-static void wait_for_module(struct conn *c);
+static void wait_for_request(struct conn *c);
 static void arm_read_timer(struct conn *c);
 
 static bool output_pending(const struct conn *c)
@@ -172,20 +172,13 @@ static void start_linger(struct conn *c)
 		conn_close(c);
 }
 
-/* A module holds a whole request: the connection waits for it, only watching for the
- * client going away. */
-static bool waiting_for_module(const struct conn *c)
-{
-	return (c->req.phase == REQ_ASYNC && c->req.complete) || c->req.phase == REQ_ENDING;
-}
-
 /* Serves what is buffered (when no I/O is in flight) and decides what to wait for next. */
 static void conn_advance(struct conn *c)
 {
 	if (c->state == CONN_CLOSED)
 		return;
-	/* The watch for a hang-up only lasts while a module holds the request. */
-	if (c->h.rd == &c->rd_op && c->rd_op.kind == RX_POLL && !waiting_for_module(c))
+	/* The watch for a hang-up only lasts while the request is held. */
+	if (c->h.rd == &c->rd_op && c->rd_op.kind == RX_POLL && !http_request_held(c))
 		rx_cancel(c->w->rx, &c->h, &c->rd_op);
 	if (!c->h.wr && !c->h.rd && !c->close_after_write && c->rpos < c->rlen) {
 		if (http_process(c) < 0) {
@@ -212,8 +205,8 @@ static void conn_continue(struct conn *c)
 		start_linger(c);
 		return;
 	}
-	if (waiting_for_module(c)) {
-		wait_for_module(c);
+	if (http_request_held(c)) {
+		wait_for_request(c);
 		return;
 	}
 	/* A graceful stop closes a connection once it is idle; a reload's drain gives it a
@@ -241,11 +234,11 @@ static void conn_continue(struct conn *c)
 	room = http_rbuf_make_room(c);
 	if (room == 0 && http_holds_buffer(c)) {
 		/* A body reader that does not keep up: the client waits (TCP back-pressure). */
-		wait_for_module(c);
+		wait_for_request(c);
 		return;
 	}
 	if (room == 0) {
-		if (response_error(c, c->req.headers_done ? 413 : 431) < 0)
+		if (response_error(c, http_overflow_status(c)) < 0)
 			conn_close(c);
 		else
 			start_write(c);
@@ -290,24 +283,19 @@ static void on_hangup(struct rx_op *op, int res)
 	conn_close(c);
 }
 
-/* While a module holds the request nothing is read: only a hang-up is watched for, so
- * that the module hears of it, and the module's deadline is kept. */
-static void wait_for_module(struct conn *c)
+/* While the request is held elsewhere nothing is read: only a hang-up is watched for, so
+ * that the request hears of it, and the HTTP layer's deadline is kept. */
+static void wait_for_request(struct conn *c)
 {
-	struct warren_request *r = &c->req;
+	unsigned ms;
 
 	c->state = CONN_READING;
 	if (!c->h.rd && rx_poll(c->w->rx, &c->h, &c->rd_op, POLLRDHUP, on_hangup) < 0) {
 		conn_close(c);
 		return;
 	}
-	if (r->phase == REQ_ASYNC && r->complete) {
-		uint64_t now = c->w->now_ms;
-
-		arm_timer(c, r->async_deadline > now ? (unsigned)(r->async_deadline - now) : 0);
-	} else if (r->phase != REQ_ENDING) {
-		arm_timer(c, c->w->cfg->body_timeout_ms);
-	}
+	if (http_hold_timeout(c, &ms))
+		arm_timer(c, ms);
 }
 
 static void on_read(struct rx_op *op, int res)
@@ -356,7 +344,6 @@ static void on_read(struct rx_op *op, int res)
 static void on_write(struct rx_op *op, int res)
 {
 	struct conn *c = container_of(op, struct conn, wr_op);
-	struct warren_request *r = &c->req;
 	size_t n = (size_t)res, from_wbuf = c->wlen - c->wsent;
 
 	response_wbuf_sent(c);
@@ -379,35 +366,20 @@ static void on_write(struct rx_op *op, int res)
 		return;
 	}
 	c->wlen = c->wsent = 0;
-	if (r->want_drain && r->streaming && r->phase < REQ_ANSWERED) {
-		r->want_drain = false;
-		request_refresh_deadline(c);
-		module_enter(c, handler_id(c));
-		r->drain_fn(r, r->drain_arg);
-		module_leave(c);
-		if (c->state == CONN_CLOSED)
-			return;
-	}
+	http_output_drained(c);
+	if (c->state == CONN_CLOSED)
+		return;
 	conn_advance(c);
 }
 
 static void on_timeout(struct timer *t)
 {
 	struct conn *c = container_of(t, struct conn, timer);
-	int status = 408;
+	int status = http_timeout_status(c);
 
-	/* A module that neither answers nor writes within handler_timeout: 504, as a proxy
-	 * answers for an upstream that does not. */
-	if (c->req.phase == REQ_ASYNC && c->req.complete) {
-		size_t plen;
-		const char *path = request_path(c, &plen);
-
-		status = 504;
-		log_warn("%s did not answer %s %.*s within http.handler_timeout (%u ms): 504",
-			 c->req.route ? c->req.route->id : "?",
-			 http_method_str((enum http_method)c->req.method), (int)plen, path,
-			 c->w->cfg->handler_timeout_ms);
-	} else if (c->state != CONN_READING || !c->request_begun || c->close_after_write)
+	/* 408 only for a request still arriving; otherwise the connection just closes. */
+	if (status == 408 &&
+	    (c->state != CONN_READING || !c->request_begun || c->close_after_write))
 		status = 0;
 	if (c->h.wr)
 		log_info("closing a connection whose client read nothing for http.send_timeout "
@@ -492,27 +464,6 @@ void conn_close_idle(struct worker *w)
 			conn_close(c);
 		c = next;
 	}
-}
-
-/* The request line, as much as a log line shows of it, when the request has one. */
-#define TARGET_SHOWN 200
-
-void module_stalled(struct conn *c, uint64_t ms)
-{
-	const struct warren_request *r = &c->req;
-	const char *what = c->w->crash.what ? c->w->crash.what : "?";
-
-	if (!r->headers_done || !c->rbuf) {
-		log_warn("worker %u: %s held the event loop for %llu ms (watchdog.warn is %u ms)",
-			 c->w->id, what, (unsigned long long)ms, c->w->stall_warn_ms);
-		return;
-	}
-	log_warn("worker %u: %s held the event loop for %llu ms (watchdog.warn is %u ms) "
-		 "while serving \"%s %.*s%s\"",
-		 c->w->id, what, (unsigned long long)ms, c->w->stall_warn_ms,
-		 http_method_str((enum http_method)r->method),
-		 (int)(r->url_len < TARGET_SHOWN ? r->url_len : TARGET_SHOWN),
-		 c->rbuf + c->req_start + r->url_off, r->url_len > TARGET_SHOWN ? "..." : "");
 }
 
 int conn_reclaim_idle(struct worker *w)

@@ -94,9 +94,6 @@ void conn_drain_idle(struct worker *w, unsigned ms);
  * when no connection is idle, or the reactor's error when the receive cannot end now. */
 int conn_reclaim_idle(struct worker *w);
 
-/* Logs that the module call ending now held the loop for @ms (watchdog.warn). */
-void module_stalled(struct conn *c, uint64_t ms);
-
 static inline void module_leave(struct conn *c)
 {
 	struct worker *w = c->w;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/log.h"
 #include "http/chunked.h"
 #include "http/conn.h"
 #include "http/http1.h"
@@ -270,4 +271,60 @@ void http_conn_trim(struct conn *c)
 	c->rlen = c->rpos = c->req_start = 0;
 	buf_release(&w->blocks, &c->body, &c->body_cap);
 	pool_release(&c->pool);
+}
+
+bool http_request_held(const struct conn *c)
+{
+	const struct warren_request *r = &c->req;
+
+	return (r->phase == REQ_ASYNC && r->complete) || r->phase == REQ_ENDING;
+}
+
+bool http_hold_timeout(const struct conn *c, unsigned *ms)
+{
+	const struct warren_request *r = &c->req;
+	uint64_t now = c->w->now_ms;
+
+	if (r->phase == REQ_ASYNC && r->complete)
+		*ms = r->async_deadline > now ? (unsigned)(r->async_deadline - now) : 0;
+	else if (r->phase != REQ_ENDING)
+		*ms = c->w->cfg->body_timeout_ms;
+	else
+		return false;
+	return true;
+}
+
+int http_overflow_status(const struct conn *c)
+{
+	return c->req.headers_done ? 413 : 431;
+}
+
+int http_timeout_status(const struct conn *c)
+{
+	const struct warren_request *r = &c->req;
+	size_t plen;
+	const char *path;
+
+	if (r->phase != REQ_ASYNC || !r->complete)
+		return 408;
+	/* A module that neither answers nor writes within handler_timeout: 504, as a proxy
+	 * answers for an upstream that does not. */
+	path = request_path(c, &plen);
+	log_warn("%s did not answer %s %.*s within http.handler_timeout (%u ms): 504",
+		 r->route ? r->route->id : "?", http_method_str((enum http_method)r->method),
+		 (int)plen, path, c->w->cfg->handler_timeout_ms);
+	return 504;
+}
+
+void http_output_drained(struct conn *c)
+{
+	struct warren_request *r = &c->req;
+
+	if (!r->want_drain || !r->streaming || r->phase >= REQ_ANSWERED)
+		return;
+	r->want_drain = false;
+	request_refresh_deadline(c);
+	module_enter(c, handler_id(c));
+	r->drain_fn(r, r->drain_arg);
+	module_leave(c);
 }

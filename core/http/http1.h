@@ -42,4 +42,20 @@ void http_rbuf_done(struct conn *c);
  */
 void http_settle_buffer(struct conn *c);
 
+/*
+ * The request is out of the connection's hands (an answer, or work it started, is awaited):
+ * nothing is read meanwhile, only a hang-up is watched for.
+ */
+bool http_request_held(const struct conn *c);
+/* How long the connection may wait for a held request (or for a body reader that does not
+ * keep up) in @ms; false when it waits without a deadline. */
+bool http_hold_timeout(const struct conn *c, unsigned *ms);
+/* The status when the read buffer is full at every limit: 413 for a body, 431 for a head. */
+int http_overflow_status(const struct conn *c);
+/* The connection's timer ran out while reading: 504 (logged) for a request whose answer
+ * did not come within handler_timeout, else 408. */
+int http_timeout_status(const struct conn *c);
+/* Everything written went out: a streamed response whose write was refused may go on. */
+void http_output_drained(struct conn *c);
+
 #endif /* WARREN_CORE_HTTP_HTTP1_H */

@@ -386,3 +386,24 @@ void request_deliver_body(struct conn *c)
 		r->body_len = 0;
 	}
 }
+
+/* The request line, as much as a log line shows of it, when the request has one. */
+#define TARGET_SHOWN 200
+
+void module_stalled(struct conn *c, uint64_t ms)
+{
+	const struct warren_request *r = &c->req;
+	const char *what = c->w->crash.what ? c->w->crash.what : "?";
+
+	if (!r->headers_done || !c->rbuf) {
+		log_warn("worker %u: %s held the event loop for %llu ms (watchdog.warn is %u ms)",
+			 c->w->id, what, (unsigned long long)ms, c->w->stall_warn_ms);
+		return;
+	}
+	log_warn("worker %u: %s held the event loop for %llu ms (watchdog.warn is %u ms) "
+		 "while serving \"%s %.*s%s\"",
+		 c->w->id, what, (unsigned long long)ms, c->w->stall_warn_ms,
+		 http_method_str((enum http_method)r->method),
+		 (int)(r->url_len < TARGET_SHOWN ? r->url_len : TARGET_SHOWN),
+		 c->rbuf + c->req_start + r->url_off, r->url_len > TARGET_SHOWN ? "..." : "");
+}

@@ -193,6 +193,8 @@ int request_fail(struct conn *c, int status);
 int request_stream_begin(struct conn *c);
 /* A sign of progress from the handler: handler_timeout runs again from now. */
 void request_refresh_deadline(struct conn *c);
+/* Logs that the module call ending now held the loop for @ms (watchdog.warn). */
+void module_stalled(struct conn *c, uint64_t ms);
 /* Called when the last offloaded job of a connection came back. */
 void request_jobs_done(struct conn *c);
 
