@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "server/crash.h"
+#include "base/crash_thread.h"
 #include "http/async.h"
 #include "http/conn.h"
 #include "http/request.h"
@@ -26,7 +26,7 @@ struct offload_job {
 };
 
 struct offload {
-	struct worker *w;
+	struct http_loop *loop;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	struct offload_job *queue, **queue_tail;       /* waiting for a thread */
@@ -66,7 +66,7 @@ static void on_request_timer(struct timer *tm)
 WARREN_API int warren_timer_add(struct warren_request *r, uint64_t ms, warren_timer_fn fn,
 				void *arg, struct warren_timer **timer)
 {
-	struct worker *w = r->c->w;
+	struct http_loop *loop = r->c->loop;
 	struct warren_timer *t;
 
 	if (!fn || !request_answerable(r))
@@ -80,7 +80,7 @@ WARREN_API int warren_timer_add(struct warren_request *r, uint64_t ms, warren_ti
 	t->r = r;
 	t->fn = fn;
 	t->arg = arg;
-	if (timer_set(&w->timers, &t->t, w->now_ms + ms) < 0)
+	if (timer_set(loop->timers, &t->t, loop->now_ms + ms) < 0)
 		return -ENOMEM;
 	t->next = r->timers;
 	r->timers = t;
@@ -93,7 +93,7 @@ WARREN_API void warren_timer_cancel(struct warren_timer *t)
 {
 	if (!t || !timer_armed(&t->t))
 		return;
-	timer_cancel(&t->r->c->w->timers, &t->t);
+	timer_cancel(t->r->c->loop->timers, &t->t);
 	unlink_timer(t);
 }
 
@@ -104,9 +104,9 @@ static void watch_free(struct rx_handle *h)
 	free(container_of(h, struct warren_watch, h));
 }
 
-void async_watch_close(struct worker *w, struct warren_watch *wt)
+void async_watch_close(struct http_loop *loop, struct warren_watch *wt)
 {
-	rx_close(w->rx, &wt->h, watch_free);
+	rx_close(loop->rx, &wt->h, watch_free);
 }
 
 static void unlink_watch(struct warren_watch *wt)
@@ -141,7 +141,7 @@ static void on_watch(struct rx_op *op, int res)
 	}
 	/* One-shot: the watch is gone before its callback, which may watch the fd again. */
 	unlink_watch(wt);
-	async_watch_close(c->w, wt);
+	async_watch_close(c->loop, wt);
 	module_enter(c, handler_id(c));
 	fn(r, fd, events, arg);
 	module_leave(c);
@@ -150,7 +150,7 @@ static void on_watch(struct rx_op *op, int res)
 WARREN_API int warren_fd_watch(struct warren_request *r, int fd, unsigned events, warren_fd_fn fn,
 			       void *arg, struct warren_watch **watch)
 {
-	struct worker *w = r->c->w;
+	struct http_loop *loop = r->c->loop;
 	struct warren_watch *wt;
 	unsigned mask = 0;
 	int ret;
@@ -166,7 +166,7 @@ WARREN_API int warren_fd_watch(struct warren_request *r, int fd, unsigned events
 	wt = calloc(1, sizeof(*wt));
 	if (!wt)
 		return -ENOMEM;
-	ret = rx_open(w->rx, &wt->h, fd, RX_F_FOREIGN);
+	ret = rx_open(loop->rx, &wt->h, fd, RX_F_FOREIGN);
 	if (ret < 0) {
 		free(wt);
 		return ret;
@@ -174,9 +174,9 @@ WARREN_API int warren_fd_watch(struct warren_request *r, int fd, unsigned events
 	wt->r = r;
 	wt->fn = fn;
 	wt->arg = arg;
-	ret = rx_poll(w->rx, &wt->h, &wt->op, mask, on_watch);
+	ret = rx_poll(loop->rx, &wt->h, &wt->op, mask, on_watch);
 	if (ret < 0) {
-		async_watch_close(w, wt);
+		async_watch_close(loop, wt);
 		return ret;
 	}
 	wt->next = r->watches;
@@ -191,7 +191,7 @@ WARREN_API void warren_fd_unwatch(struct warren_watch *wt)
 	if (!wt)
 		return;
 	unlink_watch(wt);
-	async_watch_close(wt->r->c->w, wt);
+	async_watch_close(wt->r->c->loop, wt);
 }
 
 /* ---- Offload threads ------------------------------------------------------------------- */
@@ -257,7 +257,7 @@ static void on_offload_wake(struct rx_op *op, int res);
 
 static void offload_arm(struct offload *o)
 {
-	int ret = rx_recv(o->w->rx, &o->h, &o->op, &o->count, sizeof(o->count), on_offload_wake);
+	int ret = rx_recv(o->loop->rx, &o->h, &o->op, &o->count, sizeof(o->count), on_offload_wake);
 
 	if (ret < 0)
 		log_error("offload: cannot wait for finished jobs: %s", strerror(-ret));
@@ -326,15 +326,15 @@ static bool offload_join(struct offload *o, unsigned ms)
 	return true;
 }
 
-static int offload_start(struct worker *w)
+static int offload_start(struct http_loop *loop)
 {
-	unsigned want = w->cfg->offload_threads;
+	unsigned want = loop->limits.offload_threads;
 	struct offload *o = calloc(1, sizeof(*o));
 	int ret;
 
 	if (!o)
 		return -ENOMEM;
-	o->w = w;
+	o->loop = loop;
 	o->queue_tail = &o->queue;
 	o->finished_tail = &o->finished;
 	pthread_mutex_init(&o->lock, NULL);
@@ -361,10 +361,10 @@ static int offload_start(struct worker *w)
 		ret = -EAGAIN;
 		goto out_close_efd;
 	}
-	ret = rx_open(w->rx, &o->h, o->efd, 0);
+	ret = rx_open(loop->rx, &o->h, o->efd, 0);
 	if (ret < 0)
 		goto out_join;
-	w->offload = o;
+	loop->offload = o;
 	offload_arm(o);
 	return 0;
 
@@ -383,15 +383,15 @@ out_free:
 	return ret;
 }
 
-void offload_stop(struct worker *w)
+void offload_stop(struct http_loop *loop)
 {
-	struct offload *o = w->offload;
+	struct offload *o = loop->offload;
 	struct offload_job *left;
 
 	if (!o)
 		return;
-	w->offload = NULL;
-	if (!offload_join(o, w->cfg->shutdown_timeout_ms)) {
+	loop->offload = NULL;
+	if (!offload_join(o, loop->limits.shutdown_timeout_ms)) {
 		/* The memory stays with the thread that is still running. */
 		log_warn("offload: a job is still running as the worker stops");
 		return;
@@ -415,21 +415,21 @@ void offload_stop(struct worker *w)
 		left = j->next;
 		job_finish(j, false);
 	}
-	rx_close(w->rx, &o->h, offload_release);
+	rx_close(loop->rx, &o->h, offload_release);
 }
 
 WARREN_API int warren_offload(struct warren_request *r, void (*work)(void *arg),
 			      void (*done)(struct warren_request *r, void *arg), void *arg)
 {
 	struct conn *c = r->c;
-	struct worker *w = c->w;
+	struct http_loop *loop = c->loop;
 	struct offload_job *j;
 	int ret;
 
 	if (!work || !done || !request_answerable(r))
 		return -EINVAL;
-	if (!w->offload) {
-		ret = offload_start(w);
+	if (!loop->offload) {
+		ret = offload_start(loop);
 		if (ret < 0)
 			return ret;
 	}
@@ -442,10 +442,10 @@ WARREN_API int warren_offload(struct warren_request *r, void (*work)(void *arg),
 				  .done = done,
 				  .arg = arg};
 	c->jobs++;
-	pthread_mutex_lock(&w->offload->lock);
-	*w->offload->queue_tail = j;
-	w->offload->queue_tail = &j->next;
-	pthread_cond_signal(&w->offload->wake);
-	pthread_mutex_unlock(&w->offload->lock);
+	pthread_mutex_lock(&loop->offload->lock);
+	*loop->offload->queue_tail = j;
+	loop->offload->queue_tail = &j->next;
+	pthread_cond_signal(&loop->offload->wake);
+	pthread_mutex_unlock(&loop->offload->lock);
 	return 0;
 }

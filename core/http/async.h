@@ -7,7 +7,7 @@
 #include "event/reactor.h"
 #include "http/request.h"
 
-struct worker;
+struct http_loop;
 
 struct warren_timer {
 	struct timer t;
@@ -27,8 +27,8 @@ struct warren_watch {
 };
 
 /* Closes a watch without calling it. */
-void async_watch_close(struct worker *w, struct warren_watch *wt);
+void async_watch_close(struct http_loop *loop, struct warren_watch *wt);
 /* Stops the offload threads (waiting briefly for running jobs) before the worker exits. */
-void offload_stop(struct worker *w);
+void offload_stop(struct http_loop *loop);
 
 #endif /* WARREN_CORE_HTTP_ASYNC_H */

@@ -29,41 +29,41 @@ static void conn_continue(struct conn *c);
  */
 static void idle_add(struct conn *c)
 {
-	struct worker *w = c->w;
+	struct http_loop *loop = c->loop;
 
 	c->idle = true;
 	c->idle_next = NULL;
-	c->idle_prev = w->idle_tail;
-	if (w->idle_tail)
-		w->idle_tail->idle_next = c;
+	c->idle_prev = loop->idle_tail;
+	if (loop->idle_tail)
+		loop->idle_tail->idle_next = c;
 	else
-		w->idle_head = c;
-	w->idle_tail = c;
-	w->nidle++;
-	if (w->accept_paused)
-		worker_may_accept(w);
+		loop->idle_head = c;
+	loop->idle_tail = c;
+	loop->nidle++;
+	if (loop->accept_paused)
+		loop->may_accept(loop);
 }
 
 static void idle_remove(struct conn *c)
 {
-	struct worker *w = c->w;
+	struct http_loop *loop = c->loop;
 
 	if (c->reclaiming) {
 		c->reclaiming = false;
-		w->reclaiming--;
+		loop->reclaiming--;
 	}
 	if (!c->idle)
 		return;
 	c->idle = false;
-	w->nidle--;
+	loop->nidle--;
 	if (c->idle_prev)
 		c->idle_prev->idle_next = c->idle_next;
 	else
-		w->idle_head = c->idle_next;
+		loop->idle_head = c->idle_next;
 	if (c->idle_next)
 		c->idle_next->idle_prev = c->idle_prev;
 	else
-		w->idle_tail = c->idle_prev;
+		loop->idle_tail = c->idle_prev;
 	c->idle_prev = c->idle_next = NULL;
 }
 
@@ -87,29 +87,30 @@ static void conn_release(struct rx_handle *h)
 
 static void conn_close(struct conn *c)
 {
-	struct worker *w = c->w;
+	struct http_loop *loop = c->loop;
 
 	if (c->state == CONN_CLOSED)
 		return;
 	c->state = CONN_CLOSED;
 	idle_remove(c);
-	timer_cancel(&w->timers, &c->timer);
-	timer_cancel(&w->timers, &c->kick);
+	timer_cancel(loop->timers, &c->timer);
+	timer_cancel(loop->timers, &c->kick);
 	request_abort(c);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
-		w->conns = c->next;
+		loop->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	w->nconns--;
-	rx_close(w->rx, &c->h, conn_release);
-	worker_may_accept(w);
+	loop->nconns--;
+	rx_close(loop->rx, &c->h, conn_release);
+	if (loop->accept_paused)
+		loop->may_accept(loop);
 }
 
 static void arm_timer(struct conn *c, unsigned ms)
 {
-	if (timer_set(&c->w->timers, &c->timer, c->w->now_ms + ms) < 0)
+	if (timer_set(c->loop->timers, &c->timer, c->loop->now_ms + ms) < 0)
 		conn_close(c);
 }
 
@@ -142,22 +143,22 @@ static void start_write(struct conn *c)
 		c->ext_iov[n++].iov_len = e->len - e->sent;
 	}
 	if (n > 0)
-		ret = rx_send(c->w->rx, &c->h, &c->wr_op, c->ext_iov, n, on_write);
+		ret = rx_send(c->loop->rx, &c->h, &c->wr_op, c->ext_iov, n, on_write);
 	else
-		ret = rx_sendfile(c->w->rx, &c->h, &c->wr_op, e->fd, &e->off, e->len - e->sent,
+		ret = rx_sendfile(c->loop->rx, &c->h, &c->wr_op, e->fd, &e->off, e->len - e->sent,
 				  on_write);
 	if (ret < 0) {
 		conn_close(c);
 		return;
 	}
-	arm_timer(c, c->w->cfg->send_timeout_ms);
+	arm_timer(c, c->loop->limits.send_timeout_ms);
 }
 
 /* A receive into @buf, or (NULL) into a buffer the reactor chooses when data comes. */
 static int post_recv(struct conn *c, char *buf, size_t len)
 {
 	c->recv_chosen = !buf;
-	return rx_recv(c->w->rx, &c->h, &c->rd_op, buf, len, on_read);
+	return rx_recv(c->loop->rx, &c->h, &c->rd_op, buf, len, on_read);
 }
 
 static void start_linger(struct conn *c)
@@ -179,7 +180,7 @@ static void conn_advance(struct conn *c)
 		return;
 	/* The watch for a hang-up only lasts while the request is held. */
 	if (c->h.rd == &c->rd_op && c->rd_op.kind == RX_POLL && !http_request_held(c))
-		rx_cancel(c->w->rx, &c->h, &c->rd_op);
+		rx_cancel(c->loop->rx, &c->h, &c->rd_op);
 	if (!c->h.wr && !c->h.rd && !c->close_after_write && c->rpos < c->rlen) {
 		if (http_process(c) < 0) {
 			conn_close(c);
@@ -212,7 +213,7 @@ static void conn_continue(struct conn *c)
 	/* A graceful stop closes a connection once it is idle; a reload's drain gives it a
 	 * moment, as its last response may have promised keep-alive to a client that is
 	 * sending the next request right now (answered with "Connection: close"). */
-	if (c->w->stopping && !c->request_begun && !c->w->drain_idle_ms) {
+	if (c->loop->stopping && !c->request_begun && !c->loop->drain_idle_ms) {
 		conn_close(c);
 		return;
 	}
@@ -254,7 +255,7 @@ static void conn_continue(struct conn *c)
 
 static void arm_read_timer(struct conn *c)
 {
-	const struct config *cfg = c->w->cfg;
+	const struct http_limits *cfg = &c->loop->limits;
 
 	/*
 	 * Idle between requests: the keep-alive timeout; a new connection gets the header
@@ -264,8 +265,8 @@ static void arm_read_timer(struct conn *c)
 	if (!c->request_begun) {
 		unsigned ms = c->served ? cfg->keepalive_timeout_ms : cfg->header_timeout_ms;
 
-		if (c->w->stopping && c->w->drain_idle_ms < ms)
-			ms = c->w->drain_idle_ms;
+		if (c->loop->stopping && c->loop->drain_idle_ms < ms)
+			ms = c->loop->drain_idle_ms;
 		arm_timer(c, ms);
 	} else if (c->req.headers_done)
 		arm_timer(c, cfg->body_timeout_ms);
@@ -290,7 +291,7 @@ static void wait_for_request(struct conn *c)
 	unsigned ms;
 
 	c->state = CONN_READING;
-	if (!c->h.rd && rx_poll(c->w->rx, &c->h, &c->rd_op, POLLRDHUP, on_hangup) < 0) {
+	if (!c->h.rd && rx_poll(c->loop->rx, &c->h, &c->rd_op, POLLRDHUP, on_hangup) < 0) {
 		conn_close(c);
 		return;
 	}
@@ -307,7 +308,7 @@ static void on_read(struct rx_op *op, int res)
 	/* A request came before the reclaim could end the receive: it is served, and
 	 * another idle connection has to make room. */
 	if (reclaimed && (res > 0 || res == -ENOBUFS))
-		worker_make_room(c->w);
+		c->loop->make_room(c->loop);
 	if (res == -ENOBUFS && chosen && c->state != CONN_LINGERING) {
 		/* The reactor ran out of buffers to choose from: read into one of ours. */
 		if (http_rbuf_make_room(c) == 0)
@@ -319,7 +320,7 @@ static void on_read(struct rx_op *op, int res)
 	if (res <= 0) {
 		/* A buffer chosen when the receive was posted (io_uring without a ring). */
 		if (chosen && op->recv.buf)
-			rx_buf_put(c->w->rx, op->recv.buf);
+			rx_buf_put(c->loop->rx, op->recv.buf);
 		conn_close(c);
 		return;
 	}
@@ -327,7 +328,7 @@ static void on_read(struct rx_op *op, int res)
 		/* Discard, and keep reading until the client closes or the timer fires. A
 		 * receive posted before lingering began read into rbuf, which is ours. */
 		if (chosen)
-			rx_buf_put(c->w->rx, op->recv.buf);
+			rx_buf_put(c->loop->rx, op->recv.buf);
 		if (post_recv(c, NULL, 0) < 0)
 			conn_close(c);
 		return;
@@ -384,7 +385,7 @@ static void on_timeout(struct timer *t)
 	if (c->h.wr)
 		log_info("closing a connection whose client read nothing for http.send_timeout "
 			 "(%u ms)",
-			 c->w->cfg->send_timeout_ms);
+			 c->loop->limits.send_timeout_ms);
 	if (status && !c->h.wr && request_fail(c, status) == 0) {
 		conn_advance(c);
 		return;
@@ -404,7 +405,7 @@ static void on_kick(struct timer *t)
 void conn_kick(struct conn *c)
 {
 	if (c->state != CONN_CLOSED && !timer_armed(&c->kick) &&
-	    timer_set(&c->w->timers, &c->kick, c->w->now_ms) < 0)
+	    timer_set(c->loop->timers, &c->kick, c->loop->now_ms) < 0)
 		conn_close(c);
 }
 
@@ -414,7 +415,7 @@ void conn_flush(struct conn *c)
 		start_write(c);
 }
 
-int conn_accept(struct worker *w, int fd)
+int conn_accept(struct http_loop *loop, int fd)
 {
 	struct conn *c = calloc(1, sizeof(*c));
 	int one = 1, ret;
@@ -423,20 +424,20 @@ int conn_accept(struct worker *w, int fd)
 		return -ENOMEM;
 	/* Whole responses go out in one write; Nagle would only delay the last segment. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	ret = http_conn_init(c, w);
+	ret = http_conn_init(c, loop);
 	if (ret < 0)
 		goto out_free_conn;
-	ret = rx_open(w->rx, &c->h, fd, 0);
+	ret = rx_open(loop->rx, &c->h, fd, 0);
 	if (ret < 0)
 		goto out_fini_http;
 	timer_init(&c->timer, on_timeout);
 	timer_init(&c->kick, on_kick);
 	c->state = CONN_READING;
-	c->next = w->conns;
-	if (w->conns)
-		w->conns->prev = c;
-	w->conns = c;
-	w->nconns++;
+	c->next = loop->conns;
+	if (loop->conns)
+		loop->conns->prev = c;
+	loop->conns = c;
+	loop->nconns++;
 	conn_continue(c);
 	return 0;
 
@@ -447,15 +448,15 @@ out_free_conn:
 	return ret;
 }
 
-void conn_close_all(struct worker *w)
+void conn_close_all(struct http_loop *loop)
 {
-	while (w->conns)
-		conn_close(w->conns);
+	while (loop->conns)
+		conn_close(loop->conns);
 }
 
-void conn_close_idle(struct worker *w)
+void conn_close_idle(struct http_loop *loop)
 {
-	struct conn *c = w->conns;
+	struct conn *c = loop->conns;
 
 	while (c) {
 		struct conn *next = c->next;
@@ -466,9 +467,9 @@ void conn_close_idle(struct worker *w)
 	}
 }
 
-int conn_reclaim_idle(struct worker *w)
+int conn_reclaim_idle(struct http_loop *loop)
 {
-	struct conn *c = w->idle_head;
+	struct conn *c = loop->idle_head;
 	int ret;
 
 	for (; c && c->reclaiming; c = c->idle_next)
@@ -476,19 +477,20 @@ int conn_reclaim_idle(struct worker *w)
 	if (!c)
 		return -ENOENT;
 	/* Not closed at once: the receive may hold the first bytes of a next request. */
-	ret = rx_recv_end(w->rx, &c->h, &c->rd_op);
+	ret = rx_recv_end(loop->rx, &c->h, &c->rd_op);
 	if (ret < 0)
 		return ret;
 	c->reclaiming = true;
-	w->reclaiming++;
-	log_debug("worker %u: closing the longest-idle keep-alive connection to make room", w->id);
+	loop->reclaiming++;
+	log_debug("worker %u: closing the longest-idle keep-alive connection to make room",
+		  loop->id);
 	return 0;
 }
 
-void conn_drain_idle(struct worker *w, unsigned ms)
+void conn_drain_idle(struct http_loop *loop, unsigned ms)
 {
-	for (struct conn *c = w->conns; c; c = c->next)
+	for (struct conn *c = loop->conns; c; c = c->next)
 		if (c->state == CONN_READING && !c->request_begun &&
-		    c->timer.deadline > w->now_ms + ms)
+		    c->timer.deadline > loop->now_ms + ms)
 			arm_timer(c, ms);
 }

@@ -10,7 +10,7 @@
 #include "base/timer.h"
 #include "event/reactor.h"
 #include "http/request.h"
-#include "server/worker.h"
+#include "http/loop.h"
 
 /* Pipelined responses are batched up to this much output before it is flushed. */
 #define CONN_WBUF_HIGH (256 * 1024)
@@ -25,11 +25,11 @@ enum conn_state {
 struct conn {
 	struct rx_handle h;
 	struct rx_op rd_op, wr_op;
-	struct worker *w;
+	struct http_loop *loop;
 	struct conn *prev, *next;
 	struct conn *idle_prev, *idle_next; /* in the worker's idle list, oldest first */
 	bool idle;			    /* in that list: waiting for a next request */
-	bool reclaiming; /* its receive is being ended to close it (worker_make_room()) */
+	bool reclaiming;		    /* its receive is being ended to close it (make_room) */
 	struct timer timer;
 	enum conn_state state;
 
@@ -71,7 +71,7 @@ static inline const char *conn_req_base(const struct conn *c)
 /* Module code runs under a crash context naming it, for a fatal signal's report. */
 static inline void module_enter(struct conn *c, const char *what)
 {
-	c->w->crash = (struct crash_context){.what = what, .c = c};
+	c->loop->crash = (struct crash_context){.what = what, .c = c};
 }
 
 /* From the module API: schedules conn_advance() from the loop (never nested in a call). */
@@ -82,31 +82,31 @@ void conn_flush(struct conn *c);
 void conn_free(struct conn *c);
 
 /* Accepts a new connection on @fd into the worker. */
-int conn_accept(struct worker *w, int fd);
+int conn_accept(struct http_loop *loop, int fd);
 /* Closes every connection of the worker at once. */
-void conn_close_all(struct worker *w);
+void conn_close_all(struct http_loop *loop);
 /* Closes the connections that wait for a next request (graceful stop). */
-void conn_close_idle(struct worker *w);
+void conn_close_idle(struct http_loop *loop);
 /* Gives connections that wait for a next request at most @ms more (reload drain). */
-void conn_drain_idle(struct worker *w, unsigned ms);
+void conn_drain_idle(struct http_loop *loop, unsigned ms);
 /* Starts closing the longest-idle keep-alive connection, to make room at the cap: it
  * closes once its receive has ended, unless a request came first. Returns 0, -ENOENT
  * when no connection is idle, or the reactor's error when the receive cannot end now. */
-int conn_reclaim_idle(struct worker *w);
+int conn_reclaim_idle(struct http_loop *loop);
 
 static inline void module_leave(struct conn *c)
 {
-	struct worker *w = c->w;
+	struct http_loop *loop = c->loop;
 
 	/* One coarse clock read per call: the cost of the watchdog's warning. */
-	if (w->stall_warn_ms) {
+	if (loop->stall_warn_ms) {
 		uint64_t now = timer_coarse_ms();
 
-		if (now >= w->stall_mark + w->stall_warn_ms)
-			module_stalled(c, now - w->stall_mark);
-		w->stall_mark = now;
+		if (now >= loop->stall_mark + loop->stall_warn_ms)
+			module_stalled(c, now - loop->stall_mark);
+		loop->stall_mark = now;
 	}
-	w->crash = (struct crash_context){0};
+	loop->crash = (struct crash_context){0};
 }
 
 /* The id of the route whose handler holds the request, for a callback of that handler. */

@@ -18,9 +18,9 @@
 static void rbuf_release(struct conn *c)
 {
 	if (c->rbuf_lent)
-		rx_buf_put(c->w->rx, c->rbuf);
+		rx_buf_put(c->loop->rx, c->rbuf);
 	else if (c->rbuf)
-		buf_release(&c->w->blocks, &c->rbuf, &c->rcap);
+		buf_release(c->loop->blocks, &c->rbuf, &c->rcap);
 	c->rbuf = NULL;
 	c->rcap = 0;
 	c->rbuf_lent = false;
@@ -55,7 +55,7 @@ static void rbuf_resize(struct conn *c, size_t cap)
 		return;
 	}
 	if (cap == BUF_BLOCK)
-		nb = blk_get(&c->w->blocks);
+		nb = blk_get(c->loop->blocks);
 	else
 		nb = malloc(cap);
 	if (!nb)
@@ -63,19 +63,19 @@ static void rbuf_resize(struct conn *c, size_t cap)
 	if (c->rlen)
 		memcpy(nb, c->rbuf, c->rlen);
 	if (c->rbuf_lent)
-		rx_buf_put(c->w->rx, c->rbuf);
+		rx_buf_put(c->loop->rx, c->rbuf);
 	c->rbuf = nb;
 	c->rcap = cap;
 	c->rbuf_lent = false;
 }
 
-int http_conn_init(struct conn *c, struct worker *w)
+int http_conn_init(struct conn *c, struct http_loop *loop)
 {
 	/* No buffer yet: one comes with the first bytes. */
 	memset(c, 0, sizeof(*c));
-	c->w = w;
+	c->loop = loop;
 	c->ext.fd = -1;
-	pool_init(&c->pool, &w->blocks);
+	pool_init(&c->pool, loop->blocks);
 	http_parser_init(&c->parser, HTTP_REQUEST);
 	c->req.c = c;
 	request_reset(&c->req);
@@ -87,9 +87,9 @@ void http_conn_fini(struct conn *c)
 	response_ext_release(&c->req.body_ext);
 	response_ext_release(&c->ext);
 	rbuf_release(c);
-	buf_release(&c->w->blocks, &c->wbuf, &c->wcap);
+	buf_release(c->loop->blocks, &c->wbuf, &c->wcap);
 	response_wbuf_sent(c);
-	buf_release(&c->w->blocks, &c->body, &c->body_cap);
+	buf_release(c->loop->blocks, &c->body, &c->body_cap);
 	pool_destroy(&c->pool);
 }
 
@@ -112,7 +112,7 @@ static int decode_body(struct conn *c)
 	int ret;
 
 	ret = chunked_decode(&r->dechunk, c->rbuf, &in, c->rlen, &out, r->body_total,
-			     c->w->cfg->max_body_size, c->w->cfg->max_header_size);
+			     c->loop->limits.max_body_size, c->loop->limits.max_header_size);
 	if (ret == -EFBIG)
 		return 413;
 	if (ret == -EMSGSIZE)
@@ -219,7 +219,7 @@ int http_process(struct conn *c)
 
 size_t http_rbuf_make_room(struct conn *c)
 {
-	const struct config *cfg = c->w->cfg;
+	const struct http_limits *cfg = &c->loop->limits;
 	size_t limit = cfg->max_header_size + cfg->max_body_size + BUF_BLOCK;
 
 	if (!c->rbuf) {
@@ -239,7 +239,7 @@ size_t http_rbuf_make_room(struct conn *c)
 
 void http_rbuf_take(struct conn *c, void *buf, size_t cap, size_t len)
 {
-	c->rbuf = rx_buf_keep(c->w->rx, buf, len, &c->rbuf_lent);
+	c->rbuf = rx_buf_keep(c->loop->rx, buf, len, &c->rbuf_lent);
 	c->rcap = cap;
 	c->rlen = len;
 	c->rpos = c->req_start = 0;
@@ -253,12 +253,12 @@ void http_rbuf_done(struct conn *c)
 
 void http_conn_trim(struct conn *c)
 {
-	struct worker *w = c->w;
+	struct http_loop *loop = c->loop;
 
 	if (http_holds_buffer(c))
 		return;
 	if (c->wlen == 0)
-		buf_release(&w->blocks, &c->wbuf, &c->wcap);
+		buf_release(loop->blocks, &c->wbuf, &c->wcap);
 	if (c->rlen > c->req_start || c->request_begun) {
 		/* A partial request stays, in a buffer of ours: the reactor's are few. */
 		if (c->rbuf_lent) {
@@ -269,7 +269,7 @@ void http_conn_trim(struct conn *c)
 	}
 	rbuf_release(c);
 	c->rlen = c->rpos = c->req_start = 0;
-	buf_release(&w->blocks, &c->body, &c->body_cap);
+	buf_release(loop->blocks, &c->body, &c->body_cap);
 	pool_release(&c->pool);
 }
 
@@ -283,12 +283,12 @@ bool http_request_held(const struct conn *c)
 bool http_hold_timeout(const struct conn *c, unsigned *ms)
 {
 	const struct warren_request *r = &c->req;
-	uint64_t now = c->w->now_ms;
+	uint64_t now = c->loop->now_ms;
 
 	if (r->phase == REQ_ASYNC && r->complete)
 		*ms = r->async_deadline > now ? (unsigned)(r->async_deadline - now) : 0;
 	else if (r->phase != REQ_ENDING)
-		*ms = c->w->cfg->body_timeout_ms;
+		*ms = c->loop->limits.body_timeout_ms;
 	else
 		return false;
 	return true;
@@ -312,7 +312,7 @@ int http_timeout_status(const struct conn *c)
 	path = request_path(c, &plen);
 	log_warn("%s did not answer %s %.*s within http.handler_timeout (%u ms): 504",
 		 r->route ? r->route->id : "?", http_method_str((enum http_method)r->method),
-		 (int)plen, path, c->w->cfg->handler_timeout_ms);
+		 (int)plen, path, c->loop->limits.handler_timeout_ms);
 	return 504;
 }
 

@@ -7,10 +7,10 @@
 #include <stddef.h>
 
 struct conn;
-struct worker;
+struct http_loop;
 
 /* Prepares @c for its first request; no socket is involved (tests drive it by hand). */
-int http_conn_init(struct conn *c, struct worker *w);
+int http_conn_init(struct conn *c, struct http_loop *loop);
 void http_conn_fini(struct conn *c);
 
 /*

@@ -42,14 +42,14 @@ static int on_url(http_parser *p, const char *at, size_t len)
 	if (r->url_len == 0)
 		r->url_off = req_off(c, at);
 	r->url_len += len;
-	if (r->url_len > c->w->cfg->max_header_size)
+	if (r->url_len > c->loop->limits.max_header_size)
 		return reject(c, 414);
 	return 0;
 }
 
 static bool head_too_big(const struct conn *c, const char *at, size_t len)
 {
-	return (size_t)(at + len - conn_req_base(c)) > c->w->cfg->max_header_size;
+	return (size_t)(at + len - conn_req_base(c)) > c->loop->limits.max_header_size;
 }
 
 /* Room for more fields, from the pool: most requests need the first 16 only. */
@@ -292,7 +292,7 @@ static int on_headers_complete(http_parser *p)
 	bool has_cl = false, has_te = false, close = false, keep = false;
 	unsigned tes = 0;
 	unsigned hosts = 0, te = 0;
-	const struct config *cfg = c->w->cfg;
+	const struct http_limits *cfg = &c->loop->limits;
 
 	r->headers_done = true;
 	r->method = p->method;
@@ -376,7 +376,7 @@ static int on_body(http_parser *p, const char *at, size_t len)
 
 	/* Content-Length bodies only (chunked ones are decoded apart): the pieces are
 	 * contiguous in the buffer. */
-	if ((size_t)r->body_total + len > c->w->cfg->max_body_size)
+	if ((size_t)r->body_total + len > c->loop->limits.max_body_size)
 		return reject(c, 413);
 	if (r->body_len == 0)
 		r->body_off = req_off(c, at);

@@ -64,10 +64,10 @@ static void log_module_error(struct conn *c, const char *id, int rc)
 /* Returns WARREN_DECLINED to go on, or WARREN_DONE when a hook answered (or failed). */
 static int run_on_request(struct conn *c)
 {
-	const struct server *srv = c->w->srv;
+	const struct http_loop *loop = c->loop;
 
-	for (size_t i = 0; i < srv->n_on_request; i++) {
-		const struct req_hook *h = &srv->on_request[i];
+	for (size_t i = 0; i < loop->n_on_request; i++) {
+		const struct req_hook *h = &loop->on_request[i];
 		int rc = CALL_MODULE(c, h->id, h->on_request(&c->req, h->data));
 
 		if (rc == WARREN_DECLINED)
@@ -83,10 +83,10 @@ static int run_on_request(struct conn *c)
 
 static void run_on_response(struct conn *c)
 {
-	const struct server *srv = c->w->srv;
+	const struct http_loop *loop = c->loop;
 
-	for (size_t i = 0; i < srv->n_on_response; i++) {
-		const struct req_hook *h = &srv->on_response[i];
+	for (size_t i = 0; i < loop->n_on_response; i++) {
+		const struct req_hook *h = &loop->on_response[i];
 		int rc = CALL_MODULE(c, h->id, h->on_response(&c->req, h->data));
 
 		if (rc != 0)
@@ -96,10 +96,10 @@ static void run_on_response(struct conn *c)
 
 static void run_on_complete(struct conn *c)
 {
-	const struct server *srv = c->w->srv;
+	const struct http_loop *loop = c->loop;
 
-	for (size_t i = 0; i < srv->n_on_complete; i++) {
-		const struct req_hook *h = &srv->on_complete[i];
+	for (size_t i = 0; i < loop->n_on_complete; i++) {
+		const struct req_hook *h = &loop->on_complete[i];
 
 		module_enter(c, h->id);
 		h->on_complete(&c->req, h->data);
@@ -123,8 +123,8 @@ static int run_handlers(struct conn *c)
 
 	for (;;) {
 		size_t pos = r->route_pos;
-		const struct route *rt = router_next(&c->w->srv->router, &pos, r->method, path,
-						     plen, &r->match, &r->allow);
+		const struct route *rt = router_next(c->loop->router, &pos, r->method, path, plen,
+						     &r->match, &r->allow);
 		int rc;
 
 		if (!rt)
@@ -164,7 +164,7 @@ static bool next_route_streams(struct conn *c)
 	size_t plen, pos = r->route_pos;
 	const char *path = request_path(c, &plen);
 	const struct route *rt =
-		router_next(&c->w->srv->router, &pos, r->method, path, plen, &m, &allow);
+		router_next(c->loop->router, &pos, r->method, path, plen, &m, &allow);
 
 	return rt && rt->stream_body;
 }
@@ -174,13 +174,13 @@ static void cancel_async(struct conn *c)
 	struct warren_request *r = &c->req;
 
 	for (struct warren_timer *t = r->timers; t; t = t->next)
-		timer_cancel(&c->w->timers, &t->t);
+		timer_cancel(c->loop->timers, &t->t);
 	r->timers = NULL;
 	while (r->watches) {
 		struct warren_watch *wt = r->watches;
 
 		r->watches = wt->next;
-		async_watch_close(c->w, wt);
+		async_watch_close(c->loop, wt);
 	}
 }
 
@@ -253,7 +253,7 @@ int request_complete(struct conn *c)
 
 void request_refresh_deadline(struct conn *c)
 {
-	c->req.async_deadline = c->w->now_ms + c->w->cfg->handler_timeout_ms;
+	c->req.async_deadline = c->loop->now_ms + c->loop->limits.handler_timeout_ms;
 }
 
 int request_stream_begin(struct conn *c)
@@ -322,8 +322,8 @@ static void request_start(struct conn *c)
 	struct warren_request *r = &c->req;
 
 	request_set_phase(r, REQ_MODULE);
-	r->keep_alive = r->persist && c->w->cfg->keepalive_timeout_ms > 0 && !c->parser.upgrade &&
-			!c->w->stopping;
+	r->keep_alive = r->persist && c->loop->limits.keepalive_timeout_ms > 0 &&
+			!c->parser.upgrade && !c->loop->stopping;
 	if (run_on_request(c) == WARREN_DONE)
 		request_set_phase(r, REQ_ANSWERED);
 }
@@ -393,16 +393,16 @@ void request_deliver_body(struct conn *c)
 void module_stalled(struct conn *c, uint64_t ms)
 {
 	const struct warren_request *r = &c->req;
-	const char *what = c->w->crash.what ? c->w->crash.what : "?";
+	const char *what = c->loop->crash.what ? c->loop->crash.what : "?";
 
 	if (!r->headers_done || !c->rbuf) {
 		log_warn("worker %u: %s held the event loop for %llu ms (watchdog.warn is %u ms)",
-			 c->w->id, what, (unsigned long long)ms, c->w->stall_warn_ms);
+			 c->loop->id, what, (unsigned long long)ms, c->loop->stall_warn_ms);
 		return;
 	}
 	log_warn("worker %u: %s held the event loop for %llu ms (watchdog.warn is %u ms) "
 		 "while serving \"%s %.*s%s\"",
-		 c->w->id, what, (unsigned long long)ms, c->w->stall_warn_ms,
+		 c->loop->id, what, (unsigned long long)ms, c->loop->stall_warn_ms,
 		 http_method_str((enum http_method)r->method),
 		 (int)(r->url_len < TARGET_SHOWN ? r->url_len : TARGET_SHOWN),
 		 c->rbuf + c->req_start + r->url_off, r->url_len > TARGET_SHOWN ? "..." : "");

@@ -83,7 +83,7 @@ static int wbuf_reserve(struct conn *c, size_t n)
 	size_t cap;
 
 	if (c->wlen + n <= c->wcap || !c->h.wr || c->wstale)
-		return buf_reserve(&c->w->blocks, &c->wbuf, &c->wcap, c->wlen + n);
+		return buf_reserve(c->loop->blocks, &c->wbuf, &c->wcap, c->wlen + n);
 	for (cap = c->wcap * 2; cap < c->wlen + n; cap *= 2)
 		;
 	nb = malloc(cap);
@@ -100,7 +100,7 @@ static int wbuf_reserve(struct conn *c, size_t n)
 void response_wbuf_sent(struct conn *c)
 {
 	if (c->wstale)
-		buf_release(&c->w->blocks, &c->wstale, &c->wstale_cap);
+		buf_release(c->loop->blocks, &c->wstale, &c->wstale_cap);
 }
 
 static char *put(char *p, const char *s, size_t n)
@@ -151,7 +151,7 @@ static int write_head(struct conn *c, size_t extra)
 	const char *reason = response_reason(r->status);
 	bool body = status_has_body(r->status);
 	size_t len = r->body_ext.kind != OUT_NONE ? r->body_ext.len : c->body_len;
-	size_t need = 160 + strlen(reason) + strlen(c->w->date) + extra;
+	size_t need = 160 + strlen(reason) + strlen(c->loop->date) + extra;
 	char *p;
 
 	for (struct resp_hdr *h = r->resp_hdrs; h; h = h->next)
@@ -164,7 +164,7 @@ static int write_head(struct conn *c, size_t extra)
 	*p++ = ' ';
 	p = put(p, reason, strlen(reason));
 	p = PUT_LIT(p, "\r\nServer: warren\r\nDate: ");
-	p = put(p, c->w->date, strlen(c->w->date));
+	p = put(p, c->loop->date, strlen(c->loop->date));
 	if (r->streaming) {
 		if (stream_chunked(r))
 			p = PUT_LIT(p, "\r\nTransfer-Encoding: chunked");
@@ -405,7 +405,7 @@ int response_body_reserve(struct conn *c, size_t extra)
 {
 	if (extra > SIZE_MAX / 2 - c->body_len)
 		return -ENOMEM;
-	return buf_reserve(&c->w->blocks, &c->body, &c->body_cap, c->body_len + extra);
+	return buf_reserve(c->loop->blocks, &c->body, &c->body_cap, c->body_len + extra);
 }
 
 int response_body_to_buffer(struct warren_request *r)

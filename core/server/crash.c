@@ -16,7 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/crash_thread.h"
 #include "server/crash.h"
+#include "server/worker.h"
 #include "http/conn.h"
 #include "base/log.h"
 
@@ -30,8 +32,6 @@ struct crash_budget {
 	atomic_uint used;	/* reports written in it */
 };
 static struct crash_budget *budget;
-/* Set by crash_thread_enter(); per thread, see crash.h. */
-static __thread const char *thread_what, *thread_suffix;
 /* The handler's own stack; in BSS, so only the pages a crash touches cost memory. */
 static char altstack[64 * 1024] __attribute__((aligned(16)));
 
@@ -162,7 +162,8 @@ static bool from_watchdog(int sig, const siginfo_t *si)
 
 static void on_fatal(int sig, siginfo_t *si, void *uc)
 {
-	const struct crash_context *ctx = &watched->crash;
+	const struct crash_context *ctx = &watched->http.crash;
+	const char *thread_suffix, *thread_what = crash_thread_what(&thread_suffix);
 	const struct conn *c = ctx->c;
 	const char *abbrev = sigabbrev_np(sig);
 	struct line l = {.len = 0};
@@ -224,17 +225,6 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
 	errno = saved;
 	/* SA_RESETHAND restored the default action: die of the real signal. */
 	raise(sig);
-}
-
-void crash_thread_enter(const char *what, const char *suffix)
-{
-	thread_what = what;
-	thread_suffix = suffix;
-}
-
-void crash_thread_leave(void)
-{
-	thread_what = NULL;
 }
 
 int crash_guard_install(struct worker *w)
