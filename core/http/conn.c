@@ -69,6 +69,7 @@ static void idle_remove(struct conn *c)
 
 void conn_free(struct conn *c)
 {
+	transport_fini(&c->tp);
 	http_conn_fini(c);
 	free(c);
 }
@@ -143,9 +144,9 @@ static void start_write(struct conn *c)
 		c->ext_iov[n++].iov_len = e->len - e->sent;
 	}
 	if (n > 0)
-		ret = rx_send(c->loop->rx, &c->h, &c->wr_op, c->ext_iov, n, on_write);
+		ret = transport_writev(&c->tp, &c->wr_op, c->ext_iov, n, on_write);
 	else
-		ret = rx_sendfile(c->loop->rx, &c->h, &c->wr_op, e->fd, &e->off, e->len - e->sent,
+		ret = transport_sendfile(&c->tp, &c->wr_op, e->fd, &e->off, e->len - e->sent,
 				  on_write);
 	if (ret < 0) {
 		conn_close(c);
@@ -158,13 +159,13 @@ static void start_write(struct conn *c)
 static int post_recv(struct conn *c, char *buf, size_t len)
 {
 	c->recv_chosen = !buf;
-	return rx_recv(c->loop->rx, &c->h, &c->rd_op, buf, len, on_read);
+	return transport_recv(&c->tp, &c->rd_op, buf, len, on_read);
 }
 
 static void start_linger(struct conn *c)
 {
 	c->state = CONN_LINGERING;
-	shutdown(c->h.fd, SHUT_WR);
+	transport_shutdown(&c->tp);
 	arm_timer(c, LINGER_MS);
 	if (c->state == CONN_CLOSED || c->h.rd)
 		return;
@@ -430,6 +431,7 @@ int conn_accept(struct http_loop *loop, int fd)
 	ret = rx_open(loop->rx, &c->h, fd, 0);
 	if (ret < 0)
 		goto out_fini_http;
+	transport_plain_init(&c->tp, loop->rx, &c->h);
 	timer_init(&c->timer, on_timeout);
 	timer_init(&c->kick, on_kick);
 	c->state = CONN_READING;

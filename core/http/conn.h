@@ -10,6 +10,7 @@
 #include "base/timer.h"
 #include "event/reactor.h"
 #include "http/request.h"
+#include "http/transport.h"
 #include "http/loop.h"
 
 /* Pipelined responses are batched up to this much output before it is flushed. */
@@ -24,6 +25,7 @@ enum conn_state {
 
 struct conn {
 	struct rx_handle h;
+	struct transport tp; /* every read and write of h goes through it */
 	struct rx_op rd_op, wr_op;
 	struct http_loop *loop;
 	struct conn *prev, *next;
