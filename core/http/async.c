@@ -12,13 +12,12 @@
 
 #include "base/crash_thread.h"
 #include "http/async.h"
-#include "http/conn.h"
 #include "http/request.h"
 #include "base/log.h"
 
 struct offload_job {
 	struct offload_job *next;
-	struct conn *c;
+	struct warren_request *r;
 	const char *what; /* the handler that queued it, for a crash report */
 	void (*work)(void *arg);
 	void (*done)(struct warren_request *r, void *arg);
@@ -55,25 +54,26 @@ static void unlink_timer(struct warren_timer *t)
 static void on_request_timer(struct timer *tm)
 {
 	struct warren_timer *t = container_of(tm, struct warren_timer, t);
-	struct conn *c = t->r->c;
+	struct warren_request *r = t->r;
+	struct http_loop *loop = r->carrier->loop;
 
 	unlink_timer(t);
-	module_enter(c, handler_id(c));
-	t->fn(t->r, t->arg);
-	module_leave(c);
+	module_enter(loop, r, handler_id(r));
+	t->fn(r, t->arg);
+	module_leave(loop, r);
 }
 
 WARREN_API int warren_timer_add(struct warren_request *r, uint64_t ms, warren_timer_fn fn,
 				void *arg, struct warren_timer **timer)
 {
-	struct http_loop *loop = r->c->loop;
+	struct http_loop *loop = r->carrier->loop;
 	struct warren_timer *t;
 
 	if (!fn || !request_answerable(r))
 		return -EINVAL;
 	if (ms > UINT64_MAX / 2)
 		ms = UINT64_MAX / 2;
-	t = pool_alloc(&r->c->pool, sizeof(*t));
+	t = pool_alloc(r->carrier->pool, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
 	timer_init(&t->t, on_request_timer);
@@ -93,7 +93,7 @@ WARREN_API void warren_timer_cancel(struct warren_timer *t)
 {
 	if (!t || !timer_armed(&t->t))
 		return;
-	timer_cancel(t->r->c->loop->timers, &t->t);
+	timer_cancel(t->r->carrier->loop->timers, &t->t);
 	unlink_timer(t);
 }
 
@@ -123,7 +123,7 @@ static void on_watch(struct rx_op *op, int res)
 {
 	struct warren_watch *wt = container_of(op, struct warren_watch, op);
 	struct warren_request *r = wt->r;
-	struct conn *c = r->c;
+	struct http_loop *loop = r->carrier->loop;
 	warren_fd_fn fn = wt->fn;
 	void *arg = wt->arg;
 	int fd = wt->h.fd;
@@ -141,16 +141,16 @@ static void on_watch(struct rx_op *op, int res)
 	}
 	/* One-shot: the watch is gone before its callback, which may watch the fd again. */
 	unlink_watch(wt);
-	async_watch_close(c->loop, wt);
-	module_enter(c, handler_id(c));
+	async_watch_close(loop, wt);
+	module_enter(loop, r, handler_id(r));
 	fn(r, fd, events, arg);
-	module_leave(c);
+	module_leave(loop, r);
 }
 
 WARREN_API int warren_fd_watch(struct warren_request *r, int fd, unsigned events, warren_fd_fn fn,
 			       void *arg, struct warren_watch **watch)
 {
-	struct http_loop *loop = r->c->loop;
+	struct http_loop *loop = r->carrier->loop;
 	struct warren_watch *wt;
 	unsigned mask = 0;
 	int ret;
@@ -191,7 +191,7 @@ WARREN_API void warren_fd_unwatch(struct warren_watch *wt)
 	if (!wt)
 		return;
 	unlink_watch(wt);
-	async_watch_close(wt->r->c->loop, wt);
+	async_watch_close(wt->r->carrier->loop, wt);
 }
 
 /* ---- Offload threads ------------------------------------------------------------------- */
@@ -231,26 +231,20 @@ static void *offload_thread(void *arg)
 	return NULL;
 }
 
-/* A job is back (or dropped): its connection may free what waited for it. */
+/* A job is back (or dropped): its request's carrier may free what waited for it. */
 static void job_finish(struct offload_job *j, bool run_done)
 {
-	struct conn *c = j->c;
-	struct warren_request *r = &c->req;
+	struct warren_request *r = j->r;
+	struct req_carrier *ca = r->carrier;
 
-	c->jobs--;
-	if (run_done && c->state != CONN_CLOSED && request_answerable(r)) {
-		module_enter(c, handler_id(c));
+	ca->ops->job_end(ca);
+	if (run_done && !ca->ops->closed(ca) && request_answerable(r)) {
+		module_enter(ca->loop, r, handler_id(r));
 		j->done(r, j->arg);
-		module_leave(c);
+		module_leave(ca->loop, r);
 	}
 	free(j);
-	if (c->jobs)
-		return;
-	request_jobs_done(c);
-	if (c->released)
-		conn_free(c);
-	else if (c->state != CONN_CLOSED)
-		conn_kick(c);
+	ca->ops->jobs_back(ca);
 }
 
 static void on_offload_wake(struct rx_op *op, int res);
@@ -421,8 +415,7 @@ void offload_stop(struct http_loop *loop)
 WARREN_API int warren_offload(struct warren_request *r, void (*work)(void *arg),
 			      void (*done)(struct warren_request *r, void *arg), void *arg)
 {
-	struct conn *c = r->c;
-	struct http_loop *loop = c->loop;
+	struct http_loop *loop = r->carrier->loop;
 	struct offload_job *j;
 	int ret;
 
@@ -436,12 +429,12 @@ WARREN_API int warren_offload(struct warren_request *r, void (*work)(void *arg),
 	j = malloc(sizeof(*j));
 	if (!j)
 		return -ENOMEM;
-	*j = (struct offload_job){.c = c,
-				  .what = handler_id(c),
+	*j = (struct offload_job){.r = r,
+				  .what = handler_id(r),
 				  .work = work,
 				  .done = done,
 				  .arg = arg};
-	c->jobs++;
+	r->carrier->ops->job_start(r->carrier);
 	pthread_mutex_lock(&loop->offload->lock);
 	*loop->offload->queue_tail = j;
 	loop->offload->queue_tail = &j->next;

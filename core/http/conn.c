@@ -147,7 +147,7 @@ static void start_write(struct conn *c)
 		ret = transport_writev(&c->tp, &c->wr_op, c->ext_iov, n, on_write);
 	else
 		ret = transport_sendfile(&c->tp, &c->wr_op, e->fd, &e->off, e->len - e->sent,
-				  on_write);
+					 on_write);
 	if (ret < 0) {
 		conn_close(c);
 		return;
@@ -415,6 +415,94 @@ void conn_flush(struct conn *c)
 	if (c->state != CONN_CLOSED && output_pending(c))
 		start_write(c);
 }
+
+/* ---- What the connection does for the request it carries ------------------------------ */
+
+static struct conn *carrier_conn(const struct req_carrier *ca)
+{
+	return container_of(ca, struct conn, carrier);
+}
+
+static void carrier_resume(struct req_carrier *ca)
+{
+	conn_kick(carrier_conn(ca));
+}
+
+static void carrier_flush(struct req_carrier *ca)
+{
+	conn_flush(carrier_conn(ca));
+}
+
+static size_t carrier_backlog(const struct req_carrier *ca)
+{
+	const struct conn *c = carrier_conn(ca);
+
+	return c->wlen - c->wsent;
+}
+
+static void carrier_answer(struct req_carrier *ca)
+{
+	struct conn *c = carrier_conn(ca);
+
+	if (request_complete(c) < 0) {
+		/* Out of memory for the response: the client gets the connection closed. */
+		c->close_after_write = true;
+		c->wlen = c->wsent;
+	}
+	conn_kick(c);
+}
+
+static int carrier_address(struct req_carrier *ca, bool local, struct sockaddr *sa, socklen_t *len)
+{
+	struct conn *c = carrier_conn(ca);
+	int ret;
+
+	if (c->h.closed)
+		return -EBADF;
+	ret = local ? getsockname(c->h.fd, sa, len) : getpeername(c->h.fd, sa, len);
+	return ret < 0 ? -errno : 0;
+}
+
+static bool carrier_closed(const struct req_carrier *ca)
+{
+	return carrier_conn(ca)->state == CONN_CLOSED;
+}
+
+static void carrier_job_start(struct req_carrier *ca)
+{
+	carrier_conn(ca)->jobs++;
+}
+
+static void carrier_job_end(struct req_carrier *ca)
+{
+	carrier_conn(ca)->jobs--;
+}
+
+/* The memory of a request stays while offloaded jobs may write into it. */
+static void carrier_jobs_back(struct req_carrier *ca)
+{
+	struct conn *c = carrier_conn(ca);
+
+	if (c->jobs)
+		return;
+	request_jobs_done(c);
+	if (c->released)
+		conn_free(c);
+	else if (c->state != CONN_CLOSED)
+		conn_kick(c);
+}
+
+const struct req_carrier_ops conn_carrier_ops = {
+	.resume = carrier_resume,
+	.flush = carrier_flush,
+	.backlog = carrier_backlog,
+	.answer = carrier_answer,
+	.address = carrier_address,
+	.closed = carrier_closed,
+	.job_start = carrier_job_start,
+	.job_end = carrier_job_end,
+	.jobs_back = carrier_jobs_back,
+};
 
 int conn_accept(struct http_loop *loop, int fd)
 {

@@ -61,6 +61,7 @@ struct conn {
 	bool released;	   /* the reactor let go; free once jobs is 0 */
 
 	struct pool pool;
+	struct req_carrier carrier; /* what req knows of the connection */
 	struct warren_request req;
 };
 
@@ -68,12 +69,6 @@ struct conn {
 static inline const char *conn_req_base(const struct conn *c)
 {
 	return c->rbuf + c->req_start;
-}
-
-/* Module code runs under a crash context naming it, for a fatal signal's report. */
-static inline void module_enter(struct conn *c, const char *what)
-{
-	c->loop->crash = (struct crash_context){.what = what, .c = c};
 }
 
 /* From the module API: schedules conn_advance() from the loop (never nested in a call). */
@@ -96,25 +91,13 @@ void conn_drain_idle(struct http_loop *loop, unsigned ms);
  * when no connection is idle, or the reactor's error when the receive cannot end now. */
 int conn_reclaim_idle(struct http_loop *loop);
 
-static inline void module_leave(struct conn *c)
+/* The connection that carries @r: an HTTP/1.1 connection carries one request at a time. */
+static inline struct conn *conn_of(const struct warren_request *r)
 {
-	struct http_loop *loop = c->loop;
-
-	/* One coarse clock read per call: the cost of the watchdog's warning. */
-	if (loop->stall_warn_ms) {
-		uint64_t now = timer_coarse_ms();
-
-		if (now >= loop->stall_mark + loop->stall_warn_ms)
-			module_stalled(c, now - loop->stall_mark);
-		loop->stall_mark = now;
-	}
-	loop->crash = (struct crash_context){0};
+	return container_of(r->carrier, struct conn, carrier);
 }
 
-/* The id of the route whose handler holds the request, for a callback of that handler. */
-static inline const char *handler_id(const struct conn *c)
-{
-	return c->req.route ? c->req.route->id : "";
-}
+/* What conn.c does for the requests it carries. */
+extern const struct req_carrier_ops conn_carrier_ops;
 
 #endif /* WARREN_CORE_HTTP_CONN_H */

@@ -77,7 +77,14 @@ int http_conn_init(struct conn *c, struct http_loop *loop)
 	c->ext.fd = -1;
 	pool_init(&c->pool, loop->blocks);
 	http_parser_init(&c->parser, HTTP_REQUEST);
-	c->req.c = c;
+	c->carrier = (struct req_carrier){
+		.ops = &conn_carrier_ops,
+		.loop = loop,
+		.pool = &c->pool,
+		.rbuf = &c->rbuf,
+		.req_start = &c->req_start,
+	};
+	c->req.carrier = &c->carrier;
 	request_reset(&c->req);
 	return 0;
 }
@@ -323,8 +330,8 @@ void http_output_drained(struct conn *c)
 	if (!r->want_drain || !r->streaming || r->phase >= REQ_ANSWERED)
 		return;
 	r->want_drain = false;
-	request_refresh_deadline(c);
-	module_enter(c, handler_id(c));
+	request_refresh_deadline(r);
+	module_enter(c->loop, r, handler_id(r));
 	r->drain_fn(r, r->drain_arg);
-	module_leave(c);
+	module_leave(c->loop, r);
 }

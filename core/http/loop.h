@@ -14,7 +14,6 @@
 #include "event/reactor.h"
 #include "http/router.h"
 
-struct conn;
 struct offload;
 struct warren_request;
 
@@ -39,8 +38,8 @@ struct req_hook {
 
 /* What the loop runs now, for a fatal signal's report; set around every module call. */
 struct crash_context {
-	const char *what;     /* "hello.greet", or a hook name */
-	const struct conn *c; /* the request being served, or NULL */
+	const char *what;		/* "hello.greet", or a hook name */
+	const struct warren_request *r; /* the request being served, or NULL */
 };
 
 struct http_loop {

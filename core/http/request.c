@@ -16,7 +16,7 @@
 
 void request_reset(struct warren_request *r)
 {
-	struct conn *c = r->c;
+	struct req_carrier *ca = r->carrier;
 
 	assert(request_phase_legal(r->phase, REQ_READING));
 	memset(r, 0, sizeof(*r));
@@ -25,8 +25,8 @@ void request_reset(struct warren_request *r)
 	r->status = 200;
 	r->resp_tail = &r->resp_hdrs;
 	r->body_ext.fd = -1;
-	r->c = c;
-	c->body_len = 0;
+	r->carrier = ca;
+	conn_of(r)->body_len = 0;
 }
 
 const char *request_path(const struct conn *c, size_t *len)
@@ -42,9 +42,9 @@ const char *request_path(const struct conn *c, size_t *len)
 /* A module call made under a crash context naming @id; its result is the call's. */
 #define CALL_MODULE(c, id, call)                                                                   \
 	({                                                                                         \
-		module_enter((c), (id));                                                           \
+		module_enter((c)->loop, &(c)->req, (id));                                          \
 		__auto_type ret_ = (call);                                                         \
-		module_leave(c);                                                                   \
+		module_leave((c)->loop, &(c)->req);                                                \
 		ret_;                                                                              \
 	})
 
@@ -101,9 +101,9 @@ static void run_on_complete(struct conn *c)
 	for (size_t i = 0; i < loop->n_on_complete; i++) {
 		const struct req_hook *h = &loop->on_complete[i];
 
-		module_enter(c, h->id);
+		module_enter(c->loop, &c->req, h->id);
 		h->on_complete(&c->req, h->data);
-		module_leave(c);
+		module_leave(c->loop, &c->req);
 	}
 }
 
@@ -251,14 +251,18 @@ int request_complete(struct conn *c)
 	return ret;
 }
 
-void request_refresh_deadline(struct conn *c)
+void request_refresh_deadline(struct warren_request *r)
 {
-	c->req.async_deadline = c->loop->now_ms + c->loop->limits.handler_timeout_ms;
+	struct http_loop *loop = r->carrier->loop;
+
+	r->async_deadline = loop->now_ms + loop->limits.handler_timeout_ms;
 }
 
-int request_stream_begin(struct conn *c)
+int request_stream_begin(struct warren_request *r)
 {
-	response_stream_prepare(&c->req);
+	struct conn *c = conn_of(r);
+
+	response_stream_prepare(r);
 	run_on_response(c);
 	return response_stream_head(c);
 }
@@ -271,9 +275,9 @@ static void abort_notify(struct conn *c)
 	r->aborted = true;
 	cancel_async(c);
 	if (r->phase == REQ_ASYNC && r->abort_fn) {
-		module_enter(c, handler_id(c));
+		module_enter(c->loop, r, handler_id(r));
 		r->abort_fn(r, r->abort_arg);
-		module_leave(c);
+		module_leave(c->loop, &c->req);
 	}
 	request_set_phase(r, REQ_ANSWERED);
 	r->body_fn = NULL;
@@ -353,7 +357,7 @@ int request_advance(struct conn *c)
 		return 0;
 	if (rc == WARREN_ASYNC && !r->stream_ended) {
 		request_set_phase(r, REQ_ASYNC);
-		request_refresh_deadline(c);
+		request_refresh_deadline(r);
 		return 0;
 	}
 	return request_complete(c);
@@ -371,9 +375,9 @@ void request_deliver_body(struct conn *c)
 	chunk = (struct warren_str){conn_req_base(c) + r->body_off, r->body_len};
 	if (last)
 		r->body_fn = NULL;
-	module_enter(c, handler_id(c));
+	module_enter(c->loop, r, handler_id(r));
 	fn(r, chunk, last, r->body_arg);
-	module_leave(c);
+	module_leave(c->loop, &c->req);
 	if (last || r->body_fn != fn || r->phase >= REQ_ANSWERED)
 		return;
 	/* Delivered: what follows the body moves down over it, so the buffer stays small. */
@@ -390,20 +394,19 @@ void request_deliver_body(struct conn *c)
 /* The request line, as much as a log line shows of it, when the request has one. */
 #define TARGET_SHOWN 200
 
-void module_stalled(struct conn *c, uint64_t ms)
+void module_stalled(struct http_loop *loop, const struct warren_request *r, uint64_t ms)
 {
-	const struct warren_request *r = &c->req;
-	const char *what = c->loop->crash.what ? c->loop->crash.what : "?";
+	const char *what = loop->crash.what ? loop->crash.what : "?";
 
-	if (!r->headers_done || !c->rbuf) {
+	if (!r->headers_done || !*r->carrier->rbuf) {
 		log_warn("worker %u: %s held the event loop for %llu ms (watchdog.warn is %u ms)",
-			 c->loop->id, what, (unsigned long long)ms, c->loop->stall_warn_ms);
+			 loop->id, what, (unsigned long long)ms, loop->stall_warn_ms);
 		return;
 	}
 	log_warn("worker %u: %s held the event loop for %llu ms (watchdog.warn is %u ms) "
 		 "while serving \"%s %.*s%s\"",
-		 c->loop->id, what, (unsigned long long)ms, c->loop->stall_warn_ms,
+		 loop->id, what, (unsigned long long)ms, loop->stall_warn_ms,
 		 http_method_str((enum http_method)r->method),
 		 (int)(r->url_len < TARGET_SHOWN ? r->url_len : TARGET_SHOWN),
-		 c->rbuf + c->req_start + r->url_off, r->url_len > TARGET_SHOWN ? "..." : "");
+		 request_bytes(r) + r->url_off, r->url_len > TARGET_SHOWN ? "..." : "");
 }

@@ -8,7 +8,10 @@
 #include <stdbool.h>
 #include <sys/socket.h>
 
+#include "base/pool.h"
+#include "base/timer.h"
 #include "http/chunked.h"
+#include "http/loop.h"
 #include "http/router.h"
 
 struct conn;
@@ -57,6 +60,41 @@ struct req_cleanup {
 	void *arg;
 };
 
+struct req_carrier;
+
+/*
+ * What a request asks of what carries it: an HTTP/1.1 connection (conn.c) today, one stream
+ * of a multiplexed connection later. The request never assumes that it owns a connection.
+ */
+struct req_carrier_ops {
+	/* Moves the request on from the loop, never nested in the module call asking. */
+	void (*resume)(struct req_carrier *ca);
+	/* Starts sending the response output queued so far. */
+	void (*flush)(struct req_carrier *ca);
+	/* Response bytes queued and not sent yet. */
+	size_t (*backlog)(const struct req_carrier *ca);
+	/* The module answered (an async response, or the end of a stream): the response goes
+	 * out, or without memory for it the connection is cut. */
+	void (*answer)(struct req_carrier *ca);
+	/* The peer's address, or with @local ours: 0 or a negative errno. */
+	int (*address)(struct req_carrier *ca, bool local, struct sockaddr *sa, socklen_t *len);
+	/* True once the client is gone: nothing of the request may run any more. */
+	bool (*closed)(const struct req_carrier *ca);
+	/* Offloaded work holds the request's memory: job_start() for each job, job_end() as it
+	 * comes back, then jobs_back() once its done callback ran (the memory may go then). */
+	void (*job_start)(struct req_carrier *ca);
+	void (*job_end)(struct req_carrier *ca);
+	void (*jobs_back)(struct req_carrier *ca);
+};
+
+struct req_carrier {
+	const struct req_carrier_ops *ops;
+	struct http_loop *loop;
+	struct pool *pool;	 /* the request's memory, reset when it ends */
+	char *const *rbuf;	 /* the buffer holding the request (it may move) */
+	const size_t *req_start; /* where in it the request begins */
+};
+
 /*
  * Where a request is in its life. The body arrives independently of the phase (see
  * complete), and a streamed response can be under way in MODULE or ASYNC.
@@ -87,7 +125,7 @@ enum req_phase {
 };
 
 struct warren_request {
-	struct conn *c;
+	struct req_carrier *carrier; /* the connection (or stream) it came on */
 
 	/* Parsed request; offsets are relative to c->rbuf + c->req_start, so they survive
 	 * the buffer being compacted or grown while the request arrives. */
@@ -168,6 +206,41 @@ static inline bool request_answerable(const struct warren_request *r)
 	return (r->phase == REQ_MODULE || r->phase == REQ_ASYNC) && !r->aborted;
 }
 
+/* Where the request's offsets count from. */
+static inline const char *request_bytes(const struct warren_request *r)
+{
+	return *r->carrier->rbuf + *r->carrier->req_start;
+}
+
+/* The id of the route whose handler holds the request, for a callback of that handler. */
+static inline const char *handler_id(const struct warren_request *r)
+{
+	return r->route ? r->route->id : "";
+}
+
+/* Module code runs under a crash context naming it, for a fatal signal's report. */
+static inline void module_enter(struct http_loop *loop, const struct warren_request *r,
+				const char *what)
+{
+	loop->crash = (struct crash_context){.what = what, .r = r};
+}
+
+/* Logs that the module call ending now held the loop for @ms (watchdog.warn). */
+void module_stalled(struct http_loop *loop, const struct warren_request *r, uint64_t ms);
+
+static inline void module_leave(struct http_loop *loop, const struct warren_request *r)
+{
+	/* One coarse clock read per call: the cost of the watchdog's warning. */
+	if (loop->stall_warn_ms) {
+		uint64_t now = timer_coarse_ms();
+
+		if (now >= loop->stall_mark + loop->stall_warn_ms)
+			module_stalled(loop, r, now - loop->stall_mark);
+		loop->stall_mark = now;
+	}
+	loop->crash = (struct crash_context){0};
+}
+
 /* Makes @r a fresh request of its connection (whose body buffer empties). */
 void request_reset(struct warren_request *r);
 /* The request's path as sent ("/" for an absolute-form target without one). */
@@ -190,11 +263,9 @@ void request_abort(struct conn *c);
 int request_fail(struct conn *c, int status);
 /* Runs on_response hooks and sends a streamed response's head (and any body set so far
  * as its first piece). */
-int request_stream_begin(struct conn *c);
+int request_stream_begin(struct warren_request *r);
 /* A sign of progress from the handler: handler_timeout runs again from now. */
-void request_refresh_deadline(struct conn *c);
-/* Logs that the module call ending now held the loop for @ms (watchdog.warn). */
-void module_stalled(struct conn *c, uint64_t ms);
+void request_refresh_deadline(struct warren_request *r);
 /* Called when the last offloaded job of a connection came back. */
 void request_jobs_done(struct conn *c);
 

@@ -12,14 +12,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "http/conn.h"
 #include "http/parse.h"
 #include "http/request.h"
 #include "http/response.h"
 
 static struct warren_str slice(const struct warren_request *r, uint32_t off, uint32_t len)
 {
-	struct warren_str s = {r->c->rbuf + r->c->req_start + off, len};
+	struct warren_str s = {request_bytes(r) + off, len};
 
 	if (len == 0)
 		s.base = "";
@@ -58,7 +57,7 @@ WARREN_API int warren_req_version(const struct warren_request *r)
 WARREN_API bool warren_req_header(const struct warren_request *r, const char *name,
 				  struct warren_str *value)
 {
-	const char *base = r->c->rbuf + r->c->req_start;
+	const char *base = request_bytes(r);
 	size_t n = strlen(name);
 
 	for (unsigned i = 0; i < r->nhdrs; i++) {
@@ -117,7 +116,7 @@ WARREN_API struct warren_str warren_req_body(const struct warren_request *r)
 
 WARREN_API void *warren_req_alloc(struct warren_request *r, size_t size)
 {
-	return pool_alloc(&r->c->pool, size);
+	return pool_alloc(r->carrier->pool, size);
 }
 
 WARREN_API int warren_resp_status(struct warren_request *r, int status)
@@ -161,8 +160,8 @@ WARREN_API int warren_resp_body(struct warren_request *r, const void *data, size
 
 WARREN_API int warren_resp_printf(struct warren_request *r, const char *fmt, ...)
 {
-	struct conn *c = r->c;
 	va_list ap;
+	char *p;
 	int n;
 
 	va_start(ap, fmt);
@@ -170,15 +169,14 @@ WARREN_API int warren_resp_printf(struct warren_request *r, const char *fmt, ...
 	va_end(ap);
 	if (n < 0)
 		return -EINVAL;
-	if (r->body_ext.kind != OUT_NONE && response_body_to_buffer(r) < 0)
-		return -ENOMEM;
 	/* +1 for the NUL vsnprintf writes; it is not part of the body. */
-	if (response_body_reserve(c, (size_t)n + 1) < 0)
+	p = response_body_space(r, (size_t)n + 1);
+	if (!p)
 		return -ENOMEM;
 	va_start(ap, fmt);
-	vsnprintf(c->body + c->body_len, (size_t)n + 1, fmt, ap);
+	vsnprintf(p, (size_t)n + 1, fmt, ap);
 	va_end(ap);
-	c->body_len += (size_t)n;
+	response_body_added(r, (size_t)n);
 	return 0;
 }
 
@@ -264,7 +262,7 @@ WARREN_API int warren_req_cleanup(struct warren_request *r, void (*fn)(void *arg
 
 	if (!fn)
 		return -EINVAL;
-	cl = pool_alloc(&r->c->pool, sizeof(*cl));
+	cl = pool_alloc(r->carrier->pool, sizeof(*cl));
 	if (!cl)
 		return -ENOMEM;
 	cl->fn = fn;
@@ -294,28 +292,20 @@ WARREN_API int warren_req_body_read(struct warren_request *r, warren_body_fn fn,
 	r->body_fn = fn;
 	r->body_arg = arg;
 	/* What is buffered already comes from the loop, never from inside this call. */
-	conn_kick(r->c);
+	r->carrier->ops->resume(r->carrier);
 	return 0;
 }
 
 WARREN_API int warren_resp_send(struct warren_request *r)
 {
-	struct conn *c = r->c;
-
 	if (r->phase != REQ_ASYNC || !request_answerable(r) || r->streaming)
 		return -EINVAL;
-	if (request_complete(c) < 0) {
-		/* Out of memory for the response: the client gets the connection closed. */
-		c->close_after_write = true;
-		c->wlen = c->wsent;
-	}
-	conn_kick(c);
+	r->carrier->ops->answer(r->carrier);
 	return 0;
 }
 
 WARREN_API int warren_resp_stream_begin(struct warren_request *r, warren_drain_fn drain, void *arg)
 {
-	struct conn *c = r->c;
 	int ret;
 
 	if (!request_answerable(r) || r->streaming || r->body_ext.kind == OUT_FILE)
@@ -326,11 +316,11 @@ WARREN_API int warren_resp_stream_begin(struct warren_request *r, warren_drain_f
 		return ret;
 	r->drain_fn = drain;
 	r->drain_arg = arg;
-	ret = request_stream_begin(c);
+	ret = request_stream_begin(r);
 	if (ret < 0)
 		return ret;
-	request_refresh_deadline(c);
-	conn_flush(c);
+	request_refresh_deadline(r);
+	r->carrier->ops->flush(r->carrier);
 	return 0;
 }
 
@@ -339,27 +329,24 @@ WARREN_API int warren_resp_stream_begin(struct warren_request *r, warren_drain_f
 
 WARREN_API int warren_resp_stream_write(struct warren_request *r, const void *data, size_t len)
 {
-	struct conn *c = r->c;
 	int ret;
 
 	if (!request_answerable(r) || !r->streaming || (!data && len))
 		return -EINVAL;
-	if (c->wlen - c->wsent >= STREAM_HIGH_WATER) {
+	if (r->carrier->ops->backlog(r->carrier) >= STREAM_HIGH_WATER) {
 		r->want_drain = true;
 		return -EAGAIN;
 	}
-	ret = response_stream_chunk(c, data, len);
+	ret = response_stream_chunk(r, data, len);
 	if (ret < 0)
 		return ret;
-	request_refresh_deadline(c);
-	conn_flush(c);
+	request_refresh_deadline(r);
+	r->carrier->ops->flush(r->carrier);
 	return 0;
 }
 
 WARREN_API int warren_resp_stream_end(struct warren_request *r)
 {
-	struct conn *c = r->c;
-
 	if (!request_answerable(r) || !r->streaming)
 		return -EINVAL;
 	/* From inside the handler, returning is what ends the request. */
@@ -367,11 +354,7 @@ WARREN_API int warren_resp_stream_end(struct warren_request *r)
 		r->stream_ended = true;
 		return 0;
 	}
-	if (request_complete(c) < 0) {
-		c->close_after_write = true;
-		c->wlen = c->wsent;
-	}
-	conn_kick(c);
+	r->carrier->ops->answer(r->carrier);
 	return 0;
 }
 
@@ -384,7 +367,7 @@ WARREN_API int warren_resp_stream_end(struct warren_request *r)
 static int url_decode(struct warren_request *r, struct warren_str in, bool form, bool path,
 		      struct warren_str *out)
 {
-	char *buf = pool_alloc(&r->c->pool, in.len + 1);
+	char *buf = pool_alloc(r->carrier->pool, in.len + 1);
 	size_t n = 0;
 
 	if (!buf)
@@ -451,19 +434,15 @@ WARREN_API int warren_req_query_param(struct warren_request *r, const char *name
 WARREN_API const struct sockaddr *warren_req_addr(struct warren_request *r, bool local,
 						  socklen_t *len)
 {
-	struct conn *c = r->c;
 	struct req_addr *a = r->addr[local];
 
 	if (!a) {
-		int ret;
-
-		a = pool_alloc(&c->pool, sizeof(*a));
-		if (!a || c->h.closed)
+		a = pool_alloc(r->carrier->pool, sizeof(*a));
+		if (!a)
 			return NULL;
 		a->len = sizeof(a->ss);
-		ret = local ? getsockname(c->h.fd, (struct sockaddr *)&a->ss, &a->len) :
-			      getpeername(c->h.fd, (struct sockaddr *)&a->ss, &a->len);
-		if (ret < 0)
+		if (r->carrier->ops->address(r->carrier, local, (struct sockaddr *)&a->ss,
+					     &a->len) < 0)
 			return NULL;
 		r->addr[local] = a;
 	}
@@ -481,7 +460,7 @@ WARREN_API struct warren_str warren_req_remote_ip(struct warren_request *r)
 		return (struct warren_str){"", 0};
 	if (sa->sa_family == AF_UNIX)
 		return (struct warren_str){"unix", 4};
-	buf = pool_alloc(&r->c->pool, INET6_ADDRSTRLEN);
+	buf = pool_alloc(r->carrier->pool, INET6_ADDRSTRLEN);
 	if (!buf)
 		return (struct warren_str){"", 0};
 	if (sa->sa_family == AF_INET)

@@ -208,9 +208,9 @@ int response_write(struct conn *c)
 	return 0;
 }
 
-int response_stream_chunk(struct conn *c, const void *data, size_t len)
+int response_stream_chunk(struct warren_request *r, const void *data, size_t len)
 {
-	struct warren_request *r = &c->req;
+	struct conn *c = conn_of(r);
 	char *p;
 
 	if (!sends_body(r) || len == 0)
@@ -248,7 +248,7 @@ void response_reset(struct warren_request *r)
 	r->status = 200;
 	r->resp_hdrs = NULL;
 	r->resp_tail = &r->resp_hdrs;
-	r->c->body_len = 0;
+	conn_of(r)->body_len = 0;
 	response_ext_release(&r->body_ext);
 }
 
@@ -336,7 +336,7 @@ int response_stream_head(struct conn *c)
 	int ret = write_head(c, 0);
 
 	if (ret == 0 && c->body_len)
-		ret = response_stream_chunk(c, c->body, c->body_len);
+		ret = response_stream_chunk(&c->req, c->body, c->body_len);
 	c->body_len = 0;
 	return ret;
 }
@@ -348,7 +348,7 @@ int response_header_add(struct warren_request *r, const char *name, const char *
 	struct resp_hdr *h;
 	size_t nlen = strlen(name), vlen = strlen(value);
 
-	h = pool_alloc(&r->c->pool, sizeof(*h) + nlen + vlen + 2);
+	h = pool_alloc(r->carrier->pool, sizeof(*h) + nlen + vlen + 2);
 	if (!h)
 		return -ENOMEM;
 	h->name = (char *)(h + 1);
@@ -396,16 +396,32 @@ const struct resp_hdr *response_header_find(const struct warren_request *r, cons
 
 void response_body_drop(struct warren_request *r)
 {
-	r->c->body_len = 0;
+	conn_of(r)->body_len = 0;
 	if (r->body_ext.kind != OUT_NONE)
 		response_ext_release(&r->body_ext);
 }
 
-int response_body_reserve(struct conn *c, size_t extra)
+static int body_reserve(struct conn *c, size_t extra)
 {
 	if (extra > SIZE_MAX / 2 - c->body_len)
 		return -ENOMEM;
 	return buf_reserve(c->loop->blocks, &c->body, &c->body_cap, c->body_len + extra);
+}
+
+char *response_body_space(struct warren_request *r, size_t extra)
+{
+	struct conn *c = conn_of(r);
+
+	if (r->body_ext.kind != OUT_NONE && response_body_to_buffer(r) < 0)
+		return NULL;
+	if (body_reserve(c, extra) < 0)
+		return NULL;
+	return c->body + c->body_len;
+}
+
+void response_body_added(struct warren_request *r, size_t len)
+{
+	conn_of(r)->body_len += len;
 }
 
 int response_body_to_buffer(struct warren_request *r)
@@ -418,7 +434,7 @@ int response_body_to_buffer(struct warren_request *r)
 	if (e.kind == OUT_FILE)
 		return -EINVAL;
 	r->body_ext.kind = OUT_NONE;
-	r->c->body_len = 0;
+	conn_of(r)->body_len = 0;
 	ret = response_body_append(r, e.data, e.len);
 	r->body_ext = e;
 	if (ret < 0)
@@ -429,13 +445,13 @@ int response_body_to_buffer(struct warren_request *r)
 
 int response_body_append(struct warren_request *r, const void *data, size_t len)
 {
-	struct conn *c = r->c;
+	struct conn *c = conn_of(r);
 
 	if (len == 0)
 		return 0;
 	if (r->body_ext.kind != OUT_NONE && response_body_to_buffer(r) < 0)
 		return -ENOMEM;
-	if (response_body_reserve(c, len) < 0)
+	if (body_reserve(c, len) < 0)
 		return -ENOMEM;
 	memcpy(c->body + c->body_len, data, len);
 	c->body_len += len;

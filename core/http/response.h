@@ -24,7 +24,7 @@ void response_stream_prepare(struct warren_request *r);
 /* Writes a streamed response's head, and any body set so far as its first piece. */
 int response_stream_head(struct conn *c);
 /* Appends one chunk (or, for HTTP/1.0, the raw bytes) of a streamed response. */
-int response_stream_chunk(struct conn *c, const void *data, size_t len);
+int response_stream_chunk(struct warren_request *r, const void *data, size_t len);
 /* The last chunk of a streamed response (nothing for an unframed HTTP/1.0 one). */
 int response_stream_end(struct conn *c);
 /* The interim "100 Continue"; the client waits for it before it sends the body. */
@@ -46,8 +46,10 @@ bool response_header_remove(struct warren_request *r, const char *name);
 const struct resp_hdr *response_header_find(const struct warren_request *r, const char *name);
 /* Drops any body set so far. */
 void response_body_drop(struct warren_request *r);
-/* Room for @extra more body bytes in the connection's body buffer. */
-int response_body_reserve(struct conn *c, size_t extra);
+/* Room for @extra more body bytes (a borrowed body is copied in first): where they go, or
+ * NULL without memory. response_body_added() then counts what was written there. */
+char *response_body_space(struct warren_request *r, size_t extra);
+void response_body_added(struct warren_request *r, size_t len);
 /* Appending after a borrowed body: its bytes are copied first, then given back. */
 int response_body_to_buffer(struct warren_request *r);
 int response_body_append(struct warren_request *r, const void *data, size_t len);

@@ -10,8 +10,8 @@ static int plain_recv(struct transport *t, struct rx_op *op, void *buf, size_t l
 	return rx_recv(t->rx, t->h, op, buf, len, cb);
 }
 
-static int plain_writev(struct transport *t, struct rx_op *op, const struct iovec *iov,
-			int iovcnt, rx_cb cb)
+static int plain_writev(struct transport *t, struct rx_op *op, const struct iovec *iov, int iovcnt,
+			rx_cb cb)
 {
 	return rx_send(t->rx, t->h, op, iov, iovcnt, cb);
 }

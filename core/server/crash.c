@@ -19,7 +19,7 @@
 #include "base/crash_thread.h"
 #include "server/crash.h"
 #include "server/worker.h"
-#include "http/conn.h"
+#include "http/request.h"
 #include "base/log.h"
 
 #define LINE_MAX_LEN 1024
@@ -164,7 +164,7 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
 {
 	const struct crash_context *ctx = &watched->http.crash;
 	const char *thread_suffix, *thread_what = crash_thread_what(&thread_suffix);
-	const struct conn *c = ctx->c;
+	const struct warren_request *r = ctx->r;
 	const char *abbrev = sigabbrev_np(sig);
 	struct line l = {.len = 0};
 	bool watchdog = from_watchdog(sig, si);
@@ -199,16 +199,15 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
 		adds(&l, " in ");
 		adds(&l, thread_what);
 		adds(&l, thread_suffix);
-		c = NULL; /* the loop's request, not necessarily this thread's */
+		r = NULL; /* the loop's request, not necessarily this thread's */
 	} else if (ctx->what) {
 		adds(&l, watchdog ? " in module call " : " in ");
 		adds(&l, ctx->what);
 	} else {
 		adds(&l, " in the core");
 	}
-	if (c && c->req.headers_done) {
-		const struct warren_request *r = &c->req;
-		const char *target = c->rbuf + c->req_start + r->url_off;
+	if (r && r->headers_done) {
+		const char *target = request_bytes(r) + r->url_off;
 		size_t n = r->url_len < TARGET_SHOWN ? r->url_len : TARGET_SHOWN;
 
 		adds(&l, " while serving \"");
