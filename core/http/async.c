@@ -10,13 +10,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "server/crash.h"
-#include "http/http.h"
+#include "base/crash_thread.h"
+#include "http/async.h"
+#include "http/request.h"
 #include "base/log.h"
 
 struct offload_job {
 	struct offload_job *next;
-	struct conn *c;
+	struct warren_request *r;
 	const char *what; /* the handler that queued it, for a crash report */
 	void (*work)(void *arg);
 	void (*done)(struct warren_request *r, void *arg);
@@ -24,7 +25,7 @@ struct offload_job {
 };
 
 struct offload {
-	struct worker *w;
+	struct http_loop *loop;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	struct offload_job *queue, **queue_tail;       /* waiting for a thread */
@@ -37,12 +38,6 @@ struct offload {
 	struct rx_op op;
 	uint64_t count;
 };
-
-/* A request that can still be answered: what async calls and callbacks need. */
-static bool request_live(const struct warren_request *r)
-{
-	return r->started && !r->answered && !r->aborted;
-}
 
 /* ---- Timers ---------------------------------------------------------------------------- */
 
@@ -59,32 +54,33 @@ static void unlink_timer(struct warren_timer *t)
 static void on_request_timer(struct timer *tm)
 {
 	struct warren_timer *t = container_of(tm, struct warren_timer, t);
-	struct conn *c = t->r->c;
+	struct warren_request *r = t->r;
+	struct http_loop *loop = r->carrier->loop;
 
 	unlink_timer(t);
-	module_enter(c, handler_id(c));
-	t->fn(t->r, t->arg);
-	module_leave(c);
+	module_enter(loop, r, handler_id(r));
+	t->fn(r, t->arg);
+	module_leave(loop, r);
 }
 
 WARREN_API int warren_timer_add(struct warren_request *r, uint64_t ms, warren_timer_fn fn,
 				void *arg, struct warren_timer **timer)
 {
-	struct worker *w = r->c->w;
+	struct http_loop *loop = r->carrier->loop;
 	struct warren_timer *t;
 
-	if (!fn || !request_live(r))
+	if (!fn || !request_answerable(r))
 		return -EINVAL;
 	if (ms > UINT64_MAX / 2)
 		ms = UINT64_MAX / 2;
-	t = pool_alloc(&r->c->pool, sizeof(*t));
+	t = pool_alloc(r->carrier->pool, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
 	timer_init(&t->t, on_request_timer);
 	t->r = r;
 	t->fn = fn;
 	t->arg = arg;
-	if (timer_set(&w->timers, &t->t, worker_now(w) + ms) < 0)
+	if (timer_set(loop->timers, &t->t, http_loop_now(loop) + ms) < 0)
 		return -ENOMEM;
 	t->next = r->timers;
 	r->timers = t;
@@ -97,7 +93,7 @@ WARREN_API void warren_timer_cancel(struct warren_timer *t)
 {
 	if (!t || !timer_armed(&t->t))
 		return;
-	timer_cancel(&t->r->c->w->timers, &t->t);
+	timer_cancel(t->r->carrier->loop->timers, &t->t);
 	unlink_timer(t);
 }
 
@@ -108,9 +104,9 @@ static void watch_free(struct rx_handle *h)
 	free(container_of(h, struct warren_watch, h));
 }
 
-void async_watch_close(struct worker *w, struct warren_watch *wt)
+void async_watch_close(struct http_loop *loop, struct warren_watch *wt)
 {
-	rx_close(w->rx, &wt->h, watch_free);
+	rx_close(loop->rx, &wt->h, watch_free);
 }
 
 static void unlink_watch(struct warren_watch *wt)
@@ -127,7 +123,7 @@ static void on_watch(struct rx_op *op, int res)
 {
 	struct warren_watch *wt = container_of(op, struct warren_watch, op);
 	struct warren_request *r = wt->r;
-	struct conn *c = r->c;
+	struct http_loop *loop = r->carrier->loop;
 	warren_fd_fn fn = wt->fn;
 	void *arg = wt->arg;
 	int fd = wt->h.fd;
@@ -145,21 +141,22 @@ static void on_watch(struct rx_op *op, int res)
 	}
 	/* One-shot: the watch is gone before its callback, which may watch the fd again. */
 	unlink_watch(wt);
-	async_watch_close(c->w, wt);
-	module_enter(c, handler_id(c));
+	async_watch_close(loop, wt);
+	module_enter(loop, r, handler_id(r));
 	fn(r, fd, events, arg);
-	module_leave(c);
+	module_leave(loop, r);
 }
 
 WARREN_API int warren_fd_watch(struct warren_request *r, int fd, unsigned events, warren_fd_fn fn,
 			       void *arg, struct warren_watch **watch)
 {
-	struct worker *w = r->c->w;
+	struct http_loop *loop = r->carrier->loop;
 	struct warren_watch *wt;
 	unsigned mask = 0;
 	int ret;
 
-	if (!fn || fd < 0 || !request_live(r) || !(events & (WARREN_FD_READ | WARREN_FD_WRITE)) ||
+	if (!fn || fd < 0 || !request_answerable(r) ||
+	    !(events & (WARREN_FD_READ | WARREN_FD_WRITE)) ||
 	    (events & ~(unsigned)(WARREN_FD_READ | WARREN_FD_WRITE)))
 		return -EINVAL;
 	if (events & WARREN_FD_READ)
@@ -169,7 +166,7 @@ WARREN_API int warren_fd_watch(struct warren_request *r, int fd, unsigned events
 	wt = calloc(1, sizeof(*wt));
 	if (!wt)
 		return -ENOMEM;
-	ret = rx_open(w->rx, &wt->h, fd, RX_F_FOREIGN);
+	ret = rx_open(loop->rx, &wt->h, fd, RX_F_FOREIGN);
 	if (ret < 0) {
 		free(wt);
 		return ret;
@@ -177,9 +174,9 @@ WARREN_API int warren_fd_watch(struct warren_request *r, int fd, unsigned events
 	wt->r = r;
 	wt->fn = fn;
 	wt->arg = arg;
-	ret = rx_poll(w->rx, &wt->h, &wt->op, mask, on_watch);
+	ret = rx_poll(loop->rx, &wt->h, &wt->op, mask, on_watch);
 	if (ret < 0) {
-		async_watch_close(w, wt);
+		async_watch_close(loop, wt);
 		return ret;
 	}
 	wt->next = r->watches;
@@ -194,7 +191,7 @@ WARREN_API void warren_fd_unwatch(struct warren_watch *wt)
 	if (!wt)
 		return;
 	unlink_watch(wt);
-	async_watch_close(wt->r->c->w, wt);
+	async_watch_close(wt->r->carrier->loop, wt);
 }
 
 /* ---- Offload threads ------------------------------------------------------------------- */
@@ -234,33 +231,27 @@ static void *offload_thread(void *arg)
 	return NULL;
 }
 
-/* A job is back (or dropped): its connection may free what waited for it. */
+/* A job is back (or dropped): its request's carrier may free what waited for it. */
 static void job_finish(struct offload_job *j, bool run_done)
 {
-	struct conn *c = j->c;
-	struct warren_request *r = &c->req;
+	struct warren_request *r = j->r;
+	struct req_carrier *ca = r->carrier;
 
-	c->jobs--;
-	if (run_done && c->state != CONN_CLOSED && request_live(r)) {
-		module_enter(c, handler_id(c));
+	ca->ops->job_end(ca);
+	if (run_done && !ca->ops->closed(ca) && request_answerable(r)) {
+		module_enter(ca->loop, r, handler_id(r));
 		j->done(r, j->arg);
-		module_leave(c);
+		module_leave(ca->loop, r);
 	}
 	free(j);
-	if (c->jobs)
-		return;
-	http_jobs_done(c);
-	if (c->released)
-		conn_free(c);
-	else if (c->state != CONN_CLOSED)
-		conn_kick(c);
+	ca->ops->jobs_back(ca);
 }
 
 static void on_offload_wake(struct rx_op *op, int res);
 
 static void offload_arm(struct offload *o)
 {
-	int ret = rx_recv(o->w->rx, &o->h, &o->op, &o->count, sizeof(o->count), on_offload_wake);
+	int ret = rx_recv(o->loop->rx, &o->h, &o->op, &o->count, sizeof(o->count), on_offload_wake);
 
 	if (ret < 0)
 		log_error("offload: cannot wait for finished jobs: %s", strerror(-ret));
@@ -329,15 +320,15 @@ static bool offload_join(struct offload *o, unsigned ms)
 	return true;
 }
 
-static int offload_start(struct worker *w)
+static int offload_start(struct http_loop *loop)
 {
-	unsigned want = w->cfg->offload_threads;
+	unsigned want = loop->limits.offload_threads;
 	struct offload *o = calloc(1, sizeof(*o));
 	int ret;
 
 	if (!o)
 		return -ENOMEM;
-	o->w = w;
+	o->loop = loop;
 	o->queue_tail = &o->queue;
 	o->finished_tail = &o->finished;
 	pthread_mutex_init(&o->lock, NULL);
@@ -364,10 +355,10 @@ static int offload_start(struct worker *w)
 		ret = -EAGAIN;
 		goto out_close_efd;
 	}
-	ret = rx_open(w->rx, &o->h, o->efd, 0);
+	ret = rx_open(loop->rx, &o->h, o->efd, 0);
 	if (ret < 0)
 		goto out_join;
-	w->offload = o;
+	loop->offload = o;
 	offload_arm(o);
 	return 0;
 
@@ -386,15 +377,15 @@ out_free:
 	return ret;
 }
 
-void offload_stop(struct worker *w)
+void offload_stop(struct http_loop *loop)
 {
-	struct offload *o = w->offload;
+	struct offload *o = loop->offload;
 	struct offload_job *left;
 
 	if (!o)
 		return;
-	w->offload = NULL;
-	if (!offload_join(o, w->cfg->shutdown_timeout_ms)) {
+	loop->offload = NULL;
+	if (!offload_join(o, loop->limits.shutdown_timeout_ms)) {
 		/* The memory stays with the thread that is still running. */
 		log_warn("offload: a job is still running as the worker stops");
 		return;
@@ -418,37 +409,36 @@ void offload_stop(struct worker *w)
 		left = j->next;
 		job_finish(j, false);
 	}
-	rx_close(w->rx, &o->h, offload_release);
+	rx_close(loop->rx, &o->h, offload_release);
 }
 
 WARREN_API int warren_offload(struct warren_request *r, void (*work)(void *arg),
 			      void (*done)(struct warren_request *r, void *arg), void *arg)
 {
-	struct conn *c = r->c;
-	struct worker *w = c->w;
+	struct http_loop *loop = r->carrier->loop;
 	struct offload_job *j;
 	int ret;
 
-	if (!work || !done || !request_live(r))
+	if (!work || !done || !request_answerable(r))
 		return -EINVAL;
-	if (!w->offload) {
-		ret = offload_start(w);
+	if (!loop->offload) {
+		ret = offload_start(loop);
 		if (ret < 0)
 			return ret;
 	}
 	j = malloc(sizeof(*j));
 	if (!j)
 		return -ENOMEM;
-	*j = (struct offload_job){.c = c,
-				  .what = handler_id(c),
+	*j = (struct offload_job){.r = r,
+				  .what = handler_id(r),
 				  .work = work,
 				  .done = done,
 				  .arg = arg};
-	c->jobs++;
-	pthread_mutex_lock(&w->offload->lock);
-	*w->offload->queue_tail = j;
-	w->offload->queue_tail = &j->next;
-	pthread_cond_signal(&w->offload->wake);
-	pthread_mutex_unlock(&w->offload->lock);
+	r->carrier->ops->job_start(r->carrier);
+	pthread_mutex_lock(&loop->offload->lock);
+	*loop->offload->queue_tail = j;
+	loop->offload->queue_tail = &j->next;
+	pthread_cond_signal(&loop->offload->wake);
+	pthread_mutex_unlock(&loop->offload->lock);
 	return 0;
 }

@@ -11,7 +11,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "http/http.h"
+#include "http/conn.h"
+#include "http/http1.h"
+#include "http/request.h"
+#include "http/response.h"
 #include "base/log.h"
 
 /* After an error response, how long to drain what the client still sends, so that
@@ -26,46 +29,47 @@ static void conn_continue(struct conn *c);
  */
 static void idle_add(struct conn *c)
 {
-	struct worker *w = c->w;
+	struct http_loop *loop = c->loop;
 
 	c->idle = true;
 	c->idle_next = NULL;
-	c->idle_prev = w->idle_tail;
-	if (w->idle_tail)
-		w->idle_tail->idle_next = c;
+	c->idle_prev = loop->idle_tail;
+	if (loop->idle_tail)
+		loop->idle_tail->idle_next = c;
 	else
-		w->idle_head = c;
-	w->idle_tail = c;
-	w->nidle++;
-	if (w->accept_paused)
-		worker_may_accept(w);
+		loop->idle_head = c;
+	loop->idle_tail = c;
+	loop->nidle++;
+	if (loop->accept_paused)
+		loop->may_accept(loop);
 }
 
 static void idle_remove(struct conn *c)
 {
-	struct worker *w = c->w;
+	struct http_loop *loop = c->loop;
 
 	if (c->reclaiming) {
 		c->reclaiming = false;
-		w->reclaiming--;
+		loop->reclaiming--;
 	}
 	if (!c->idle)
 		return;
 	c->idle = false;
-	w->nidle--;
+	loop->nidle--;
 	if (c->idle_prev)
 		c->idle_prev->idle_next = c->idle_next;
 	else
-		w->idle_head = c->idle_next;
+		loop->idle_head = c->idle_next;
 	if (c->idle_next)
 		c->idle_next->idle_prev = c->idle_prev;
 	else
-		w->idle_tail = c->idle_prev;
+		loop->idle_tail = c->idle_prev;
 	c->idle_prev = c->idle_next = NULL;
 }
 
 void conn_free(struct conn *c)
 {
+	transport_fini(&c->tp);
 	http_conn_fini(c);
 	free(c);
 }
@@ -84,35 +88,36 @@ static void conn_release(struct rx_handle *h)
 
 static void conn_close(struct conn *c)
 {
-	struct worker *w = c->w;
+	struct http_loop *loop = c->loop;
 
 	if (c->state == CONN_CLOSED)
 		return;
 	c->state = CONN_CLOSED;
 	idle_remove(c);
-	timer_cancel(&w->timers, &c->timer);
-	timer_cancel(&w->timers, &c->kick);
-	http_abort(c);
+	timer_cancel(loop->timers, &c->timer);
+	rx_post_cancel(loop->rx, &c->kick);
+	request_abort(c);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
-		w->conns = c->next;
+		loop->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	w->nconns--;
-	rx_close(w->rx, &c->h, conn_release);
-	worker_may_accept(w);
+	loop->nconns--;
+	rx_close(loop->rx, &c->h, conn_release);
+	if (loop->accept_paused)
+		loop->may_accept(loop);
 }
 
 static void arm_timer(struct conn *c, unsigned ms)
 {
-	if (timer_set(&c->w->timers, &c->timer, worker_now(c->w) + ms) < 0)
+	if (timer_set(c->loop->timers, &c->timer, http_loop_now(c->loop) + ms) < 0)
 		conn_close(c);
 }
 
 static void on_write(struct rx_op *op, int res);
 static void on_read(struct rx_op *op, int res);
-static void wait_for_module(struct conn *c);
+static void wait_for_request(struct conn *c);
 static void arm_read_timer(struct conn *c);
 
 static bool output_pending(const struct conn *c)
@@ -139,28 +144,28 @@ static void start_write(struct conn *c)
 		c->ext_iov[n++].iov_len = e->len - e->sent;
 	}
 	if (n > 0)
-		ret = rx_send(c->w->rx, &c->h, &c->wr_op, c->ext_iov, n, on_write);
+		ret = transport_writev(&c->tp, &c->wr_op, c->ext_iov, n, on_write);
 	else
-		ret = rx_sendfile(c->w->rx, &c->h, &c->wr_op, e->fd, &e->off, e->len - e->sent,
-				  on_write);
+		ret = transport_sendfile(&c->tp, &c->wr_op, e->fd, &e->off, e->len - e->sent,
+					 on_write);
 	if (ret < 0) {
 		conn_close(c);
 		return;
 	}
-	arm_timer(c, c->w->cfg->send_timeout_ms);
+	arm_timer(c, c->loop->limits.send_timeout_ms);
 }
 
 /* A receive into @buf, or (NULL) into a buffer the reactor chooses when data comes. */
 static int post_recv(struct conn *c, char *buf, size_t len)
 {
 	c->recv_chosen = !buf;
-	return rx_recv(c->w->rx, &c->h, &c->rd_op, buf, len, on_read);
+	return transport_recv(&c->tp, &c->rd_op, buf, len, on_read);
 }
 
 static void start_linger(struct conn *c)
 {
 	c->state = CONN_LINGERING;
-	shutdown(c->h.fd, SHUT_WR);
+	transport_shutdown(&c->tp);
 	arm_timer(c, LINGER_MS);
 	if (c->state == CONN_CLOSED || c->h.rd)
 		return;
@@ -169,21 +174,14 @@ static void start_linger(struct conn *c)
 		conn_close(c);
 }
 
-/* A module holds a whole request: the connection waits for it, only watching for the
- * client going away. */
-static bool waiting_for_module(const struct conn *c)
-{
-	return (c->req.async && c->req.complete) || c->req.ending;
-}
-
 /* Serves what is buffered (when no I/O is in flight) and decides what to wait for next. */
 static void conn_advance(struct conn *c)
 {
 	if (c->state == CONN_CLOSED)
 		return;
-	/* The watch for a hang-up only lasts while a module holds the request. */
-	if (c->h.rd == &c->rd_op && c->rd_op.kind == RX_POLL && !waiting_for_module(c))
-		rx_cancel(c->w->rx, &c->h, &c->rd_op);
+	/* The watch for a hang-up only lasts while the request is held. */
+	if (c->h.rd == &c->rd_op && c->rd_op.kind == RX_POLL && !http_request_held(c))
+		rx_cancel(c->loop->rx, &c->h, &c->rd_op);
 	if (!c->h.wr && !c->h.rd && !c->close_after_write && c->rpos < c->rlen) {
 		if (http_process(c) < 0) {
 			conn_close(c);
@@ -209,14 +207,14 @@ static void conn_continue(struct conn *c)
 		start_linger(c);
 		return;
 	}
-	if (waiting_for_module(c)) {
-		wait_for_module(c);
+	if (http_request_held(c)) {
+		wait_for_request(c);
 		return;
 	}
 	/* A graceful stop closes a connection once it is idle; a reload's drain gives it a
 	 * moment, as its last response may have promised keep-alive to a client that is
 	 * sending the next request right now (answered with "Connection: close"). */
-	if (c->w->stopping && !c->request_begun && !c->w->drain_idle_ms) {
+	if (c->loop->stopping && !c->request_begun && !c->loop->drain_idle_ms) {
 		conn_close(c);
 		return;
 	}
@@ -238,11 +236,11 @@ static void conn_continue(struct conn *c)
 	room = http_rbuf_make_room(c);
 	if (room == 0 && http_holds_buffer(c)) {
 		/* A body reader that does not keep up: the client waits (TCP back-pressure). */
-		wait_for_module(c);
+		wait_for_request(c);
 		return;
 	}
 	if (room == 0) {
-		if (http_respond_error(c, c->req.headers_done ? 413 : 431) < 0)
+		if (response_error(c, http_overflow_status(c)) < 0)
 			conn_close(c);
 		else
 			start_write(c);
@@ -258,7 +256,7 @@ static void conn_continue(struct conn *c)
 
 static void arm_read_timer(struct conn *c)
 {
-	const struct config *cfg = c->w->cfg;
+	const struct http_limits *cfg = &c->loop->limits;
 
 	/*
 	 * Idle between requests: the keep-alive timeout; a new connection gets the header
@@ -268,8 +266,8 @@ static void arm_read_timer(struct conn *c)
 	if (!c->request_begun) {
 		unsigned ms = c->served ? cfg->keepalive_timeout_ms : cfg->header_timeout_ms;
 
-		if (c->w->stopping && c->w->drain_idle_ms < ms)
-			ms = c->w->drain_idle_ms;
+		if (c->loop->stopping && c->loop->drain_idle_ms < ms)
+			ms = c->loop->drain_idle_ms;
 		arm_timer(c, ms);
 	} else if (c->req.headers_done)
 		arm_timer(c, cfg->body_timeout_ms);
@@ -287,24 +285,19 @@ static void on_hangup(struct rx_op *op, int res)
 	conn_close(c);
 }
 
-/* While a module holds the request nothing is read: only a hang-up is watched for, so
- * that the module hears of it, and the module's deadline is kept. */
-static void wait_for_module(struct conn *c)
+/* While the request is held elsewhere nothing is read: only a hang-up is watched for, so
+ * that the request hears of it, and the HTTP layer's deadline is kept. */
+static void wait_for_request(struct conn *c)
 {
-	struct warren_request *r = &c->req;
+	unsigned ms;
 
 	c->state = CONN_READING;
-	if (!c->h.rd && rx_poll(c->w->rx, &c->h, &c->rd_op, POLLRDHUP, on_hangup) < 0) {
+	if (!c->h.rd && rx_poll(c->loop->rx, &c->h, &c->rd_op, POLLRDHUP, on_hangup) < 0) {
 		conn_close(c);
 		return;
 	}
-	if (r->async && r->complete) {
-		uint64_t now = worker_now(c->w);
-
-		arm_timer(c, r->async_deadline > now ? (unsigned)(r->async_deadline - now) : 0);
-	} else if (!r->ending) {
-		arm_timer(c, c->w->cfg->body_timeout_ms);
-	}
+	if (http_hold_timeout(c, &ms))
+		arm_timer(c, ms);
 }
 
 static void on_read(struct rx_op *op, int res)
@@ -316,7 +309,7 @@ static void on_read(struct rx_op *op, int res)
 	/* A request came before the reclaim could end the receive: it is served, and
 	 * another idle connection has to make room. */
 	if (reclaimed && (res > 0 || res == -ENOBUFS))
-		worker_make_room(c->w);
+		c->loop->make_room(c->loop);
 	if (res == -ENOBUFS && chosen && c->state != CONN_LINGERING) {
 		/* The reactor ran out of buffers to choose from: read into one of ours. */
 		if (http_rbuf_make_room(c) == 0)
@@ -328,7 +321,7 @@ static void on_read(struct rx_op *op, int res)
 	if (res <= 0) {
 		/* A buffer chosen when the receive was posted (io_uring without a ring). */
 		if (chosen && op->recv.buf)
-			rx_buf_put(c->w->rx, op->recv.buf);
+			rx_buf_put(c->loop->rx, op->recv.buf);
 		conn_close(c);
 		return;
 	}
@@ -336,7 +329,7 @@ static void on_read(struct rx_op *op, int res)
 		/* Discard, and keep reading until the client closes or the timer fires. A
 		 * receive posted before lingering began read into rbuf, which is ours. */
 		if (chosen)
-			rx_buf_put(c->w->rx, op->recv.buf);
+			rx_buf_put(c->loop->rx, op->recv.buf);
 		if (post_recv(c, NULL, 0) < 0)
 			conn_close(c);
 		return;
@@ -353,10 +346,9 @@ static void on_read(struct rx_op *op, int res)
 static void on_write(struct rx_op *op, int res)
 {
 	struct conn *c = container_of(op, struct conn, wr_op);
-	struct warren_request *r = &c->req;
 	size_t n = (size_t)res, from_wbuf = c->wlen - c->wsent;
 
-	http_wbuf_sent(c);
+	response_wbuf_sent(c);
 
 	/* 0 from sendfile: the file ended before the length that was promised. */
 	if (res < 0 || (res == 0 && op->kind == RX_SENDFILE)) {
@@ -367,7 +359,7 @@ static void on_write(struct rx_op *op, int res)
 		c->wsent = c->wlen;
 		c->ext.sent += n - from_wbuf;
 		if (c->ext.sent == c->ext.len)
-			http_ext_done(c);
+			response_ext_release(&c->ext);
 	} else {
 		c->wsent += n;
 	}
@@ -376,61 +368,45 @@ static void on_write(struct rx_op *op, int res)
 		return;
 	}
 	c->wlen = c->wsent = 0;
-	if (r->want_drain && r->streaming && !r->answered) {
-		r->want_drain = false;
-		r->async_deadline = worker_now(c->w) + c->w->cfg->handler_timeout_ms;
-		module_enter(c, handler_id(c));
-		r->drain_fn(r, r->drain_arg);
-		module_leave(c);
-		if (c->state == CONN_CLOSED)
-			return;
-	}
+	http_output_drained(c);
+	if (c->state == CONN_CLOSED)
+		return;
 	conn_advance(c);
 }
 
 static void on_timeout(struct timer *t)
 {
 	struct conn *c = container_of(t, struct conn, timer);
-	int status = 408;
+	int status = http_timeout_status(c);
 
-	/* A module that neither answers nor writes within handler_timeout: 504, as a proxy
-	 * answers for an upstream that does not. */
-	if (c->req.async && c->req.complete) {
-		size_t plen;
-		const char *path = http_request_path(c, &plen);
-
-		status = 504;
-		log_warn("%s did not answer %s %.*s within http.handler_timeout (%u ms): 504",
-			 c->req.route ? c->req.route->id : "?",
-			 http_method_str((enum http_method)c->req.method), (int)plen, path,
-			 c->w->cfg->handler_timeout_ms);
-	} else if (c->state != CONN_READING || !c->request_begun || c->close_after_write)
+	/* 408 only for a request still arriving; otherwise the connection just closes. */
+	if (status == 408 &&
+	    (c->state != CONN_READING || !c->request_begun || c->close_after_write))
 		status = 0;
 	if (c->h.wr)
 		log_info("closing a connection whose client read nothing for http.send_timeout "
 			 "(%u ms)",
-			 c->w->cfg->send_timeout_ms);
-	if (status && !c->h.wr && http_fail(c, status) == 0) {
+			 c->loop->limits.send_timeout_ms);
+	if (status && !c->h.wr && request_fail(c, status) == 0) {
 		conn_advance(c);
 		return;
 	}
 	conn_close(c);
 }
 
-static void on_kick(struct timer *t)
+static void on_kick(void *arg)
 {
-	struct conn *c = container_of(t, struct conn, kick);
+	struct conn *c = arg;
 
-	http_deliver_body(c);
+	request_deliver_body(c);
 	if (c->state != CONN_CLOSED)
 		conn_advance(c);
 }
 
 void conn_kick(struct conn *c)
 {
-	if (c->state != CONN_CLOSED && !timer_armed(&c->kick) &&
-	    timer_set(&c->w->timers, &c->kick, c->w->now_ms) < 0)
-		conn_close(c);
+	if (c->state != CONN_CLOSED)
+		rx_post(c->loop->rx, &c->kick);
 }
 
 void conn_flush(struct conn *c)
@@ -439,7 +415,95 @@ void conn_flush(struct conn *c)
 		start_write(c);
 }
 
-int conn_accept(struct worker *w, int fd)
+/* ---- What the connection does for the request it carries ------------------------------ */
+
+static struct conn *carrier_conn(const struct req_carrier *ca)
+{
+	return container_of(ca, struct conn, carrier);
+}
+
+static void carrier_resume(struct req_carrier *ca)
+{
+	conn_kick(carrier_conn(ca));
+}
+
+static void carrier_flush(struct req_carrier *ca)
+{
+	conn_flush(carrier_conn(ca));
+}
+
+static size_t carrier_backlog(const struct req_carrier *ca)
+{
+	const struct conn *c = carrier_conn(ca);
+
+	return c->wlen - c->wsent;
+}
+
+static void carrier_answer(struct req_carrier *ca)
+{
+	struct conn *c = carrier_conn(ca);
+
+	if (request_complete(c) < 0) {
+		/* Out of memory for the response: the client gets the connection closed. */
+		c->close_after_write = true;
+		c->wlen = c->wsent;
+	}
+	conn_kick(c);
+}
+
+static int carrier_address(struct req_carrier *ca, bool local, struct sockaddr *sa, socklen_t *len)
+{
+	struct conn *c = carrier_conn(ca);
+	int ret;
+
+	if (c->h.closed)
+		return -EBADF;
+	ret = local ? getsockname(c->h.fd, sa, len) : getpeername(c->h.fd, sa, len);
+	return ret < 0 ? -errno : 0;
+}
+
+static bool carrier_closed(const struct req_carrier *ca)
+{
+	return carrier_conn(ca)->state == CONN_CLOSED;
+}
+
+static void carrier_job_start(struct req_carrier *ca)
+{
+	carrier_conn(ca)->jobs++;
+}
+
+static void carrier_job_end(struct req_carrier *ca)
+{
+	carrier_conn(ca)->jobs--;
+}
+
+/* The memory of a request stays while offloaded jobs may write into it. */
+static void carrier_jobs_back(struct req_carrier *ca)
+{
+	struct conn *c = carrier_conn(ca);
+
+	if (c->jobs)
+		return;
+	request_jobs_done(c);
+	if (c->released)
+		conn_free(c);
+	else if (c->state != CONN_CLOSED)
+		conn_kick(c);
+}
+
+const struct req_carrier_ops conn_carrier_ops = {
+	.resume = carrier_resume,
+	.flush = carrier_flush,
+	.backlog = carrier_backlog,
+	.answer = carrier_answer,
+	.address = carrier_address,
+	.closed = carrier_closed,
+	.job_start = carrier_job_start,
+	.job_end = carrier_job_end,
+	.jobs_back = carrier_jobs_back,
+};
+
+int conn_accept(struct http_loop *loop, int fd)
 {
 	struct conn *c = calloc(1, sizeof(*c));
 	int one = 1, ret;
@@ -448,20 +512,21 @@ int conn_accept(struct worker *w, int fd)
 		return -ENOMEM;
 	/* Whole responses go out in one write; Nagle would only delay the last segment. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	ret = http_conn_init(c, w);
+	ret = http_conn_init(c, loop);
 	if (ret < 0)
 		goto out_free_conn;
-	ret = rx_open(w->rx, &c->h, fd, 0);
+	ret = rx_open(loop->rx, &c->h, fd, 0);
 	if (ret < 0)
 		goto out_fini_http;
+	transport_plain_init(&c->tp, loop->rx, &c->h);
 	timer_init(&c->timer, on_timeout);
-	timer_init(&c->kick, on_kick);
+	post_init(&c->kick, on_kick, c);
 	c->state = CONN_READING;
-	c->next = w->conns;
-	if (w->conns)
-		w->conns->prev = c;
-	w->conns = c;
-	w->nconns++;
+	c->next = loop->conns;
+	if (loop->conns)
+		loop->conns->prev = c;
+	loop->conns = c;
+	loop->nconns++;
 	conn_continue(c);
 	return 0;
 
@@ -472,15 +537,15 @@ out_free_conn:
 	return ret;
 }
 
-void conn_close_all(struct worker *w)
+void conn_close_all(struct http_loop *loop)
 {
-	while (w->conns)
-		conn_close(w->conns);
+	while (loop->conns)
+		conn_close(loop->conns);
 }
 
-void conn_close_idle(struct worker *w)
+void conn_close_idle(struct http_loop *loop)
 {
-	struct conn *c = w->conns;
+	struct conn *c = loop->conns;
 
 	while (c) {
 		struct conn *next = c->next;
@@ -491,46 +556,9 @@ void conn_close_idle(struct worker *w)
 	}
 }
 
-/* The request line, as much as a log line shows of it, when the request has one. */
-#define TARGET_SHOWN 200
-
-void module_stalled(struct conn *c, uint64_t ms)
+int conn_reclaim_idle(struct http_loop *loop)
 {
-	const struct warren_request *r = &c->req;
-	const char *what = c->w->crash.what ? c->w->crash.what : "?";
-
-	if (!r->headers_done || !c->rbuf) {
-		log_warn("worker %u: %s held the event loop for %llu ms (watchdog.warn is %u ms)",
-			 c->w->id, what, (unsigned long long)ms, c->w->stall_warn_ms);
-		return;
-	}
-	log_warn("worker %u: %s held the event loop for %llu ms (watchdog.warn is %u ms) "
-		 "while serving \"%s %.*s%s\"",
-		 c->w->id, what, (unsigned long long)ms, c->w->stall_warn_ms,
-		 http_method_str((enum http_method)r->method),
-		 (int)(r->url_len < TARGET_SHOWN ? r->url_len : TARGET_SHOWN),
-		 c->rbuf + c->req_start + r->url_off, r->url_len > TARGET_SHOWN ? "..." : "");
-}
-
-void module_kept_lock(struct conn *c)
-{
-	struct warren_request *r = &c->req;
-	bool open = !r->answered && !r->aborted;
-	char who[160];
-
-	snprintf(who, sizeof(who), "worker %u: %s", c->w->id,
-		 c->w->crash.what ? c->w->crash.what : "?");
-	shm_release_held(who, !open	   ? "" :
-			      r->streaming ? ", closing the connection after the response" :
-					     ", answering 500");
-	/* Whatever it answers, the data under the lock may be half-updated. */
-	if (open)
-		r->lock_released = true;
-}
-
-int conn_reclaim_idle(struct worker *w)
-{
-	struct conn *c = w->idle_head;
+	struct conn *c = loop->idle_head;
 	int ret;
 
 	for (; c && c->reclaiming; c = c->idle_next)
@@ -538,19 +566,20 @@ int conn_reclaim_idle(struct worker *w)
 	if (!c)
 		return -ENOENT;
 	/* Not closed at once: the receive may hold the first bytes of a next request. */
-	ret = rx_recv_end(w->rx, &c->h, &c->rd_op);
+	ret = rx_recv_end(loop->rx, &c->h, &c->rd_op);
 	if (ret < 0)
 		return ret;
 	c->reclaiming = true;
-	w->reclaiming++;
-	log_debug("worker %u: closing the longest-idle keep-alive connection to make room", w->id);
+	loop->reclaiming++;
+	log_debug("worker %u: closing the longest-idle keep-alive connection to make room",
+		  loop->id);
 	return 0;
 }
 
-void conn_drain_idle(struct worker *w, unsigned ms)
+void conn_drain_idle(struct http_loop *loop, unsigned ms)
 {
-	for (struct conn *c = w->conns; c; c = c->next)
+	for (struct conn *c = loop->conns; c; c = c->next)
 		if (c->state == CONN_READING && !c->request_begun &&
-		    c->timer.deadline > w->now_ms + ms)
+		    c->timer.deadline > loop->now_ms + ms)
 			arm_timer(c, ms);
 }

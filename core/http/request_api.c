@@ -1,4 +1,5 @@
-/* core/http/request_api.c - the request and response calls of the public module ABI. */
+/* core/http/request_api.c - the request and response calls of the public module ABI: checks of
+ * what a module passes, over the engine's own functions, which never call back into here. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,11 +12,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "http/http.h"
+#include "http/parse.h"
+#include "http/request.h"
+#include "http/response.h"
 
 static struct warren_str slice(const struct warren_request *r, uint32_t off, uint32_t len)
 {
-	struct warren_str s = {r->c->rbuf + r->c->req_start + off, len};
+	struct warren_str s = {request_bytes(r) + off, len};
 
 	if (len == 0)
 		s.base = "";
@@ -54,7 +57,7 @@ WARREN_API int warren_req_version(const struct warren_request *r)
 WARREN_API bool warren_req_header(const struct warren_request *r, const char *name,
 				  struct warren_str *value)
 {
-	const char *base = r->c->rbuf + r->c->req_start;
+	const char *base = request_bytes(r);
 	size_t n = strlen(name);
 
 	for (unsigned i = 0; i < r->nhdrs; i++) {
@@ -113,7 +116,7 @@ WARREN_API struct warren_str warren_req_body(const struct warren_request *r)
 
 WARREN_API void *warren_req_alloc(struct warren_request *r, size_t size)
 {
-	return pool_alloc(&r->c->pool, size);
+	return pool_alloc(r->carrier->pool, size);
 }
 
 WARREN_API int warren_resp_status(struct warren_request *r, int status)
@@ -128,7 +131,7 @@ static bool valid_header(const char *name, const char *value)
 {
 	size_t len = strlen(name);
 
-	if (!http_is_token(name, len))
+	if (!parse_is_token(name, len))
 		return false;
 	/* The framing headers are warren's (compared only when the length matches). */
 	if ((len == 14 && strcasecmp(name, "content-length") == 0) ||
@@ -140,88 +143,25 @@ static bool valid_header(const char *name, const char *value)
 
 WARREN_API int warren_resp_header(struct warren_request *r, const char *name, const char *value)
 {
-	struct resp_hdr *h;
-	size_t nlen, vlen;
-
 	if (!name || !value || !valid_header(name, value))
 		return -EINVAL;
-	nlen = strlen(name);
-	vlen = strlen(value);
-	h = pool_alloc(&r->c->pool, sizeof(*h) + nlen + vlen + 2);
-	if (!h)
-		return -ENOMEM;
-	h->name = (char *)(h + 1);
-	h->value = h->name + nlen + 1;
-	memcpy(h->name, name, nlen + 1);
-	memcpy(h->value, value, vlen + 1);
-	h->name_len = nlen;
-	h->value_len = vlen;
-	h->next = NULL;
-	*r->resp_tail = h;
-	r->resp_tail = &h->next;
-	return 0;
-}
-
-/* Drops any body set so far. */
-static void response_body_drop(struct warren_request *r)
-{
-	r->c->body_len = 0;
-	if (r->body_ext.kind != OUT_NONE)
-		http_body_ext_drop(r);
-}
-
-/* Appending after a borrowed body: its bytes are copied first, then given back. */
-static int body_to_buffer(struct warren_request *r)
-{
-	struct out_ext e = r->body_ext;
-	int ret;
-
-	if (e.kind == OUT_NONE)
-		return 0;
-	if (e.kind == OUT_FILE)
-		return -EINVAL;
-	r->body_ext.kind = OUT_NONE;
-	r->c->body_len = 0;
-	ret = warren_resp_append(r, e.data, e.len);
-	r->body_ext = e;
-	if (ret < 0)
-		return ret;
-	http_body_ext_drop(r);
-	return 0;
-}
-
-static int body_reserve(struct conn *c, size_t extra)
-{
-	if (extra > SIZE_MAX / 2 - c->body_len)
-		return -ENOMEM;
-	return buf_reserve(&c->w->blocks, &c->body, &c->body_cap, c->body_len + extra);
+	return response_header_add(r, name, value);
 }
 
 WARREN_API int warren_resp_append(struct warren_request *r, const void *data, size_t len)
 {
-	struct conn *c = r->c;
-
-	if (len == 0)
-		return 0;
-	if (r->body_ext.kind != OUT_NONE && body_to_buffer(r) < 0)
-		return -ENOMEM;
-	if (body_reserve(c, len) < 0)
-		return -ENOMEM;
-	memcpy(c->body + c->body_len, data, len);
-	c->body_len += len;
-	return 0;
+	return response_body_append(r, data, len);
 }
 
 WARREN_API int warren_resp_body(struct warren_request *r, const void *data, size_t len)
 {
-	response_body_drop(r);
-	return warren_resp_append(r, data, len);
+	return response_body_set(r, data, len);
 }
 
 WARREN_API int warren_resp_printf(struct warren_request *r, const char *fmt, ...)
 {
-	struct conn *c = r->c;
 	va_list ap;
+	char *p;
 	int n;
 
 	va_start(ap, fmt);
@@ -229,15 +169,14 @@ WARREN_API int warren_resp_printf(struct warren_request *r, const char *fmt, ...
 	va_end(ap);
 	if (n < 0)
 		return -EINVAL;
-	if (r->body_ext.kind != OUT_NONE && body_to_buffer(r) < 0)
-		return -ENOMEM;
 	/* +1 for the NUL vsnprintf writes; it is not part of the body. */
-	if (body_reserve(c, (size_t)n + 1) < 0)
+	p = response_body_space(r, (size_t)n + 1);
+	if (!p)
 		return -ENOMEM;
 	va_start(ap, fmt);
-	vsnprintf(c->body + c->body_len, (size_t)n + 1, fmt, ap);
+	vsnprintf(p, (size_t)n + 1, fmt, ap);
 	va_end(ap);
-	c->body_len += (size_t)n;
+	response_body_added(r, (size_t)n);
 	return 0;
 }
 
@@ -246,50 +185,31 @@ WARREN_API int warren_resp_get_status(const struct warren_request *r)
 	return r->status;
 }
 
-static bool name_is(const struct resp_hdr *h, const char *name)
-{
-	return strcasecmp(h->name, name) == 0;
-}
-
 WARREN_API int warren_resp_header_remove(struct warren_request *r, const char *name)
 {
-	struct resp_hdr **link = &r->resp_hdrs;
-	bool found = false;
-
 	if (!name)
 		return -EINVAL;
-	while (*link) {
-		if (name_is(*link, name)) {
-			*link = (*link)->next;
-			found = true;
-			continue;
-		}
-		link = &(*link)->next;
-	}
-	/* The tail pointer may have pointed into a removed entry. */
-	r->resp_tail = link;
-	return found ? 0 : -ENOENT;
+	return response_header_remove(r, name) ? 0 : -ENOENT;
 }
 
 WARREN_API int warren_resp_header_set(struct warren_request *r, const char *name, const char *value)
 {
 	if (!name || !value || !valid_header(name, value))
 		return -EINVAL;
-	warren_resp_header_remove(r, name);
-	return warren_resp_header(r, name, value);
+	response_header_remove(r, name);
+	return response_header_add(r, name, value);
 }
 
 WARREN_API bool warren_resp_header_get(const struct warren_request *r, const char *name,
 				       struct warren_str *value)
 {
-	for (const struct resp_hdr *h = r->resp_hdrs; h; h = h->next) {
-		if (name && name_is(h, name)) {
-			if (value)
-				*value = (struct warren_str){h->value, h->value_len};
-			return true;
-		}
-	}
-	return false;
+	const struct resp_hdr *h = name ? response_header_find(r, name) : NULL;
+
+	if (!h)
+		return false;
+	if (value)
+		*value = (struct warren_str){h->value, h->value_len};
+	return true;
 }
 
 WARREN_API int warren_resp_body_borrow(struct warren_request *r, const void *data, size_t len,
@@ -336,19 +256,13 @@ WARREN_API int warren_resp_body_file(struct warren_request *r, int fd, off_t off
 
 /* ---- Requests a module keeps ---------------------------------------------------------- */
 
-/* A request whose response a module may still decide. */
-static bool answerable(const struct warren_request *r)
-{
-	return r->started && !r->answered && !r->aborted;
-}
-
 WARREN_API int warren_req_cleanup(struct warren_request *r, void (*fn)(void *arg), void *arg)
 {
 	struct req_cleanup *cl;
 
 	if (!fn)
 		return -EINVAL;
-	cl = pool_alloc(&r->c->pool, sizeof(*cl));
+	cl = pool_alloc(r->carrier->pool, sizeof(*cl));
 	if (!cl)
 		return -ENOMEM;
 	cl->fn = fn;
@@ -371,50 +285,42 @@ WARREN_API void warren_req_on_abort(struct warren_request *r, warren_abort_fn fn
 
 WARREN_API int warren_req_body_read(struct warren_request *r, warren_body_fn fn, void *arg)
 {
-	if (!fn || !answerable(r))
+	if (!fn || !request_answerable(r))
 		return -EINVAL;
 	if (r->body_fn)
 		return -EALREADY;
 	r->body_fn = fn;
 	r->body_arg = arg;
 	/* What is buffered already comes from the loop, never from inside this call. */
-	conn_kick(r->c);
+	r->carrier->ops->resume(r->carrier);
 	return 0;
 }
 
 WARREN_API int warren_resp_send(struct warren_request *r)
 {
-	struct conn *c = r->c;
-
-	if (!r->async || !answerable(r) || r->streaming)
+	if (r->phase != REQ_ASYNC || !request_answerable(r) || r->streaming)
 		return -EINVAL;
-	if (http_complete(c) < 0) {
-		/* Out of memory for the response: the client gets the connection closed. */
-		c->close_after_write = true;
-		c->wlen = c->wsent;
-	}
-	conn_kick(c);
+	r->carrier->ops->answer(r->carrier);
 	return 0;
 }
 
 WARREN_API int warren_resp_stream_begin(struct warren_request *r, warren_drain_fn drain, void *arg)
 {
-	struct conn *c = r->c;
 	int ret;
 
-	if (!answerable(r) || r->streaming || r->body_ext.kind == OUT_FILE)
+	if (!request_answerable(r) || r->streaming || r->body_ext.kind == OUT_FILE)
 		return -EINVAL;
 	/* A borrowed body goes out copied, like every streamed piece. */
-	ret = body_to_buffer(r);
+	ret = response_body_to_buffer(r);
 	if (ret < 0)
 		return ret;
 	r->drain_fn = drain;
 	r->drain_arg = arg;
-	ret = http_stream_begin(c);
+	ret = request_stream_begin(r);
 	if (ret < 0)
 		return ret;
-	r->async_deadline = worker_now(c->w) + c->w->cfg->handler_timeout_ms;
-	conn_flush(c);
+	request_refresh_deadline(r);
+	r->carrier->ops->flush(r->carrier);
 	return 0;
 }
 
@@ -423,39 +329,32 @@ WARREN_API int warren_resp_stream_begin(struct warren_request *r, warren_drain_f
 
 WARREN_API int warren_resp_stream_write(struct warren_request *r, const void *data, size_t len)
 {
-	struct conn *c = r->c;
 	int ret;
 
-	if (!answerable(r) || !r->streaming || (!data && len))
+	if (!request_answerable(r) || !r->streaming || (!data && len))
 		return -EINVAL;
-	if (c->wlen - c->wsent >= STREAM_HIGH_WATER) {
+	if (r->carrier->ops->backlog(r->carrier) >= STREAM_HIGH_WATER) {
 		r->want_drain = true;
 		return -EAGAIN;
 	}
-	ret = http_stream_chunk(c, data, len);
+	ret = response_stream_chunk(r, data, len);
 	if (ret < 0)
 		return ret;
-	r->async_deadline = worker_now(c->w) + c->w->cfg->handler_timeout_ms;
-	conn_flush(c);
+	request_refresh_deadline(r);
+	r->carrier->ops->flush(r->carrier);
 	return 0;
 }
 
 WARREN_API int warren_resp_stream_end(struct warren_request *r)
 {
-	struct conn *c = r->c;
-
-	if (!answerable(r) || !r->streaming)
+	if (!request_answerable(r) || !r->streaming)
 		return -EINVAL;
 	/* From inside the handler, returning is what ends the request. */
-	if (!r->async) {
+	if (r->phase != REQ_ASYNC) {
 		r->stream_ended = true;
 		return 0;
 	}
-	if (http_complete(c) < 0) {
-		c->close_after_write = true;
-		c->wlen = c->wsent;
-	}
-	conn_kick(c);
+	r->carrier->ops->answer(r->carrier);
 	return 0;
 }
 
@@ -468,7 +367,7 @@ WARREN_API int warren_resp_stream_end(struct warren_request *r)
 static int url_decode(struct warren_request *r, struct warren_str in, bool form, bool path,
 		      struct warren_str *out)
 {
-	char *buf = pool_alloc(&r->c->pool, in.len + 1);
+	char *buf = pool_alloc(r->carrier->pool, in.len + 1);
 	size_t n = 0;
 
 	if (!buf)
@@ -535,19 +434,15 @@ WARREN_API int warren_req_query_param(struct warren_request *r, const char *name
 WARREN_API const struct sockaddr *warren_req_addr(struct warren_request *r, bool local,
 						  socklen_t *len)
 {
-	struct conn *c = r->c;
 	struct req_addr *a = r->addr[local];
 
 	if (!a) {
-		int ret;
-
-		a = pool_alloc(&c->pool, sizeof(*a));
-		if (!a || c->h.closed)
+		a = pool_alloc(r->carrier->pool, sizeof(*a));
+		if (!a)
 			return NULL;
 		a->len = sizeof(a->ss);
-		ret = local ? getsockname(c->h.fd, (struct sockaddr *)&a->ss, &a->len) :
-			      getpeername(c->h.fd, (struct sockaddr *)&a->ss, &a->len);
-		if (ret < 0)
+		if (r->carrier->ops->address(r->carrier, local, (struct sockaddr *)&a->ss,
+					     &a->len) < 0)
 			return NULL;
 		r->addr[local] = a;
 	}
@@ -565,7 +460,7 @@ WARREN_API struct warren_str warren_req_remote_ip(struct warren_request *r)
 		return (struct warren_str){"", 0};
 	if (sa->sa_family == AF_UNIX)
 		return (struct warren_str){"unix", 4};
-	buf = pool_alloc(&r->c->pool, INET6_ADDRSTRLEN);
+	buf = pool_alloc(r->carrier->pool, INET6_ADDRSTRLEN);
 	if (!buf)
 		return (struct warren_str){"", 0};
 	if (sa->sa_family == AF_INET)

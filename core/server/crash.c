@@ -16,8 +16,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/crash_thread.h"
 #include "server/crash.h"
-#include "http/http.h"
+#include "server/worker.h"
+#include "http/request.h"
 #include "base/log.h"
 #include "base/shm.h"
 
@@ -31,8 +33,6 @@ struct crash_budget {
 	atomic_uint used;	/* reports written in it */
 };
 static struct crash_budget *budget;
-/* Set by crash_thread_enter(); per thread, see crash.h. */
-static __thread const char *thread_what, *thread_suffix;
 /* The handler's own stack; in BSS, so only the pages a crash touches cost memory. */
 static char altstack[64 * 1024] __attribute__((aligned(16)));
 
@@ -163,8 +163,9 @@ static bool from_watchdog(int sig, const siginfo_t *si)
 
 static void on_fatal(int sig, siginfo_t *si, void *uc)
 {
-	const struct crash_context *ctx = &watched->crash;
-	const struct conn *c = ctx->c;
+	const struct crash_context *ctx = &watched->http.crash;
+	const char *thread_suffix, *thread_what = crash_thread_what(&thread_suffix);
+	const struct warren_request *r = ctx->r;
 	const char *abbrev = sigabbrev_np(sig);
 	struct line l = {.len = 0};
 	bool watchdog = from_watchdog(sig, si);
@@ -199,16 +200,15 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
 		adds(&l, " in ");
 		adds(&l, thread_what);
 		adds(&l, thread_suffix);
-		c = NULL; /* the loop's request, not necessarily this thread's */
+		r = NULL; /* the loop's request, not necessarily this thread's */
 	} else if (ctx->what) {
 		adds(&l, watchdog ? " in module call " : " in ");
 		adds(&l, ctx->what);
 	} else {
 		adds(&l, " in the core");
 	}
-	if (c && c->req.headers_done) {
-		const struct warren_request *r = &c->req;
-		const char *target = c->rbuf + c->req_start + r->url_off;
+	if (r && r->headers_done) {
+		const char *target = request_bytes(r) + r->url_off;
 		size_t n = r->url_len < TARGET_SHOWN ? r->url_len : TARGET_SHOWN;
 
 		adds(&l, " while serving \"");
@@ -225,26 +225,6 @@ static void on_fatal(int sig, siginfo_t *si, void *uc)
 	errno = saved;
 	/* SA_RESETHAND restored the default action: die of the real signal. */
 	raise(sig);
-}
-
-void crash_thread_enter(const char *what, const char *suffix)
-{
-	thread_what = what;
-	thread_suffix = suffix;
-	shm_call_enter();
-}
-
-void crash_thread_leave(void)
-{
-	char who[160];
-
-	if (shm_call_kept()) {
-		snprintf(who, sizeof(who), "%s%s", thread_what ? thread_what : "?",
-			 thread_suffix ? thread_suffix : "");
-		shm_release_held(who, "");
-	}
-	shm_call_leave();
-	thread_what = NULL;
 }
 
 int crash_guard_install(struct worker *w)

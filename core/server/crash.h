@@ -4,14 +4,7 @@
 
 #include <stddef.h>
 
-struct conn;
 struct worker;
-
-/* What the worker is running, for the crash report; set around every module call. */
-struct crash_context {
-	const char *what;     /* "hello.greet", or a hook name */
-	const struct conn *c; /* the request being served, or NULL */
-};
 
 /*
  * Installs handlers for SIGSEGV, SIGBUS, SIGILL, SIGFPE and SIGABRT (on an alternate
@@ -22,21 +15,12 @@ struct crash_context {
 int crash_guard_install(struct worker *w);
 
 /*
- * Module code run outside a request (worker_init, worker_exit) or on an offload thread:
- * the report names @what followed by @suffix ("badinit" ".worker_init", "slowlookup.resolve"
- * " (offload work)"). Both must outlive the call. Per thread, because offload threads run
- * module code while the loop runs other module code, and a fault is reported by the
- * thread that took it.
- */
-void crash_thread_enter(const char *what, const char *suffix);
-/*
  * Maps the page on which the workers forked after it share one budget for crash reports:
  * recover.max lines per recover.window, so that a URL that crashes every worker it reaches
  * cannot flood the log. A report over budget is not written; the worker still dies of
  * its signal, and the master counts the deaths it did not log one by one.
  */
 int crash_budget_map(void);
-void crash_thread_leave(void);
 
 /*
  * Which module hook the master is running (init, configure, fini), for a report that

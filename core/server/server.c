@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 
+#include "base/crash_thread.h"
 #include "server/crash.h"
 #include "base/log.h"
 #include "server/server.h"

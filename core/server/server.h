@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include "server/config.h"
+#include "http/loop.h"
 #include "http/router.h"
 #include "server/listener.h"
 
@@ -17,17 +18,6 @@ struct loaded_module {
 	void *data;	      /* from init */
 	bool initialized;
 	bool worker_initialized;
-};
-
-/* A module's request hook, resolved once so that requests need no size checks. */
-struct req_hook {
-	const char *id; /* "module.on_request", for logs and crash reports */
-	void *data;	/* the module's data from init */
-	union {
-		int (*on_request)(struct warren_request *r, void *module_data);
-		int (*on_response)(struct warren_request *r, void *module_data);
-		void (*on_complete)(struct warren_request *r, void *module_data);
-	};
 };
 
 struct server {

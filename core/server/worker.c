@@ -12,9 +12,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "http/http.h"
+#include "http/async.h"
+#include "http/conn.h"
 #include "base/log.h"
 #include "server/backend.h"
+#include "server/crash.h"
 #include "server/worker.h"
 
 /* How long to wait before accepting again after running out of fds. */
@@ -35,13 +37,13 @@ void worker_update_time(struct worker *w)
 	struct timespec ts;
 	struct tm tm;
 
-	w->now_ms = timer_now_ms();
+	w->http.now_ms = timer_now_ms();
 	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-	if (ts.tv_sec == w->date_sec)
+	if (ts.tv_sec == w->http.date_sec)
 		return;
-	w->date_sec = ts.tv_sec;
+	w->http.date_sec = ts.tv_sec;
 	gmtime_r(&ts.tv_sec, &tm);
-	strftime(w->date, sizeof(w->date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	strftime(w->http.date, sizeof(w->http.date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
 }
 
 static void on_wake(void *arg)
@@ -50,8 +52,54 @@ static void on_wake(void *arg)
 
 	worker_update_time(w);
 	/* A module call is timed from here or from the end of the call before it. */
-	if (w->stall_warn_ms)
-		w->stall_mark = timer_coarse_ms();
+	if (w->http.stall_warn_ms)
+		w->http.stall_mark = timer_coarse_ms();
+}
+
+static void http_may_accept(struct http_loop *l)
+{
+	worker_may_accept(container_of(l, struct worker, http));
+}
+
+static void http_make_room(struct http_loop *l)
+{
+	worker_make_room(container_of(l, struct worker, http));
+}
+
+/* The HTTP layer's view of the worker: its reactor, timers and buffers, the http settings
+ * and the routes and hooks of the generation it serves. */
+static void http_loop_init(struct worker *w)
+{
+	const struct config *cfg = w->cfg;
+	const struct server *srv = w->srv;
+	struct http_loop *l = &w->http;
+
+	l->rx = w->rx;
+	l->timers = &w->timers;
+	l->blocks = &w->blocks;
+	l->limits = (struct http_limits){
+		.max_header_size = cfg->max_header_size,
+		.max_body_size = cfg->max_body_size,
+		.header_timeout_ms = cfg->header_timeout_ms,
+		.body_timeout_ms = cfg->body_timeout_ms,
+		.keepalive_timeout_ms = cfg->keepalive_timeout_ms,
+		.send_timeout_ms = cfg->send_timeout_ms,
+		.handler_timeout_ms = cfg->handler_timeout_ms,
+		.shutdown_timeout_ms = cfg->shutdown_timeout_ms,
+		.offload_threads = cfg->offload_threads,
+	};
+	l->router = &srv->router;
+	l->on_request = srv->on_request;
+	l->on_response = srv->on_response;
+	l->on_complete = srv->on_complete;
+	l->n_on_request = srv->n_on_request;
+	l->n_on_response = srv->n_on_response;
+	l->n_on_complete = srv->n_on_complete;
+	l->date_sec = -1;
+	l->stall_warn_ms = cfg->watchdog_warn_ms;
+	l->stall_mark = timer_coarse_ms();
+	l->may_accept = http_may_accept;
+	l->make_room = http_make_room;
 }
 
 int worker_init(struct worker *w, struct server *srv, struct reactor *rx)
@@ -60,10 +108,8 @@ int worker_init(struct worker *w, struct server *srv, struct reactor *rx)
 	w->srv = srv;
 	w->cfg = srv->cfg;
 	w->rx = rx;
-	w->date_sec = -1;
+	http_loop_init(w);
 	w->max_conns = srv->cfg->worker_connections;
-	w->stall_warn_ms = srv->cfg->watchdog_warn_ms;
-	w->stall_mark = timer_coarse_ms();
 	blk_cache_init(&w->blocks);
 	worker_update_time(w);
 	if (rx) {
@@ -91,7 +137,8 @@ static void arm_accept(struct worker_listener *wl)
 
 	if (ret < 0) {
 		log_error("cannot accept on %s: %s", wl->l->conf->text, strerror(-ret));
-		timer_set(&wl->w->timers, &wl->retry, worker_now(wl->w) + ACCEPT_RETRY_MS);
+		timer_set(&wl->w->timers, &wl->retry,
+			  http_loop_now(&wl->w->http) + ACCEPT_RETRY_MS);
 	}
 }
 
@@ -109,7 +156,8 @@ static void on_accept(struct rx_op *op, int res)
 		/* Out of fds or memory: pause accepting instead of spinning on the error. */
 		log_error("accept on %s: %s; pausing for %d ms", wl->l->conf->text, strerror(-res),
 			  ACCEPT_RETRY_MS);
-		timer_set(&wl->w->timers, &wl->retry, worker_now(wl->w) + ACCEPT_RETRY_MS);
+		timer_set(&wl->w->timers, &wl->retry,
+			  http_loop_now(&wl->w->http) + ACCEPT_RETRY_MS);
 		return;
 	}
 	/* Handed over while stopping at once (see the loop in worker_main): no answer. */
@@ -117,7 +165,7 @@ static void on_accept(struct rx_op *op, int res)
 		close(res);
 		return;
 	}
-	ret = conn_accept(wl->w, res);
+	ret = conn_accept(&wl->w->http, res);
 	if (ret < 0) {
 		log_warn("dropping a connection on %s: %s", wl->l->conf->text, strerror(-ret));
 		close(res);
@@ -128,13 +176,13 @@ static void on_accept(struct rx_op *op, int res)
 /* Connections that stay open: those being reclaimed are on their way out. */
 static size_t staying(const struct worker *w)
 {
-	return w->nconns - w->reclaiming;
+	return w->http.nconns - w->http.reclaiming;
 }
 
 /* Whether an idle connection can still be closed to make room for a new one. */
 static bool can_reclaim(const struct worker *w)
 {
-	return w->nidle > w->reclaiming && w->reclaiming < RECLAIM_MAX;
+	return w->http.nidle > w->http.reclaiming && w->http.reclaiming < RECLAIM_MAX;
 }
 
 /*
@@ -144,7 +192,7 @@ static bool can_reclaim(const struct worker *w)
 void worker_make_room(struct worker *w)
 {
 	while (staying(w) > w->max_conns) {
-		if (conn_reclaim_idle(w) < 0) {
+		if (conn_reclaim_idle(&w->http) < 0) {
 			pause_accepting(w);
 			return;
 		}
@@ -159,11 +207,11 @@ void worker_make_room(struct worker *w)
  */
 static void pause_accepting(struct worker *w)
 {
-	if (w->accept_paused)
+	if (w->http.accept_paused)
 		return;
-	w->accept_paused = true;
+	w->http.accept_paused = true;
 	log_warn("worker %u: %zu connections, the worker_connections cap: accepting paused", w->id,
-		 w->nconns);
+		 w->http.nconns);
 	for (size_t i = 0; i < w->nlisteners; i++) {
 		struct worker_listener *wl = &w->listeners[i];
 
@@ -174,9 +222,10 @@ static void pause_accepting(struct worker *w)
 
 void worker_may_accept(struct worker *w)
 {
-	if (!w->accept_paused || w->stopping || (staying(w) >= w->max_conns && !can_reclaim(w)))
+	if (!w->http.accept_paused || w->http.stopping ||
+	    (staying(w) >= w->max_conns && !can_reclaim(w)))
 		return;
-	w->accept_paused = false;
+	w->http.accept_paused = false;
 	log_info("worker %u: %s: accepting again", w->id,
 		 staying(w) < w->max_conns ? "below the worker_connections cap" :
 					     "an idle connection can make room");
@@ -204,7 +253,7 @@ static void take_queued(struct worker *w, int fd)
 
 		if (c < 0)
 			return;
-		if (conn_accept(w, c) < 0)
+		if (conn_accept(&w->http, c) < 0)
 			close(c);
 	}
 }
@@ -219,7 +268,7 @@ static void stop_listening(struct worker *w)
 		if (wl->h.closed)
 			continue;
 		/* The reactor closes its fd; a copy keeps the queue reachable until emptied. */
-		if (w->drain_idle_ms)
+		if (w->http.drain_idle_ms)
 			fd = fcntl(wl->h.fd, F_DUPFD_CLOEXEC, 0);
 		rx_close(w->rx, &wl->h, listener_released);
 		if (fd >= 0) {
@@ -240,19 +289,20 @@ static void on_trim(struct timer *t)
 {
 	struct worker *w = container_of(t, struct worker, trim_timer);
 
-	if (blk_cache_trim(&w->blocks) > 0 || w->nconns < w->trim_nconns)
+	if (blk_cache_trim(&w->blocks) > 0 || w->http.nconns < w->trim_nconns)
 		malloc_trim(0);
-	w->trim_nconns = w->nconns;
-	if (!w->stopping)
-		timer_set(&w->timers, &w->trim_timer, w->now_ms + BLOCK_TRIM_MS);
+	w->trim_nconns = w->http.nconns;
+	if (!w->http.stopping)
+		timer_set(&w->timers, &w->trim_timer, w->http.now_ms + BLOCK_TRIM_MS);
 }
 
 static void on_stop_deadline(struct timer *t)
 {
 	struct worker *w = container_of(t, struct worker, stop_timer);
 
-	log_warn("worker %u: graceful stop timed out, closing %zu connections", w->id, w->nconns);
-	conn_close_all(w);
+	log_warn("worker %u: graceful stop timed out, closing %zu connections", w->id,
+		 w->http.nconns);
+	conn_close_all(&w->http);
 	/* Nor wait longer for the reactor to let go of the listeners: with no master left
 	 * to kill this worker, the deadline must end it. */
 	w->listening = 0;
@@ -261,9 +311,10 @@ static void on_stop_deadline(struct timer *t)
 /* Stops taking connections; the loop ends once the last one is closed. */
 static void begin_stop(struct worker *w)
 {
-	if (!w->stopping)
-		timer_set(&w->timers, &w->stop_timer, worker_now(w) + w->cfg->shutdown_timeout_ms);
-	w->stopping = true;
+	if (!w->http.stopping)
+		timer_set(&w->timers, &w->stop_timer,
+			  http_loop_now(&w->http) + w->cfg->shutdown_timeout_ms);
+	w->http.stopping = true;
 	stop_listening(w);
 }
 
@@ -276,7 +327,7 @@ static void on_signal(struct rx_op *op, int res)
 		log_error("reading signals: %s", res < 0 ? strerror(-res) : "short read");
 		w->fast_stop = true;
 		begin_stop(w);
-		conn_close_all(w);
+		conn_close_all(&w->http);
 		return;
 	}
 	switch (w->siginfo.ssi_signo) {
@@ -289,17 +340,17 @@ static void on_signal(struct rx_op *op, int res)
 			log_info("worker %u: graceful stop", w->id);
 		}
 		/* Graceful: finish what is in flight, close what is idle, take nothing new. */
-		w->drain_idle_ms = 0;
+		w->http.drain_idle_ms = 0;
 		begin_stop(w);
-		conn_close_idle(w);
+		conn_close_idle(&w->http);
 		break;
 	case SIGUSR2:
 		/* Reload: the new generation accepts already. An idle connection may still
 		 * carry a request its client is sending right now, so it gets a moment. */
 		log_debug("worker %u: draining", w->id);
-		w->drain_idle_ms = DRAIN_IDLE_MS;
+		w->http.drain_idle_ms = DRAIN_IDLE_MS;
 		begin_stop(w);
-		conn_drain_idle(w, DRAIN_IDLE_MS);
+		conn_drain_idle(&w->http, DRAIN_IDLE_MS);
 		break;
 	case SIGUSR1:
 		if (w->cfg->log_file) {
@@ -311,7 +362,7 @@ static void on_signal(struct rx_op *op, int res)
 	default:
 		w->fast_stop = true;
 		begin_stop(w);
-		conn_close_all(w);
+		conn_close_all(&w->http);
 		return;
 	}
 	rx_recv(w->rx, &w->sig_h, &w->sig_op, &w->siginfo, sizeof(w->siginfo), on_signal);
@@ -460,10 +511,11 @@ void worker_main(struct server *srv, unsigned id, pid_t master, int notify_fd,
 	__atomic_store_n(&beat->count, 0, __ATOMIC_RELAXED);
 	rx->beat = &beat->count;
 	w.id = id;
+	w.http.id = id;
 	w.master = master;
 	timer_init(&w.stop_timer, on_stop_deadline);
 	timer_init(&w.trim_timer, on_trim);
-	timer_set(&w.timers, &w.trim_timer, w.now_ms + BLOCK_TRIM_MS);
+	timer_set(&w.timers, &w.trim_timer, w.http.now_ms + BLOCK_TRIM_MS);
 	/* http-parser's own cap on a head is process-wide; ours must be the one that bites. */
 	if (srv->cfg->max_header_size >= HTTP_MAX_HEADER_SIZE)
 		http_parser_set_max_header_size((uint32_t)srv->cfg->max_header_size + 1024);
@@ -495,19 +547,19 @@ void worker_main(struct server *srv, unsigned id, pid_t master, int notify_fd,
 	 * released: an io_uring accept may still hand over a connection the kernel took
 	 * before the cancel, and that client is waiting for an answer.
 	 */
-	while (!w.stopping || w.nconns > 0 || w.listening > 0) {
-		ret = reactor_run(rx, timer_next_ms(&w.timers, w.now_ms));
+	while (!w.http.stopping || w.http.nconns > 0 || w.listening > 0) {
+		ret = reactor_run(rx, timer_next_ms(&w.timers, w.http.now_ms));
 		if (ret < 0) {
 			log_error("worker %u: event loop: %s", id, strerror(-ret));
 			break;
 		}
 		/* Callbacks may have run long; expire against the clock as it is now. */
 		worker_update_time(&w);
-		timer_run(&w.timers, w.now_ms);
+		timer_run(&w.timers, w.http.now_ms);
 	}
 
 	/* Cleanups of requests whose jobs were still out are module code: before worker_exit. */
-	offload_stop(&w);
+	offload_stop(&w.http);
 	server_worker_exit(srv);
 	rx_close(rx, &w.sig_h, NULL);
 	stop_listening(&w);

@@ -7,13 +7,11 @@
 #include <sys/types.h>
 #include <time.h>
 
-#include "server/crash.h"
 #include "event/reactor.h"
+#include "http/loop.h"
 #include "server/server.h"
 #include "base/timer.h"
 
-struct conn;
-struct offload;
 struct worker;
 
 /*
@@ -39,7 +37,6 @@ struct worker {
 	struct reactor *rx;
 	struct timer_heap timers;
 	struct blk_cache blocks; /* buffers of connections with data in flight */
-	uint64_t now_ms;	 /* monotonic, refreshed once per loop turn */
 
 	struct worker_listener *listeners;
 	size_t nlisteners;
@@ -48,30 +45,18 @@ struct worker {
 	struct rx_op sig_op;
 	struct signalfd_siginfo siginfo;
 
-	struct offload *offload; /* threads for warren_offload(), started on first use */
-	struct conn *conns;	 /* every open connection, for shutdown */
-	size_t nconns;
-	struct conn *idle_head, *idle_tail; /* keep-alive connections between requests */
-	size_t nidle;
-	size_t reclaiming; /* of those, being closed to make room at max_conns */
-
-	time_t date_sec;
-	char date[40]; /* "Sun, 06 Nov 1994 08:49:37 GMT" for the Date header */
+	/* The HTTP layer's share: connections, the clock and Date text, stop state, offload
+	 * threads and what module code runs now. */
+	struct http_loop http;
 
 	struct timer stop_timer; /* bounds a graceful stop */
 	struct timer trim_timer; /* gives unused buffer blocks back, every BLOCK_TRIM_MS */
 	size_t trim_nconns;	 /* connections at the last trim: fewer now, memory to return */
 	pid_t master;
-	unsigned drain_idle_ms;	    /* stopping for a reload: how long idle connections may stay */
-	struct crash_context crash; /* what runs now, for a fatal signal's report */
-	unsigned stall_warn_ms;	    /* watchdog.warn; 0: off */
-	uint64_t stall_mark;	    /* coarse ms: the loop woke, or the last module call ended */
-	unsigned listening;	    /* listener handles not yet released by the reactor */
+	unsigned listening; /* listener handles not yet released by the reactor */
 	unsigned id;
 	unsigned max_conns; /* worker_connections, lowered to fit the open-files limit */
-	bool accept_paused; /* at max_conns: the listeners wait, connections queue */
-	bool stopping;
-	bool fast_stop; /* TERM/INT: connections are cut, not finished */
+	bool fast_stop;	    /* TERM/INT: connections are cut, not finished */
 };
 
 /* Runs a worker in the freshly forked child of @master; never returns. Once it accepts
@@ -89,24 +74,7 @@ void worker_may_accept(struct worker *w);
 /* Above max_conns: starts closing idle connections until the count fits again; accepting
  * pauses if they do not suffice. */
 void worker_make_room(struct worker *w);
-/* Stops the offload threads (waiting briefly for running jobs) before the worker exits. */
-void offload_stop(struct worker *w);
-/* Refreshes now_ms and, when the second changed, the Date header text. */
+/* Refreshes http.now_ms and, when the second changed, the Date header text. */
 void worker_update_time(struct worker *w);
-
-/*
- * The time a new deadline counts from: now_ms, moved on to the coarse clock when the turn
- * has lasted longer than a tick since it was read (a slow handler, a slow machine), so that
- * a timeout is not cut short by the work done before it in the same turn. The coarse clock
- * is read from memory the kernel updates, without a system call; never moves back.
- */
-static inline uint64_t worker_now(struct worker *w)
-{
-	uint64_t now = timer_coarse_ms();
-
-	if (now > w->now_ms)
-		w->now_ms = now;
-	return w->now_ms;
-}
 
 #endif /* WARREN_CORE_WORKER_H */

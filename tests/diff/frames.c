@@ -12,7 +12,8 @@
 #include <string.h>
 
 #include "server/config.h"
-#include "http/http.h"
+#include "http/conn.h"
+#include "http/http1.h"
 #include "http_input.h"
 #include "server/server.h"
 #include "server/worker.h"
@@ -144,7 +145,7 @@ static void run_stream(struct server *srv, struct out *reqs, const char *data, s
 	out_str(reqs, "{\"requests\": [");
 	out_str(&statuses, "");
 	worker_init(&w, srv, NULL);
-	if (http_conn_init(&c, &w) < 0)
+	if (http_conn_init(&c, &w.http) < 0)
 		exit(2);
 	http_input_feed(&c, (const uint8_t *)data, size, step, written, &statuses);
 	printf("%s], \"statuses\": [%s], \"closed\": %s}\n", reqs->buf, statuses.buf,

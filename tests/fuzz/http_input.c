@@ -4,7 +4,8 @@
 #include <string.h>
 
 #include "server/config.h"
-#include "http/http.h"
+#include "http/conn.h"
+#include "http/http1.h"
 #include "http_input.h"
 #include "http/router.h"
 #include "server/server.h"
@@ -78,7 +79,7 @@ void http_input_run(const uint8_t *data, size_t size)
 	if (size == 0)
 		return;
 	worker_init(&w, srv, NULL);
-	if (http_conn_init(&c, &w) < 0)
+	if (http_conn_init(&c, &w.http) < 0)
 		abort();
 	http_input_feed(&c, data + 1, size - 1, (size_t)(data[0] % 64) + 1, check_output, NULL);
 	http_conn_fini(&c);

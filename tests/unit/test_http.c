@@ -8,7 +8,8 @@
 
 #include "check_main.h"
 #include "server/config.h"
-#include "http/http.h"
+#include "http/conn.h"
+#include "http/http1.h"
 #include "http/router.h"
 #include "server/server.h"
 #include "server/worker.h"
@@ -146,7 +147,7 @@ static void setup_with(const char *json)
 	add_route("/only-get", 1ULL << HTTP_PUT, &handlers[2], "put");
 	add_route("/echo/*", 0, &warren_builtin_module_echo.handlers[0], NULL);
 	worker_init(&w, &srv, NULL);
-	ck_assert_int_eq(http_conn_init(&c, &w), 0);
+	ck_assert_int_eq(http_conn_init(&c, &w.http), 0);
 }
 
 static void setup(void)

@@ -1,0 +1,337 @@
+/* core/http/http1.c - HTTP/1.1 on a connection's buffers: the read buffer, and the pipeline
+ * that parses what is buffered, decodes chunked bodies and moves each request on in order.
+ * Nothing here touches a socket, so the tests can drive it with bytes alone. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "http/chunked.h"
+#include "http/conn.h"
+#include "http/http1.h"
+#include "http/parse.h"
+#include "http/request.h"
+#include "http/response.h"
+
+/* ---- The read buffer ---------------------------------------------------------------- */
+
+static void rbuf_release(struct conn *c)
+{
+	if (c->rbuf_lent)
+		rx_buf_put(c->loop->rx, c->rbuf);
+	else if (c->rbuf)
+		buf_release(c->loop->blocks, &c->rbuf, &c->rcap);
+	c->rbuf = NULL;
+	c->rcap = 0;
+	c->rbuf_lent = false;
+}
+
+/* Drops the requests already served from the front. */
+static void rbuf_compact(struct conn *c)
+{
+	if (c->req_start == 0)
+		return;
+	memmove(c->rbuf, c->rbuf + c->req_start, c->rlen - c->req_start);
+	c->rlen -= c->req_start;
+	c->rpos -= c->req_start;
+	c->req_start = 0;
+}
+
+/*
+ * Gives the read buffer @cap bytes (at least what it holds), as a buffer of ours: a
+ * reactor's is copied out and given back. On failure the buffer stays as it was.
+ */
+static void rbuf_resize(struct conn *c, size_t cap)
+{
+	char *nb = NULL;
+
+	if (cap < c->rlen)
+		return;
+	if (!c->rbuf_lent && c->rbuf) {
+		if (cap != c->rcap && (nb = realloc(c->rbuf, cap))) {
+			c->rbuf = nb;
+			c->rcap = cap;
+		}
+		return;
+	}
+	if (cap == BUF_BLOCK)
+		nb = blk_get(c->loop->blocks);
+	else
+		nb = malloc(cap);
+	if (!nb)
+		return;
+	if (c->rlen)
+		memcpy(nb, c->rbuf, c->rlen);
+	if (c->rbuf_lent)
+		rx_buf_put(c->loop->rx, c->rbuf);
+	c->rbuf = nb;
+	c->rcap = cap;
+	c->rbuf_lent = false;
+}
+
+int http_conn_init(struct conn *c, struct http_loop *loop)
+{
+	/* No buffer yet: one comes with the first bytes. */
+	memset(c, 0, sizeof(*c));
+	c->loop = loop;
+	c->ext.fd = -1;
+	pool_init(&c->pool, loop->blocks);
+	http_parser_init(&c->parser, HTTP_REQUEST);
+	c->carrier = (struct req_carrier){
+		.ops = &conn_carrier_ops,
+		.loop = loop,
+		.pool = &c->pool,
+		.rbuf = &c->rbuf,
+		.req_start = &c->req_start,
+	};
+	c->req.carrier = &c->carrier;
+	request_reset(&c->req);
+	return 0;
+}
+
+void http_conn_fini(struct conn *c)
+{
+	response_ext_release(&c->req.body_ext);
+	response_ext_release(&c->ext);
+	rbuf_release(c);
+	buf_release(c->loop->blocks, &c->wbuf, &c->wcap);
+	response_wbuf_sent(c);
+	buf_release(c->loop->blocks, &c->body, &c->body_cap);
+	pool_destroy(&c->pool);
+}
+
+void http_settle_buffer(struct conn *c)
+{
+	rbuf_compact(c);
+	if (c->rcap - c->rlen < BUF_BLOCK / 2)
+		rbuf_resize(c, c->rcap * 2);
+}
+
+/*
+ * Runs the chunked decoder over what is buffered and slides any following bytes (the next
+ * pipelined request) down behind the decoded body. Returns CHUNKED_MORE, CHUNKED_DONE, or
+ * the error status to answer with.
+ */
+static int decode_body(struct conn *c)
+{
+	struct warren_request *r = &c->req;
+	size_t out = c->req_start + r->body_off + r->body_len, in = c->rpos;
+	int ret;
+
+	ret = chunked_decode(&r->dechunk, c->rbuf, &in, c->rlen, &out, r->body_total,
+			     c->loop->limits.max_body_size, c->loop->limits.max_header_size);
+	if (ret == -EFBIG)
+		return 413;
+	if (ret == -EMSGSIZE)
+		return 431;
+	if (ret < 0)
+		return 400;
+	r->body_total += (uint32_t)(out - c->req_start - r->body_off - r->body_len);
+	r->body_len = (uint32_t)(out - c->req_start - r->body_off);
+	memmove(c->rbuf + out, c->rbuf + in, c->rlen - in);
+	c->rlen = out + (c->rlen - in);
+	c->rpos = out;
+	return ret;
+}
+
+/* The message is complete: the request goes as far as it can, and a reader gets the end. */
+static int serve(struct conn *c)
+{
+	int ret;
+
+	c->req.complete = true;
+	ret = request_advance(c);
+	if (ret < 0)
+		return ret;
+	request_deliver_body(c);
+	return 0;
+}
+
+/* The head is in and the body is on its way. */
+static int body_pending(struct conn *c)
+{
+	struct warren_request *r = &c->req;
+	int ret = request_advance(c);
+
+	if (ret < 0)
+		return ret;
+	request_deliver_body(c);
+	if (r->expect_continue && !r->continue_sent && r->phase < REQ_ANSWERED &&
+	    !c->close_after_write)
+		return response_continue(c);
+	return 0;
+}
+
+bool http_holds_buffer(const struct conn *c)
+{
+	const struct warren_request *r = &c->req;
+
+	return r->phase == REQ_MODULE || r->phase == REQ_ASYNC || r->phase == REQ_ENDING;
+}
+
+int http_process(struct conn *c)
+{
+	while (!c->close_after_write && c->wlen < CONN_WBUF_HIGH && c->ext.kind == OUT_NONE) {
+		struct warren_request *r = &c->req;
+		enum http_errno err;
+		size_t n;
+		int ret;
+
+		/* A request in a module's hands holds the connection until it is answered. */
+		if (r->phase == REQ_ENDING || (r->phase == REQ_ASYNC && r->complete))
+			break;
+		if (r->chunked && r->headers_done && c->request_begun) {
+			ret = decode_body(c);
+			if (ret > CHUNKED_DONE)
+				return request_fail(c, ret) == -ENOMEM ? -ENOMEM : 0;
+			if (ret == CHUNKED_MORE)
+				return body_pending(c);
+			if (serve(c) < 0)
+				return -ENOMEM;
+			continue;
+		}
+		if (c->rpos >= c->rlen)
+			break;
+		n = http_parser_execute(&c->parser, &parse_settings, c->rbuf + c->rpos,
+					c->rlen - c->rpos);
+		err = HTTP_PARSER_ERRNO(&c->parser);
+		c->request_begun = true;
+		c->rpos += n;
+		if (err == HPE_OK) {
+			if (c->parser.upgrade) {
+				/* The rest would be another protocol; not served here. */
+				return response_error(c, 501);
+			}
+			if (r->headers_done)
+				return body_pending(c);
+			break; /* all consumed, the head is incomplete */
+		}
+		if (err != HPE_PAUSED)
+			return request_fail(c, parse_error_status(c)) == -ENOMEM ? -ENOMEM : 0;
+		http_parser_pause(&c->parser, 0);
+		if (r->chunked) {
+			/* The head ends here; the body is decoded on the next turn. */
+			r->body_off = (uint32_t)(c->rpos - c->req_start);
+			continue;
+		}
+		if (serve(c) < 0)
+			return -ENOMEM;
+	}
+	if (c->rpos == c->rlen && c->req_start == c->rpos && !c->request_begun) {
+		/* Nothing partial is buffered: start over at the front, no copy needed. */
+		c->rpos = c->rlen = c->req_start = 0;
+	}
+	return 0;
+}
+
+size_t http_rbuf_make_room(struct conn *c)
+{
+	const struct http_limits *cfg = &c->loop->limits;
+	size_t limit = cfg->max_header_size + cfg->max_body_size + BUF_BLOCK;
+
+	if (!c->rbuf) {
+		rbuf_resize(c, BUF_BLOCK);
+		return c->rcap;
+	}
+	if (c->rlen < c->rcap || http_holds_buffer(c))
+		return c->rcap - c->rlen;
+	rbuf_compact(c);
+	if (c->rlen < c->rcap)
+		return c->rcap - c->rlen;
+	if (c->rcap >= limit)
+		return 0;
+	rbuf_resize(c, c->rcap * 2 > limit ? limit : c->rcap * 2);
+	return c->rcap - c->rlen;
+}
+
+void http_rbuf_take(struct conn *c, void *buf, size_t cap, size_t len)
+{
+	c->rbuf = rx_buf_keep(c->loop->rx, buf, len, &c->rbuf_lent);
+	c->rcap = cap;
+	c->rlen = len;
+	c->rpos = c->req_start = 0;
+}
+
+void http_rbuf_done(struct conn *c)
+{
+	if (c->rbuf && c->rlen == 0 && !c->request_begun && !http_holds_buffer(c))
+		rbuf_release(c);
+}
+
+void http_conn_trim(struct conn *c)
+{
+	struct http_loop *loop = c->loop;
+
+	if (http_holds_buffer(c))
+		return;
+	if (c->wlen == 0)
+		buf_release(loop->blocks, &c->wbuf, &c->wcap);
+	if (c->rlen > c->req_start || c->request_begun) {
+		/* A partial request stays, in a buffer of ours: the reactor's are few. */
+		if (c->rbuf_lent) {
+			rbuf_compact(c);
+			rbuf_resize(c, BUF_BLOCK);
+		}
+		return;
+	}
+	rbuf_release(c);
+	c->rlen = c->rpos = c->req_start = 0;
+	buf_release(loop->blocks, &c->body, &c->body_cap);
+	pool_release(&c->pool);
+}
+
+bool http_request_held(const struct conn *c)
+{
+	const struct warren_request *r = &c->req;
+
+	return (r->phase == REQ_ASYNC && r->complete) || r->phase == REQ_ENDING;
+}
+
+bool http_hold_timeout(const struct conn *c, unsigned *ms)
+{
+	const struct warren_request *r = &c->req;
+	uint64_t now = http_loop_now(c->loop);
+
+	if (r->phase == REQ_ASYNC && r->complete)
+		*ms = r->async_deadline > now ? (unsigned)(r->async_deadline - now) : 0;
+	else if (r->phase != REQ_ENDING)
+		*ms = c->loop->limits.body_timeout_ms;
+	else
+		return false;
+	return true;
+}
+
+int http_overflow_status(const struct conn *c)
+{
+	return c->req.headers_done ? 413 : 431;
+}
+
+int http_timeout_status(const struct conn *c)
+{
+	const struct warren_request *r = &c->req;
+	size_t plen;
+	const char *path;
+
+	if (r->phase != REQ_ASYNC || !r->complete)
+		return 408;
+	/* A module that neither answers nor writes within handler_timeout: 504, as a proxy
+	 * answers for an upstream that does not. */
+	path = request_path(c, &plen);
+	log_warn("%s did not answer %s %.*s within http.handler_timeout (%u ms): 504",
+		 r->route ? r->route->id : "?", http_method_str((enum http_method)r->method),
+		 (int)plen, path, c->loop->limits.handler_timeout_ms);
+	return 504;
+}
+
+void http_output_drained(struct conn *c)
+{
+	struct warren_request *r = &c->req;
+
+	if (!r->want_drain || !r->streaming || r->phase >= REQ_ANSWERED)
+		return;
+	r->want_drain = false;
+	request_refresh_deadline(r);
+	module_enter(c->loop, r, handler_id(r));
+	r->drain_fn(r, r->drain_arg);
+	module_leave(c->loop, r);
+}

@@ -1,0 +1,433 @@
+/* core/http/request.c - the life of a request in modules' hands: on_request hooks, the
+ * route walk over handlers, on_response and on_complete, and its end (answered, aborted,
+ * failed), with its memory kept until offloaded work is back. */
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "http/async.h"
+#include "http/conn.h"
+#include "http/http1.h"
+#include "http/request.h"
+#include "http/response.h"
+
+void request_reset(struct warren_request *r)
+{
+	struct req_carrier *ca = r->carrier;
+
+	assert(request_phase_legal(r->phase, REQ_READING));
+	memset(r, 0, sizeof(*r));
+	/* Until the head is parsed, an error response is written as for a GET. */
+	r->method = HTTP_GET;
+	r->status = 200;
+	r->resp_tail = &r->resp_hdrs;
+	r->body_ext.fd = -1;
+	r->carrier = ca;
+	conn_of(r)->body_len = 0;
+}
+
+const char *request_path(const struct conn *c, size_t *len)
+{
+	const struct warren_request *r = &c->req;
+
+	*len = r->path_len;
+	if (r->path_off == UINT32_MAX)
+		return "/";
+	return conn_req_base(c) + r->path_off;
+}
+
+/* A module call made under a crash context naming @id; its result is the call's. */
+#define CALL_MODULE(c, id, call)                                                                   \
+	({                                                                                         \
+		module_enter((c)->loop, &(c)->req, (id));                                          \
+		__auto_type ret_ = (call);                                                         \
+		module_leave((c)->loop, &(c)->req);                                                \
+		ret_;                                                                              \
+	})
+
+static void log_module_error(struct conn *c, const char *id, int rc)
+{
+	struct warren_request *r = &c->req;
+	size_t plen;
+	const char *path = request_path(c, &plen);
+
+	if (rc < 0)
+		log_error("%s failed on %s %.*s: %s", id, http_method_str(r->method), (int)plen,
+			  path, strerror(-rc));
+	else
+		log_error("%s returned %d, which is not a valid result there", id, rc);
+}
+
+/* Returns WARREN_DECLINED to go on, or WARREN_DONE when a hook answered (or failed). */
+static int run_on_request(struct conn *c)
+{
+	const struct http_loop *loop = c->loop;
+
+	for (size_t i = 0; i < loop->n_on_request; i++) {
+		const struct req_hook *h = &loop->on_request[i];
+		int rc = CALL_MODULE(c, h->id, h->on_request(&c->req, h->data));
+
+		if (rc == WARREN_DECLINED)
+			continue;
+		if (rc != WARREN_DONE) {
+			log_module_error(c, h->id, rc);
+			response_status_page(c, 500);
+		}
+		return WARREN_DONE;
+	}
+	return WARREN_DECLINED;
+}
+
+static void run_on_response(struct conn *c)
+{
+	const struct http_loop *loop = c->loop;
+
+	for (size_t i = 0; i < loop->n_on_response; i++) {
+		const struct req_hook *h = &loop->on_response[i];
+		int rc = CALL_MODULE(c, h->id, h->on_response(&c->req, h->data));
+
+		if (rc != 0)
+			log_module_error(c, h->id, rc);
+	}
+}
+
+static void run_on_complete(struct conn *c)
+{
+	const struct http_loop *loop = c->loop;
+
+	for (size_t i = 0; i < loop->n_on_complete; i++) {
+		const struct req_hook *h = &loop->on_complete[i];
+
+		module_enter(c->loop, &c->req, h->id);
+		h->on_complete(&c->req, h->data);
+		module_leave(c->loop, &c->req);
+	}
+}
+
+/* The result of run_handlers() when the next route must wait for the whole body. */
+#define RUN_WAIT (-1000)
+
+/*
+ * Walks the routes from where the walk stopped: WARREN_DONE (the response is set, by a
+ * handler or as 404/405/500), WARREN_ASYNC, or RUN_WAIT while the body is incomplete
+ * and the next route's handler wants it whole.
+ */
+static int run_handlers(struct conn *c)
+{
+	struct warren_request *r = &c->req;
+	size_t plen;
+	const char *path = request_path(c, &plen);
+
+	for (;;) {
+		size_t pos = r->route_pos;
+		const struct route *rt = router_next(c->loop->router, &pos, r->method, path, plen,
+						     &r->match, &r->allow);
+		int rc;
+
+		if (!rt)
+			break;
+		if (!r->complete && !rt->stream_body)
+			return RUN_WAIT;
+		r->route_pos = pos;
+		r->route = rt;
+		rc = CALL_MODULE(c, rt->id, rt->handler->handle(r, rt->data));
+		if (rc == WARREN_DONE || rc == WARREN_ASYNC)
+			return rc;
+		if (rc == WARREN_DECLINED) {
+			response_reset(r);
+			r->body_fn = NULL;
+			continue;
+		}
+		log_module_error(c, rt->id, rc);
+		response_status_page(c, 500);
+		return WARREN_DONE;
+	}
+	r->route = NULL;
+	if (r->allow) {
+		if (response_405(c, r->allow) < 0)
+			response_status_page(c, 500);
+		return WARREN_DONE;
+	}
+	response_status_page(c, 404);
+	return WARREN_DONE;
+}
+
+/* Whether the first route left to try reads the body itself (so runs before it is in). */
+static bool next_route_streams(struct conn *c)
+{
+	struct warren_request *r = &c->req;
+	struct route_match m;
+	uint64_t allow = 0;
+	size_t plen, pos = r->route_pos;
+	const char *path = request_path(c, &plen);
+	const struct route *rt =
+		router_next(c->loop->router, &pos, r->method, path, plen, &m, &allow);
+
+	return rt && rt->stream_body;
+}
+
+static void cancel_async(struct conn *c)
+{
+	struct warren_request *r = &c->req;
+
+	for (struct warren_timer *t = r->timers; t; t = t->next)
+		timer_cancel(c->loop->timers, &t->t);
+	r->timers = NULL;
+	while (r->watches) {
+		struct warren_watch *wt = r->watches;
+
+		r->watches = wt->next;
+		async_watch_close(c->loop, wt);
+	}
+}
+
+/* Runs the cleanups and makes the connection ready for its next request. */
+static void request_release(struct conn *c)
+{
+	struct warren_request *r = &c->req;
+	bool complete = r->complete;
+
+	while (r->cleanups) {
+		struct req_cleanup *cl = r->cleanups;
+
+		r->cleanups = cl->next;
+		cl->fn(cl->arg);
+	}
+	response_ext_release(&r->body_ext);
+	pool_reset(&c->pool);
+	/* Nothing of this request may be taken for the next one's, whose first bytes
+	 * (a stray CRLF, say) can arrive before its message begins. */
+	request_reset(r);
+	if (complete) {
+		c->req_start = c->rpos;
+		c->request_begun = false;
+	}
+}
+
+/* The request is over: nothing of it may run any more; its memory goes once jobs are back. */
+static void request_end(struct conn *c)
+{
+	cancel_async(c);
+	if (c->jobs) {
+		request_set_phase(&c->req, REQ_ENDING);
+		return;
+	}
+	request_release(c);
+}
+
+void request_jobs_done(struct conn *c)
+{
+	if (c->req.phase == REQ_ENDING)
+		request_release(c);
+}
+
+int request_complete(struct conn *c)
+{
+	struct warren_request *r = &c->req;
+	int ret;
+
+	/* Answered already by on_request hooks, or by an abort. */
+	if (r->phase != REQ_ANSWERED)
+		request_set_phase(r, REQ_ANSWERED);
+	/* The rest of the body is still on its way: the connection cannot carry another. */
+	if (!r->complete) {
+		r->keep_alive = false;
+		c->close_after_write = true;
+	}
+	c->served++;
+	if (r->streaming) {
+		/* Its head is out: only the close can tell that it went wrong. */
+		if (r->lock_released)
+			r->keep_alive = false;
+		ret = response_stream_end(c);
+	} else {
+		run_on_response(c);
+		/* Module code kept a zone lock: what it answered may rest on half-updated data. */
+		if (r->lock_released)
+			response_status_page(c, 500);
+		ret = response_write(c);
+	}
+	if (!r->keep_alive)
+		c->close_after_write = true;
+	run_on_complete(c);
+	request_end(c);
+	return ret;
+}
+
+void request_refresh_deadline(struct warren_request *r)
+{
+	struct http_loop *loop = r->carrier->loop;
+
+	r->async_deadline = http_loop_now(loop) + loop->limits.handler_timeout_ms;
+}
+
+int request_stream_begin(struct warren_request *r)
+{
+	struct conn *c = conn_of(r);
+
+	response_stream_prepare(r);
+	run_on_response(c);
+	return response_stream_head(c);
+}
+
+/* Tells the module its request is over before it answered; nothing may change it now. */
+static void abort_notify(struct conn *c)
+{
+	struct warren_request *r = &c->req;
+
+	r->aborted = true;
+	cancel_async(c);
+	if (r->phase == REQ_ASYNC && r->abort_fn) {
+		module_enter(c->loop, r, handler_id(r));
+		r->abort_fn(r, r->abort_arg);
+		module_leave(c->loop, &c->req);
+	}
+	request_set_phase(r, REQ_ANSWERED);
+	r->body_fn = NULL;
+}
+
+void request_abort(struct conn *c)
+{
+	struct warren_request *r = &c->req;
+
+	if (r->phase != REQ_MODULE && r->phase != REQ_ASYNC)
+		return;
+	abort_notify(c);
+	run_on_complete(c);
+	request_end(c);
+}
+
+/*
+ * Ends a request with warren's own error response (a timeout, a body over the limit);
+ * one that a module holds is aborted first. The connection closes after it.
+ */
+int request_fail(struct conn *c, int status)
+{
+	struct warren_request *r = &c->req;
+
+	if (r->phase != REQ_MODULE && r->phase != REQ_ASYNC) {
+		if (r->phase != REQ_READING && !c->close_after_write)
+			return 0; /* answered, waiting for offloaded work: nothing to add */
+		return response_error(c, status);
+	}
+	abort_notify(c);
+	if (r->streaming) {
+		/* The head is out: all that can be said is to cut the body short. */
+		r->keep_alive = false;
+		run_on_complete(c);
+		request_end(c);
+		return -EPIPE;
+	}
+	response_status_page(c, status);
+	r->keep_alive = false;
+	return request_complete(c);
+}
+
+/* Starts the module part of a request: keep-alive is decided and on_request runs. */
+static void request_start(struct conn *c)
+{
+	struct warren_request *r = &c->req;
+
+	request_set_phase(r, REQ_MODULE);
+	r->keep_alive = r->persist && c->loop->limits.keepalive_timeout_ms > 0 &&
+			!c->parser.upgrade && !c->loop->stopping;
+	if (run_on_request(c) == WARREN_DONE)
+		request_set_phase(r, REQ_ANSWERED);
+}
+
+/*
+ * Moves the request on as far as it can go. Called when its head is in (a route whose
+ * handler streams the body runs now) and when the whole message is.
+ */
+int request_advance(struct conn *c)
+{
+	struct warren_request *r = &c->req;
+	int rc;
+
+	if (r->phase != REQ_READING && r->phase != REQ_MODULE)
+		return 0;
+	if (r->phase == REQ_READING) {
+		if (!r->complete && !next_route_streams(c))
+			return 0;
+		if (!r->complete)
+			http_settle_buffer(c);
+		request_start(c);
+		if (r->phase == REQ_ANSWERED)
+			return request_complete(c);
+	}
+	rc = run_handlers(c);
+	if (rc == RUN_WAIT)
+		return 0;
+	if (rc == WARREN_ASYNC && !r->stream_ended) {
+		request_set_phase(r, REQ_ASYNC);
+		request_refresh_deadline(r);
+		return 0;
+	}
+	return request_complete(c);
+}
+
+void request_deliver_body(struct conn *c)
+{
+	struct warren_request *r = &c->req;
+	warren_body_fn fn = r->body_fn;
+	struct warren_str chunk;
+	bool last = r->complete;
+
+	if (!fn || r->phase >= REQ_ANSWERED || (!last && r->body_len == 0))
+		return;
+	chunk = (struct warren_str){conn_req_base(c) + r->body_off, r->body_len};
+	if (last)
+		r->body_fn = NULL;
+	module_enter(c->loop, r, handler_id(r));
+	fn(r, chunk, last, r->body_arg);
+	module_leave(c->loop, &c->req);
+	if (last || r->body_fn != fn || r->phase >= REQ_ANSWERED)
+		return;
+	/* Delivered: what follows the body moves down over it, so the buffer stays small. */
+	{
+		size_t at = c->req_start + r->body_off;
+
+		memmove(c->rbuf + at, c->rbuf + c->rpos, c->rlen - c->rpos);
+		c->rlen = at + (c->rlen - c->rpos);
+		c->rpos = at;
+		r->body_len = 0;
+	}
+}
+
+/* The request line, as much as a log line shows of it, when the request has one. */
+#define TARGET_SHOWN 200
+
+void module_stalled(struct http_loop *loop, const struct warren_request *r, uint64_t ms)
+{
+	const char *what = loop->crash.what ? loop->crash.what : "?";
+
+	if (!r->headers_done || !*r->carrier->rbuf) {
+		log_warn("worker %u: %s held the event loop for %llu ms (watchdog.warn is %u ms)",
+			 loop->id, what, (unsigned long long)ms, loop->stall_warn_ms);
+		return;
+	}
+	log_warn("worker %u: %s held the event loop for %llu ms (watchdog.warn is %u ms) "
+		 "while serving \"%s %.*s%s\"",
+		 loop->id, what, (unsigned long long)ms, loop->stall_warn_ms,
+		 http_method_str((enum http_method)r->method),
+		 (int)(r->url_len < TARGET_SHOWN ? r->url_len : TARGET_SHOWN),
+		 request_bytes(r) + r->url_off, r->url_len > TARGET_SHOWN ? "..." : "");
+}
+
+void module_kept_lock(struct http_loop *loop, struct warren_request *r)
+{
+	bool open = r->phase != REQ_ANSWERED && r->phase != REQ_ENDING && !r->aborted;
+	char who[160];
+
+	snprintf(who, sizeof(who), "worker %u: %s", loop->id,
+		 loop->crash.what ? loop->crash.what : "?");
+	shm_release_held(who, !open	   ? "" :
+			      r->streaming ? ", closing the connection after the response" :
+					     ", answering 500");
+	/* Whatever it answers, the data under the lock may be half-updated. */
+	if (open)
+		r->lock_released = true;
+}

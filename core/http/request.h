@@ -1,0 +1,280 @@
+/* core/http/request.h - a request as parsed from the read buffer and the response a module
+ * builds for it. */
+#ifndef WARREN_CORE_HTTP_REQUEST_H
+#define WARREN_CORE_HTTP_REQUEST_H
+
+#include <assert.h>
+#include <http_parser.h>
+#include <stdbool.h>
+#include <sys/socket.h>
+
+#include "base/pool.h"
+#include "base/shm.h"
+#include "base/timer.h"
+#include "http/chunked.h"
+#include "http/loop.h"
+#include "http/router.h"
+
+struct conn;
+struct warren_timer;
+struct warren_watch;
+
+#define HTTP_MAX_HEADERS 100
+
+/* A header field as offsets from the start of its request in the read buffer. */
+struct http_hdr {
+	uint32_t name_off, name_len;
+	uint32_t value_off, value_len;
+};
+
+struct resp_hdr {
+	struct resp_hdr *next;
+	char *name, *value;
+	size_t name_len, value_len;
+};
+
+/* A response body that is not in the connection's body buffer. */
+enum out_kind {
+	OUT_NONE,
+	OUT_BORROWED, /* the module's memory, given back through release */
+	OUT_FILE,     /* a range of a file, sent with sendfile */
+};
+
+struct out_ext {
+	enum out_kind kind;
+	const char *data;
+	void (*release)(void *arg);
+	void *arg;
+	int fd;
+	off_t off;
+	size_t len, sent;
+};
+
+struct req_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+};
+
+struct req_cleanup {
+	struct req_cleanup *next;
+	void (*fn)(void *arg);
+	void *arg;
+};
+
+struct req_carrier;
+
+/*
+ * What a request asks of what carries it: an HTTP/1.1 connection (conn.c) today, one stream
+ * of a multiplexed connection later. The request never assumes that it owns a connection.
+ */
+struct req_carrier_ops {
+	/* Moves the request on from the loop, never nested in the module call asking. */
+	void (*resume)(struct req_carrier *ca);
+	/* Starts sending the response output queued so far. */
+	void (*flush)(struct req_carrier *ca);
+	/* Response bytes queued and not sent yet. */
+	size_t (*backlog)(const struct req_carrier *ca);
+	/* The module answered (an async response, or the end of a stream): the response goes
+	 * out, or without memory for it the connection is cut. */
+	void (*answer)(struct req_carrier *ca);
+	/* The peer's address, or with @local ours: 0 or a negative errno. */
+	int (*address)(struct req_carrier *ca, bool local, struct sockaddr *sa, socklen_t *len);
+	/* True once the client is gone: nothing of the request may run any more. */
+	bool (*closed)(const struct req_carrier *ca);
+	/* Offloaded work holds the request's memory: job_start() for each job, job_end() as it
+	 * comes back, then jobs_back() once its done callback ran (the memory may go then). */
+	void (*job_start)(struct req_carrier *ca);
+	void (*job_end)(struct req_carrier *ca);
+	void (*jobs_back)(struct req_carrier *ca);
+};
+
+struct req_carrier {
+	const struct req_carrier_ops *ops;
+	struct http_loop *loop;
+	struct pool *pool;	 /* the request's memory, reset when it ends */
+	char *const *rbuf;	 /* the buffer holding the request (it may move) */
+	const size_t *req_start; /* where in it the request begins */
+};
+
+/*
+ * Where a request is in its life. The body arrives independently of the phase (see
+ * complete), and a streamed response can be under way in MODULE or ASYNC.
+ *
+ *   READING ---> MODULE ---> ASYNC
+ *      ^            |           |
+ *      |            v           |
+ *      +-------- ANSWERED <-----+
+ *      |            |
+ *      |            v
+ *      +--------- ENDING
+ *
+ * READING   no module has seen it: its head or the body a handler waits for is arriving.
+ * MODULE    on_request hooks ran (on_complete is owed); hooks or handlers decide now.
+ * ASYNC     a handler returned WARREN_ASYNC and has not answered yet.
+ * ANSWERED  the response is decided, or the request aborted: nothing may change it.
+ * ENDING    over, waiting for offloaded work before its cleanups run.
+ *
+ * READING is also where request_reset() puts a request that ended (ANSWERED, ENDING) or
+ * one that never left it.
+ */
+enum req_phase {
+	REQ_READING,
+	REQ_MODULE,
+	REQ_ASYNC,
+	REQ_ANSWERED,
+	REQ_ENDING,
+};
+
+struct warren_request {
+	struct req_carrier *carrier; /* the connection (or stream) it came on */
+
+	/* Parsed request; offsets are relative to c->rbuf + c->req_start, so they survive
+	 * the buffer being compacted or grown while the request arrives. */
+	uint32_t url_off, url_len;
+	uint32_t path_off, path_len;
+	uint32_t query_off, query_len;
+	uint32_t body_off, body_len;
+	bool chunked; /* the body is being decoded by dechunk */
+	struct chunked dechunk;
+	bool expect_continue; /* "Expect: 100-continue" with a body still to come */
+	bool continue_sent;
+	struct http_hdr *hdrs; /* from the pool, grown as fields arrive */
+	unsigned nhdrs, hdrs_cap;
+	unsigned method; /* enum http_method */
+	uint8_t version; /* 10 or 11 */
+	bool in_value;	 /* the last header callback was for a value */
+	bool headers_done;
+	bool persist; /* the version and Connection field let the connection go on */
+	bool keep_alive;
+	int err_status; /* set by a parser callback that rejects the request */
+
+	const struct route *route;
+	struct route_match match;
+	size_t route_pos; /* where the router walk goes on after a decline */
+	uint64_t allow;	  /* methods of routes whose path matched, for a 405 */
+
+	/* Life in a module's hands. */
+	enum req_phase phase; /* changed by request_set_phase() alone */
+	/* Orthogonal to the phase: */
+	bool complete;		/* the whole message (body included) has been parsed */
+	bool streaming;		/* a streamed response's head is out */
+	bool aborted;		/* ended without the module's response (ANSWERED or ENDING) */
+	bool want_drain;	/* a stream write was refused: call drain once output is out */
+	bool stream_ended;	/* the handler ended its stream before returning */
+	bool lock_released;	/* its module code returned holding a zone lock: 500 */
+	uint32_t body_total;	/* body bytes decoded so far, delivered or not */
+	warren_body_fn body_fn; /* streaming reader */
+	void *body_arg;
+	warren_abort_fn abort_fn;
+	void *abort_arg;
+	warren_drain_fn drain_fn;
+	void *drain_arg;
+	uint64_t async_deadline; /* handler_timeout from the last sign of progress */
+	struct req_cleanup *cleanups;
+	struct warren_timer *timers;
+	struct warren_watch *watches;
+
+	/* Response being built. */
+	int status;
+	struct resp_hdr *resp_hdrs, **resp_tail;
+	struct out_ext body_ext;
+	struct req_addr *addr[2]; /* peer and local address, from the pool once asked for */
+};
+
+/* Whether @to may follow @from (the transitions drawn above enum req_phase). */
+static inline bool request_phase_legal(enum req_phase from, enum req_phase to)
+{
+	static const unsigned char next[] = {
+		[REQ_READING] = 1 << REQ_READING | 1 << REQ_MODULE,
+		[REQ_MODULE] = 1 << REQ_ASYNC | 1 << REQ_ANSWERED,
+		[REQ_ASYNC] = 1 << REQ_ANSWERED,
+		[REQ_ANSWERED] = 1 << REQ_ENDING | 1 << REQ_READING,
+		[REQ_ENDING] = 1 << REQ_READING,
+	};
+
+	return next[from] & (1 << to);
+}
+
+static inline void request_set_phase(struct warren_request *r, enum req_phase to)
+{
+	assert(request_phase_legal(r->phase, to));
+	r->phase = to;
+}
+
+/* A module holds it (MODULE, ASYNC) and may still decide its response: what the calls
+ * that answer, stream, read the body or wait for something need. */
+static inline bool request_answerable(const struct warren_request *r)
+{
+	return (r->phase == REQ_MODULE || r->phase == REQ_ASYNC) && !r->aborted;
+}
+
+/* Where the request's offsets count from. */
+static inline const char *request_bytes(const struct warren_request *r)
+{
+	return *r->carrier->rbuf + *r->carrier->req_start;
+}
+
+/* The id of the route whose handler holds the request, for a callback of that handler. */
+static inline const char *handler_id(const struct warren_request *r)
+{
+	return r->route ? r->route->id : "";
+}
+
+/* Module code runs under a crash context naming it, for a fatal signal's report. */
+static inline void module_enter(struct http_loop *loop, const struct warren_request *r,
+				const char *what)
+{
+	loop->crash = (struct crash_context){.what = what, .r = r};
+	shm_call_enter();
+}
+
+/* Logs that the module call ending now held the loop for @ms (watchdog.warn). */
+void module_stalled(struct http_loop *loop, const struct warren_request *r, uint64_t ms);
+/* The module call ending now kept a zone lock: releases it, and fails the request. */
+void module_kept_lock(struct http_loop *loop, struct warren_request *r);
+
+static inline void module_leave(struct http_loop *loop, struct warren_request *r)
+{
+	/* One coarse clock read per call: the cost of the watchdog's warning. */
+	if (loop->stall_warn_ms) {
+		uint64_t now = timer_coarse_ms();
+
+		if (now >= loop->stall_mark + loop->stall_warn_ms)
+			module_stalled(loop, r, now - loop->stall_mark);
+		loop->stall_mark = now;
+	}
+	if (shm_call_kept())
+		module_kept_lock(loop, r);
+	shm_call_leave();
+	loop->crash = (struct crash_context){0};
+}
+
+/* Makes @r a fresh request of its connection (whose body buffer empties). */
+void request_reset(struct warren_request *r);
+/* The request's path as sent ("/" for an absolute-form target without one). */
+const char *request_path(const struct conn *c, size_t *len);
+/*
+ * Moves the request on as far as it can go. Called when its head is in (a route whose
+ * handler streams the body runs now) and when the whole message is. Returns 0 or -ENOMEM.
+ */
+int request_advance(struct conn *c);
+/* Passes body bytes that arrived to a streaming reader; @last at the end. */
+void request_deliver_body(struct conn *c);
+/* Serialises the response of a request that is over from the module's side and ends
+ * the request; used by warren_resp_send() and the stream calls. */
+int request_complete(struct conn *c);
+/* Ends the request without the module's response (client gone, or the worker stops). */
+void request_abort(struct conn *c);
+/* Ends the request with warren's error response @status (a timeout, a body over the
+ * limit), aborting it first if a module holds it; the connection closes after it.
+ * Returns 0, -ENOMEM, or -EPIPE when a streamed response was cut (close at once). */
+int request_fail(struct conn *c, int status);
+/* Runs on_response hooks and sends a streamed response's head (and any body set so far
+ * as its first piece). */
+int request_stream_begin(struct warren_request *r);
+/* A sign of progress from the handler: handler_timeout runs again from now. */
+void request_refresh_deadline(struct warren_request *r);
+/* Called when the last offloaded job of a connection came back. */
+void request_jobs_done(struct conn *c);
+
+#endif /* WARREN_CORE_HTTP_REQUEST_H */

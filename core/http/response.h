@@ -1,0 +1,58 @@
+/* core/http/response.h - serialising a request's response into the connection's write buffer,
+ * warren's own status pages, and the headers and body a module sets. */
+#ifndef WARREN_CORE_HTTP_RESPONSE_H
+#define WARREN_CORE_HTTP_RESPONSE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "http/request.h"
+
+struct conn;
+
+const char *response_reason(int status);
+
+/* Gives a body that is not ours back: the module's release, or our duplicate fd. */
+void response_ext_release(struct out_ext *e);
+/* The send in flight completed: a write buffer replaced meanwhile can go. */
+void response_wbuf_sent(struct conn *c);
+
+/* Serialises c->req's whole response: head, then the body copied or queued behind it. */
+int response_write(struct conn *c);
+/* Marks the response as streamed, and its framing (no keep-alive without chunks). */
+void response_stream_prepare(struct warren_request *r);
+/* Writes a streamed response's head, and any body set so far as its first piece. */
+int response_stream_head(struct conn *c);
+/* Appends one chunk (or, for HTTP/1.0, the raw bytes) of a streamed response. */
+int response_stream_chunk(struct warren_request *r, const void *data, size_t len);
+/* The last chunk of a streamed response (nothing for an unframed HTTP/1.0 one). */
+int response_stream_end(struct conn *c);
+/* The interim "100 Continue"; the client waits for it before it sends the body. */
+int response_continue(struct conn *c);
+
+/* Forgets status, headers and body set so far. */
+void response_reset(struct warren_request *r);
+/* warren's "405 Method Not Allowed" with the Allow field of @allow's methods. */
+int response_405(struct conn *c, uint64_t allow);
+/* warren's page for @status: a short text body (none when out of memory). */
+void response_status_page(struct conn *c, int status);
+/* Appends a complete error response (status, text body, Connection: close). */
+int response_error(struct conn *c, int status);
+
+/* Headers and body, unchecked: request_api.c checks what modules pass. */
+int response_header_add(struct warren_request *r, const char *name, const char *value);
+/* Removes every field named @name; true when there was one. */
+bool response_header_remove(struct warren_request *r, const char *name);
+const struct resp_hdr *response_header_find(const struct warren_request *r, const char *name);
+/* Drops any body set so far. */
+void response_body_drop(struct warren_request *r);
+/* Room for @extra more body bytes (a borrowed body is copied in first): where they go, or
+ * NULL without memory. response_body_added() then counts what was written there. */
+char *response_body_space(struct warren_request *r, size_t extra);
+void response_body_added(struct warren_request *r, size_t len);
+/* Appending after a borrowed body: its bytes are copied first, then given back. */
+int response_body_to_buffer(struct warren_request *r);
+int response_body_append(struct warren_request *r, const void *data, size_t len);
+int response_body_set(struct warren_request *r, const void *data, size_t len);
+
+#endif /* WARREN_CORE_HTTP_RESPONSE_H */
