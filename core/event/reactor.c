@@ -4,6 +4,8 @@
 
 #include "base/log.h"
 #include "event/reactor.h"
+#include "event/reactor_epoll.h"
+#include "event/reactor_uring.h"
 
 static void auto_falls_back(const struct warren_error *why)
 {

@@ -174,14 +174,6 @@ int reactor_create(enum rx_backend backend, struct reactor **out, struct warren_
  */
 int reactor_probe(enum rx_backend *backend, struct warren_error *err);
 
-int reactor_epoll_create(struct reactor **out, struct warren_error *err);
-
-/*
- * One ring for the calling process, which alone may submit to it: create it after fork.
- * WARREN_DISABLE_IO_URING=1 in the environment makes it fail as if the kernel refused.
- */
-int reactor_uring_create(struct reactor **out, struct warren_error *err);
-
 static inline int rx_open(struct reactor *rx, struct rx_handle *h, int fd, unsigned flags)
 {
 	return rx->ops->open(rx, h, fd, flags);

@@ -14,7 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "event/reactor.h"
+#include "event/reactor_epoll.h"
 
 #define EPOLL_BATCH 256
 /* Accepts per wake-up of one listener: fairness between listeners and connections. */

@@ -38,7 +38,7 @@
 /* Under valgrind, how long the loop sleeps between two looks at the ring (see ur_run()). */
 #define VALGRIND_NAP_NS 1000000
 
-#include "event/reactor.h"
+#include "event/reactor_uring.h"
 
 #define RING_ENTRIES 1024
 /* Submitting a full queue frees it at once; a kernel short of memory gets a few tries. */

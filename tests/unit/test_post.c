@@ -6,6 +6,8 @@
 #include "check_main.h"
 #include "event/post.h"
 #include "event/reactor.h"
+#include "event/reactor_epoll.h"
+#include "event/reactor_uring.h"
 
 /* What one entry saw: how often it ran, and what it does when it runs. */
 struct probe {
