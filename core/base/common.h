@@ -35,14 +35,4 @@ struct warren_error {
 	char msg[WARREN_ERROR_MAX];
 };
 
-/*
- * Writes @s (@len bytes, not NUL-terminated) quoted into @buf for an error message:
- * control bytes as \xNN, '"' and '\\' escaped, cut after @max bytes with "...". @size
- * must be at least 4 * @max + 8. Returns @buf.
- */
-const char *warren__quote(char *buf, size_t size, const char *s, size_t len, size_t max);
-
-/* Like warren_error_set() but prefixes what is already in @err with a path. */
-void warren__error_prefix(struct warren_error *err, const char *fmt, ...) WARREN_PRINTF(2, 3);
-
 #endif /* WARREN_CORE_COMMON_H */

@@ -28,4 +28,14 @@ void warren__log_note(const char *msg, size_t len);
 #define log_info(...) warren_log(WARREN_LOG_INFO, __VA_ARGS__)
 #define log_debug(...) warren_log(WARREN_LOG_DEBUG, __VA_ARGS__)
 
+/*
+ * Writes @s (@len bytes, not NUL-terminated) quoted into @buf for an error message:
+ * control bytes as \xNN, '"' and '\\' escaped, cut after @max bytes with "...". @size
+ * must be at least 4 * @max + 8. Returns @buf.
+ */
+const char *warren__quote(char *buf, size_t size, const char *s, size_t len, size_t max);
+
+/* Like warren_error_set() but prefixes what is already in @err with a path. */
+void warren__error_prefix(struct warren_error *err, const char *fmt, ...) WARREN_PRINTF(2, 3);
+
 #endif /* WARREN_CORE_LOG_H */

@@ -12,6 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "base/log.h"
 #include "http/parse.h"
 #include "http/request.h"
 #include "http/response.h"

@@ -8,6 +8,7 @@
 
 #include <http_parser.h>
 
+#include "base/log.h"
 #include "http/router.h"
 
 #define ROUTE_MAX_PATTERN 1024

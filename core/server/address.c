@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include "base/log.h"
 #include "server/address.h"
 
 /* Enough of a user's string to recognise it without flooding a one-line message. */

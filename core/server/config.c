@@ -15,6 +15,7 @@
 
 #include <http_parser.h>
 
+#include "base/log.h"
 #include "server/address.h"
 #include "server/config.h"
 #include "server/config_table.h"
