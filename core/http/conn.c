@@ -96,7 +96,7 @@ static void conn_close(struct conn *c)
 	idle_remove(c);
 	timer_cancel(loop->timers, &c->timer);
 	rx_post_cancel(loop->rx, &c->kick);
-	request_abort(c);
+	request_abort(&c->req);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -387,7 +387,7 @@ static void on_timeout(struct timer *t)
 		log_info("closing a connection whose client read nothing for http.send_timeout "
 			 "(%u ms)",
 			 c->loop->limits.send_timeout_ms);
-	if (status && !c->h.wr && request_fail(c, status) == 0) {
+	if (status && !c->h.wr && http_fail(c, status) == 0) {
 		conn_advance(c);
 		return;
 	}
@@ -398,7 +398,7 @@ static void on_kick(void *arg)
 {
 	struct conn *c = arg;
 
-	request_deliver_body(c);
+	http_deliver_body(c);
 	if (c->state != CONN_CLOSED)
 		conn_advance(c);
 }
@@ -443,7 +443,7 @@ static void carrier_answer(struct req_carrier *ca)
 {
 	struct conn *c = carrier_conn(ca);
 
-	if (request_complete(c) < 0) {
+	if (request_complete(&c->req) < 0) {
 		/* Out of memory for the response: the client gets the connection closed. */
 		c->close_after_write = true;
 		c->wlen = c->wsent;
@@ -484,11 +484,36 @@ static void carrier_jobs_back(struct req_carrier *ca)
 
 	if (c->jobs)
 		return;
-	request_jobs_done(c);
+	request_jobs_done(&c->req);
 	if (c->released)
 		conn_free(c);
 	else if (c->state != CONN_CLOSED)
 		conn_kick(c);
+}
+
+static void carrier_pin(struct req_carrier *ca)
+{
+	http_settle_buffer(carrier_conn(ca));
+}
+
+static int carrier_stream_head(struct req_carrier *ca)
+{
+	return response_stream_head(carrier_conn(ca));
+}
+
+static int carrier_stream_body(struct req_carrier *ca, const void *data, size_t len)
+{
+	return response_stream_chunk(carrier_conn(ca), data, len);
+}
+
+static int carrier_finish(struct req_carrier *ca)
+{
+	return http_finish(carrier_conn(ca));
+}
+
+static void carrier_release(struct req_carrier *ca)
+{
+	http_request_release(carrier_conn(ca));
 }
 
 const struct req_carrier_ops conn_carrier_ops = {
@@ -501,6 +526,11 @@ const struct req_carrier_ops conn_carrier_ops = {
 	.job_start = carrier_job_start,
 	.job_end = carrier_job_end,
 	.jobs_back = carrier_jobs_back,
+	.pin = carrier_pin,
+	.stream_head = carrier_stream_head,
+	.stream_body = carrier_stream_body,
+	.finish = carrier_finish,
+	.release = carrier_release,
 };
 
 int conn_accept(struct http_loop *loop, int fd)

@@ -52,8 +52,6 @@ struct conn {
 	char *wstale; /* what wbuf was when the send in flight was made, until it completes */
 	size_t wstale_cap;
 
-	char *body; /* response body of the request being handled */
-	size_t body_len, body_cap;
 	struct out_ext ext; /* a borrowed or file body being written after wbuf */
 	struct iovec ext_iov[2];
 	struct rx_post
@@ -63,7 +61,7 @@ struct conn {
 
 	struct pool pool;
 	struct req_carrier carrier; /* what req knows of the connection */
-	struct warren_request req;
+	struct warren_request req;  /* HTTP/1.1 carries one request at a time */
 };
 
 /* Where the request being parsed begins: its offsets count from here. */
@@ -91,12 +89,6 @@ void conn_drain_idle(struct http_loop *loop, unsigned ms);
  * closes once its receive has ended, unless a request came first. Returns 0, -ENOENT
  * when no connection is idle, or the reactor's error when the receive cannot end now. */
 int conn_reclaim_idle(struct http_loop *loop);
-
-/* The connection that carries @r: an HTTP/1.1 connection carries one request at a time. */
-static inline struct conn *conn_of(const struct warren_request *r)
-{
-	return container_of(r->carrier, struct conn, carrier);
-}
 
 /* What conn.c does for the requests it carries. */
 extern const struct req_carrier_ops conn_carrier_ops;

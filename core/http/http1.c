@@ -83,6 +83,7 @@ int http_conn_init(struct conn *c, struct http_loop *loop)
 		.pool = &c->pool,
 		.rbuf = &c->rbuf,
 		.req_start = &c->req_start,
+		.jobs = &c->jobs,
 	};
 	c->req.carrier = &c->carrier;
 	request_reset(&c->req);
@@ -91,12 +92,11 @@ int http_conn_init(struct conn *c, struct http_loop *loop)
 
 void http_conn_fini(struct conn *c)
 {
-	response_ext_release(&c->req.body_ext);
+	response_fini(&c->req);
 	response_ext_release(&c->ext);
 	rbuf_release(c);
 	buf_release(c->loop->blocks, &c->wbuf, &c->wcap);
 	response_wbuf_sent(c);
-	buf_release(c->loop->blocks, &c->body, &c->body_cap);
 	pool_destroy(&c->pool);
 }
 
@@ -134,16 +134,39 @@ static int decode_body(struct conn *c)
 	return ret;
 }
 
+/* Moves the request on; one whose rest is another protocol ends the connection. */
+static int advance(struct conn *c)
+{
+	if (c->parser.upgrade)
+		c->req.persist = false;
+	return request_advance(&c->req);
+}
+
+void http_deliver_body(struct conn *c)
+{
+	struct warren_request *r = &c->req;
+	size_t at;
+
+	if (!request_deliver_body(r))
+		return;
+	/* Delivered: what follows the body moves down over it, so the buffer stays small. */
+	at = c->req_start + r->body_off;
+	memmove(c->rbuf + at, c->rbuf + c->rpos, c->rlen - c->rpos);
+	c->rlen = at + (c->rlen - c->rpos);
+	c->rpos = at;
+	r->body_len = 0;
+}
+
 /* The message is complete: the request goes as far as it can, and a reader gets the end. */
 static int serve(struct conn *c)
 {
 	int ret;
 
 	c->req.complete = true;
-	ret = request_advance(c);
+	ret = advance(c);
 	if (ret < 0)
 		return ret;
-	request_deliver_body(c);
+	http_deliver_body(c);
 	return 0;
 }
 
@@ -151,11 +174,11 @@ static int serve(struct conn *c)
 static int body_pending(struct conn *c)
 {
 	struct warren_request *r = &c->req;
-	int ret = request_advance(c);
+	int ret = advance(c);
 
 	if (ret < 0)
 		return ret;
-	request_deliver_body(c);
+	http_deliver_body(c);
 	if (r->expect_continue && !r->continue_sent && r->phase < REQ_ANSWERED &&
 	    !c->close_after_write)
 		return response_continue(c);
@@ -167,6 +190,43 @@ bool http_holds_buffer(const struct conn *c)
 	const struct warren_request *r = &c->req;
 
 	return r->phase == REQ_MODULE || r->phase == REQ_ASYNC || r->phase == REQ_ENDING;
+}
+
+int http_fail(struct conn *c, int status)
+{
+	const struct warren_request *r = &c->req;
+
+	if (r->phase == REQ_MODULE || r->phase == REQ_ASYNC)
+		return request_fail(&c->req, status);
+	if (r->phase != REQ_READING && !c->close_after_write)
+		return 0; /* answered, waiting for offloaded work: nothing to add */
+	return response_error(c, status);
+}
+
+int http_finish(struct conn *c)
+{
+	const struct warren_request *r = &c->req;
+	int ret;
+
+	c->served++;
+	ret = r->streaming ? response_stream_end(c) : response_write(c);
+	if (!r->keep_alive)
+		c->close_after_write = true;
+	return ret;
+}
+
+void http_request_release(struct conn *c)
+{
+	bool complete = c->req.complete;
+
+	pool_reset(&c->pool);
+	/* Nothing of this request may be taken for the next one's, whose first bytes
+	 * (a stray CRLF, say) can arrive before its message begins. */
+	request_reset(&c->req);
+	if (complete) {
+		c->req_start = c->rpos;
+		c->request_begun = false;
+	}
 }
 
 int http_process(struct conn *c)
@@ -183,7 +243,7 @@ int http_process(struct conn *c)
 		if (r->chunked && r->headers_done && c->request_begun) {
 			ret = decode_body(c);
 			if (ret > CHUNKED_DONE)
-				return request_fail(c, ret) == -ENOMEM ? -ENOMEM : 0;
+				return http_fail(c, ret) == -ENOMEM ? -ENOMEM : 0;
 			if (ret == CHUNKED_MORE)
 				return body_pending(c);
 			if (serve(c) < 0)
@@ -207,7 +267,7 @@ int http_process(struct conn *c)
 			break; /* all consumed, the head is incomplete */
 		}
 		if (err != HPE_PAUSED)
-			return request_fail(c, parse_error_status(c)) == -ENOMEM ? -ENOMEM : 0;
+			return http_fail(c, parse_error_status(c)) == -ENOMEM ? -ENOMEM : 0;
 		http_parser_pause(&c->parser, 0);
 		if (r->chunked) {
 			/* The head ends here; the body is decoded on the next turn. */
@@ -276,7 +336,7 @@ void http_conn_trim(struct conn *c)
 	}
 	rbuf_release(c);
 	c->rlen = c->rpos = c->req_start = 0;
-	buf_release(loop->blocks, &c->body, &c->body_cap);
+	buf_release(loop->blocks, &c->req.resp_body, &c->req.resp_cap);
 	pool_release(&c->pool);
 }
 
@@ -316,7 +376,7 @@ int http_timeout_status(const struct conn *c)
 		return 408;
 	/* A module that neither answers nor writes within handler_timeout: 504, as a proxy
 	 * answers for an upstream that does not. */
-	path = request_path(c, &plen);
+	path = request_path(r, &plen);
 	log_warn("%s did not answer %s %.*s within http.handler_timeout (%u ms): 504",
 		 r->route ? r->route->id : "?", http_method_str((enum http_method)r->method),
 		 (int)plen, path, c->loop->limits.handler_timeout_ms);

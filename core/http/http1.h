@@ -20,6 +20,19 @@ void http_conn_fini(struct conn *c);
  */
 int http_process(struct conn *c);
 
+/* Ends c->req with warren's error response @status (a timeout, a body over the limit,
+ * a malformed message), aborting it first if a module holds it; the connection closes
+ * after it. Returns 0, -ENOMEM, or -EPIPE when a streamed response was cut (close at once). */
+int http_fail(struct conn *c, int status);
+/* The carrier's finish: c->req's response (or a streamed one's end) goes into the write
+ * buffer, the request counts as served, and without keep-alive the connection closes. */
+int http_finish(struct conn *c);
+/* The carrier's release: c->req's memory goes, and the next request starts after it. */
+void http_request_release(struct conn *c);
+/* Passes body bytes that arrived to c->req's streaming reader; those it took go from the
+ * read buffer. */
+void http_deliver_body(struct conn *c);
+
 /* Makes room to read more into c->rbuf (compacting or growing within the limits).
  * Returns the free space, or 0 when the request would exceed every limit or when the
  * buffer may not move (see http_holds_buffer()). */

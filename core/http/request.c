@@ -9,14 +9,14 @@
 
 #include "base/log.h"
 #include "http/async.h"
-#include "http/conn.h"
-#include "http/http1.h"
 #include "http/request.h"
 #include "http/response.h"
 
 void request_reset(struct warren_request *r)
 {
 	struct req_carrier *ca = r->carrier;
+	char *body = r->resp_body;
+	size_t cap = r->resp_cap;
 
 	assert(request_phase_legal(r->phase, REQ_READING));
 	memset(r, 0, sizeof(*r));
@@ -26,33 +26,32 @@ void request_reset(struct warren_request *r)
 	r->resp_tail = &r->resp_hdrs;
 	r->body_ext.fd = -1;
 	r->carrier = ca;
-	conn_of(r)->body_len = 0;
+	/* The body buffer is kept for the next request, as the pool's blocks are. */
+	r->resp_body = body;
+	r->resp_cap = cap;
 }
 
-const char *request_path(const struct conn *c, size_t *len)
+const char *request_path(const struct warren_request *r, size_t *len)
 {
-	const struct warren_request *r = &c->req;
-
 	*len = r->path_len;
 	if (r->path_off == UINT32_MAX)
 		return "/";
-	return conn_req_base(c) + r->path_off;
+	return request_bytes(r) + r->path_off;
 }
 
 /* A module call made under a crash context naming @id; its result is the call's. */
-#define CALL_MODULE(c, id, call)                                                                   \
+#define CALL_MODULE(r, id, call)                                                                   \
 	({                                                                                         \
-		module_enter((c)->loop, &(c)->req, (id));                                          \
+		module_enter((r)->carrier->loop, (r), (id));                                       \
 		__auto_type ret_ = (call);                                                         \
-		module_leave((c)->loop, &(c)->req);                                                \
+		module_leave((r)->carrier->loop, (r));                                             \
 		ret_;                                                                              \
 	})
 
-static void log_module_error(struct conn *c, const char *id, int rc)
+static void log_module_error(const struct warren_request *r, const char *id, int rc)
 {
-	struct warren_request *r = &c->req;
 	size_t plen;
-	const char *path = request_path(c, &plen);
+	const char *path = request_path(r, &plen);
 
 	if (rc < 0)
 		log_error("%s failed on %s %.*s: %s", id, http_method_str(r->method), (int)plen,
@@ -62,48 +61,48 @@ static void log_module_error(struct conn *c, const char *id, int rc)
 }
 
 /* Returns WARREN_DECLINED to go on, or WARREN_DONE when a hook answered (or failed). */
-static int run_on_request(struct conn *c)
+static int run_on_request(struct warren_request *r)
 {
-	const struct http_loop *loop = c->loop;
+	const struct http_loop *loop = r->carrier->loop;
 
 	for (size_t i = 0; i < loop->n_on_request; i++) {
 		const struct req_hook *h = &loop->on_request[i];
-		int rc = CALL_MODULE(c, h->id, h->on_request(&c->req, h->data));
+		int rc = CALL_MODULE(r, h->id, h->on_request(r, h->data));
 
 		if (rc == WARREN_DECLINED)
 			continue;
 		if (rc != WARREN_DONE) {
-			log_module_error(c, h->id, rc);
-			response_status_page(c, 500);
+			log_module_error(r, h->id, rc);
+			response_status_page(r, 500);
 		}
 		return WARREN_DONE;
 	}
 	return WARREN_DECLINED;
 }
 
-static void run_on_response(struct conn *c)
+static void run_on_response(struct warren_request *r)
 {
-	const struct http_loop *loop = c->loop;
+	const struct http_loop *loop = r->carrier->loop;
 
 	for (size_t i = 0; i < loop->n_on_response; i++) {
 		const struct req_hook *h = &loop->on_response[i];
-		int rc = CALL_MODULE(c, h->id, h->on_response(&c->req, h->data));
+		int rc = CALL_MODULE(r, h->id, h->on_response(r, h->data));
 
 		if (rc != 0)
-			log_module_error(c, h->id, rc);
+			log_module_error(r, h->id, rc);
 	}
 }
 
-static void run_on_complete(struct conn *c)
+static void run_on_complete(struct warren_request *r)
 {
-	const struct http_loop *loop = c->loop;
+	struct http_loop *loop = r->carrier->loop;
 
 	for (size_t i = 0; i < loop->n_on_complete; i++) {
 		const struct req_hook *h = &loop->on_complete[i];
 
-		module_enter(c->loop, &c->req, h->id);
-		h->on_complete(&c->req, h->data);
-		module_leave(c->loop, &c->req);
+		module_enter(loop, r, h->id);
+		h->on_complete(r, h->data);
+		module_leave(loop, r);
 	}
 }
 
@@ -115,16 +114,15 @@ static void run_on_complete(struct conn *c)
  * handler or as 404/405/500), WARREN_ASYNC, or RUN_WAIT while the body is incomplete
  * and the next route's handler wants it whole.
  */
-static int run_handlers(struct conn *c)
+static int run_handlers(struct warren_request *r)
 {
-	struct warren_request *r = &c->req;
 	size_t plen;
-	const char *path = request_path(c, &plen);
+	const char *path = request_path(r, &plen);
 
 	for (;;) {
 		size_t pos = r->route_pos;
-		const struct route *rt = router_next(c->loop->router, &pos, r->method, path, plen,
-						     &r->match, &r->allow);
+		const struct route *rt = router_next(r->carrier->loop->router, &pos, r->method,
+						     path, plen, &r->match, &r->allow);
 		int rc;
 
 		if (!rt)
@@ -133,7 +131,7 @@ static int run_handlers(struct conn *c)
 			return RUN_WAIT;
 		r->route_pos = pos;
 		r->route = rt;
-		rc = CALL_MODULE(c, rt->id, rt->handler->handle(r, rt->data));
+		rc = CALL_MODULE(r, rt->id, rt->handler->handle(r, rt->data));
 		if (rc == WARREN_DONE || rc == WARREN_ASYNC)
 			return rc;
 		if (rc == WARREN_DECLINED) {
@@ -141,55 +139,51 @@ static int run_handlers(struct conn *c)
 			r->body_fn = NULL;
 			continue;
 		}
-		log_module_error(c, rt->id, rc);
-		response_status_page(c, 500);
+		log_module_error(r, rt->id, rc);
+		response_status_page(r, 500);
 		return WARREN_DONE;
 	}
 	r->route = NULL;
 	if (r->allow) {
-		if (response_405(c, r->allow) < 0)
-			response_status_page(c, 500);
+		if (response_405(r, r->allow) < 0)
+			response_status_page(r, 500);
 		return WARREN_DONE;
 	}
-	response_status_page(c, 404);
+	response_status_page(r, 404);
 	return WARREN_DONE;
 }
 
 /* Whether the first route left to try reads the body itself (so runs before it is in). */
-static bool next_route_streams(struct conn *c)
+static bool next_route_streams(const struct warren_request *r)
 {
-	struct warren_request *r = &c->req;
 	struct route_match m;
 	uint64_t allow = 0;
 	size_t plen, pos = r->route_pos;
-	const char *path = request_path(c, &plen);
+	const char *path = request_path(r, &plen);
 	const struct route *rt =
-		router_next(c->loop->router, &pos, r->method, path, plen, &m, &allow);
+		router_next(r->carrier->loop->router, &pos, r->method, path, plen, &m, &allow);
 
 	return rt && rt->stream_body;
 }
 
-static void cancel_async(struct conn *c)
+static void cancel_async(struct warren_request *r)
 {
-	struct warren_request *r = &c->req;
+	struct http_loop *loop = r->carrier->loop;
 
 	for (struct warren_timer *t = r->timers; t; t = t->next)
-		timer_cancel(c->loop->timers, &t->t);
+		timer_cancel(loop->timers, &t->t);
 	r->timers = NULL;
 	while (r->watches) {
 		struct warren_watch *wt = r->watches;
 
 		r->watches = wt->next;
-		async_watch_close(c->loop, wt);
+		async_watch_close(loop, wt);
 	}
 }
 
-/* Runs the cleanups and makes the connection ready for its next request. */
-static void request_release(struct conn *c)
+/* Runs the cleanups; then the carrier lets the request's memory go. */
+static void request_release(struct warren_request *r)
 {
-	struct warren_request *r = &c->req;
-	bool complete = r->complete;
-
 	while (r->cleanups) {
 		struct req_cleanup *cl = r->cleanups;
 
@@ -197,63 +191,49 @@ static void request_release(struct conn *c)
 		cl->fn(cl->arg);
 	}
 	response_ext_release(&r->body_ext);
-	pool_reset(&c->pool);
-	/* Nothing of this request may be taken for the next one's, whose first bytes
-	 * (a stray CRLF, say) can arrive before its message begins. */
-	request_reset(r);
-	if (complete) {
-		c->req_start = c->rpos;
-		c->request_begun = false;
-	}
+	r->carrier->ops->release(r->carrier);
 }
 
 /* The request is over: nothing of it may run any more; its memory goes once jobs are back. */
-static void request_end(struct conn *c)
+static void request_end(struct warren_request *r)
 {
-	cancel_async(c);
-	if (c->jobs) {
-		request_set_phase(&c->req, REQ_ENDING);
+	cancel_async(r);
+	if (*r->carrier->jobs) {
+		request_set_phase(r, REQ_ENDING);
 		return;
 	}
-	request_release(c);
+	request_release(r);
 }
 
-void request_jobs_done(struct conn *c)
+void request_jobs_done(struct warren_request *r)
 {
-	if (c->req.phase == REQ_ENDING)
-		request_release(c);
+	if (r->phase == REQ_ENDING)
+		request_release(r);
 }
 
-int request_complete(struct conn *c)
+int request_complete(struct warren_request *r)
 {
-	struct warren_request *r = &c->req;
 	int ret;
 
 	/* Answered already by on_request hooks, or by an abort. */
 	if (r->phase != REQ_ANSWERED)
 		request_set_phase(r, REQ_ANSWERED);
 	/* The rest of the body is still on its way: the connection cannot carry another. */
-	if (!r->complete) {
+	if (!r->complete)
 		r->keep_alive = false;
-		c->close_after_write = true;
-	}
-	c->served++;
 	if (r->streaming) {
 		/* Its head is out: only the close can tell that it went wrong. */
 		if (r->lock_released)
 			r->keep_alive = false;
-		ret = response_stream_end(c);
 	} else {
-		run_on_response(c);
+		run_on_response(r);
 		/* Module code kept a zone lock: what it answered may rest on half-updated data. */
 		if (r->lock_released)
-			response_status_page(c, 500);
-		ret = response_write(c);
+			response_status_page(r, 500);
 	}
-	if (!r->keep_alive)
-		c->close_after_write = true;
-	run_on_complete(c);
-	request_end(c);
+	ret = r->carrier->ops->finish(r->carrier);
+	run_on_complete(r);
+	request_end(r);
 	return ret;
 }
 
@@ -266,99 +246,79 @@ void request_refresh_deadline(struct warren_request *r)
 
 int request_stream_begin(struct warren_request *r)
 {
-	struct conn *c = conn_of(r);
-
 	response_stream_prepare(r);
-	run_on_response(c);
-	return response_stream_head(c);
+	run_on_response(r);
+	return r->carrier->ops->stream_head(r->carrier);
 }
 
 /* Tells the module its request is over before it answered; nothing may change it now. */
-static void abort_notify(struct conn *c)
+static void abort_notify(struct warren_request *r)
 {
-	struct warren_request *r = &c->req;
+	struct http_loop *loop = r->carrier->loop;
 
 	r->aborted = true;
-	cancel_async(c);
+	cancel_async(r);
 	if (r->phase == REQ_ASYNC && r->abort_fn) {
-		module_enter(c->loop, r, handler_id(r));
+		module_enter(loop, r, handler_id(r));
 		r->abort_fn(r, r->abort_arg);
-		module_leave(c->loop, &c->req);
+		module_leave(loop, r);
 	}
 	request_set_phase(r, REQ_ANSWERED);
 	r->body_fn = NULL;
 }
 
-void request_abort(struct conn *c)
+void request_abort(struct warren_request *r)
 {
-	struct warren_request *r = &c->req;
-
 	if (r->phase != REQ_MODULE && r->phase != REQ_ASYNC)
 		return;
-	abort_notify(c);
-	run_on_complete(c);
-	request_end(c);
+	abort_notify(r);
+	run_on_complete(r);
+	request_end(r);
 }
 
-/*
- * Ends a request with warren's own error response (a timeout, a body over the limit);
- * one that a module holds is aborted first. The connection closes after it.
- */
-int request_fail(struct conn *c, int status)
+int request_fail(struct warren_request *r, int status)
 {
-	struct warren_request *r = &c->req;
-
-	if (r->phase != REQ_MODULE && r->phase != REQ_ASYNC) {
-		if (r->phase != REQ_READING && !c->close_after_write)
-			return 0; /* answered, waiting for offloaded work: nothing to add */
-		return response_error(c, status);
-	}
-	abort_notify(c);
+	assert(r->phase == REQ_MODULE || r->phase == REQ_ASYNC);
+	abort_notify(r);
 	if (r->streaming) {
 		/* The head is out: all that can be said is to cut the body short. */
 		r->keep_alive = false;
-		run_on_complete(c);
-		request_end(c);
+		run_on_complete(r);
+		request_end(r);
 		return -EPIPE;
 	}
-	response_status_page(c, status);
+	response_status_page(r, status);
 	r->keep_alive = false;
-	return request_complete(c);
+	return request_complete(r);
 }
 
 /* Starts the module part of a request: keep-alive is decided and on_request runs. */
-static void request_start(struct conn *c)
+static void request_start(struct warren_request *r)
 {
-	struct warren_request *r = &c->req;
+	const struct http_loop *loop = r->carrier->loop;
 
 	request_set_phase(r, REQ_MODULE);
-	r->keep_alive = r->persist && c->loop->limits.keepalive_timeout_ms > 0 &&
-			!c->parser.upgrade && !c->loop->stopping;
-	if (run_on_request(c) == WARREN_DONE)
+	r->keep_alive = r->persist && loop->limits.keepalive_timeout_ms > 0 && !loop->stopping;
+	if (run_on_request(r) == WARREN_DONE)
 		request_set_phase(r, REQ_ANSWERED);
 }
 
-/*
- * Moves the request on as far as it can go. Called when its head is in (a route whose
- * handler streams the body runs now) and when the whole message is.
- */
-int request_advance(struct conn *c)
+int request_advance(struct warren_request *r)
 {
-	struct warren_request *r = &c->req;
 	int rc;
 
 	if (r->phase != REQ_READING && r->phase != REQ_MODULE)
 		return 0;
 	if (r->phase == REQ_READING) {
-		if (!r->complete && !next_route_streams(c))
+		if (!r->complete && !next_route_streams(r))
 			return 0;
 		if (!r->complete)
-			http_settle_buffer(c);
-		request_start(c);
+			r->carrier->ops->pin(r->carrier);
+		request_start(r);
 		if (r->phase == REQ_ANSWERED)
-			return request_complete(c);
+			return request_complete(r);
 	}
-	rc = run_handlers(c);
+	rc = run_handlers(r);
 	if (rc == RUN_WAIT)
 		return 0;
 	if (rc == WARREN_ASYNC && !r->stream_ended) {
@@ -366,35 +326,25 @@ int request_advance(struct conn *c)
 		request_refresh_deadline(r);
 		return 0;
 	}
-	return request_complete(c);
+	return request_complete(r);
 }
 
-void request_deliver_body(struct conn *c)
+bool request_deliver_body(struct warren_request *r)
 {
-	struct warren_request *r = &c->req;
 	warren_body_fn fn = r->body_fn;
+	struct http_loop *loop = r->carrier->loop;
 	struct warren_str chunk;
 	bool last = r->complete;
 
 	if (!fn || r->phase >= REQ_ANSWERED || (!last && r->body_len == 0))
-		return;
-	chunk = (struct warren_str){conn_req_base(c) + r->body_off, r->body_len};
+		return false;
+	chunk = (struct warren_str){request_bytes(r) + r->body_off, r->body_len};
 	if (last)
 		r->body_fn = NULL;
-	module_enter(c->loop, r, handler_id(r));
+	module_enter(loop, r, handler_id(r));
 	fn(r, chunk, last, r->body_arg);
-	module_leave(c->loop, &c->req);
-	if (last || r->body_fn != fn || r->phase >= REQ_ANSWERED)
-		return;
-	/* Delivered: what follows the body moves down over it, so the buffer stays small. */
-	{
-		size_t at = c->req_start + r->body_off;
-
-		memmove(c->rbuf + at, c->rbuf + c->rpos, c->rlen - c->rpos);
-		c->rlen = at + (c->rlen - c->rpos);
-		c->rpos = at;
-		r->body_len = 0;
-	}
+	module_leave(loop, r);
+	return !last && r->body_fn == fn && r->phase < REQ_ANSWERED;
 }
 
 /* The request line, as much as a log line shows of it, when the request has one. */

@@ -15,7 +15,6 @@
 #include "http/loop.h"
 #include "http/router.h"
 
-struct conn;
 struct warren_timer;
 struct warren_watch;
 
@@ -33,7 +32,7 @@ struct resp_hdr {
 	size_t name_len, value_len;
 };
 
-/* A response body that is not in the connection's body buffer. */
+/* A response body that is not in the request's body buffer. */
 enum out_kind {
 	OUT_NONE,
 	OUT_BORROWED, /* the module's memory, given back through release */
@@ -86,6 +85,23 @@ struct req_carrier_ops {
 	void (*job_start)(struct req_carrier *ca);
 	void (*job_end)(struct req_carrier *ca);
 	void (*jobs_back)(struct req_carrier *ca);
+
+	/* The rest writes and ends the response, for the request's life (request.c) and the
+	 * stream calls: once per request or per streamed piece, never per header. */
+
+	/* A module is about to hold a request whose body is still arriving: what the request
+	 * points into stays where it is from now on, with room behind it for the body. */
+	void (*pin)(struct req_carrier *ca);
+	/* Writes a streamed response's head, and any body set so far as its first piece. */
+	int (*stream_head)(struct req_carrier *ca);
+	/* Writes one piece of a streamed response's body. */
+	int (*stream_body)(struct req_carrier *ca, const void *data, size_t len);
+	/* The response is final: writes it whole (or a streamed one's end) and counts the
+	 * request served; without keep_alive nothing follows it. 0 or -ENOMEM. */
+	int (*finish)(struct req_carrier *ca);
+	/* The request is over and its cleanups ran: its memory goes (an HTTP/1.1 connection
+	 * makes it ready for the next request). */
+	void (*release)(struct req_carrier *ca);
 };
 
 struct req_carrier {
@@ -94,6 +110,7 @@ struct req_carrier {
 	struct pool *pool;	 /* the request's memory, reset when it ends */
 	char *const *rbuf;	 /* the buffer holding the request (it may move) */
 	const size_t *req_start; /* where in it the request begins */
+	const unsigned *jobs;	 /* offloaded jobs not back yet: the memory has to stay */
 };
 
 /*
@@ -144,7 +161,7 @@ struct warren_request {
 	uint8_t version; /* 10 or 11 */
 	bool in_value;	 /* the last header callback was for a value */
 	bool headers_done;
-	bool persist; /* the version and Connection field let the connection go on */
+	bool persist; /* the version, Connection field (and no upgrade) let the connection go on */
 	bool keep_alive;
 	int err_status; /* set by a parser callback that rejects the request */
 
@@ -177,6 +194,8 @@ struct warren_request {
 	/* Response being built. */
 	int status;
 	struct resp_hdr *resp_hdrs, **resp_tail;
+	char *resp_body; /* its body, unless body_ext holds one; the buffer outlives the request */
+	size_t resp_len, resp_cap;
 	struct out_ext body_ext;
 	struct req_addr *addr[2]; /* peer and local address, from the pool once asked for */
 };
@@ -249,32 +268,33 @@ static inline void module_leave(struct http_loop *loop, struct warren_request *r
 	loop->crash = (struct crash_context){0};
 }
 
-/* Makes @r a fresh request of its connection (whose body buffer empties). */
+/* Makes @r a fresh request of its carrier; its body buffer empties but stays. */
 void request_reset(struct warren_request *r);
 /* The request's path as sent ("/" for an absolute-form target without one). */
-const char *request_path(const struct conn *c, size_t *len);
+const char *request_path(const struct warren_request *r, size_t *len);
 /*
  * Moves the request on as far as it can go. Called when its head is in (a route whose
  * handler streams the body runs now) and when the whole message is. Returns 0 or -ENOMEM.
  */
-int request_advance(struct conn *c);
-/* Passes body bytes that arrived to a streaming reader; @last at the end. */
-void request_deliver_body(struct conn *c);
+int request_advance(struct warren_request *r);
+/* Passes body bytes that arrived to a streaming reader; the end once the message is
+ * complete. True when the reader took a piece and reads on: those bytes may go. */
+bool request_deliver_body(struct warren_request *r);
 /* Serialises the response of a request that is over from the module's side and ends
  * the request; used by warren_resp_send() and the stream calls. */
-int request_complete(struct conn *c);
+int request_complete(struct warren_request *r);
 /* Ends the request without the module's response (client gone, or the worker stops). */
-void request_abort(struct conn *c);
-/* Ends the request with warren's error response @status (a timeout, a body over the
- * limit), aborting it first if a module holds it; the connection closes after it.
+void request_abort(struct warren_request *r);
+/* Ends a request a module holds (MODULE, ASYNC) with warren's error response @status
+ * (a timeout, a body over the limit), aborting it first; nothing follows it.
  * Returns 0, -ENOMEM, or -EPIPE when a streamed response was cut (close at once). */
-int request_fail(struct conn *c, int status);
+int request_fail(struct warren_request *r, int status);
 /* Runs on_response hooks and sends a streamed response's head (and any body set so far
  * as its first piece). */
 int request_stream_begin(struct warren_request *r);
 /* A sign of progress from the handler: handler_timeout runs again from now. */
 void request_refresh_deadline(struct warren_request *r);
-/* Called when the last offloaded job of a connection came back. */
-void request_jobs_done(struct conn *c);
+/* Called when the last offloaded job of the request came back. */
+void request_jobs_done(struct warren_request *r);
 
 #endif /* WARREN_CORE_HTTP_REQUEST_H */

@@ -338,7 +338,7 @@ WARREN_API int warren_resp_stream_write(struct warren_request *r, const void *da
 		r->want_drain = true;
 		return -EAGAIN;
 	}
-	ret = response_stream_chunk(r, data, len);
+	ret = r->carrier->ops->stream_body(r->carrier, data, len);
 	if (ret < 0)
 		return ret;
 	request_refresh_deadline(r);

@@ -1,6 +1,7 @@
-/* core/http/response.c - the response side of a request: reason phrases, the status line and
- * headers with warren's framing, warren's own status pages, 100-continue, the write buffer
- * and a body that is not in it. */
+/* core/http/response.c - the response side of a request: reason phrases, warren's own status
+ * pages, the headers and body set on the request, and the HTTP/1.1 serialisation (status
+ * line, headers with warren's framing, chunks, 100-continue) into a connection's write
+ * buffer, which is the only part that knows the connection. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,58 +71,7 @@ void response_ext_release(struct out_ext *e)
 	*e = (struct out_ext){.fd = -1};
 }
 
-/* ---- Output ------------------------------------------------------------------------ */
-
-/*
- * Output may be added while a send is in flight (an async answer, a streamed piece), and
- * that send points into wbuf: growing it then copies it to a new buffer and keeps the old
- * one until the send completes, instead of reallocating under the kernel's feet.
- */
-static int wbuf_reserve(struct conn *c, size_t n)
-{
-	char *nb;
-	size_t cap;
-
-	if (c->wlen + n <= c->wcap || !c->h.wr || c->wstale)
-		return buf_reserve(c->loop->blocks, &c->wbuf, &c->wcap, c->wlen + n);
-	for (cap = c->wcap * 2; cap < c->wlen + n; cap *= 2)
-		;
-	nb = malloc(cap);
-	if (!nb)
-		return -ENOMEM;
-	memcpy(nb, c->wbuf, c->wlen);
-	c->wstale = c->wbuf;
-	c->wstale_cap = c->wcap;
-	c->wbuf = nb;
-	c->wcap = cap;
-	return 0;
-}
-
-void response_wbuf_sent(struct conn *c)
-{
-	if (c->wstale)
-		buf_release(c->loop->blocks, &c->wstale, &c->wstale_cap);
-}
-
-static char *put(char *p, const char *s, size_t n)
-{
-	memcpy(p, s, n);
-	return p + n;
-}
-
-#define PUT_LIT(p, s) put((p), (s), sizeof(s) - 1)
-
-static char *put_uint(char *p, size_t v)
-{
-	char tmp[24];
-	int i = sizeof(tmp);
-
-	do {
-		tmp[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	return put(p, tmp + i, sizeof(tmp) - i);
-}
+/* ---- Framing rules --------------------------------------------------------------------- */
 
 static bool status_has_body(int status)
 {
@@ -140,128 +90,24 @@ static bool stream_chunked(const struct warren_request *r)
 	return r->version == 11 && status_has_body(r->status);
 }
 
-/*
- * Serialises the status line and headers of c->req's response into the write buffer,
- * with room reserved for @extra more bytes. A streamed response announces chunked
- * framing instead of a length.
- */
-static int write_head(struct conn *c, size_t extra)
-{
-	struct warren_request *r = &c->req;
-	const char *reason = response_reason(r->status);
-	bool body = status_has_body(r->status);
-	size_t len = r->body_ext.kind != OUT_NONE ? r->body_ext.len : c->body_len;
-	size_t need = 160 + strlen(reason) + strlen(c->loop->date) + extra;
-	char *p;
-
-	for (struct resp_hdr *h = r->resp_hdrs; h; h = h->next)
-		need += h->name_len + h->value_len + 4;
-	if (wbuf_reserve(c, need) < 0)
-		return -ENOMEM;
-	p = c->wbuf + c->wlen;
-	p = PUT_LIT(p, "HTTP/1.1 ");
-	p = put_uint(p, (size_t)r->status);
-	*p++ = ' ';
-	p = put(p, reason, strlen(reason));
-	p = PUT_LIT(p, "\r\nServer: warren\r\nDate: ");
-	p = put(p, c->loop->date, strlen(c->loop->date));
-	if (r->streaming) {
-		if (stream_chunked(r))
-			p = PUT_LIT(p, "\r\nTransfer-Encoding: chunked");
-	} else if (body) {
-		p = PUT_LIT(p, "\r\nContent-Length: ");
-		p = put_uint(p, len);
-	}
-	if (!r->keep_alive)
-		p = PUT_LIT(p, "\r\nConnection: close");
-	else if (r->version == 10)
-		p = PUT_LIT(p, "\r\nConnection: keep-alive");
-	for (struct resp_hdr *h = r->resp_hdrs; h; h = h->next) {
-		p = PUT_LIT(p, "\r\n");
-		p = put(p, h->name, h->name_len);
-		p = PUT_LIT(p, ": ");
-		p = put(p, h->value, h->value_len);
-	}
-	p = PUT_LIT(p, "\r\n\r\n");
-	c->wlen = (size_t)(p - c->wbuf);
-	return 0;
-}
-
-/* Serialises c->req's whole response: head, then the body copied or queued behind it. */
-int response_write(struct conn *c)
-{
-	struct warren_request *r = &c->req;
-	bool send = sends_body(r);
-
-	if (write_head(c, send && r->body_ext.kind == OUT_NONE ? c->body_len : 0) < 0)
-		return -ENOMEM;
-	if (!send || (r->body_ext.kind != OUT_NONE && r->body_ext.len == 0)) {
-		response_ext_release(&r->body_ext);
-	} else if (r->body_ext.kind != OUT_NONE) {
-		/* Written after wbuf, and nothing is queued behind it until it is out. */
-		c->ext = r->body_ext;
-		r->body_ext = (struct out_ext){.fd = -1};
-	} else if (c->body_len) {
-		memcpy(c->wbuf + c->wlen, c->body, c->body_len);
-		c->wlen += c->body_len;
-	}
-	return 0;
-}
-
-int response_stream_chunk(struct warren_request *r, const void *data, size_t len)
-{
-	struct conn *c = conn_of(r);
-	char *p;
-
-	if (!sends_body(r) || len == 0)
-		return 0;
-	if (wbuf_reserve(c, len + 32) < 0)
-		return -ENOMEM;
-	p = c->wbuf + c->wlen;
-	if (stream_chunked(r)) {
-		p += sprintf(p, "%zx\r\n", len);
-		p = put(p, data, len);
-		p = PUT_LIT(p, "\r\n");
-	} else {
-		p = put(p, data, len);
-	}
-	c->wlen = (size_t)(p - c->wbuf);
-	return 0;
-}
-
-/* The last chunk of a streamed response (nothing for an unframed HTTP/1.0 one). */
-int response_stream_end(struct conn *c)
-{
-	static const char last[] = "0\r\n\r\n";
-
-	if (!sends_body(&c->req) || !stream_chunked(&c->req))
-		return 0;
-	if (wbuf_reserve(c, sizeof(last) - 1) < 0)
-		return -ENOMEM;
-	memcpy(c->wbuf + c->wlen, last, sizeof(last) - 1);
-	c->wlen += sizeof(last) - 1;
-	return 0;
-}
+/* ---- Status, headers and body, set on the request ------------------------------------- */
 
 void response_reset(struct warren_request *r)
 {
 	r->status = 200;
 	r->resp_hdrs = NULL;
 	r->resp_tail = &r->resp_hdrs;
-	conn_of(r)->body_len = 0;
+	r->resp_len = 0;
 	response_ext_release(&r->body_ext);
 }
 
-static int set_text_body(struct conn *c, const char *text)
+static int set_text_body(struct warren_request *r, const char *text)
 {
-	return response_body_set(&c->req, text, strlen(text));
+	return response_body_set(r, text, strlen(text));
 }
 
-/* ---- warren's own status pages -------------------------------------------------------- */
-
-int response_405(struct conn *c, uint64_t allow)
+int response_405(struct warren_request *r, uint64_t allow)
 {
-	struct warren_request *r = &c->req;
 	char list[512];
 	size_t n = 0;
 
@@ -282,44 +128,21 @@ int response_405(struct conn *c, uint64_t allow)
 	}
 	if (response_header_add(r, "Allow", list) < 0 ||
 	    response_header_add(r, "Content-Type", "text/plain; charset=utf-8") < 0 ||
-	    set_text_body(c, "405 Method Not Allowed\n") < 0)
+	    set_text_body(r, "405 Method Not Allowed\n") < 0)
 		return -ENOMEM;
 	return 0;
 }
 
-void response_status_page(struct conn *c, int status)
+void response_status_page(struct warren_request *r, int status)
 {
 	char text[96];
 
-	response_reset(&c->req);
-	c->req.status = status;
+	response_reset(r);
+	r->status = status;
 	snprintf(text, sizeof(text), "%d %s\n", status, response_reason(status));
-	if (response_header_add(&c->req, "Content-Type", "text/plain; charset=utf-8") < 0 ||
-	    set_text_body(c, text) < 0)
-		c->body_len = 0;
-}
-
-/* An error before (or instead of) any module seeing the request: the connection closes. */
-int response_error(struct conn *c, int status)
-{
-	response_status_page(c, status);
-	c->req.keep_alive = false;
-	c->close_after_write = true;
-	return response_write(c);
-}
-
-/* The client waits for this interim response before it sends the body. Nothing can be
- * queued behind it: the request it answers is the last one buffered. */
-int response_continue(struct conn *c)
-{
-	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-
-	if (wbuf_reserve(c, sizeof(cont) - 1) < 0)
-		return -ENOMEM;
-	memcpy(c->wbuf + c->wlen, cont, sizeof(cont) - 1);
-	c->wlen += sizeof(cont) - 1;
-	c->req.continue_sent = true;
-	return 0;
+	if (response_header_add(r, "Content-Type", "text/plain; charset=utf-8") < 0 ||
+	    set_text_body(r, text) < 0)
+		r->resp_len = 0;
 }
 
 /* A streamed response: chunked framing unless HTTP/1.0, where only the end of the
@@ -330,18 +153,6 @@ void response_stream_prepare(struct warren_request *r)
 	if (!stream_chunked(r))
 		r->keep_alive = false;
 }
-
-int response_stream_head(struct conn *c)
-{
-	int ret = write_head(c, 0);
-
-	if (ret == 0 && c->body_len)
-		ret = response_stream_chunk(&c->req, c->body, c->body_len);
-	c->body_len = 0;
-	return ret;
-}
-
-/* ---- Headers and body as a module sets them ------------------------------------------ */
 
 int response_header_add(struct warren_request *r, const char *name, const char *value)
 {
@@ -396,32 +207,31 @@ const struct resp_hdr *response_header_find(const struct warren_request *r, cons
 
 void response_body_drop(struct warren_request *r)
 {
-	conn_of(r)->body_len = 0;
+	r->resp_len = 0;
 	if (r->body_ext.kind != OUT_NONE)
 		response_ext_release(&r->body_ext);
 }
 
-static int body_reserve(struct conn *c, size_t extra)
+static int body_reserve(struct warren_request *r, size_t extra)
 {
-	if (extra > SIZE_MAX / 2 - c->body_len)
+	if (extra > SIZE_MAX / 2 - r->resp_len)
 		return -ENOMEM;
-	return buf_reserve(c->loop->blocks, &c->body, &c->body_cap, c->body_len + extra);
+	return buf_reserve(r->carrier->loop->blocks, &r->resp_body, &r->resp_cap,
+			   r->resp_len + extra);
 }
 
 char *response_body_space(struct warren_request *r, size_t extra)
 {
-	struct conn *c = conn_of(r);
-
 	if (r->body_ext.kind != OUT_NONE && response_body_to_buffer(r) < 0)
 		return NULL;
-	if (body_reserve(c, extra) < 0)
+	if (body_reserve(r, extra) < 0)
 		return NULL;
-	return c->body + c->body_len;
+	return r->resp_body + r->resp_len;
 }
 
 void response_body_added(struct warren_request *r, size_t len)
 {
-	conn_of(r)->body_len += len;
+	r->resp_len += len;
 }
 
 int response_body_to_buffer(struct warren_request *r)
@@ -434,7 +244,7 @@ int response_body_to_buffer(struct warren_request *r)
 	if (e.kind == OUT_FILE)
 		return -EINVAL;
 	r->body_ext.kind = OUT_NONE;
-	conn_of(r)->body_len = 0;
+	r->resp_len = 0;
 	ret = response_body_append(r, e.data, e.len);
 	r->body_ext = e;
 	if (ret < 0)
@@ -445,16 +255,14 @@ int response_body_to_buffer(struct warren_request *r)
 
 int response_body_append(struct warren_request *r, const void *data, size_t len)
 {
-	struct conn *c = conn_of(r);
-
 	if (len == 0)
 		return 0;
 	if (r->body_ext.kind != OUT_NONE && response_body_to_buffer(r) < 0)
 		return -ENOMEM;
-	if (body_reserve(c, len) < 0)
+	if (body_reserve(r, len) < 0)
 		return -ENOMEM;
-	memcpy(c->body + c->body_len, data, len);
-	c->body_len += len;
+	memcpy(r->resp_body + r->resp_len, data, len);
+	r->resp_len += len;
 	return 0;
 }
 
@@ -462,4 +270,201 @@ int response_body_set(struct warren_request *r, const void *data, size_t len)
 {
 	response_body_drop(r);
 	return response_body_append(r, data, len);
+}
+
+void response_fini(struct warren_request *r)
+{
+	response_ext_release(&r->body_ext);
+	buf_release(r->carrier->loop->blocks, &r->resp_body, &r->resp_cap);
+	r->resp_len = 0;
+}
+
+/* ---- HTTP/1.1: the response serialised into the connection's write buffer ------------ */
+
+/*
+ * Output may be added while a send is in flight (an async answer, a streamed piece), and
+ * that send points into wbuf: growing it then copies it to a new buffer and keeps the old
+ * one until the send completes, instead of reallocating under the kernel's feet.
+ */
+static int wbuf_reserve(struct conn *c, size_t n)
+{
+	char *nb;
+	size_t cap;
+
+	if (c->wlen + n <= c->wcap || !c->h.wr || c->wstale)
+		return buf_reserve(c->loop->blocks, &c->wbuf, &c->wcap, c->wlen + n);
+	for (cap = c->wcap * 2; cap < c->wlen + n; cap *= 2)
+		;
+	nb = malloc(cap);
+	if (!nb)
+		return -ENOMEM;
+	memcpy(nb, c->wbuf, c->wlen);
+	c->wstale = c->wbuf;
+	c->wstale_cap = c->wcap;
+	c->wbuf = nb;
+	c->wcap = cap;
+	return 0;
+}
+
+void response_wbuf_sent(struct conn *c)
+{
+	if (c->wstale)
+		buf_release(c->loop->blocks, &c->wstale, &c->wstale_cap);
+}
+
+static char *put(char *p, const char *s, size_t n)
+{
+	memcpy(p, s, n);
+	return p + n;
+}
+
+#define PUT_LIT(p, s) put((p), (s), sizeof(s) - 1)
+
+static char *put_uint(char *p, size_t v)
+{
+	char tmp[24];
+	int i = sizeof(tmp);
+
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return put(p, tmp + i, sizeof(tmp) - i);
+}
+
+/*
+ * Serialises the status line and headers of c->req's response into the write buffer,
+ * with room reserved for @extra more bytes. A streamed response announces chunked
+ * framing instead of a length.
+ */
+static int write_head(struct conn *c, size_t extra)
+{
+	struct warren_request *r = &c->req;
+	const char *reason = response_reason(r->status);
+	bool body = status_has_body(r->status);
+	size_t len = r->body_ext.kind != OUT_NONE ? r->body_ext.len : r->resp_len;
+	size_t need = 160 + strlen(reason) + strlen(c->loop->date) + extra;
+	char *p;
+
+	for (struct resp_hdr *h = r->resp_hdrs; h; h = h->next)
+		need += h->name_len + h->value_len + 4;
+	if (wbuf_reserve(c, need) < 0)
+		return -ENOMEM;
+	p = c->wbuf + c->wlen;
+	p = PUT_LIT(p, "HTTP/1.1 ");
+	p = put_uint(p, (size_t)r->status);
+	*p++ = ' ';
+	p = put(p, reason, strlen(reason));
+	p = PUT_LIT(p, "\r\nServer: warren\r\nDate: ");
+	p = put(p, c->loop->date, strlen(c->loop->date));
+	if (r->streaming) {
+		if (stream_chunked(r))
+			p = PUT_LIT(p, "\r\nTransfer-Encoding: chunked");
+	} else if (body) {
+		p = PUT_LIT(p, "\r\nContent-Length: ");
+		p = put_uint(p, len);
+	}
+	if (!r->keep_alive)
+		p = PUT_LIT(p, "\r\nConnection: close");
+	else if (r->version == 10)
+		p = PUT_LIT(p, "\r\nConnection: keep-alive");
+	for (struct resp_hdr *h = r->resp_hdrs; h; h = h->next) {
+		p = PUT_LIT(p, "\r\n");
+		p = put(p, h->name, h->name_len);
+		p = PUT_LIT(p, ": ");
+		p = put(p, h->value, h->value_len);
+	}
+	p = PUT_LIT(p, "\r\n\r\n");
+	c->wlen = (size_t)(p - c->wbuf);
+	return 0;
+}
+
+/* Serialises c->req's whole response: head, then the body copied or queued behind it. */
+int response_write(struct conn *c)
+{
+	struct warren_request *r = &c->req;
+	bool send = sends_body(r);
+
+	if (write_head(c, send && r->body_ext.kind == OUT_NONE ? r->resp_len : 0) < 0)
+		return -ENOMEM;
+	if (!send || (r->body_ext.kind != OUT_NONE && r->body_ext.len == 0)) {
+		response_ext_release(&r->body_ext);
+	} else if (r->body_ext.kind != OUT_NONE) {
+		/* Written after wbuf, and nothing is queued behind it until it is out. */
+		c->ext = r->body_ext;
+		r->body_ext = (struct out_ext){.fd = -1};
+	} else if (r->resp_len) {
+		memcpy(c->wbuf + c->wlen, r->resp_body, r->resp_len);
+		c->wlen += r->resp_len;
+	}
+	return 0;
+}
+
+int response_stream_chunk(struct conn *c, const void *data, size_t len)
+{
+	struct warren_request *r = &c->req;
+	char *p;
+
+	if (!sends_body(r) || len == 0)
+		return 0;
+	if (wbuf_reserve(c, len + 32) < 0)
+		return -ENOMEM;
+	p = c->wbuf + c->wlen;
+	if (stream_chunked(r)) {
+		p += sprintf(p, "%zx\r\n", len);
+		p = put(p, data, len);
+		p = PUT_LIT(p, "\r\n");
+	} else {
+		p = put(p, data, len);
+	}
+	c->wlen = (size_t)(p - c->wbuf);
+	return 0;
+}
+
+/* The last chunk of a streamed response (nothing for an unframed HTTP/1.0 one). */
+int response_stream_end(struct conn *c)
+{
+	static const char last[] = "0\r\n\r\n";
+
+	if (!sends_body(&c->req) || !stream_chunked(&c->req))
+		return 0;
+	if (wbuf_reserve(c, sizeof(last) - 1) < 0)
+		return -ENOMEM;
+	memcpy(c->wbuf + c->wlen, last, sizeof(last) - 1);
+	c->wlen += sizeof(last) - 1;
+	return 0;
+}
+
+int response_stream_head(struct conn *c)
+{
+	struct warren_request *r = &c->req;
+	int ret = write_head(c, 0);
+
+	if (ret == 0 && r->resp_len)
+		ret = response_stream_chunk(c, r->resp_body, r->resp_len);
+	r->resp_len = 0;
+	return ret;
+}
+
+/* An error before (or instead of) any module seeing the request: the connection closes. */
+int response_error(struct conn *c, int status)
+{
+	response_status_page(&c->req, status);
+	c->req.keep_alive = false;
+	c->close_after_write = true;
+	return response_write(c);
+}
+
+/* The client waits for this interim response before it sends the body. Nothing can be
+ * queued behind it: the request it answers is the last one buffered. */
+int response_continue(struct conn *c)
+{
+	static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+	if (wbuf_reserve(c, sizeof(cont) - 1) < 0)
+		return -ENOMEM;
+	memcpy(c->wbuf + c->wlen, cont, sizeof(cont) - 1);
+	c->wlen += sizeof(cont) - 1;
+	c->req.continue_sent = true;
+	return 0;
 }

@@ -1,5 +1,6 @@
-/* core/http/response.h - serialising a request's response into the connection's write buffer,
- * warren's own status pages, and the headers and body a module sets. */
+/* core/http/response.h - a request's response: the status, headers and body a module (or
+ * warren's own status pages) sets on the request, and their HTTP/1.1 serialisation into
+ * the connection's write buffer. */
 #ifndef WARREN_CORE_HTTP_RESPONSE_H
 #define WARREN_CORE_HTTP_RESPONSE_H
 
@@ -14,30 +15,17 @@ const char *response_reason(int status);
 
 /* Gives a body that is not ours back: the module's release, or our duplicate fd. */
 void response_ext_release(struct out_ext *e);
-/* The send in flight completed: a write buffer replaced meanwhile can go. */
-void response_wbuf_sent(struct conn *c);
 
-/* Serialises c->req's whole response: head, then the body copied or queued behind it. */
-int response_write(struct conn *c);
-/* Marks the response as streamed, and its framing (no keep-alive without chunks). */
-void response_stream_prepare(struct warren_request *r);
-/* Writes a streamed response's head, and any body set so far as its first piece. */
-int response_stream_head(struct conn *c);
-/* Appends one chunk (or, for HTTP/1.0, the raw bytes) of a streamed response. */
-int response_stream_chunk(struct warren_request *r, const void *data, size_t len);
-/* The last chunk of a streamed response (nothing for an unframed HTTP/1.0 one). */
-int response_stream_end(struct conn *c);
-/* The interim "100 Continue"; the client waits for it before it sends the body. */
-int response_continue(struct conn *c);
+/* ---- Status, headers and body, set on the request ---- */
 
 /* Forgets status, headers and body set so far. */
 void response_reset(struct warren_request *r);
 /* warren's "405 Method Not Allowed" with the Allow field of @allow's methods. */
-int response_405(struct conn *c, uint64_t allow);
+int response_405(struct warren_request *r, uint64_t allow);
 /* warren's page for @status: a short text body (none when out of memory). */
-void response_status_page(struct conn *c, int status);
-/* Appends a complete error response (status, text body, Connection: close). */
-int response_error(struct conn *c, int status);
+void response_status_page(struct warren_request *r, int status);
+/* Marks the response as streamed, and its framing (no keep-alive without chunks). */
+void response_stream_prepare(struct warren_request *r);
 
 /* Headers and body, unchecked: request_api.c checks what modules pass. */
 int response_header_add(struct warren_request *r, const char *name, const char *value);
@@ -54,5 +42,24 @@ void response_body_added(struct warren_request *r, size_t len);
 int response_body_to_buffer(struct warren_request *r);
 int response_body_append(struct warren_request *r, const void *data, size_t len);
 int response_body_set(struct warren_request *r, const void *data, size_t len);
+/* Gives back the body buffer and any body that is not ours, for good. */
+void response_fini(struct warren_request *r);
+
+/* ---- HTTP/1.1: c->req's response serialised into the connection's write buffer ---- */
+
+/* The send in flight completed: a write buffer replaced meanwhile can go. */
+void response_wbuf_sent(struct conn *c);
+/* Serialises c->req's whole response: head, then the body copied or queued behind it. */
+int response_write(struct conn *c);
+/* Writes a streamed response's head, and any body set so far as its first piece. */
+int response_stream_head(struct conn *c);
+/* Appends one chunk (or, for HTTP/1.0, the raw bytes) of a streamed response. */
+int response_stream_chunk(struct conn *c, const void *data, size_t len);
+/* The last chunk of a streamed response (nothing for an unframed HTTP/1.0 one). */
+int response_stream_end(struct conn *c);
+/* The interim "100 Continue"; the client waits for it before it sends the body. */
+int response_continue(struct conn *c);
+/* Appends a complete error response (status, text body, Connection: close). */
+int response_error(struct conn *c, int status);
 
 #endif /* WARREN_CORE_HTTP_RESPONSE_H */
