@@ -797,9 +797,12 @@ static void sweep(struct master *m, uint64_t now)
 		struct generation *g = *p;
 
 		if (g->alive == 0) {
+			unsigned gen = g->srv->generation;
+
 			*p = g->next;
-			log_info("generation %u retired", g->srv->generation);
+			/* Logged once its modules' fini ran: the line says the generation is gone. */
 			gen_free(m, g);
+			log_info("generation %u retired", gen);
 			continue;
 		}
 		if (g->kill_at && now >= g->kill_at) {
