@@ -238,7 +238,7 @@ int http_process(struct conn *c)
 		int ret;
 
 		/* A request in a module's hands holds the connection until it is answered. */
-		if (r->phase == REQ_ENDING || (r->phase == REQ_ASYNC && r->complete))
+		if (http_request_held(c))
 			break;
 		if (r->chunked && r->headers_done && c->request_begun) {
 			ret = decode_body(c);
