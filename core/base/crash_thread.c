@@ -1,8 +1,6 @@
 /* core/base/crash_thread.c - which module code a thread other than the loop runs, for the
  * report of a fatal signal that thread takes. */
-#include <stdbool.h>
 #include <stddef.h>
-#include <stdio.h>
 
 #include "base/crash_thread.h"
 #include "base/shm.h"
@@ -19,13 +17,9 @@ void crash_thread_enter(const char *what, const char *suffix)
 
 void crash_thread_leave(void)
 {
-	char who[160];
-
-	if (shm_call_kept()) {
-		snprintf(who, sizeof(who), "%s%s", thread_what ? thread_what : "?",
-			 thread_suffix ? thread_suffix : "");
-		shm_release_held(who, "");
-	}
+	if (shm_call_kept())
+		shm_release_held("", "%s%s", thread_what ? thread_what : "?",
+				 thread_suffix ? thread_suffix : "");
 	shm_call_leave();
 	thread_what = NULL;
 }

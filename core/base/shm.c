@@ -7,6 +7,8 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -199,9 +201,15 @@ static const char *zone_of(const void *p)
 	return "?";
 }
 
-unsigned shm_release_held(const char *who, const char *then)
+unsigned shm_release_held(const char *then, const char *fmt, ...)
 {
 	unsigned n = 0, base = call_base();
+	char who[160];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(who, sizeof(who), fmt, ap);
+	va_end(ap);
 
 	while (held.n > base) {
 		pthread_mutex_t *m = held.locks[--held.n];

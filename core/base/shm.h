@@ -21,10 +21,10 @@ bool shm_call_kept(void);
 void shm_call_leave(void);
 
 /*
- * Module code (@who: "worker 0: mymod.handler") returned holding zone locks it took:
- * releases each, with a warning naming the zone that ends with @then (", answering 500",
- * or ""). Returns how many there were.
+ * Module code returned holding zone locks it took: releases each, with a warning that
+ * names the code (@fmt: "worker %u: %s" for "worker 0: mymod.handler") and the zone and
+ * ends with @then (", answering 500", or ""). Returns how many there were.
  */
-unsigned shm_release_held(const char *who, const char *then);
+unsigned shm_release_held(const char *then, const char *fmt, ...) WARREN_PRINTF(2, 3);
 
 #endif /* WARREN_CORE_SHM_H */

@@ -369,14 +369,12 @@ void module_stalled(struct http_loop *loop, const struct warren_request *r, uint
 
 void module_kept_lock(struct http_loop *loop, struct warren_request *r)
 {
-	bool open = r->phase != REQ_ANSWERED && r->phase != REQ_ENDING && !r->aborted;
-	char who[160];
+	bool open = r->phase < REQ_ANSWERED && !r->aborted;
 
-	snprintf(who, sizeof(who), "worker %u: %s", loop->id,
-		 loop->crash.what ? loop->crash.what : "?");
-	shm_release_held(who, !open	   ? "" :
-			      r->streaming ? ", closing the connection after the response" :
-					     ", answering 500");
+	shm_release_held(!open	      ? "" :
+			 r->streaming ? ", closing the connection after the response" :
+					", answering 500",
+			 "worker %u: %s", loop->id, loop->crash.what ? loop->crash.what : "?");
 	/* Whatever it answers, the data under the lock may be half-updated. */
 	if (open)
 		r->lock_released = true;

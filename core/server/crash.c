@@ -280,13 +280,9 @@ void hook_enter(const char *module, const char *hook)
 
 void hook_leave(void)
 {
-	char who[160];
-
-	if (shm_call_kept()) {
-		snprintf(who, sizeof(who), "module \"%s\": %s", trace ? trace->module : "?",
-			 trace ? trace->hook : "?");
-		shm_release_held(who, "");
-	}
+	if (shm_call_kept())
+		shm_release_held("", "module \"%s\": %s", trace ? trace->module : "?",
+				 trace ? trace->hook : "?");
 	shm_call_leave();
 	if (trace)
 		trace->module[0] = trace->hook[0] = '\0';

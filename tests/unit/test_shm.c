@@ -51,12 +51,12 @@ START_TEST(test_release_held)
 {
 	pthread_mutex_t *m = zone_locks("test.release");
 
-	ck_assert_uint_eq(shm_release_held("test", ""), 0);
+	ck_assert_uint_eq(shm_release_held("", "test"), 0);
 	ck_assert_int_eq(warren_shm_lock(&m[0]), 0);
 	ck_assert_int_eq(warren_shm_lock(&m[1]), 0);
 	ck_assert_int_eq(warren_shm_lock(&m[2]), 0);
 	ck_assert_int_eq(warren_shm_unlock(&m[1]), 0);
-	ck_assert_uint_eq(shm_release_held("test", ""), 2);
+	ck_assert_uint_eq(shm_release_held("", "test"), 2);
 	ck_assert(!shm_call_kept());
 	for (int i = 0; i < 3; i++) {
 		ck_assert_int_eq(pthread_mutex_trylock(&m[i]), 0);
@@ -77,7 +77,7 @@ START_TEST(test_nested_calls)
 	ck_assert(!shm_call_kept());
 	ck_assert_int_eq(warren_shm_lock(&m[1]), 0);
 	ck_assert(shm_call_kept());
-	ck_assert_uint_eq(shm_release_held("inner", ""), 1);
+	ck_assert_uint_eq(shm_release_held("", "inner"), 1);
 	ck_assert(!shm_call_kept());
 	shm_call_leave();
 	ck_assert_int_eq(pthread_mutex_trylock(&m[0]), EBUSY);
@@ -96,7 +96,7 @@ START_TEST(test_nested_calls)
 	for (int i = 0; i < 4; i++)
 		shm_call_leave();
 	ck_assert(shm_call_kept());
-	ck_assert_uint_eq(shm_release_held("deep", ""), 1);
+	ck_assert_uint_eq(shm_release_held("", "deep"), 1);
 	for (int i = 0; i < 8; i++)
 		shm_call_leave();
 	ck_assert(!shm_call_kept());
