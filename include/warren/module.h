@@ -219,6 +219,19 @@ struct warren_module {
 	 * and metrics; the request and its response can still be read, not changed.
 	 */
 	void (*on_complete)(struct warren_request *r, void *module_data);
+
+	/* ---- ABI 0.4 ---- */
+
+	/**
+	 * Bytes of per-request context warren allocates, zeroed, for this module on every
+	 * request, reached with warren_req_ctx(). 0: none.
+	 */
+	size_t request_ctx_size;
+	/**
+	 * Master and each worker, on USR1 (warren -s reopen), after warren reopened its own
+	 * log: reopen the module's own files (its logs) so that rotation works. May be NULL.
+	 */
+	void (*on_reopen)(void *module_data);
 };
 
 #ifdef WARREN_BUILTIN
