@@ -118,8 +118,8 @@ static int decode_body(struct conn *c)
 	size_t out = c->req_start + r->body_off + r->body_len, in = c->rpos;
 	int ret;
 
-	ret = chunked_decode(&r->dechunk, c->rbuf, &in, c->rlen, &out, r->body_total,
-			     c->loop->limits.max_body_size, c->loop->limits.max_header_size);
+	ret = chunked_decode(&r->dechunk, c->rbuf, &in, c->rlen, &out, r->body_total, r->max_body,
+			     c->loop->limits.max_header_size);
 	if (ret == -EFBIG)
 		return 413;
 	if (ret == -EMSGSIZE)
@@ -287,7 +287,8 @@ int http_process(struct conn *c)
 size_t http_rbuf_make_room(struct conn *c)
 {
 	const struct http_limits *cfg = &c->loop->limits;
-	size_t limit = cfg->max_header_size + cfg->max_body_size + BUF_BLOCK;
+	size_t body = c->req.headers_done ? c->req.max_body : cfg->max_body_size;
+	size_t limit = cfg->max_header_size + body + BUF_BLOCK;
 
 	if (!c->rbuf) {
 		rbuf_resize(c, BUF_BLOCK);

@@ -23,6 +23,8 @@ struct http_limits {
 	unsigned header_timeout_ms, body_timeout_ms, keepalive_timeout_ms, send_timeout_ms;
 	unsigned handler_timeout_ms, shutdown_timeout_ms;
 	unsigned offload_threads;
+	const char *server; /* the Server header's value (the config's); NULL: none is sent */
+	size_t server_len;
 };
 
 /* A module's request hook, resolved once so that requests need no size checks. */

@@ -340,14 +340,23 @@ static char *put_uint(char *p, size_t v)
 static int write_head(struct conn *c, size_t extra)
 {
 	struct warren_request *r = &c->req;
+	const struct http_limits *lim = &c->loop->limits;
 	const char *reason = response_reason(r->status);
 	bool body = status_has_body(r->status);
+	bool server = lim->server_len > 0, date = true;
 	size_t len = r->body_ext.kind != OUT_NONE ? r->body_ext.len : r->resp_len;
-	size_t need = 160 + strlen(reason) + strlen(c->loop->date) + extra;
+	size_t need = 160 + strlen(reason) + lim->server_len + strlen(c->loop->date) + extra;
 	char *p;
 
-	for (struct resp_hdr *h = r->resp_hdrs; h; h = h->next)
+	/* A module's Server or Date replaces warren's; names are compared only for the
+	 * headers a module set, and only when the length fits. */
+	for (struct resp_hdr *h = r->resp_hdrs; h; h = h->next) {
 		need += h->name_len + h->value_len + 4;
+		if (h->name_len == 6 && name_is(h, "server"))
+			server = false;
+		else if (h->name_len == 4 && name_is(h, "date"))
+			date = false;
+	}
 	if (wbuf_reserve(c, need) < 0)
 		return -ENOMEM;
 	p = c->wbuf + c->wlen;
@@ -355,8 +364,14 @@ static int write_head(struct conn *c, size_t extra)
 	p = put_uint(p, (size_t)r->status);
 	*p++ = ' ';
 	p = put(p, reason, strlen(reason));
-	p = PUT_LIT(p, "\r\nServer: warren\r\nDate: ");
-	p = put(p, c->loop->date, strlen(c->loop->date));
+	if (server) {
+		p = PUT_LIT(p, "\r\nServer: ");
+		p = put(p, lim->server, lim->server_len);
+	}
+	if (date) {
+		p = PUT_LIT(p, "\r\nDate: ");
+		p = put(p, c->loop->date, strlen(c->loop->date));
+	}
 	if (r->streaming) {
 		if (stream_chunked(r))
 			p = PUT_LIT(p, "\r\nTransfer-Encoding: chunked");

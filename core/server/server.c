@@ -339,6 +339,8 @@ static int resolve_route(struct server *srv, size_t idx, json_t *empty, struct w
 		lm->desc->handler_size >=
 			offsetof(struct warren_handler, stream_body) + sizeof(h->stream_body) &&
 		h->stream_body;
+	if (rc->max_body_size != SIZE_MAX)
+		router_set_body_limit(&srv->router, rc->max_body_size);
 	return 0;
 
 out_free_id:

@@ -87,6 +87,8 @@ static void http_loop_init(struct worker *w)
 		.handler_timeout_ms = cfg->handler_timeout_ms,
 		.shutdown_timeout_ms = cfg->shutdown_timeout_ms,
 		.offload_threads = cfg->offload_threads,
+		.server = cfg->server_header,
+		.server_len = cfg->server_header ? strlen(cfg->server_header) : 0,
 	};
 	l->router = &srv->router;
 	l->on_request = srv->on_request;

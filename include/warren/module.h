@@ -270,6 +270,27 @@ struct warren_module {
 /** The request method as sent, e.g. "GET". */
 WARREN_API struct warren_str warren_req_method(const struct warren_request *r);
 
+/** Request methods as numbers, for a switch (ABI 0.4). */
+enum warren_method {
+	/** Any other method warren accepts (see warren_req_method() for its name). */
+	WARREN_METHOD_OTHER = 0,
+	WARREN_METHOD_GET = 1,
+	WARREN_METHOD_HEAD = 2,
+	WARREN_METHOD_POST = 3,
+	WARREN_METHOD_PUT = 4,
+	WARREN_METHOD_DELETE = 5,
+	WARREN_METHOD_OPTIONS = 6,
+	WARREN_METHOD_PATCH = 7,
+	WARREN_METHOD_CONNECT = 8,
+	WARREN_METHOD_TRACE = 9,
+};
+
+/**
+ * The request method as an enum warren_method, without comparing strings: a method
+ * without a constant of its own is WARREN_METHOD_OTHER (ABI 0.4).
+ */
+WARREN_API enum warren_method warren_req_method_id(const struct warren_request *r);
+
 /** The request target as sent: path and query, e.g. "/search?q=x". */
 WARREN_API struct warren_str warren_req_target(const struct warren_request *r);
 
@@ -310,14 +331,30 @@ WARREN_API bool warren_req_header_at(const struct warren_request *r, size_t i,
 WARREN_API bool warren_req_param(const struct warren_request *r, const char *name,
 				 struct warren_str *value);
 
+/**
+ * A parameter of the matched route (as warren_req_param()) with its percent-escapes
+ * decoded into the request's pool, by the rules of warren_req_path_decoded(): "%00", a
+ * '%' not followed by two hex digits and an encoded '/' are refused (ABI 0.4).
+ * Returns 0, -ENOENT when the route has no such parameter, -EINVAL, or -ENOMEM.
+ */
+WARREN_API int warren_req_param_decoded(struct warren_request *r, const char *name,
+					struct warren_str *value);
+
 /** The whole request body (empty when there is none). */
 WARREN_API struct warren_str warren_req_body(const struct warren_request *r);
 
 /**
- * Allocates @size bytes from the request's pool, aligned for any type. The memory is
- * released when the request ends; never free it. Returns NULL when out of memory.
+ * Allocates @size bytes from the request's pool, aligned for any type; they are not
+ * zeroed. The memory is released when the request ends, after its cleanups (which may
+ * still allocate); never free it. Returns NULL when out of memory.
  */
 WARREN_API void *warren_req_alloc(struct warren_request *r, size_t size);
+
+/**
+ * Like warren_req_alloc() for @n objects of @size bytes each, zeroed, as calloc(3): NULL
+ * when @n * @size overflows or memory runs out (ABI 0.4).
+ */
+WARREN_API void *warren_req_zalloc(struct warren_request *r, size_t n, size_t size);
 
 /**
  * Runs @fn(@arg) when the request ends, however it ends (answered, aborted, or with its
