@@ -170,19 +170,36 @@ static int serve(struct conn *c)
 	return 0;
 }
 
+/* A client waiting for "100 Continue" gets it once a handler may read the body: not
+ * after an answer, nor while an on_request hook has yet to decide. */
+static int send_continue(struct conn *c)
+{
+	const struct warren_request *r = &c->req;
+
+	if (r->expect_continue && !r->continue_sent && !r->complete && r->phase < REQ_ANSWERED &&
+	    !request_hook_holds(r) && !c->close_after_write)
+		return response_continue(c);
+	return 0;
+}
+
 /* The head is in and the body is on its way. */
 static int body_pending(struct conn *c)
 {
-	struct warren_request *r = &c->req;
 	int ret = advance(c);
 
 	if (ret < 0)
 		return ret;
 	http_deliver_body(c);
-	if (r->expect_continue && !r->continue_sent && r->phase < REQ_ANSWERED &&
-	    !c->close_after_write)
-		return response_continue(c);
-	return 0;
+	return send_continue(c);
+}
+
+int http_resume(struct conn *c)
+{
+	int ret = request_resume(&c->req);
+
+	if (ret < 0)
+		return ret;
+	return send_continue(c);
 }
 
 bool http_holds_buffer(const struct conn *c)
@@ -379,7 +396,7 @@ int http_timeout_status(const struct conn *c)
 	 * answers for an upstream that does not. */
 	path = request_path(r, &plen);
 	log_warn("%s did not answer %s %.*s within http.handler_timeout (%u ms): 504",
-		 r->route ? r->route->id : "?", http_method_str((enum http_method)r->method),
+		 *handler_id(r) ? handler_id(r) : "?", http_method_str((enum http_method)r->method),
 		 (int)plen, path, c->loop->limits.handler_timeout_ms);
 	return 504;
 }

@@ -31,6 +31,7 @@ struct http_limits {
 struct req_hook {
 	const char *id; /* "module.on_request", for logs and crash reports */
 	void *data;	/* the module's data from init */
+	bool may_hold;	/* on_request: its module knows WARREN_ASYNC there (ABI 0.4) */
 	union {
 		int (*on_request)(struct warren_request *r, void *module_data);
 		int (*on_response)(struct warren_request *r, void *module_data);

@@ -134,10 +134,12 @@ WARREN_API int warren_req_param_decoded(struct warren_request *r, const char *na
 {
 	struct warren_str raw;
 
-	if (!name || !value)
+	if (!name)
 		return -EINVAL;
 	if (!warren_req_param(r, name, &raw))
 		return -ENOENT;
+	if (!value)
+		value = &raw;
 	/* A parameter is a piece of the path: the path's rules, so "%2F" cannot split it. */
 	return url_decode(r, raw, false, true, value);
 }
@@ -347,6 +349,14 @@ WARREN_API int warren_resp_send(struct warren_request *r)
 	if (r->phase != REQ_ASYNC || !request_answerable(r) || r->streaming)
 		return -EINVAL;
 	r->carrier->ops->answer(r->carrier);
+	return 0;
+}
+
+WARREN_API int warren_req_continue(struct warren_request *r)
+{
+	if (!request_hook_holds(r) || !request_answerable(r) || r->streaming)
+		return -EINVAL;
+	request_continue(r);
 	return 0;
 }
 

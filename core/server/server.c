@@ -387,6 +387,7 @@ static int collect_hooks(struct server *srv)
 			if (add_hook(&srv->on_request, &srv->n_on_request, lm, "on_request") < 0)
 				return -ENOMEM;
 			srv->on_request[srv->n_on_request - 1].on_request = d->on_request;
+			srv->on_request[srv->n_on_request - 1].may_hold = d->abi_minor >= 4;
 		}
 		if (HOOK(d, on_response)) {
 			if (add_hook(&srv->on_response, &srv->n_on_response, lm, "on_response") < 0)

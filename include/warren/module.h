@@ -74,10 +74,11 @@ enum warren_result {
 	 */
 	WARREN_DECLINED = 1,
 	/**
-	 * Handlers only: the handler keeps the request and finishes it later, from a timer,
-	 * a file-descriptor watch or an offloaded job, with warren_resp_send() (or
+	 * The handler keeps the request and finishes it later, from a timer, a
+	 * file-descriptor watch or an offloaded job, with warren_resp_send() (or
 	 * warren_resp_stream_end() for a streamed response). The worker serves other
-	 * connections meanwhile.
+	 * connections meanwhile. Since ABI 0.4 an on_request hook may return it too, and
+	 * later either answer or call warren_req_continue().
 	 */
 	WARREN_ASYNC = 2,
 };
@@ -204,6 +205,10 @@ struct warren_module {
 	 * Return WARREN_DECLINED to let the request go on, WARREN_DONE after answering it
 	 * yourself (e.g. warren_resp_status(r, 401)): the remaining hooks and the handler
 	 * are skipped. A negative errno answers "500 Internal Server Error".
+	 * Since ABI 0.4 (a module built against 0.4 or later): WARREN_ASYNC keeps the
+	 * request, as an asynchronous handler does (timers, watches, offload, abort
+	 * callback, http.handler_timeout); it is then answered with warren_resp_send() or
+	 * let go on with warren_req_continue().
 	 */
 	int (*on_request)(struct warren_request *r, void *module_data);
 	/**
@@ -443,6 +448,18 @@ WARREN_API void warren_req_on_abort(struct warren_request *r, warren_abort_fn fn
  * not asynchronous or already answered.
  */
 WARREN_API int warren_resp_send(struct warren_request *r);
+
+/**
+ * Lets a request that an on_request hook kept (it returned WARREN_ASYNC) go on, as if
+ * the hook had returned WARREN_DECLINED: the next hooks and then the handler run, from
+ * the event loop, never inside this call. The timers and watches the hook left armed are
+ * cancelled, its abort callback is forgotten, and done callbacks of its offloaded jobs
+ * no longer run (their cleanups still wait for them). The request itself cannot be
+ * changed: a result for the handler goes through the module's per-request context or
+ * memory from the request's pool. Returns 0, or -EINVAL when no hook keeps the request
+ * (from a handler, twice, after answering or streaming, or once aborted). (ABI 0.4)
+ */
+WARREN_API int warren_req_continue(struct warren_request *r);
 
 /** Runs on the worker's event loop when a timer fires. */
 typedef void (*warren_timer_fn)(struct warren_request *r, void *arg);
