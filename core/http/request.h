@@ -154,7 +154,7 @@ struct warren_request {
 	uint32_t query_off, query_len;
 	uint32_t body_off, body_len;
 	uint32_t max_body; /* its route's limit or http.max_body_size, once the head is in */
-	bool chunked; /* the body is being decoded by dechunk */
+	bool chunked;	   /* the body is being decoded by dechunk */
 	struct chunked dechunk;
 	bool expect_continue; /* "Expect: 100-continue" with a body still to come */
 	bool continue_sent;

@@ -343,8 +343,8 @@ void router_set_body_limit(struct router *rt, size_t max_body_size)
 	rt->body_limits = true;
 }
 
-size_t router_body_limit(const struct router *rt, unsigned method, const char *path,
-			 size_t len, size_t fallback)
+size_t router_body_limit(const struct router *rt, unsigned method, const char *path, size_t len,
+			 size_t fallback)
 {
 	size_t pos = 0;
 	const struct route *r;

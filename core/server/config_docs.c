@@ -152,12 +152,10 @@ static json_t *enum_schema(const struct config_row *row)
 /* The value a row has when absent, in the file's units; NULL when there is none to give. */
 static json_t *default_value(const struct config_row *row)
 {
-	/* A default below the minimum is not a value: default_doc says where it comes from. */
-	if (row->def < row->min)
-		return NULL;
 	switch (row->kind) {
 	case CONFIG_SIZE:
-		return json_integer(row->def);
+		/* Below the minimum it is no value: default_doc says where it comes from. */
+		return row->def < row->min ? NULL : json_integer(row->def);
 	case CONFIG_SECONDS:
 		return json_real((double)row->def / 1000);
 	case CONFIG_BOOL:

@@ -50,8 +50,8 @@ struct config_row {
 	enum config_kind kind;
 	unsigned flags;
 	long long min, max; /* CONFIG_SIZE, CONFIG_COUNT_OR_AUTO; CONFIG_LIST: element count */
-	long long def;	    /* in the unit kept: bytes, ms, index, 0 or 1; below min: taken
-			     * from elsewhere (default_doc says where) */
+	long long def;	    /* in the unit kept: bytes, ms, index, 0 or 1; CONFIG_SIZE below
+			     * min: taken from elsewhere (default_doc says where) */
 	size_t offset;	    /* in struct config, or in the element of the enclosing list */
 	size_t width;	    /* sizeof the field at @offset */
 	const char *const *names; /* CONFIG_ENUM, NULL-terminated */
