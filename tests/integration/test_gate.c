@@ -297,6 +297,29 @@ START_TEST(hook_before_a_streamed_body)
 }
 END_TEST
 
+/* A module built against 0.3 meant nothing by WARREN_ASYNC from on_request: still a 500. */
+START_TEST(hook_of_an_older_module_cannot_hold)
+{
+	struct wt_server s;
+	struct wt_client c;
+	struct wt_response r;
+
+	wt_serve(&s,
+		 "'workers': 1, 'http': {'handler_timeout': 60}, 'modules': [{'name': 'abi_v03',"
+		 " 'path': '@PLUGIN_DIR@/abi_v03.so'}], 'routes': [{'handler': 'abi_v03.greet'}]");
+	WT_OK(wt_client_open(&c, &s, 0));
+	wt_ask(&c, "GET", "/", "X-Async: 1\r\n", &r);
+	ck_assert_int_eq(r.status, 500);
+	wt_response_free(&r);
+	wt_expect(&c, "/", "", 200, "0.3 module\n");
+	wt_client_close(&c);
+	wt_stop_keep_log(&s);
+	ck_assert(
+		wt_log_contains(&s, "abi_v03.on_request returned 2, which is not a valid result"));
+	wt_cleanup(&s);
+}
+END_TEST
+
 /* ---- Body limits of routes ----------------------------------------------------------- */
 
 static void expect_413_at_once(const struct wt_server *s, const char *head)
@@ -390,6 +413,7 @@ static Suite *gate_suite(void)
 	tcase_add_test(tc, hook_pending_when_the_worker_stops);
 	tcase_add_test(tc, hook_pipelined);
 	tcase_add_test(tc, hook_before_a_streamed_body);
+	tcase_add_test(tc, hook_of_an_older_module_cannot_hold);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -27,8 +27,14 @@ static void gate_log(struct gate *g, const char *what)
 
 static void on_cleanup(void *arg)
 {
-	gate_log(arg, "cleanup");
-	free(arg);
+	struct gate *g = arg;
+	char *p = warren_req_zalloc(g->r, 1, 64);
+
+	/* The pool is still there for cleanups. */
+	if (!p || p[63])
+		gate_log(g, "pool in cleanup failed");
+	gate_log(g, "cleanup");
+	free(g);
 }
 
 static void on_abort(struct warren_request *r, void *arg)
