@@ -76,6 +76,7 @@ static int gate_on_request(struct warren_request *r, void *module_data)
 	struct warren_str spec, target = warren_req_target(r);
 	struct gate *g;
 	unsigned ms = 0;
+	char text[32];
 
 	(void)module_data;
 	if (!warren_req_header(r, "X-Gate", &spec))
@@ -89,7 +90,9 @@ static int gate_on_request(struct warren_request *r, void *module_data)
 	}
 	g->r = r;
 	snprintf(g->target, sizeof(g->target), "%.*s", (int)target.len, target.base);
-	if (sscanf(spec.base, "%7s %u", g->mode, &ms) < 1)
+	/* Request strings are slices, not C strings. */
+	snprintf(text, sizeof(text), "%.*s", (int)spec.len, spec.base);
+	if (sscanf(text, "%7s %u", g->mode, &ms) < 1)
 		return -EINVAL;
 	/* From the hook itself, before it returned WARREN_ASYNC: not yet. */
 	if (warren_req_continue(r) != -EINVAL)
