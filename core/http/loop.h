@@ -59,6 +59,10 @@ struct http_loop {
 	uint64_t now_ms; /* monotonic, refreshed once per loop turn */
 	time_t date_sec;
 	char date[40]; /* "Sun, 06 Nov 1994 08:49:37 GMT" for the Date header */
+	/* "\r\nServer: warren\r\nDate: <date>" as every response head has them, rebuilt with
+	 * the date (response_fields_update()); the Date field starts at fields_date. */
+	char fields[320];
+	size_t fields_len, fields_date;
 
 	struct conn *conns; /* every open connection, for shutdown */
 	size_t nconns;

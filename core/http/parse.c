@@ -305,10 +305,14 @@ static int on_headers_complete(http_parser *p)
 	r->version = p->http_minor ? 11 : 10;
 	if (!valid_request_line(c, r) || split_target(c, r) < 0)
 		return reject(c, 400);
-	/* The route decides before any of the body is read: a 413 can come at once. */
-	path = request_path(r, &plen);
-	r->max_body = (uint32_t)router_body_limit(c->loop->router, r->method, path, plen,
-						  cfg->max_body_size);
+	/* The route decides before any of the body is read: a 413 can come at once. Without
+	 * limits of routes there is nothing to look up. */
+	r->max_body = (uint32_t)cfg->max_body_size;
+	if (c->loop->router && c->loop->router->body_limits) {
+		path = request_path(r, &plen);
+		r->max_body = (uint32_t)router_body_limit(c->loop->router, r->method, path, plen,
+							  cfg->max_body_size);
+	}
 
 	for (unsigned i = 0; i < r->nhdrs; i++) {
 		struct http_hdr *h = &r->hdrs[i];

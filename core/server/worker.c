@@ -14,6 +14,7 @@
 
 #include "http/async.h"
 #include "http/conn.h"
+#include "http/response.h"
 #include "base/log.h"
 #include "server/backend.h"
 #include "server/crash.h"
@@ -44,6 +45,7 @@ void worker_update_time(struct worker *w)
 	w->http.date_sec = ts.tv_sec;
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(w->http.date, sizeof(w->http.date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	response_fields_update(&w->http);
 }
 
 static void on_wake(void *arg)
