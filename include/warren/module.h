@@ -339,7 +339,8 @@ WARREN_API bool warren_req_param(const struct warren_request *r, const char *nam
 /**
  * A parameter of the matched route (as warren_req_param()) with its percent-escapes
  * decoded into the request's pool, by the rules of warren_req_path_decoded(): "%00", a
- * '%' not followed by two hex digits and an encoded '/' are refused (ABI 0.4).
+ * '%' not followed by two hex digits and an encoded '/' are refused (ABI 0.4). @value
+ * may be NULL to check the parameter only.
  * Returns 0, -ENOENT when the route has no such parameter, -EINVAL, or -ENOMEM.
  */
 WARREN_API int warren_req_param_decoded(struct warren_request *r, const char *name,
@@ -443,9 +444,9 @@ typedef void (*warren_abort_fn)(struct warren_request *r, void *arg);
 WARREN_API void warren_req_on_abort(struct warren_request *r, warren_abort_fn fn, void *arg);
 
 /**
- * Finishes a request whose handler returned WARREN_ASYNC: the status, headers and body
- * set so far are sent, and the request ends. Returns 0, or -EINVAL when the request is
- * not asynchronous or already answered.
+ * Finishes a request whose handler (or, since ABI 0.4, on_request hook) returned
+ * WARREN_ASYNC: the status, headers and body set so far are sent, and the request ends.
+ * Returns 0, or -EINVAL when the request is not asynchronous or already answered.
  */
 WARREN_API int warren_resp_send(struct warren_request *r);
 
