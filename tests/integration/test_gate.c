@@ -1,7 +1,7 @@
 /* tests/integration/test_gate.c - through the real binary and the gate test plugin: on_request
  * hooks that keep a request and decide later (continue, answer, time out, lose the client,
- * see the worker stop, pipelined, before a streamed body), the ABI 0.4 request calls, and
- * per-route body limits. */
+ * see the worker stop, pipelined, before a streamed body), the ABI 0.4 request calls,
+ * per-route body limits, and Server and Date headers of a module's own. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -394,6 +394,48 @@ START_TEST(route_body_limits)
 }
 END_TEST
 
+/* ---- Server and Date ----------------------------------------------------------------- */
+
+/* The headers plugin setting both: one of each, its own; http.server_header: false drops
+ * warren's Server, not a module's. */
+START_TEST(server_and_date_from_a_module)
+{
+	struct wt_server s;
+	struct wt_client c;
+	struct wt_response r;
+
+	wt_serve(&s, "'workers': 1, 'modules': [{'name': 'headers', 'path': "
+		     "'@PLUGIN_DIR@/headers.so', 'config': {'set': {'Server': 'shop/2', "
+		     "'Date': 'Thu, 01 Jan 1970 00:00:00 GMT'}}}], "
+		     "'routes': [{'match': {'path': '/'}, 'handler': 'echo.echo'}]");
+	WT_OK(wt_client_open(&c, &s, 0));
+	wt_ask(&c, "GET", "/", "", &r);
+	ck_assert_uint_eq(wt_header_count(&r, "Server"), 1);
+	ck_assert_uint_eq(wt_header_count(&r, "Date"), 1);
+	ck_assert_str_eq(wt_header(&r, "Server"), "shop/2");
+	ck_assert_str_eq(wt_header(&r, "Date"), "Thu, 01 Jan 1970 00:00:00 GMT");
+	wt_response_free(&r);
+	/* warren's own answers that hooks see too. */
+	wt_ask(&c, "GET", "/nothing", "", &r);
+	ck_assert_int_eq(r.status, 404);
+	ck_assert_uint_eq(wt_header_count(&r, "Server"), 1);
+	ck_assert_str_eq(wt_header(&r, "Server"), "shop/2");
+	wt_response_free(&r);
+	wt_client_close(&c);
+	wt_stop_ok(&s);
+
+	wt_serve(&s, "'workers': 1, 'http': {'server_header': false}, "
+		     "'routes': [{'handler': 'echo.echo'}]");
+	WT_OK(wt_client_open(&c, &s, 0));
+	wt_ask(&c, "GET", "/", "", &r);
+	ck_assert_uint_eq(wt_header_count(&r, "Server"), 0);
+	ck_assert_uint_eq(wt_header_count(&r, "Date"), 1);
+	wt_response_free(&r);
+	wt_client_close(&c);
+	wt_stop_ok(&s);
+}
+END_TEST
+
 static Suite *gate_suite(void)
 {
 	Suite *s = suite_create("gate");
@@ -402,6 +444,7 @@ static Suite *gate_suite(void)
 	tcase_set_timeout(tc, WT_TEST_TIMEOUT_S);
 	tcase_add_test(tc, method_ids_params_zeroed_memory);
 	tcase_add_test(tc, route_body_limits);
+	tcase_add_test(tc, server_and_date_from_a_module);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("hold");
