@@ -398,6 +398,10 @@ static void on_kick(void *arg)
 {
 	struct conn *c = arg;
 
+	if (http_resume(c) < 0) {
+		conn_close(c);
+		return;
+	}
 	http_deliver_body(c);
 	if (c->state != CONN_CLOSED)
 		conn_advance(c);

@@ -118,8 +118,8 @@ static int decode_body(struct conn *c)
 	size_t out = c->req_start + r->body_off + r->body_len, in = c->rpos;
 	int ret;
 
-	ret = chunked_decode(&r->dechunk, c->rbuf, &in, c->rlen, &out, r->body_total,
-			     c->loop->limits.max_body_size, c->loop->limits.max_header_size);
+	ret = chunked_decode(&r->dechunk, c->rbuf, &in, c->rlen, &out, r->body_total, r->max_body,
+			     c->loop->limits.max_header_size);
 	if (ret == -EFBIG)
 		return 413;
 	if (ret == -EMSGSIZE)
@@ -170,19 +170,36 @@ static int serve(struct conn *c)
 	return 0;
 }
 
+/* A client waiting for "100 Continue" gets it once a handler may read the body: not
+ * after an answer, nor while an on_request hook has yet to decide. */
+static int send_continue(struct conn *c)
+{
+	const struct warren_request *r = &c->req;
+
+	if (r->expect_continue && !r->continue_sent && !r->complete && r->phase < REQ_ANSWERED &&
+	    !request_hook_holds(r) && !c->close_after_write)
+		return response_continue(c);
+	return 0;
+}
+
 /* The head is in and the body is on its way. */
 static int body_pending(struct conn *c)
 {
-	struct warren_request *r = &c->req;
 	int ret = advance(c);
 
 	if (ret < 0)
 		return ret;
 	http_deliver_body(c);
-	if (r->expect_continue && !r->continue_sent && r->phase < REQ_ANSWERED &&
-	    !c->close_after_write)
-		return response_continue(c);
-	return 0;
+	return send_continue(c);
+}
+
+int http_resume(struct conn *c)
+{
+	int ret = request_resume(&c->req);
+
+	if (ret < 0)
+		return ret;
+	return send_continue(c);
 }
 
 bool http_holds_buffer(const struct conn *c)
@@ -287,7 +304,8 @@ int http_process(struct conn *c)
 size_t http_rbuf_make_room(struct conn *c)
 {
 	const struct http_limits *cfg = &c->loop->limits;
-	size_t limit = cfg->max_header_size + cfg->max_body_size + BUF_BLOCK;
+	size_t body = c->req.headers_done ? c->req.max_body : cfg->max_body_size;
+	size_t limit = cfg->max_header_size + body + BUF_BLOCK;
 
 	if (!c->rbuf) {
 		rbuf_resize(c, BUF_BLOCK);
@@ -378,7 +396,7 @@ int http_timeout_status(const struct conn *c)
 	 * answers for an upstream that does not. */
 	path = request_path(r, &plen);
 	log_warn("%s did not answer %s %.*s within http.handler_timeout (%u ms): 504",
-		 r->route ? r->route->id : "?", http_method_str((enum http_method)r->method),
+		 *handler_id(r) ? handler_id(r) : "?", http_method_str((enum http_method)r->method),
 		 (int)plen, path, c->loop->limits.handler_timeout_ms);
 	return 504;
 }

@@ -32,6 +32,9 @@ void http_request_release(struct conn *c);
 /* Passes body bytes that arrived to c->req's streaming reader; those it took go from the
  * read buffer. */
 void http_deliver_body(struct conn *c);
+/* An on_request hook let c->req go on (warren_req_continue()): the next hooks and the
+ * handler run now. Returns 0 or -ENOMEM. */
+int http_resume(struct conn *c);
 
 /* Makes room to read more into c->rbuf (compacting or growing within the limits).
  * Returns the free space, or 0 when the request would exceed every limit or when the

@@ -23,12 +23,15 @@ struct http_limits {
 	unsigned header_timeout_ms, body_timeout_ms, keepalive_timeout_ms, send_timeout_ms;
 	unsigned handler_timeout_ms, shutdown_timeout_ms;
 	unsigned offload_threads;
+	const char *server; /* the Server header's value (the config's); NULL: none is sent */
+	size_t server_len;
 };
 
 /* A module's request hook, resolved once so that requests need no size checks. */
 struct req_hook {
 	const char *id; /* "module.on_request", for logs and crash reports */
 	void *data;	/* the module's data from init */
+	bool may_hold;	/* on_request: its module knows WARREN_ASYNC there (ABI 0.4) */
 	union {
 		int (*on_request)(struct warren_request *r, void *module_data);
 		int (*on_response)(struct warren_request *r, void *module_data);
@@ -56,6 +59,10 @@ struct http_loop {
 	uint64_t now_ms; /* monotonic, refreshed once per loop turn */
 	time_t date_sec;
 	char date[40]; /* "Sun, 06 Nov 1994 08:49:37 GMT" for the Date header */
+	/* "\r\nServer: warren\r\nDate: <date>" as every response head has them, rebuilt with
+	 * the date (response_fields_update()); the Date field starts at fields_date. */
+	char fields[320];
+	size_t fields_len, fields_date;
 
 	struct conn *conns; /* every open connection, for shutdown */
 	size_t nconns;

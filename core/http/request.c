@@ -60,23 +60,37 @@ static void log_module_error(const struct warren_request *r, const char *id, int
 		log_error("%s returned %d, which is not a valid result there", id, rc);
 }
 
-/* Returns WARREN_DECLINED to go on, or WARREN_DONE when a hook answered (or failed). */
+/*
+ * Runs the on_request hooks from where they stopped: WARREN_DECLINED once every one let
+ * the request go on, WARREN_ASYNC when one keeps it (r->hook), or WARREN_DONE when one
+ * answered (or failed).
+ */
 static int run_on_request(struct warren_request *r)
 {
 	const struct http_loop *loop = r->carrier->loop;
 
-	for (size_t i = 0; i < loop->n_on_request; i++) {
-		const struct req_hook *h = &loop->on_request[i];
-		int rc = CALL_MODULE(r, h->id, h->on_request(r, h->data));
+	while (r->hook_pos < loop->n_on_request) {
+		const struct req_hook *h = &loop->on_request[r->hook_pos++];
+		int rc;
 
+		r->hook = h;
+		rc = CALL_MODULE(r, h->id, h->on_request(r, h->data));
 		if (rc == WARREN_DECLINED)
 			continue;
+		/* A module built before 0.4 never meant to keep the request: a 500, as then. */
+		if (rc == WARREN_ASYNC && h->may_hold) {
+			if (!r->stream_ended)
+				return WARREN_ASYNC;
+			rc = WARREN_DONE;
+		}
+		r->hook = NULL;
 		if (rc != WARREN_DONE) {
 			log_module_error(r, h->id, rc);
 			response_status_page(r, 500);
 		}
 		return WARREN_DONE;
 	}
+	r->hook = NULL;
 	return WARREN_DECLINED;
 }
 
@@ -292,15 +306,21 @@ int request_fail(struct warren_request *r, int status)
 	return request_complete(r);
 }
 
-/* Starts the module part of a request: keep-alive is decided and on_request runs. */
+/* Starts the module part of a request: keep-alive is decided, on_request runs next. */
 static void request_start(struct warren_request *r)
 {
 	const struct http_loop *loop = r->carrier->loop;
 
 	request_set_phase(r, REQ_MODULE);
 	r->keep_alive = r->persist && loop->limits.keepalive_timeout_ms > 0 && !loop->stopping;
-	if (run_on_request(r) == WARREN_DONE)
-		request_set_phase(r, REQ_ANSWERED);
+}
+
+/* A hook or handler keeps the request, within handler_timeout. */
+static int request_hold(struct warren_request *r)
+{
+	request_set_phase(r, REQ_ASYNC);
+	request_refresh_deadline(r);
+	return 0;
 }
 
 int request_advance(struct warren_request *r)
@@ -315,18 +335,39 @@ int request_advance(struct warren_request *r)
 		if (!r->complete)
 			r->carrier->ops->pin(r->carrier);
 		request_start(r);
-		if (r->phase == REQ_ANSWERED)
-			return request_complete(r);
+	}
+	rc = run_on_request(r);
+	if (rc == WARREN_ASYNC)
+		return request_hold(r);
+	if (rc == WARREN_DONE) {
+		request_set_phase(r, REQ_ANSWERED);
+		return request_complete(r);
 	}
 	rc = run_handlers(r);
 	if (rc == RUN_WAIT)
 		return 0;
-	if (rc == WARREN_ASYNC && !r->stream_ended) {
-		request_set_phase(r, REQ_ASYNC);
-		request_refresh_deadline(r);
-		return 0;
-	}
+	if (rc == WARREN_ASYNC && !r->stream_ended)
+		return request_hold(r);
 	return request_complete(r);
+}
+
+void request_continue(struct warren_request *r)
+{
+	/* What the hook armed was for its own answer; the handler starts with none. */
+	cancel_async(r);
+	r->abort_fn = NULL;
+	r->holder++;
+	r->resuming = true;
+	r->carrier->ops->resume(r->carrier);
+}
+
+int request_resume(struct warren_request *r)
+{
+	if (!r->resuming || r->phase != REQ_ASYNC)
+		return 0;
+	r->resuming = false;
+	request_set_phase(r, REQ_MODULE);
+	return request_advance(r);
 }
 
 bool request_deliver_body(struct warren_request *r)

@@ -117,7 +117,7 @@ struct req_carrier {
  * Where a request is in its life. The body arrives independently of the phase (see
  * complete), and a streamed response can be under way in MODULE or ASYNC.
  *
- *   READING ---> MODULE ---> ASYNC
+ *   READING ---> MODULE <--> ASYNC
  *      ^            |           |
  *      |            v           |
  *      +-------- ANSWERED <-----+
@@ -126,8 +126,10 @@ struct req_carrier {
  *      +--------- ENDING
  *
  * READING   no module has seen it: its head or the body a handler waits for is arriving.
- * MODULE    on_request hooks ran (on_complete is owed); hooks or handlers decide now.
- * ASYNC     a handler returned WARREN_ASYNC and has not answered yet.
+ * MODULE    on_request hooks run (on_complete is owed); hooks or handlers decide now.
+ * ASYNC     a handler, or an on_request hook (then hook is set), returned WARREN_ASYNC
+ *           and has not answered yet; a hook's warren_req_continue() goes back to MODULE
+ *           (from the loop, once resuming was seen) for the next hooks and the handler.
  * ANSWERED  the response is decided, or the request aborted: nothing may change it.
  * ENDING    over, waiting for offloaded work before its cleanups run.
  *
@@ -151,7 +153,8 @@ struct warren_request {
 	uint32_t path_off, path_len;
 	uint32_t query_off, query_len;
 	uint32_t body_off, body_len;
-	bool chunked; /* the body is being decoded by dechunk */
+	uint32_t max_body; /* its route's limit or http.max_body_size, once the head is in */
+	bool chunked;	   /* the body is being decoded by dechunk */
 	struct chunked dechunk;
 	bool expect_continue; /* "Expect: 100-continue" with a body still to come */
 	bool continue_sent;
@@ -166,6 +169,10 @@ struct warren_request {
 	int err_status; /* set by a parser callback that rejects the request */
 
 	const struct route *route;
+	const struct req_hook *hook; /* the on_request hook running, or holding it (ASYNC) */
+	size_t hook_pos;	     /* the next on_request hook to run */
+	bool resuming;		     /* the holding hook continued: the loop moves it on */
+	uint8_t holder;		     /* counts continues: offloaded jobs of a hook stay its own */
 	struct route_match match;
 	size_t route_pos; /* where the router walk goes on after a decline */
 	uint64_t allow;	  /* methods of routes whose path matched, for a 405 */
@@ -206,7 +213,7 @@ static inline bool request_phase_legal(enum req_phase from, enum req_phase to)
 	static const unsigned char next[] = {
 		[REQ_READING] = 1 << REQ_READING | 1 << REQ_MODULE,
 		[REQ_MODULE] = 1 << REQ_ASYNC | 1 << REQ_ANSWERED,
-		[REQ_ASYNC] = 1 << REQ_ANSWERED,
+		[REQ_ASYNC] = 1 << REQ_ANSWERED | 1 << REQ_MODULE,
 		[REQ_ANSWERED] = 1 << REQ_ENDING | 1 << REQ_READING,
 		[REQ_ENDING] = 1 << REQ_READING,
 	};
@@ -224,7 +231,13 @@ static inline void request_set_phase(struct warren_request *r, enum req_phase to
  * that answer, stream, read the body or wait for something need. */
 static inline bool request_answerable(const struct warren_request *r)
 {
-	return (r->phase == REQ_MODULE || r->phase == REQ_ASYNC) && !r->aborted;
+	return (r->phase == REQ_MODULE || r->phase == REQ_ASYNC) && !r->aborted && !r->resuming;
+}
+
+/* An on_request hook keeps the request: no handler has seen it yet. */
+static inline bool request_hook_holds(const struct warren_request *r)
+{
+	return r->phase == REQ_ASYNC && r->hook;
 }
 
 /* Where the request's offsets count from. */
@@ -233,9 +246,11 @@ static inline const char *request_bytes(const struct warren_request *r)
 	return *r->carrier->rbuf + *r->carrier->req_start;
 }
 
-/* The id of the route whose handler holds the request, for a callback of that handler. */
+/* The id of the hook or the route's handler that holds the request, for its callbacks. */
 static inline const char *handler_id(const struct warren_request *r)
 {
+	if (r->hook)
+		return r->hook->id;
 	return r->route ? r->route->id : "";
 }
 
@@ -277,6 +292,12 @@ const char *request_path(const struct warren_request *r, size_t *len);
  * handler streams the body runs now) and when the whole message is. Returns 0 or -ENOMEM.
  */
 int request_advance(struct warren_request *r);
+/* The hook holding the request called warren_req_continue(): what it left armed is
+ * cancelled, and the loop is asked to move the request on (request_resume()). */
+void request_continue(struct warren_request *r);
+/* From the loop: runs the next hooks and the handler of a request whose hook continued.
+ * Returns 0 (also when there is nothing to resume) or -ENOMEM. */
+int request_resume(struct warren_request *r);
 /* Passes body bytes that arrived to a streaming reader; the end once the message is
  * complete. True when the reader took a piece and reads on: those bytes may go. */
 bool request_deliver_body(struct warren_request *r);

@@ -33,6 +33,22 @@ WARREN_API struct warren_str warren_req_method(const struct warren_request *r)
 	return (struct warren_str){m, strlen(m)};
 }
 
+/* http_parser's methods (enum http_method) as the ABI numbers them; the rest are OTHER. */
+static const unsigned char method_ids[] = {
+	[HTTP_GET] = WARREN_METHOD_GET,	      [HTTP_HEAD] = WARREN_METHOD_HEAD,
+	[HTTP_POST] = WARREN_METHOD_POST,     [HTTP_PUT] = WARREN_METHOD_PUT,
+	[HTTP_DELETE] = WARREN_METHOD_DELETE, [HTTP_OPTIONS] = WARREN_METHOD_OPTIONS,
+	[HTTP_PATCH] = WARREN_METHOD_PATCH,   [HTTP_CONNECT] = WARREN_METHOD_CONNECT,
+	[HTTP_TRACE] = WARREN_METHOD_TRACE,
+};
+
+WARREN_API enum warren_method warren_req_method_id(const struct warren_request *r)
+{
+	if (r->method >= sizeof(method_ids))
+		return WARREN_METHOD_OTHER;
+	return (enum warren_method)method_ids[r->method];
+}
+
 WARREN_API struct warren_str warren_req_target(const struct warren_request *r)
 {
 	return slice(r, r->url_off, r->url_len);
@@ -110,6 +126,24 @@ WARREN_API bool warren_req_param(const struct warren_request *r, const char *nam
 	return false;
 }
 
+static int url_decode(struct warren_request *r, struct warren_str in, bool form, bool path,
+		      struct warren_str *out);
+
+WARREN_API int warren_req_param_decoded(struct warren_request *r, const char *name,
+					struct warren_str *value)
+{
+	struct warren_str raw;
+
+	if (!name)
+		return -EINVAL;
+	if (!warren_req_param(r, name, &raw))
+		return -ENOENT;
+	if (!value)
+		value = &raw;
+	/* A parameter is a piece of the path: the path's rules, so "%2F" cannot split it. */
+	return url_decode(r, raw, false, true, value);
+}
+
 WARREN_API struct warren_str warren_req_body(const struct warren_request *r)
 {
 	return slice(r, r->body_off, r->body_len);
@@ -118,6 +152,19 @@ WARREN_API struct warren_str warren_req_body(const struct warren_request *r)
 WARREN_API void *warren_req_alloc(struct warren_request *r, size_t size)
 {
 	return pool_alloc(r->carrier->pool, size);
+}
+
+WARREN_API void *warren_req_zalloc(struct warren_request *r, size_t n, size_t size)
+{
+	size_t total;
+	void *p;
+
+	if (__builtin_mul_overflow(n, size, &total))
+		return NULL;
+	p = pool_alloc(r->carrier->pool, total);
+	if (p)
+		memset(p, 0, total);
+	return p;
 }
 
 WARREN_API int warren_resp_status(struct warren_request *r, int status)
@@ -302,6 +349,14 @@ WARREN_API int warren_resp_send(struct warren_request *r)
 	if (r->phase != REQ_ASYNC || !request_answerable(r) || r->streaming)
 		return -EINVAL;
 	r->carrier->ops->answer(r->carrier);
+	return 0;
+}
+
+WARREN_API int warren_req_continue(struct warren_request *r)
+{
+	if (!request_hook_holds(r) || !request_answerable(r) || r->streaming)
+		return -EINVAL;
+	request_continue(r);
 	return 0;
 }
 

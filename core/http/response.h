@@ -13,6 +13,9 @@ struct conn;
 
 const char *response_reason(int status);
 
+/* Rebuilds @loop's Server and Date fields after its date changed. */
+void response_fields_update(struct http_loop *loop);
+
 /* Gives a body that is not ours back: the module's release, or our duplicate fd. */
 void response_ext_release(struct out_ext *e);
 

@@ -784,6 +784,46 @@ static int custom_route_handler(struct walk *w, const struct config_row *row, js
 	return r->handler ? 0 : fail_nomem(w->err);
 }
 
+/* The longest Server value: a product and version or two, not a place to hide data. */
+#define SERVER_HEADER_MAX 256
+
+/* A field value that needs no trimming or quoting: printable ASCII, inner spaces. */
+static bool plain_field_value(const char *s, size_t len)
+{
+	if (len == 0 || s[0] == ' ' || s[len - 1] == ' ')
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (s[i] < ' ' || s[i] > '~')
+			return false;
+	return true;
+}
+
+static int custom_server_header(struct walk *w, const struct config_row *row, json_t *parent,
+				json_t *v, void *base, const char *path)
+{
+	static const char expected[] = "a non-empty string of printable ASCII (at most 256 "
+				       "bytes, no leading or trailing space) or false";
+	char what[DESCRIBE_BUF];
+
+	(void)row, (void)parent, (void)base;
+	if (!v) {
+		w->cfg->server_header = "warren";
+		return 0;
+	}
+	if (json_is_false(v)) {
+		w->cfg->server_header = NULL;
+		return 0;
+	}
+	if (!json_is_string(v))
+		return fail_type(w->err, path, expected, v);
+	if (json_string_length(v) > SERVER_HEADER_MAX ||
+	    !plain_field_value(json_string_value(v), json_string_length(v)))
+		return fail(w->err, path, "expected %s, got %s", expected,
+			    describe(what, sizeof(what), v));
+	w->cfg->server_header = json_string_value(v);
+	return 0;
+}
+
 static int add_warning(struct config *cfg, struct warren_error *err, const char *fmt, ...)
 	WARREN_PRINTF(3, 4);
 
@@ -919,6 +959,8 @@ static int custom_routes(struct walk *w, const struct config_row *row, json_t *p
 	ret = list_alloc(v, path, "an array of route objects", sizeof(*cfg->routes), &items,
 			 &cfg->nroutes, w->err);
 	cfg->routes = items;
+	for (size_t i = 0; i < cfg->nroutes; i++)
+		set_defaults(&cfg->routes[i], "routes");
 	if (!ret)
 		ret = walk_each(w, v, path, "routes[]",
 				"an object with \"handler\" and optional \"match\", \"config\"",
@@ -937,6 +979,7 @@ static const custom_fn customs[] = {
 	[CONFIG_CUSTOM_ROUTE_PATH] = custom_route_path,
 	[CONFIG_CUSTOM_ROUTE_METHOD] = custom_route_method,
 	[CONFIG_CUSTOM_ROUTE_HANDLER] = custom_route_handler,
+	[CONFIG_CUSTOM_SERVER_HEADER] = custom_server_header,
 };
 
 static int run_custom(struct walk *w, const struct config_row *row, json_t *parent, json_t *v,

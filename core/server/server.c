@@ -339,6 +339,8 @@ static int resolve_route(struct server *srv, size_t idx, json_t *empty, struct w
 		lm->desc->handler_size >=
 			offsetof(struct warren_handler, stream_body) + sizeof(h->stream_body) &&
 		h->stream_body;
+	if (rc->max_body_size != SIZE_MAX)
+		router_set_body_limit(&srv->router, rc->max_body_size);
 	return 0;
 
 out_free_id:
@@ -385,6 +387,7 @@ static int collect_hooks(struct server *srv)
 			if (add_hook(&srv->on_request, &srv->n_on_request, lm, "on_request") < 0)
 				return -ENOMEM;
 			srv->on_request[srv->n_on_request - 1].on_request = d->on_request;
+			srv->on_request[srv->n_on_request - 1].may_hold = d->abi_minor >= 4;
 		}
 		if (HOOK(d, on_response)) {
 			if (add_hook(&srv->on_response, &srv->n_on_response, lm, "on_response") < 0)

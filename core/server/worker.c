@@ -14,6 +14,7 @@
 
 #include "http/async.h"
 #include "http/conn.h"
+#include "http/response.h"
 #include "base/log.h"
 #include "server/backend.h"
 #include "server/crash.h"
@@ -44,6 +45,7 @@ void worker_update_time(struct worker *w)
 	w->http.date_sec = ts.tv_sec;
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(w->http.date, sizeof(w->http.date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	response_fields_update(&w->http);
 }
 
 static void on_wake(void *arg)
@@ -87,6 +89,8 @@ static void http_loop_init(struct worker *w)
 		.handler_timeout_ms = cfg->handler_timeout_ms,
 		.shutdown_timeout_ms = cfg->shutdown_timeout_ms,
 		.offload_threads = cfg->offload_threads,
+		.server = cfg->server_header,
+		.server_len = cfg->server_header ? strlen(cfg->server_header) : 0,
 	};
 	l->router = &srv->router;
 	l->on_request = srv->on_request;

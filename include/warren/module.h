@@ -74,10 +74,11 @@ enum warren_result {
 	 */
 	WARREN_DECLINED = 1,
 	/**
-	 * Handlers only: the handler keeps the request and finishes it later, from a timer,
-	 * a file-descriptor watch or an offloaded job, with warren_resp_send() (or
+	 * The handler keeps the request and finishes it later, from a timer, a
+	 * file-descriptor watch or an offloaded job, with warren_resp_send() (or
 	 * warren_resp_stream_end() for a streamed response). The worker serves other
-	 * connections meanwhile.
+	 * connections meanwhile. Since ABI 0.4 an on_request hook may return it too, and
+	 * later either answer or call warren_req_continue().
 	 */
 	WARREN_ASYNC = 2,
 };
@@ -204,6 +205,10 @@ struct warren_module {
 	 * Return WARREN_DECLINED to let the request go on, WARREN_DONE after answering it
 	 * yourself (e.g. warren_resp_status(r, 401)): the remaining hooks and the handler
 	 * are skipped. A negative errno answers "500 Internal Server Error".
+	 * Since ABI 0.4 (a module built against 0.4 or later): WARREN_ASYNC keeps the
+	 * request, as an asynchronous handler does (timers, watches, offload, abort
+	 * callback, http.handler_timeout); it is then answered with warren_resp_send() or
+	 * let go on with warren_req_continue().
 	 */
 	int (*on_request)(struct warren_request *r, void *module_data);
 	/**
@@ -270,6 +275,27 @@ struct warren_module {
 /** The request method as sent, e.g. "GET". */
 WARREN_API struct warren_str warren_req_method(const struct warren_request *r);
 
+/** Request methods as numbers, for a switch (ABI 0.4). */
+enum warren_method {
+	/** Any other method warren accepts (see warren_req_method() for its name). */
+	WARREN_METHOD_OTHER = 0,
+	WARREN_METHOD_GET = 1,
+	WARREN_METHOD_HEAD = 2,
+	WARREN_METHOD_POST = 3,
+	WARREN_METHOD_PUT = 4,
+	WARREN_METHOD_DELETE = 5,
+	WARREN_METHOD_OPTIONS = 6,
+	WARREN_METHOD_PATCH = 7,
+	WARREN_METHOD_CONNECT = 8,
+	WARREN_METHOD_TRACE = 9,
+};
+
+/**
+ * The request method as an enum warren_method, without comparing strings: a method
+ * without a constant of its own is WARREN_METHOD_OTHER (ABI 0.4).
+ */
+WARREN_API enum warren_method warren_req_method_id(const struct warren_request *r);
+
 /** The request target as sent: path and query, e.g. "/search?q=x". */
 WARREN_API struct warren_str warren_req_target(const struct warren_request *r);
 
@@ -310,14 +336,31 @@ WARREN_API bool warren_req_header_at(const struct warren_request *r, size_t i,
 WARREN_API bool warren_req_param(const struct warren_request *r, const char *name,
 				 struct warren_str *value);
 
+/**
+ * A parameter of the matched route (as warren_req_param()) with its percent-escapes
+ * decoded into the request's pool, by the rules of warren_req_path_decoded(): "%00", a
+ * '%' not followed by two hex digits and an encoded '/' are refused (ABI 0.4). @value
+ * may be NULL to check the parameter only.
+ * Returns 0, -ENOENT when the route has no such parameter, -EINVAL, or -ENOMEM.
+ */
+WARREN_API int warren_req_param_decoded(struct warren_request *r, const char *name,
+					struct warren_str *value);
+
 /** The whole request body (empty when there is none). */
 WARREN_API struct warren_str warren_req_body(const struct warren_request *r);
 
 /**
- * Allocates @size bytes from the request's pool, aligned for any type. The memory is
- * released when the request ends; never free it. Returns NULL when out of memory.
+ * Allocates @size bytes from the request's pool, aligned for any type; they are not
+ * zeroed. The memory is released when the request ends, after its cleanups (which may
+ * still allocate); never free it. Returns NULL when out of memory.
  */
 WARREN_API void *warren_req_alloc(struct warren_request *r, size_t size);
+
+/**
+ * Like warren_req_alloc() for @n objects of @size bytes each, zeroed, as calloc(3): NULL
+ * when @n * @size overflows or memory runs out (ABI 0.4).
+ */
+WARREN_API void *warren_req_zalloc(struct warren_request *r, size_t n, size_t size);
 
 /**
  * Runs @fn(@arg) when the request ends, however it ends (answered, aborted, or with its
@@ -401,11 +444,23 @@ typedef void (*warren_abort_fn)(struct warren_request *r, void *arg);
 WARREN_API void warren_req_on_abort(struct warren_request *r, warren_abort_fn fn, void *arg);
 
 /**
- * Finishes a request whose handler returned WARREN_ASYNC: the status, headers and body
- * set so far are sent, and the request ends. Returns 0, or -EINVAL when the request is
- * not asynchronous or already answered.
+ * Finishes a request whose handler (or, since ABI 0.4, on_request hook) returned
+ * WARREN_ASYNC: the status, headers and body set so far are sent, and the request ends.
+ * Returns 0, or -EINVAL when the request is not asynchronous or already answered.
  */
 WARREN_API int warren_resp_send(struct warren_request *r);
+
+/**
+ * Lets a request that an on_request hook kept (it returned WARREN_ASYNC) go on, as if
+ * the hook had returned WARREN_DECLINED: the next hooks and then the handler run, from
+ * the event loop, never inside this call. The timers and watches the hook left armed are
+ * cancelled, its abort callback is forgotten, and done callbacks of its offloaded jobs
+ * no longer run (their cleanups still wait for them). The request itself cannot be
+ * changed: a result for the handler goes through the module's per-request context or
+ * memory from the request's pool. Returns 0, or -EINVAL when no hook keeps the request
+ * (from a handler, twice, after answering or streaming, or once aborted). (ABI 0.4)
+ */
+WARREN_API int warren_req_continue(struct warren_request *r);
 
 /** Runs on the worker's event loop when a timer fires. */
 typedef void (*warren_timer_fn)(struct warren_request *r, void *arg);

@@ -310,7 +310,8 @@ static const struct bad_config bad_configs[] = {
 	 .msg = "routes[0].handler: no handler \"nosuch.thing\" (available: ",
 	 .prefix = true},
 	{.text = L "'routes': [{'match': {'path': '/a'}, 'handler': 'echo.echo', 'bogus': 1}]}",
-	 .msg = "routes[0].bogus: unknown key (expected one of: match, handler, config)"},
+	 .msg = "routes[0].bogus: unknown key (expected one of: match, handler, config, "
+		"max_body_size)"},
 	{.text = L "'routes': [{'match': {'path': '/a'}, 'handler': 'echo.echo', 'config': []}]}",
 	 .msg = "routes[0].config: expected an object, got array"},
 	{.text = L "'modules': [{'name': 'Bad-Name', 'path': 'x.so'}]}",
