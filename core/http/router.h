@@ -48,6 +48,7 @@ struct route {
 	void *data;	  /* from the handler's configure callback */
 	char *id;	  /* "module.handler", for logs */
 	bool stream_body; /* the handler runs once the head is in, and reads the body itself */
+	uint32_t ctx;	  /* its module's request context, as in struct req_hook */
 };
 
 struct router {

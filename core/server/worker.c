@@ -39,6 +39,8 @@ void worker_update_time(struct worker *w)
 
 	w->http.now_ms = timer_now_ms();
 	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+	w->http.wall_delta =
+		(int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - (int64_t)w->http.now_ms;
 	if (ts.tv_sec == w->http.date_sec)
 		return;
 	w->http.date_sec = ts.tv_sec;
@@ -73,6 +75,7 @@ static void http_loop_init(struct worker *w)
 	const struct config *cfg = w->cfg;
 	const struct server *srv = w->srv;
 	struct http_loop *l = &w->http;
+	struct timespec ts;
 
 	l->rx = w->rx;
 	l->timers = &w->timers;
@@ -95,7 +98,12 @@ static void http_loop_init(struct worker *w)
 	l->n_on_request = srv->n_on_request;
 	l->n_on_response = srv->n_on_response;
 	l->n_on_complete = srv->n_on_complete;
+	l->ctx_size = srv->ctx_size;
 	l->date_sec = -1;
+	/* Request ids start with the worker's start, to the microsecond: a worker that
+	 * replaces one of the same index, or a restarted server, gives out other ids. */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	l->id_epoch = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 	l->stall_warn_ms = cfg->watchdog_warn_ms;
 	l->stall_mark = timer_coarse_ms();
 	l->may_accept = http_may_accept;

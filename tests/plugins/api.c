@@ -938,7 +938,8 @@ static bool is_api(struct warren_str target)
 	       !(target.len >= 10 && memcmp(target.base, "/api/stats", 10) == 0);
 }
 
-/* Tells the test what each request's status was when it ended, and whether it was aborted. */
+/* Tells the test what each request's status was when it ended, whether it was aborted (no
+ * response), and whether its response was cut. */
 static void api_on_complete(struct warren_request *r, void *module_data)
 {
 	struct warren_str method = warren_req_method(r), target = warren_req_target(r);
@@ -950,8 +951,10 @@ static void api_on_complete(struct warren_request *r, void *module_data)
 	count(&stats->completes);
 	if (aborted)
 		count(&stats->aborted);
-	warren_log(WARREN_LOG_INFO, "api: complete %.*s %.*s status=%d aborted=%d", (int)method.len,
-		   method.base, (int)target.len, target.base, warren_resp_get_status(r), aborted);
+	warren_log(WARREN_LOG_INFO, "api: complete %.*s %.*s status=%d aborted=%d%s",
+		   (int)method.len, method.base, (int)target.len, target.base,
+		   warren_resp_get_status(r), aborted,
+		   warren_req_outcome(r) == WARREN_OUTCOME_CUT ? " cut" : "");
 }
 
 /* With "X-Api-Hook" in the request, reports the status the hook saw, warren's own included. */
