@@ -272,10 +272,6 @@ int http_process(struct conn *c)
 		}
 		if (c->rpos >= c->rlen)
 			break;
-		if (!c->request_begun) {
-			r->start_ms = c->loop->now_ms;
-			r->conn_seq = c->served;
-		}
 		n = http_parser_execute(&c->parser, &parse_settings, c->rbuf + c->rpos,
 					c->rlen - c->rpos);
 		err = HTTP_PARSER_ERRNO(&c->parser);

@@ -334,6 +334,11 @@ void request_abort(struct warren_request *r)
 int request_reject(struct warren_request *r, int status)
 {
 	r->rejected = true;
+	if (!r->start_ms) {
+		/* Bytes too wrong to begin a message. */
+		r->start_ms = r->carrier->loop->now_ms;
+		r->conn_seq = *r->carrier->served;
+	}
 	request_set_phase(r, REQ_ANSWERED);
 	response_status_page(r, status);
 	r->keep_alive = false;
