@@ -34,16 +34,19 @@
 
 void worker_update_time(struct worker *w)
 {
-	struct timespec ts;
+	struct timespec ts, now;
 	struct tm tm;
 
 	w->http.now_ms = timer_now_ms();
 	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-	w->http.wall_delta =
-		(int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - (int64_t)w->http.now_ms;
 	if (ts.tv_sec == w->http.date_sec)
 		return;
 	w->http.date_sec = ts.tv_sec;
+	/* Wall-clock times of requests are their monotonic ones moved by this, measured once
+	 * a second with the precise clock: the coarse one would make them jitter by a tick. */
+	clock_gettime(CLOCK_REALTIME, &now);
+	w->http.wall_delta =
+		(int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 - (int64_t)timer_now_ms();
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(w->http.date, sizeof(w->http.date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
 }
