@@ -526,6 +526,7 @@ END_TEST
 
 START_TEST(hooks_see_status)
 {
+	char line[256];
 	struct wt_server s;
 	struct wt_client c;
 	struct wt_response r;
@@ -543,10 +544,26 @@ START_TEST(hooks_see_status)
 	wt_ask(&c, "GET", "/api/later?ms=0&n=1", "X-Api-Hook: 1\r\n", &r);
 	ck_assert_str_eq(r.body, "later 1\n");
 	ck_assert_str_eq(wt_header(&r, "X-Api-Status"), "200");
+	/* The length warren sends is known to on_response; the module's context was the same
+	 * memory in its handler, its timer and its hook. */
+	ck_assert_str_eq(wt_header(&r, "X-Api-Length"), "8");
+	ck_assert_str_eq(wt_header(&r, "X-Api-Ctx"), "htr");
+	snprintf(line, sizeof(line), "api: hooked /api/later?ms=0&n=1 ctx=htrc length=8 sent=%zu\n",
+		 r.head_len + 8);
+	wt_response_free(&r);
+	/* warren's own 400 to a request it could not read passes on_response too. */
+	WT_OK(wt_sends(&c, "GET /api/x HTTP/1.1\r\nX-Api-Hook: 1\r\nno colon\r\n\r\n"));
+	WT_OK(wt_read_response(&c, &r, false));
+	ck_assert_int_eq(r.status, 400);
+	ck_assert_str_eq(wt_header(&r, "X-Api-Status"), "400");
+	ck_assert_str_eq(wt_header(&r, "X-Api-Length"), "16");
+	ck_assert_str_eq(wt_header(&r, "X-Api-Ctx"), "r");
 	wt_response_free(&r);
 	wt_client_close(&c);
 	WT_OK(wt_wait_log(&s, "api: complete GET /api/later?ms=0&n=1 status=200 aborted=0\n",
 			  WT_TIMEOUT_MS));
+	WT_OK(wt_wait_log(&s, line, WT_TIMEOUT_MS));
+	WT_OK(wt_wait_log(&s, "api: hooked /api/nothing ctx=rc length=14 sent=", WT_TIMEOUT_MS));
 	ck_assert(wt_log_contains(&s, "api: complete GET /api/nothing status=404 aborted=0\n"));
 	ck_assert(wt_log_contains(&s, "api: complete GET /api/headers status=201 aborted=0\n"));
 	wt_stop_ok(&s);
