@@ -39,10 +39,11 @@ extern "C" {
 
 /**
  * A request being served. Valid from the moment a hook or handler sees it until the
- * request ends: when the response is complete (a handler returned WARREN_DONE, or an
- * asynchronous one called warren_resp_send() or warren_resp_stream_end()) or when it is
- * aborted (see warren_req_on_abort()). Every pointer obtained from it (strings, pool
- * memory) lives exactly as long.
+ * request ends, after its on_complete hooks and cleanups: once its response is complete
+ * (a handler returned WARREN_DONE, or an asynchronous one called warren_resp_send() or
+ * warren_resp_stream_end()) and written out, or when it is aborted (see
+ * warren_req_on_abort()). A handler must not use it after answering. Every pointer
+ * obtained from it (strings, pool memory) lives exactly as long.
  */
 struct warren_request;
 
@@ -391,7 +392,8 @@ typedef void (*warren_body_fn)(struct warren_request *r, struct warren_str chunk
  * runs from the event loop, never inside this call; the handler returns WARREN_ASYNC
  * and answers when it likes, even before the body is all in (the connection then closes
  * after the response). A body over http.max_body_size is answered with 413 by warren
- * and the request aborted. Returns 0, -EALREADY when a reader is set, -EINVAL.
+ * (the abort callback runs; the 413 is the request's response). Returns 0, -EALREADY when
+ * a reader is set, -EINVAL.
  */
 WARREN_API int warren_req_body_read(struct warren_request *r, warren_body_fn fn, void *arg);
 
