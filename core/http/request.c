@@ -198,9 +198,9 @@ static void cancel_async(struct warren_request *r)
 	}
 }
 
-/* Settles what the request's outcome says of it, runs on_complete and ends it. */
 static void request_end(struct warren_request *r);
 
+/* Settles what the request's outcome says of it (bytes sent), runs on_complete and ends it. */
 static void request_over(struct warren_request *r, enum warren_outcome outcome)
 {
 	const struct req_carrier *ca = r->carrier;
