@@ -124,6 +124,45 @@ START_TEST(ids_and_lines_for_answered_requests)
 }
 END_TEST
 
+/* Pipelined requests each get their line once their own response is out, in order. */
+START_TEST(pipelined_requests_each_logged)
+{
+	static const char three[] =
+		"GET /hello?n=1 HTTP/1.1\r\nHost: test\r\n\r\n"
+		"GET /hello?n=2 HTTP/1.1\r\nHost: test\r\n\r\n"
+		"GET /hello?n=3 HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n";
+	struct wt_server s;
+	struct wt_client c;
+	struct wt_response r;
+	char part[3][128];
+	char *text;
+
+	wt_serve(&s, LOG_SERVER("'keepalive_timeout': 5"));
+	WT_OK(wt_client_open(&c, &s, 0));
+	WT_OK(wt_sends(&c, three));
+	for (int i = 0; i < 3; i++) {
+		WT_OK(wt_read_response(&c, &r, false));
+		ck_assert_int_eq(r.status, 200);
+		snprintf(part[i], sizeof(part[i]), "\" 200 %zu 13 0 ", r.head_len + 13);
+		wt_response_free(&r);
+	}
+	WT_OK(wt_wait_closed(&c, WT_TIMEOUT_MS));
+	wt_client_close(&c);
+	text = wait_lines(&s, 3);
+	line_has(text, "/hello?n=1 ", part[0]);
+	line_has(text, "/hello?n=1 ", "conn=0 answered");
+	line_has(text, "/hello?n=2 ", part[1]);
+	line_has(text, "/hello?n=2 ", "conn=1 answered");
+	line_has(text, "/hello?n=3 ", part[2]);
+	line_has(text, "/hello?n=3 ", "conn=2 answered");
+	ck_assert_msg(strstr(text, "n=1 ") < strstr(text, "n=2 ") &&
+			      strstr(text, "n=2 ") < strstr(text, "n=3 "),
+		      "lines out of order:\n%s", text);
+	free(text);
+	wt_stop_ok(&s);
+}
+END_TEST
+
 START_TEST(lines_for_warren_errors_and_clients_gone)
 {
 	struct wt_server s;
@@ -225,6 +264,7 @@ static Suite *requestlog_suite(void)
 
 	tcase_set_timeout(tc, WT_TEST_TIMEOUT_S);
 	tcase_add_test(tc, ids_and_lines_for_answered_requests);
+	tcase_add_test(tc, pipelined_requests_each_logged);
 	tcase_add_test(tc, lines_for_warren_errors_and_clients_gone);
 	tcase_add_test(tc, config_errors);
 	suite_add_tcase(s, tc);
