@@ -271,6 +271,8 @@ int request_complete(struct warren_request *r)
 	 * request holds its connection. Without them nothing waits, and pipelined responses
 	 * keep going out together. */
 	if (ret == 0 && (r->carrier->loop->n_on_complete || r->cleanups)) {
+		/* Answered: its timers and watches end now, as they did when it ended here. */
+		cancel_async(r);
 		r->sending = true;
 		return 0;
 	}

@@ -450,6 +450,13 @@ static int borrow(struct warren_request *r, size_t len, const char *text)
  * ?size=N pattern bytes as a borrowed body; ?then=append adds "+" after it (a copy is
  * taken first), ?then=replace replaces it with "replaced\n".
  */
+/* Must never run: its request was answered before it fired. */
+static void answered_timer(struct warren_request *r, void *arg)
+{
+	(void)arg;
+	warren_req_log(r, WARREN_LOG_ERROR, "api: a timer of an answered request ran");
+}
+
 static int borrow_handler(struct warren_request *r, void *data)
 {
 	const char *then;
@@ -467,6 +474,8 @@ static int borrow_handler(struct warren_request *r, void *data)
 		ret = warren_resp_append(r, "+", 1);
 	else if (ret == 0 && strcmp(then, "replace") == 0)
 		ret = warren_resp_body(r, "replaced\n", 9);
+	else if (ret == 0 && strcmp(then, "timer") == 0)
+		ret = warren_timer_add(r, 0, answered_timer, NULL, NULL);
 	return ret < 0 ? ret : WARREN_DONE;
 }
 
