@@ -271,7 +271,10 @@ struct warren_module {
 
 /* ---- Request ------------------------------------------------------------------------- */
 
-/** The request method as sent, e.g. "GET". */
+/**
+ * The request method as sent, e.g. "GET"; empty for a request rejected before its head
+ * was read (warren_req_rejected()).
+ */
 WARREN_API struct warren_str warren_req_method(const struct warren_request *r);
 
 /** The request target as sent: path and query, e.g. "/search?q=x". */
@@ -283,7 +286,10 @@ WARREN_API struct warren_str warren_req_path(const struct warren_request *r);
 /** The query after '?', without the '?'; empty when there is none. */
 WARREN_API struct warren_str warren_req_query(const struct warren_request *r);
 
-/** The HTTP version: 10 for HTTP/1.0, 11 for HTTP/1.1. */
+/**
+ * The HTTP version: 10 for HTTP/1.0, 11 for HTTP/1.1; 0 for a request warren rejected
+ * before its head was read (warren_req_rejected()).
+ */
 WARREN_API int warren_req_version(const struct warren_request *r);
 
 /**
