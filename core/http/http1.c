@@ -84,6 +84,8 @@ int http_conn_init(struct conn *c, struct http_loop *loop)
 		.rbuf = &c->rbuf,
 		.req_start = &c->req_start,
 		.jobs = &c->jobs,
+		.written = &c->wtotal,
+		.served = &c->served,
 	};
 	c->req.carrier = &c->carrier;
 	request_reset(&c->req);
@@ -206,7 +208,8 @@ bool http_holds_buffer(const struct conn *c)
 {
 	const struct warren_request *r = &c->req;
 
-	return r->phase == REQ_MODULE || r->phase == REQ_ASYNC || r->phase == REQ_ENDING;
+	return r->phase == REQ_MODULE || r->phase == REQ_ASYNC || r->phase == REQ_ENDING ||
+	       r->sending;
 }
 
 int http_fail(struct conn *c, int status)
@@ -215,18 +218,35 @@ int http_fail(struct conn *c, int status)
 
 	if (r->phase == REQ_MODULE || r->phase == REQ_ASYNC)
 		return request_fail(&c->req, status);
+	if (r->phase == REQ_READING && !c->close_after_write)
+		return request_reject(&c->req, status);
 	if (r->phase != REQ_READING && !c->close_after_write)
 		return 0; /* answered, waiting for offloaded work: nothing to add */
 	return response_error(c, status);
 }
 
+/* Where the next byte queued goes in the count of bytes written on the connection. */
+static uint64_t out_pos(const struct conn *c)
+{
+	return c->wtotal + (c->wlen - c->wsent) + (c->ext.len - c->ext.sent);
+}
+
+int http_stream_head(struct conn *c)
+{
+	c->req.out_begin = out_pos(c);
+	return response_stream_head(c);
+}
+
 int http_finish(struct conn *c)
 {
-	const struct warren_request *r = &c->req;
+	struct warren_request *r = &c->req;
 	int ret;
 
 	c->served++;
+	if (!r->streaming)
+		r->out_begin = out_pos(c);
 	ret = r->streaming ? response_stream_end(c) : response_write(c);
+	r->out_end = out_pos(c);
 	if (!r->keep_alive)
 		c->close_after_write = true;
 	return ret;
@@ -277,7 +297,7 @@ int http_process(struct conn *c)
 		if (err == HPE_OK) {
 			if (c->parser.upgrade) {
 				/* The rest would be another protocol; not served here. */
-				return response_error(c, 501);
+				return request_reject(r, 501);
 			}
 			if (r->headers_done)
 				return body_pending(c);
@@ -362,7 +382,7 @@ bool http_request_held(const struct conn *c)
 {
 	const struct warren_request *r = &c->req;
 
-	return (r->phase == REQ_ASYNC && r->complete) || r->phase == REQ_ENDING;
+	return (r->phase == REQ_ASYNC && r->complete) || r->phase == REQ_ENDING || r->sending;
 }
 
 bool http_hold_timeout(const struct conn *c, unsigned *ms)

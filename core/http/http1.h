@@ -27,6 +27,8 @@ int http_fail(struct conn *c, int status);
 /* The carrier's finish: c->req's response (or a streamed one's end) goes into the write
  * buffer, the request counts as served, and without keep-alive the connection closes. */
 int http_finish(struct conn *c);
+/* Writes a streamed response's head (and what body was set), counting where it begins. */
+int http_stream_head(struct conn *c);
 /* The carrier's release: c->req's memory goes, and the next request starts after it. */
 void http_request_release(struct conn *c);
 /* Passes body bytes that arrived to c->req's streaming reader; those it took go from the

@@ -31,6 +31,8 @@ static int on_message_begin(http_parser *p)
 	struct conn *c = parser_conn(p);
 
 	request_reset(&c->req);
+	c->req.start_ms = c->loop->now_ms;
+	c->req.conn_seq = c->served;
 	return 0;
 }
 

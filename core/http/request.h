@@ -111,6 +111,8 @@ struct req_carrier {
 	char *const *rbuf;	 /* the buffer holding the request (it may move) */
 	const size_t *req_start; /* where in it the request begins */
 	const unsigned *jobs;	 /* offloaded jobs not back yet: the memory has to stay */
+	const uint64_t *written; /* response bytes written on it so far, all requests' */
+	const unsigned *served;	 /* requests answered on it so far */
 };
 
 /*
@@ -118,14 +120,15 @@ struct req_carrier {
  * complete), and a streamed response can be under way in MODULE or ASYNC.
  *
  *   READING ---> MODULE <--> ASYNC
- *      ^            |           |
- *      |            v           |
+ *      ^ |          |           |
+ *      | +-------+  v           |
  *      +-------- ANSWERED <-----+
  *      |            |
  *      |            v
  *      +--------- ENDING
  *
  * READING   no module has seen it: its head or the body a handler waits for is arriving.
+ *           Straight to ANSWERED when warren rejects it itself (bad framing, a timeout).
  * MODULE    on_request hooks run (on_complete is owed); hooks or handlers decide now.
  * ASYNC     a handler, or an on_request hook (then hook is set), returned WARREN_ASYNC
  *           and has not answered yet; a hook's warren_req_continue() goes back to MODULE
@@ -205,13 +208,28 @@ struct warren_request {
 	size_t resp_len, resp_cap;
 	struct out_ext body_ext;
 	struct req_addr *addr[2]; /* peer and local address, from the pool once asked for */
+
+	/* What an access log asks for; nothing here costs a request that nobody asks. */
+	uint64_t start_ms; /* monotonic, the loop's clock when its first byte was read */
+	unsigned conn_seq; /* requests answered on its connection before it */
+	bool rejected;	 /* warren answered it before any module saw it (on_request did not run) */
+	bool head_final; /* on_response runs or ran: the response's length is decided */
+	bool sending;	 /* answered; on_complete waits until the response is written out */
+	uint8_t outcome; /* enum warren_outcome once over, 0 (pending) before */
+	uint32_t head_len;  /* bytes of its response head, once written */
+	size_t clen;	    /* the Content-Length it was written with */
+	uint64_t out_begin; /* where its response starts in the carrier's count of written bytes */
+	uint64_t out_end;   /* and where it ends, once finished */
+	uint64_t sent;	    /* response bytes written, set when it is over */
+	char *id;	    /* warren_req_id(), formatted on the first call */
+	void *ctx;	    /* modules' request contexts, allocated on the first warren_req_ctx() */
 };
 
 /* Whether @to may follow @from (the transitions drawn above enum req_phase). */
 static inline bool request_phase_legal(enum req_phase from, enum req_phase to)
 {
 	static const unsigned char next[] = {
-		[REQ_READING] = 1 << REQ_READING | 1 << REQ_MODULE,
+		[REQ_READING] = 1 << REQ_READING | 1 << REQ_MODULE | 1 << REQ_ANSWERED,
 		[REQ_MODULE] = 1 << REQ_ASYNC | 1 << REQ_ANSWERED,
 		[REQ_ASYNC] = 1 << REQ_ANSWERED | 1 << REQ_MODULE,
 		[REQ_ANSWERED] = 1 << REQ_ENDING | 1 << REQ_READING,
@@ -258,7 +276,15 @@ static inline const char *handler_id(const struct warren_request *r)
 static inline void module_enter(struct http_loop *loop, const struct warren_request *r,
 				const char *what)
 {
-	loop->crash = (struct crash_context){.what = what, .r = r};
+	/* Code running for a request is the module's of the on_request hook holding it, or
+	 * else of its route's handler, unless a hook says otherwise (request.c):
+	 * warren_req_ctx() gives that module's context. */
+	loop->crash = (struct crash_context){.what = what,
+					     .r = r,
+					     .ctx = !r	      ? 0 :
+						    r->hook   ? r->hook->ctx :
+						    r->route  ? r->route->ctx :
+								0};
 	shm_call_enter();
 }
 
@@ -304,8 +330,15 @@ bool request_deliver_body(struct warren_request *r);
 /* Serialises the response of a request that is over from the module's side and ends
  * the request; used by warren_resp_send() and the stream calls. */
 int request_complete(struct warren_request *r);
-/* Ends the request without the module's response (client gone, or the worker stops). */
+/* Ends the request without the module's response (client gone, or the worker stops); one
+ * whose response was being written out is cut. */
 void request_abort(struct warren_request *r);
+/* warren's own error response to a request no module holds yet (bad framing, a timeout
+ * while it arrived): on_response and on_complete see it, on_request does not. */
+int request_reject(struct warren_request *r, int status);
+/* The response of a request that is sending was written out whole: on_complete runs and
+ * the request ends. */
+void request_sent(struct warren_request *r);
 /* Ends a request a module holds (MODULE, ASYNC) with warren's error response @status
  * (a timeout, a body over the limit), aborting it first; nothing follows it.
  * Returns 0, -ENOMEM, or -EPIPE when a streamed response was cut (close at once). */

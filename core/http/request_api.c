@@ -28,7 +28,8 @@ static struct warren_str slice(const struct warren_request *r, uint32_t off, uin
 
 WARREN_API struct warren_str warren_req_method(const struct warren_request *r)
 {
-	const char *m = http_method_str((enum http_method)r->method);
+	/* A request rejected before its head was in has no method yet. */
+	const char *m = r->headers_done ? http_method_str((enum http_method)r->method) : "";
 
 	return (struct warren_str){m, strlen(m)};
 }
@@ -230,7 +231,8 @@ WARREN_API int warren_resp_printf(struct warren_request *r, const char *fmt, ...
 
 WARREN_API int warren_resp_get_status(const struct warren_request *r)
 {
-	return r->status;
+	/* No status went out to a client that left first. */
+	return r->outcome == WARREN_OUTCOME_ABORTED ? 0 : r->status;
 }
 
 WARREN_API int warren_resp_header_remove(struct warren_request *r, const char *name)
@@ -252,7 +254,18 @@ WARREN_API bool warren_resp_header_get(const struct warren_request *r, const cha
 				       struct warren_str *value)
 {
 	const struct resp_hdr *h = name ? response_header_find(r, name) : NULL;
+	size_t len;
 
+	if (!h && name && strcasecmp(name, "Content-Length") == 0 && response_length(r, &len)) {
+		/* warren's framing, never in the list: told once it is decided. */
+		char *text = pool_alloc(r->carrier->pool, 24);
+
+		if (!text)
+			return false;
+		if (value)
+			*value = (struct warren_str){text, (size_t)snprintf(text, 24, "%zu", len)};
+		return true;
+	}
 	if (!h)
 		return false;
 	if (value)
@@ -318,11 +331,6 @@ WARREN_API int warren_req_cleanup(struct warren_request *r, void (*fn)(void *arg
 	cl->next = r->cleanups;
 	r->cleanups = cl;
 	return 0;
-}
-
-WARREN_API bool warren_req_aborted(const struct warren_request *r)
-{
-	return r->aborted;
 }
 
 WARREN_API void warren_req_on_abort(struct warren_request *r, warren_abort_fn fn, void *arg)

@@ -387,6 +387,7 @@ static int write_head(struct conn *c, size_t extra)
 	} else if (body) {
 		p = PUT_LIT(p, "\r\nContent-Length: ");
 		p = put_uint(p, len);
+		r->clen = len;
 	}
 	if (!r->keep_alive)
 		p = PUT_LIT(p, "\r\nConnection: close");
@@ -399,6 +400,7 @@ static int write_head(struct conn *c, size_t extra)
 		p = put(p, h->value, h->value_len);
 	}
 	p = PUT_LIT(p, "\r\n\r\n");
+	r->head_len = (uint32_t)(p - (c->wbuf + c->wlen));
 	c->wlen = (size_t)(p - c->wbuf);
 	return 0;
 }
@@ -468,6 +470,17 @@ int response_stream_head(struct conn *c)
 		ret = response_stream_chunk(c, r->resp_body, r->resp_len);
 	r->resp_len = 0;
 	return ret;
+}
+
+bool response_length(const struct warren_request *r, size_t *len)
+{
+	if (!r->head_final || r->streaming || !status_has_body(r->status))
+		return false;
+	if (r->head_len)
+		*len = r->clen; /* written: the body may have moved to the connection */
+	else
+		*len = r->body_ext.kind != OUT_NONE ? r->body_ext.len : r->resp_len;
+	return true;
 }
 
 /* An error before (or instead of) any module seeing the request: the connection closes. */

@@ -49,6 +49,7 @@ struct route {
 	char *id;	      /* "module.handler", for logs */
 	bool stream_body;     /* the handler runs once the head is in, and reads the body itself */
 	size_t max_body_size; /* for requests it is the first to match; SIZE_MAX: the server's */
+	uint32_t ctx;	      /* its module's request context, as in struct req_hook */
 };
 
 struct router {

@@ -21,11 +21,15 @@
 #define MODULE_MIN_SIZE (offsetof(struct warren_module, fini) + sizeof(void *))
 #define HANDLER_MIN_SIZE (offsetof(struct warren_handler, release) + sizeof(void *))
 
-/* Hooks added in later ABI minors exist only in descriptors that are large enough. */
-#define HOOK(desc, field)                                                                          \
+/* Fields added in later ABI minors exist only in descriptors that are large enough. */
+#define FIELD(desc, field, absent)                                                                 \
 	((desc)->struct_size >= offsetof(struct warren_module, field) + sizeof((desc)->field) ?    \
 		 (desc)->field :                                                                   \
-		 NULL)
+		 (absent))
+#define HOOK(desc, field) FIELD(desc, field, NULL)
+
+/* A module's request context comes from the request's pool, with every other module's. */
+#define REQUEST_CTX_MAX 65536
 
 static const struct warren_module *find_builtin(const char *name)
 {
@@ -66,6 +70,13 @@ static int check_descriptor(const struct warren_module *m, const char *what,
 				 "%s has a malformed descriptor (sizes %u/%u); define it with "
 				 "WARREN_MODULE()",
 				 what, m->struct_size, m->handler_size);
+		return -ENOEXEC;
+	}
+	if (FIELD(m, request_ctx_size, 0) > REQUEST_CTX_MAX) {
+		warren_error_set(err,
+				 "%s asks for %zu bytes of request context (request_ctx_size); "
+				 "the most is %d",
+				 what, m->request_ctx_size, REQUEST_CTX_MAX);
 		return -ENOEXEC;
 	}
 	if (!m->name || !*m->name) {
@@ -267,6 +278,19 @@ static void no_handler_error(struct server *srv, size_t idx, const char *id,
 			 n ? avail : "none");
 }
 
+/* Where @lm's request context lies in each request's block of them (as in req_hook). */
+static uint32_t ctx_slot(struct server *srv, struct loaded_module *lm)
+{
+	size_t size = FIELD(lm->desc, request_ctx_size, 0);
+
+	if (size && !lm->ctx) {
+		lm->ctx = (uint32_t)srv->ctx_size + 1;
+		/* Each context aligned for any type, as the block is. */
+		srv->ctx_size += (size + _Alignof(max_align_t) - 1) & ~(_Alignof(max_align_t) - 1);
+	}
+	return lm->ctx;
+}
+
 static int resolve_route(struct server *srv, size_t idx, json_t *empty, struct warren_error *err)
 {
 	struct route_conf *rc = &srv->cfg->routes[idx];
@@ -341,6 +365,7 @@ static int resolve_route(struct server *srv, size_t idx, json_t *empty, struct w
 		h->stream_body;
 	if (rc->max_body_size != SIZE_MAX)
 		router_set_body_limit(&srv->router, rc->max_body_size);
+	srv->router.routes[srv->router.nroutes - 1].ctx = ctx_slot(srv, lm);
 	return 0;
 
 out_free_id:
@@ -353,7 +378,7 @@ out_release:
 	return ret;
 }
 
-static int add_hook(struct req_hook **list, size_t *n, const struct loaded_module *lm,
+static int add_hook(struct server *srv, struct req_hook **list, size_t *n, struct loaded_module *lm,
 		    const char *what)
 {
 	struct req_hook *grown = realloc(*list, (*n + 1) * sizeof(**list));
@@ -364,7 +389,7 @@ static int add_hook(struct req_hook **list, size_t *n, const struct loaded_modul
 	*list = grown;
 	if (asprintf(&id, "%s.%s", lm->desc->name, what) < 0)
 		return -ENOMEM;
-	grown[*n] = (struct req_hook){.id = id, .data = lm->data};
+	grown[*n] = (struct req_hook){.id = id, .data = lm->data, .ctx = ctx_slot(srv, lm)};
 	(*n)++;
 	return 0;
 }
@@ -380,22 +405,25 @@ static void free_hooks(struct req_hook *list, size_t n)
 static int collect_hooks(struct server *srv)
 {
 	for (size_t i = 0; i < srv->nmods; i++) {
-		const struct loaded_module *lm = &srv->mods[i];
+		struct loaded_module *lm = &srv->mods[i];
 		const struct warren_module *d = lm->desc;
 
 		if (HOOK(d, on_request)) {
-			if (add_hook(&srv->on_request, &srv->n_on_request, lm, "on_request") < 0)
+			if (add_hook(srv, &srv->on_request, &srv->n_on_request, lm, "on_request") <
+			    0)
 				return -ENOMEM;
 			srv->on_request[srv->n_on_request - 1].on_request = d->on_request;
 			srv->on_request[srv->n_on_request - 1].may_hold = d->abi_minor >= 4;
 		}
 		if (HOOK(d, on_response)) {
-			if (add_hook(&srv->on_response, &srv->n_on_response, lm, "on_response") < 0)
+			if (add_hook(srv, &srv->on_response, &srv->n_on_response, lm,
+				     "on_response") < 0)
 				return -ENOMEM;
 			srv->on_response[srv->n_on_response - 1].on_response = d->on_response;
 		}
 		if (HOOK(d, on_complete)) {
-			if (add_hook(&srv->on_complete, &srv->n_on_complete, lm, "on_complete") < 0)
+			if (add_hook(srv, &srv->on_complete, &srv->n_on_complete, lm,
+				     "on_complete") < 0)
 				return -ENOMEM;
 			srv->on_complete[srv->n_on_complete - 1].on_complete = d->on_complete;
 		}

@@ -39,10 +39,11 @@ extern "C" {
 
 /**
  * A request being served. Valid from the moment a hook or handler sees it until the
- * request ends: when the response is complete (a handler returned WARREN_DONE, or an
- * asynchronous one called warren_resp_send() or warren_resp_stream_end()) or when it is
- * aborted (see warren_req_on_abort()). Every pointer obtained from it (strings, pool
- * memory) lives exactly as long.
+ * request ends, after its on_complete hooks and cleanups: once its response is complete
+ * (a handler returned WARREN_DONE, or an asynchronous one called warren_resp_send() or
+ * warren_resp_stream_end()) and written out, or when it is aborted (see
+ * warren_req_on_abort()). A handler must not use it after answering. Every pointer
+ * obtained from it (strings, pool memory) lives exactly as long.
  */
 struct warren_request;
 
@@ -212,16 +213,19 @@ struct warren_module {
 	 */
 	int (*on_request)(struct warren_request *r, void *module_data);
 	/**
-	 * Worker, before the response head is serialised, for every response to a parsed
-	 * request (handlers', hooks', and warren's own 404, 405, 500 and 504). May change
-	 * the status and headers; the body is already decided. 0, or a negative errno,
-	 * which is logged and otherwise ignored.
+	 * Worker, before the response head is serialised, for every response warren sends:
+	 * handlers', hooks', warren's own 404, 405, 500 and 504, and (without on_request
+	 * having run, see warren_req_rejected()) its 400, 408, 413, 414, 417, 431, 501 and
+	 * 505 to requests it could not read. May change the status and headers; the body
+	 * is already decided. 0, or a negative errno, which is logged and otherwise ignored.
 	 */
 	int (*on_response)(struct warren_request *r, void *module_data);
 	/**
-	 * Worker, once the request is over: after its response was queued on the connection,
-	 * or when it ended without one (warren_req_aborted() is then true). For access logs
-	 * and metrics; the request and its response can still be read, not changed.
+	 * Worker, once per request whose response on_response saw, and per request a module
+	 * held that ended without one: after its response was written out to the client
+	 * (handed to the kernel whole) or the connection failed first, or when it ended
+	 * unanswered. warren_req_outcome() tells which. For access logs and metrics; the
+	 * request and its response can still be read, not changed.
 	 */
 	void (*on_complete)(struct warren_request *r, void *module_data);
 
@@ -229,7 +233,7 @@ struct warren_module {
 
 	/**
 	 * Bytes of per-request context warren allocates, zeroed, for this module on every
-	 * request, reached with warren_req_ctx(). 0: none.
+	 * request, reached with warren_req_ctx(). 0: none; at most 65536.
 	 */
 	size_t request_ctx_size;
 	/**
@@ -272,7 +276,10 @@ struct warren_module {
 
 /* ---- Request ------------------------------------------------------------------------- */
 
-/** The request method as sent, e.g. "GET". */
+/**
+ * The request method as sent, e.g. "GET"; empty for a request rejected before its head
+ * was read (warren_req_rejected()).
+ */
 WARREN_API struct warren_str warren_req_method(const struct warren_request *r);
 
 /** Request methods as numbers, for a switch (ABI 0.4). */
@@ -305,7 +312,10 @@ WARREN_API struct warren_str warren_req_path(const struct warren_request *r);
 /** The query after '?', without the '?'; empty when there is none. */
 WARREN_API struct warren_str warren_req_query(const struct warren_request *r);
 
-/** The HTTP version: 10 for HTTP/1.0, 11 for HTTP/1.1. */
+/**
+ * The HTTP version: 10 for HTTP/1.0, 11 for HTTP/1.1; 0 for a request warren rejected
+ * before its head was read (warren_req_rejected()).
+ */
 WARREN_API int warren_req_version(const struct warren_request *r);
 
 /**
@@ -401,7 +411,12 @@ WARREN_API const struct sockaddr *warren_req_addr(struct warren_request *r, bool
  */
 WARREN_API struct warren_str warren_req_remote_ip(struct warren_request *r);
 
-/** True when the request ended without a response (for on_complete and cleanups). */
+/**
+ * True when the request ended without any response: the client left before it was
+ * answered, or the worker stopped (warren_req_outcome() is WARREN_OUTCOME_ABORTED). False
+ * after warren's own 504 or 413, which the client receives; true already inside the abort
+ * callback of a client that left.
+ */
 WARREN_API bool warren_req_aborted(const struct warren_request *r);
 
 /**
@@ -426,7 +441,8 @@ typedef void (*warren_body_fn)(struct warren_request *r, struct warren_str chunk
  * runs from the event loop, never inside this call; the handler returns WARREN_ASYNC
  * and answers when it likes, even before the body is all in (the connection then closes
  * after the response). A body over http.max_body_size is answered with 413 by warren
- * and the request aborted. Returns 0, -EALREADY when a reader is set, -EINVAL.
+ * (the abort callback runs; the 413 is the request's response). Returns 0, -EALREADY when
+ * a reader is set, -EINVAL.
  */
 WARREN_API int warren_req_body_read(struct warren_request *r, warren_body_fn fn, void *arg);
 
@@ -520,7 +536,10 @@ WARREN_API int warren_offload(struct warren_request *r, void (*work)(void *arg),
  */
 WARREN_API int warren_resp_status(struct warren_request *r, int status);
 
-/** The response status set so far (200 unless changed). */
+/**
+ * The response status set so far (200 unless changed); 0 once the request ended without
+ * any response (warren_req_aborted()).
+ */
 WARREN_API int warren_resp_get_status(const struct warren_request *r);
 
 /**
@@ -543,7 +562,9 @@ WARREN_API int warren_resp_header_remove(struct warren_request *r, const char *n
 
 /**
  * Looks up a response header set so far by name, case-insensitively (the first one).
- * Returns true when present.
+ * "Content-Length", which warren sets itself, is found from on_response on (also in
+ * on_complete): the length the body is sent with; not for a streamed response or a
+ * status without a body. Returns true when present.
  */
 WARREN_API bool warren_resp_header_get(const struct warren_request *r, const char *name,
 				       struct warren_str *value);
@@ -610,6 +631,94 @@ WARREN_API int warren_resp_stream_write(struct warren_request *r, const void *da
  * once the handler returns). Returns 0 or -EINVAL.
  */
 WARREN_API int warren_resp_stream_end(struct warren_request *r);
+
+/* ---- Request life and access logs (ABI 0.4) ----------------------------------------- */
+
+/**
+ * The calling module's context for @r: request_ctx_size bytes of its descriptor, zeroed
+ * when the request began, the same memory in every call of the module for the request
+ * (on_request, handlers and their callbacks, on_response, on_complete; also for warren's
+ * own error responses), released when it ends. NULL when the module asked for none, when
+ * called from no module's code for a request (the work function of warren_offload()), or
+ * out of memory.
+ */
+WARREN_API void *warren_req_ctx(struct warren_request *r);
+
+/** How a request ended; what on_complete and cleanups see. */
+enum warren_outcome {
+	/** Not over yet. */
+	WARREN_OUTCOME_PENDING = 0,
+	/**
+	 * Answered: its whole response (status warren_resp_get_status()) was written to the
+	 * connection, i.e. handed to the kernel; whether the client read it is not known.
+	 */
+	WARREN_OUTCOME_ANSWERED = 1,
+	/**
+	 * Ended without any response: the client left before it was answered (or the
+	 * worker stopped). warren_resp_get_status() is 0.
+	 */
+	WARREN_OUTCOME_ABORTED = 2,
+	/**
+	 * The response was begun but not all written: the connection failed, timed out
+	 * (http.send_timeout) or was cut (a streamed response past handler_timeout).
+	 * warren_resp_bytes_sent() says how much went out.
+	 */
+	WARREN_OUTCOME_CUT = 3,
+};
+
+/** How the request ended; WARREN_OUTCOME_PENDING before on_complete. */
+WARREN_API enum warren_outcome warren_req_outcome(const struct warren_request *r);
+
+/**
+ * True when warren answered the request itself before any module saw it, as it could not
+ * read it: bad framing (400, 413, 414, 417, 431, 501, 505) or a timeout while it arrived
+ * (408). on_request did not run; method, target and headers are what was parsed of it,
+ * possibly empty.
+ */
+WARREN_API bool warren_req_rejected(const struct warren_request *r);
+
+/**
+ * When the request's first byte was read, in milliseconds: with @wall false on the
+ * monotonic clock (CLOCK_MONOTONIC), with @wall true since the Unix epoch. Read once per
+ * event-loop turn, not per request: requests read in one turn share it.
+ */
+WARREN_API uint64_t warren_req_start_ms(const struct warren_request *r, bool wall);
+
+/** Milliseconds from warren_req_start_ms() until now (in on_complete: the request's time). */
+WARREN_API uint64_t warren_req_elapsed_ms(const struct warren_request *r);
+
+/** Bytes of the request body received so far, as decoded (without chunked framing). */
+WARREN_API uint64_t warren_req_body_bytes(const struct warren_request *r);
+
+/**
+ * Bytes of the response written to the connection, head and body; with @body_only the
+ * body's alone (with a streamed response's chunk framing). Exact in on_complete and
+ * cleanups; 0 before.
+ */
+WARREN_API uint64_t warren_resp_bytes_sent(const struct warren_request *r, bool body_only);
+
+/**
+ * A printable id of the request, 32 lowercase hex digits, unique across the workers of a
+ * server and its restarts (made of the worker's start time, its index and a count).
+ * Made on the first call, from the request's pool; the same for every later call.
+ */
+WARREN_API struct warren_str warren_req_id(struct warren_request *r);
+
+/** The index of the worker serving the request (0 to workers - 1). */
+WARREN_API unsigned warren_req_worker(const struct warren_request *r);
+
+/**
+ * The route whose handler holds or answered the request: its index in the config's
+ * "routes", or -1 when none did (404, 405, an answer from on_request, a rejected
+ * request). @handler, when not NULL, receives its "module.handler" (NULL for -1).
+ */
+WARREN_API int warren_req_route(const struct warren_request *r, const char **handler);
+
+/**
+ * How many requests were answered on the request's connection before it: 0 for the
+ * first, more on a reused (keep-alive) connection.
+ */
+WARREN_API unsigned warren_req_conn_requests(const struct warren_request *r);
 
 /* ---- Memory shared by all workers ---------------------------------------------------- */
 

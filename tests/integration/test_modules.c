@@ -185,6 +185,48 @@ START_TEST(older_abi_minor_loads_and_serves)
 }
 END_TEST
 
+/*
+ * A module built against the 0.3 headers loads, and its request hooks run as they did:
+ * nothing of what 0.4 added is read from its descriptor, which poison follows (a context
+ * size no loader accepts, a bad on_reopen). It gets no request context, and its
+ * on_complete sees its request answered.
+ */
+START_TEST(abi_v03_module_loads_and_serves)
+{
+	struct wt_server s;
+	struct wt_client c;
+	struct wt_response r;
+
+	wt_serve(&s, "'workers': 1, 'modules': [{'name': 'abi_v03', 'path': "
+		     "'@PLUGIN_DIR@/abi_v03.so'}], 'routes': [{'match': {'path': '/v03'}, "
+		     "'handler': 'abi_v03.greet'}]");
+	WT_OK(wt_client_open(&c, &s, 0));
+	wt_ask(&c, "GET", "/v03", "", &r);
+	WT_ASSERT_STATUS_LINE(&r, "HTTP/1.1 200 OK");
+	ck_assert_str_eq(r.body, "0.3 module\n");
+	ck_assert_str_eq(wt_header(&r, "X-V03-Request"), "1");
+	ck_assert_str_eq(wt_header(&r, "X-V03-Ctx"), "none");
+	wt_response_free(&r);
+	wt_ask(&c, "GET", "/nothing", "", &r);
+	ck_assert_int_eq(r.status, 404);
+	ck_assert_str_eq(wt_header(&r, "X-V03-Ctx"), "none");
+	wt_response_free(&r);
+	wt_client_close(&c);
+	WT_OK(wt_wait_log(&s, "abi_v03: complete /v03 status=200 aborted=0\n", WT_TIMEOUT_MS));
+	WT_OK(wt_wait_log(&s, "abi_v03: complete /nothing status=404 aborted=0\n", WT_TIMEOUT_MS));
+	wt_stop_ok(&s);
+}
+END_TEST
+
+START_TEST(oversized_request_ctx_is_refused)
+{
+	assert_refused("'modules': [{'name': 'ctx_oversized', 'path': "
+		       "'@PLUGIN_DIR@/ctx_oversized.so'}]",
+		       "modules[0].path: \"%s/ctx_oversized.so\" asks for 1048576 bytes of "
+		       "request context (request_ctx_size); the most is 65536");
+}
+END_TEST
+
 START_TEST(unknown_builtin_is_refused)
 {
 	char builtins[256], want[512];
@@ -333,6 +375,8 @@ static Suite *modules_suite(void)
 	tcase_add_test(tc, other_abi_major_is_refused);
 	tcase_add_test(tc, newer_abi_minor_is_refused);
 	tcase_add_test(tc, older_abi_minor_loads_and_serves);
+	tcase_add_test(tc, abi_v03_module_loads_and_serves);
+	tcase_add_test(tc, oversized_request_ctx_is_refused);
 	tcase_add_test(tc, missing_symbol_fails_at_load);
 	tcase_add_test(tc, missing_file_is_named);
 	tcase_add_test(tc, not_a_module_is_refused);
