@@ -14,6 +14,7 @@
 #include "base/crash_thread.h"
 #include "server/crash.h"
 #include "base/log.h"
+#include "server/module_conf.h"
 #include "server/server.h"
 #include "base/shm.h"
 
@@ -198,15 +199,16 @@ static void list_builtins(char *buf, size_t len)
 	}
 }
 
-static int init_module(struct loaded_module *lm, const char *where, struct warren_error *err)
+static int init_module(struct loaded_module *lm, const char *base, struct warren_error *err)
 {
+	char where[WARREN_ERROR_MAX];
 	int ret;
 
 	if (!lm->desc->init) {
 		lm->initialized = true;
 		return 0;
 	}
-	err->msg[0] = '\0';
+	module_conf_error_clear(err);
 	/* Shared zones can only be made here, before the workers fork. */
 	shm_allow(true);
 	hook_enter(lm->desc->name, "init");
@@ -216,6 +218,7 @@ static int init_module(struct loaded_module *lm, const char *where, struct warre
 	if (ret < 0) {
 		if (!err->msg[0])
 			warren_error_set(err, "%s", strerror(-ret));
+		module_conf_where(err, lm->config, base, where, sizeof(where));
 		warren__error_prefix(err, "%s: module \"%s\" failed to start: ", where,
 				     lm->desc->name);
 		return ret;
@@ -310,14 +313,18 @@ static int resolve_route(struct server *srv, size_t idx, json_t *empty, struct w
 		return -ENOENT;
 	}
 	if (h->configure) {
-		err->msg[0] = '\0';
+		module_conf_error_clear(err);
 		hook_enter(lm->desc->name, "configure");
 		ret = h->configure(rc->config, lm->data, &data, err);
 		hook_leave();
 		if (ret < 0) {
+			char base[64], where[WARREN_ERROR_MAX];
+
 			if (!err->msg[0])
 				warren_error_set(err, "%s", strerror(-ret));
-			warren__error_prefix(err, "routes[%zu].config: ", idx);
+			snprintf(base, sizeof(base), "routes[%zu].config", idx);
+			module_conf_where(err, rc->config, base, where, sizeof(where));
+			warren__error_prefix(err, "%s: ", where);
 			return ret;
 		}
 	} else if (json_object_size(rc->config) > 0) {
