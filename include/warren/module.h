@@ -345,6 +345,16 @@ WARREN_API int warren_req_query_param(struct warren_request *r, const char *name
 				      struct warren_str *value);
 
 /**
+ * A query parameter (as warren_req_query_param() finds it) read as a decimal number from
+ * 0 to @max: plain digits only, so "1e3", "-5", "+5", " 5" and "" are refused rather than
+ * read as something they do not say.
+ * Returns 0 with *@out set; -ENOENT when absent (*@out untouched); -EINVAL for anything but
+ * digits, a number above @max, or a bad escape; -ENOMEM.
+ */
+WARREN_API int warren_req_query_uint(struct warren_request *r, const char *name, uint64_t max,
+				     uint64_t *out);
+
+/**
  * The address of the client (@local false) or the one it connected to (@local true), as
  * sockaddr_in, sockaddr_in6 or sockaddr_un. @len is set to its length when not NULL.
  * Returns NULL when the system cannot tell (the client already left).

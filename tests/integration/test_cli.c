@@ -317,11 +317,19 @@ static const struct bad_config bad_configs[] = {
 	 .msg = "modules[0].name: invalid module name \"Bad-Name\" (expected 1-64 of a-z, 0-9, _)"},
 	{.text = L "'modules': [{'name': 'hello', 'path': '@PLUGIN_DIR@/hello.so', "
 		   "'config': {'txt': 'x'}}]}",
-	 .msg = "modules[0].config: module \"hello\" failed to start: ",
-	 .prefix = true},
+	 .msg = "modules[0].config: module \"hello\" failed to start: unknown key \"txt\" (did you "
+		"mean \"text\"?)"},
+	{.text = L "'modules': [{'name': 'hello', 'path': '@PLUGIN_DIR@/hello.so', "
+		   "'config': {'text': ''}}]}",
+	 .msg = "modules[0].config.text: module \"hello\" failed to start: expected a non-empty "
+		"string, got an empty string"},
+	{.text = L "'modules': [" WT_HELLO_MODULE "], 'routes': [{'match': {'path': '/a'}, "
+		   "'handler': 'hello.greet', 'config': {'content_type': 'a\\r\\nb'}}]}",
+	 .msg = "routes[0].config.content_type: expected a header value (text without control "
+		"characters but tab), got string \"a\\x0d\\x0ab\""},
 	{.text = L "'modules': [" WT_HELLO_MODULE "], 'routes': [{'match': {'path': '/a'}, "
 		   "'handler': 'hello.greet', 'config': {'status': 99}}]}",
-	 .msg = "routes[0].config: status: expected 200 to 599, got 99"},
+	 .msg = "routes[0].config.status: expected an integer from 200 to 599, got 99"},
 	{.text = "[1]", .msg = "expected a JSON object at the top level, got array"},
 	{.text = "{'listen': ['127.0.0.1:0'],", .msg = "line 1, column 27: ", .prefix = true},
 };

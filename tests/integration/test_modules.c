@@ -220,7 +220,7 @@ START_TEST(handler_config_errors_name_the_route)
 {
 	assert_refused("'modules': [" WT_HELLO_MODULE "], 'routes': [{'handler': 'echo.echo'},"
 		       " {'handler': 'hello.greet', 'config': {'status': 42}}]",
-		       "routes[1].config: status: expected 200 to 599, got 42");
+		       "routes[1].config.status: expected an integer from 200 to 599, got 42");
 	assert_refused("'routes': [{'handler': 'echo.echo', 'config': {'x': 1}}]",
 		       "routes[0].config: handler \"echo.echo\" takes no config");
 }
