@@ -436,6 +436,7 @@ int server_load(struct config *cfg, unsigned generation, struct server **out,
 
 		lm->memfd = -1;
 		lm->config = mc->config;
+		lm->path = mc->path;
 		if (mc->path) {
 			ret = load_plugin(lm, mc, i, err);
 		} else {
@@ -475,6 +476,19 @@ int server_load(struct config *cfg, unsigned generation, struct server **out,
 out_free_server:
 	server_free(srv);
 	return ret;
+}
+
+void server_print_modules(const struct server *srv, FILE *out, const char *prefix)
+{
+	for (size_t i = 0; i < srv->nmods; i++) {
+		const struct loaded_module *lm = &srv->mods[i];
+		const char *version = lm->desc->version;
+
+		fprintf(out, "%smodule %s: %s%s, ABI %u.%u, %s\n", prefix, lm->desc->name,
+			version && *version ? "version " : "no version",
+			version && *version ? version : "", lm->desc->abi_major,
+			lm->desc->abi_minor, lm->path ? lm->path : "built-in");
+	}
 }
 
 void server_free(struct server *srv)

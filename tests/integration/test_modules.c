@@ -230,13 +230,17 @@ START_TEST(test_mode_accepts_good_config)
 {
 	struct wt_server s;
 	struct wt_run run;
-	char want[600];
+	char want[2048];
 
 	check_config(&s, &run,
 		     "'modules': [" WT_HELLO_MODULE "], 'routes': [{'match': {'path': '/echo/*'},"
 		     " 'handler': 'echo.echo'}, {'handler': 'hello.greet'}]");
 	snprintf(want, sizeof(want),
-		 "warren: %s: configuration is valid (1 listeners, 2 modules, 2 routes)\n", s.conf);
+		 "warren: %s: module hello: version 1.0, ABI %d.%d, %s/hello.so\n"
+		 "warren: %s: module echo: version 1.0, ABI %d.%d, built-in\n"
+		 "warren: %s: configuration is valid (1 listeners, 2 modules, 2 routes)\n",
+		 s.conf, WARREN_ABI_MAJOR, WARREN_ABI_MINOR, wt_plugin_dir(), s.conf,
+		 WARREN_ABI_MAJOR, WARREN_ABI_MINOR, s.conf);
 	ck_assert_int_eq(run.status, 0);
 	ck_assert_str_eq(run.err, want);
 	wt_run_free(&run);
