@@ -3,6 +3,7 @@
  * init hooks and resolves every route to a handler, all in the master before fork. */
 #include <dlfcn.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,9 +15,13 @@
 #include "base/crash_thread.h"
 #include "server/crash.h"
 #include "base/log.h"
+#include "server/config_table.h"
 #include "server/module_conf.h"
 #include "server/server.h"
 #include "base/shm.h"
+
+/* Where a module left out of "modules" is looked for: the directories of this many plugins. */
+#define UNLISTED_DIRS_MAX 16
 
 /* The smallest descriptor and handler entry any ABI 0.x module may have. */
 #define MODULE_MIN_SIZE (offsetof(struct warren_module, fini) + sizeof(void *))
@@ -270,6 +275,44 @@ static void no_handler_error(struct server *srv, size_t idx, const char *id,
 			 n ? avail : "none");
 }
 
+/* Whether @name (@len bytes) could be a module's name: what config.c allows in "modules". */
+static bool plausible_module_name(const char *name, size_t len)
+{
+	if (len == 0 || len > CONFIG_MAX_NAME)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
+		      name[i] == '_'))
+			return false;
+	return true;
+}
+
+/*
+ * A route naming a module that is not loaded is most often a module left out of "modules":
+ * look for NAME.so where this config's plugins are, and next to the config file, so that
+ * the message can say exactly what to add.
+ */
+static bool find_unlisted_plugin(const struct config *cfg, const char *name, size_t len, char *path,
+				 size_t size)
+{
+	const char *dirs[UNLISTED_DIRS_MAX], *slash;
+	size_t n = 0;
+
+	for (size_t i = 0; i < cfg->nmodules && n + 1 < ARRAY_SIZE(dirs); i++)
+		if (cfg->modules[i].path)
+			dirs[n++] = cfg->modules[i].path;
+	dirs[n++] = cfg->file;
+	for (size_t i = 0; i < n; i++) {
+		slash = strrchr(dirs[i], '/');
+		if (snprintf(path, size, "%.*s%.*s.so", slash ? (int)(slash - dirs[i]) + 1 : 0,
+			     dirs[i], (int)len, name) >= (int)size)
+			continue;
+		if (access(path, R_OK) == 0)
+			return true;
+	}
+	return false;
+}
+
 static int resolve_route(struct server *srv, size_t idx, json_t *empty, struct warren_error *err)
 {
 	struct route_conf *rc = &srv->cfg->routes[idx];
@@ -292,6 +335,19 @@ static int resolve_route(struct server *srv, size_t idx, json_t *empty, struct w
 
 		snprintf(name, sizeof(name), "%.*s", (int)(dot - rc->handler), rc->handler);
 		b = find_builtin(name);
+		if (!b && plausible_module_name(rc->handler, (size_t)(dot - rc->handler))) {
+			char path[PATH_MAX];
+
+			if (find_unlisted_plugin(srv->cfg, rc->handler, (size_t)(dot - rc->handler),
+						 path, sizeof(path))) {
+				warren_error_set(err,
+						 "routes[%zu].handler: module \"%s\" is not loaded "
+						 "(add {\"name\": \"%s\", \"path\": \"%.200s\"} to "
+						 "\"modules\")",
+						 idx, name, name, path);
+				return -ENOENT;
+			}
+		}
 		if (b) {
 			lm = &srv->mods[srv->nmods++];
 			lm->memfd = -1;

@@ -216,6 +216,26 @@ START_TEST(unknown_handler_lists_available)
 }
 END_TEST
 
+/* A route naming a plugin that sits next to a loaded one, but was left out of "modules",
+ * is told what to add; a name found nowhere still gets the list of handlers. */
+START_TEST(unlisted_plugin_is_named)
+{
+	assert_refused("'modules': [{'name': 'delay', 'path': '@PLUGIN_DIR@/delay.so'}],"
+		       "'routes': [{'handler': 'delay.wait'}, {'handler': 'hello.greet'}]",
+		       "routes[1].handler: module \"hello\" is not loaded (add {\"name\": "
+		       "\"hello\", \"path\": \"%s/hello.so\"} to \"modules\")");
+	assert_refused("'modules': [{'name': 'delay', 'path': '@PLUGIN_DIR@/delay.so'}],"
+		       "'routes': [{'handler': 'nothere.greet'}]",
+		       "routes[0].handler: no handler \"nothere.greet\" (available: delay.wait, "
+		       "echo.echo, echo.json)");
+	/* Not a module name, though "DIR/" "/hello" ".so" is a file: never looked for. */
+	assert_refused("'modules': [{'name': 'delay', 'path': '@PLUGIN_DIR@/delay.so'}],"
+		       "'routes': [{'handler': '/hello.greet'}]",
+		       "routes[0].handler: no handler \"/hello.greet\" (available: delay.wait, "
+		       "echo.echo, echo.json)");
+}
+END_TEST
+
 START_TEST(handler_config_errors_name_the_route)
 {
 	assert_refused("'modules': [" WT_HELLO_MODULE "], 'routes': [{'handler': 'echo.echo'},"
@@ -344,6 +364,7 @@ static Suite *modules_suite(void)
 	tcase_add_test(tc, init_failure_is_reported);
 	tcase_add_test(tc, unknown_builtin_is_refused);
 	tcase_add_test(tc, unknown_handler_lists_available);
+	tcase_add_test(tc, unlisted_plugin_is_named);
 	tcase_add_test(tc, handler_config_errors_name_the_route);
 	tcase_add_test(tc, test_mode_accepts_good_config);
 	suite_add_tcase(s, tc);
