@@ -643,6 +643,26 @@ void server_hook_child_recover(struct server *srv, pid_t old_pid, pid_t new_pid)
 			srv->mods[i].desc->on_child_recover(srv->mods[i].data, old_pid, new_pid);
 }
 
+void server_hook_reopen(struct server *srv, bool in_worker)
+{
+	for (size_t i = 0; i < srv->nmods; i++) {
+		const struct loaded_module *lm = &srv->mods[i];
+
+		/* Read only from descriptors large enough to have the field (ABI 0.4). */
+		if (!lm->initialized || !HOOK(lm->desc, on_reopen))
+			continue;
+		if (in_worker)
+			crash_thread_enter(lm->desc->name, ".on_reopen");
+		else
+			hook_enter(lm->desc->name, "on_reopen");
+		lm->desc->on_reopen(lm->data);
+		if (in_worker)
+			crash_thread_leave();
+		else
+			hook_leave();
+	}
+}
+
 void server_hook_master_death(struct server *srv)
 {
 	for (size_t i = 0; i < srv->nmods; i++)

@@ -62,6 +62,12 @@ void server_hook_child_spawn(struct server *srv, pid_t pid);
 void server_hook_master_ready(struct server *srv, const pid_t *pids, size_t n);
 void server_hook_child_recover(struct server *srv, pid_t old_pid, pid_t new_pid);
 void server_hook_master_death(struct server *srv);
+/*
+ * USR1, after warren reopened its own log: each module's on_reopen, in module order, named
+ * for a crash report and checked for zone locks kept like the other hooks of the master
+ * (@in_worker false) or of a worker outside any request.
+ */
+void server_hook_reopen(struct server *srv, bool in_worker);
 
 /* Runs each module's worker_init (worker_exit on the way back out if one fails). */
 int server_worker_init(struct server *srv, struct warren_error *err);
