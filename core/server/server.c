@@ -22,6 +22,8 @@
 
 /* Where a module left out of "modules" is looked for: the directories of this many plugins. */
 #define UNLISTED_DIRS_MAX 16
+/* ... and how much of the path found is shown. */
+#define UNLISTED_PATH_SHOWN 200
 
 /* The smallest descriptor and handler entry any ABI 0.x module may have. */
 #define MODULE_MIN_SIZE (offsetof(struct warren_module, fini) + sizeof(void *))
@@ -301,7 +303,9 @@ static bool find_unlisted_plugin(const struct config *cfg, const char *name, siz
 	for (size_t i = 0; i < cfg->nmodules && n + 1 < ARRAY_SIZE(dirs); i++)
 		if (cfg->modules[i].path)
 			dirs[n++] = cfg->modules[i].path;
-	dirs[n++] = cfg->file;
+	/* A config read from a file (not a string): its directory too. */
+	if (strcmp(cfg->file, "<string>") != 0)
+		dirs[n++] = cfg->file;
 	for (size_t i = 0; i < n; i++) {
 		slash = strrchr(dirs[i], '/');
 		if (snprintf(path, size, "%.*s%.*s.so", slash ? (int)(slash - dirs[i]) + 1 : 0,
@@ -336,15 +340,17 @@ static int resolve_route(struct server *srv, size_t idx, json_t *empty, struct w
 		snprintf(name, sizeof(name), "%.*s", (int)(dot - rc->handler), rc->handler);
 		b = find_builtin(name);
 		if (!b && plausible_module_name(rc->handler, (size_t)(dot - rc->handler))) {
-			char path[PATH_MAX];
+			char path[PATH_MAX], q[UNLISTED_PATH_SHOWN * 4 + 8];
 
 			if (find_unlisted_plugin(srv->cfg, rc->handler, (size_t)(dot - rc->handler),
 						 path, sizeof(path))) {
-				warren_error_set(err,
-						 "routes[%zu].handler: module \"%s\" is not loaded "
-						 "(add {\"name\": \"%s\", \"path\": \"%.200s\"} to "
-						 "\"modules\")",
-						 idx, name, name, path);
+				warren__quote(q, sizeof(q), path, strlen(path),
+					      UNLISTED_PATH_SHOWN);
+				warren_error_set(
+					err,
+					"routes[%zu].handler: module \"%s\" is not loaded "
+					"(add {\"name\": \"%s\", \"path\": %s} to \"modules\")",
+					idx, name, name, q);
 				return -ENOENT;
 			}
 		}
