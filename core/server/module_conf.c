@@ -41,7 +41,7 @@ static void set_place(const struct warren_error *err, const json_t *obj, const c
 		if (place.key[0] != '[')
 			snprintf(place.key, sizeof(place.key), ".%s", key);
 	}
-	memcpy(place.msg, err->msg, sizeof(place.msg));
+	snprintf(place.msg, sizeof(place.msg), "%s", err->msg);
 }
 
 static int vfail(struct warren_error *err, const json_t *obj, const char *key, const char *fmt,
@@ -458,7 +458,7 @@ void module_conf_where(const struct warren_error *err, const json_t *root, const
 	size_t n;
 
 	snprintf(buf, size, "%s", base);
-	if (place.err != err || memcmp(place.msg, err->msg, sizeof(place.msg)) != 0)
+	if (place.err != err || strncmp(place.msg, err->msg, sizeof(place.msg)) != 0)
 		return;
 	/* Keys are appended as ".key" to a path that is never empty: @base comes first. */
 	n = strnlen(buf, size);
