@@ -106,8 +106,9 @@ typedef int (*warren_handler_fn)(struct warren_request *r, void *route_data);
  * @config: the route's "config" value; an empty object when the route has none.
  * @module_data: what the module's init callback stored (NULL without init).
  * @route_data: out; passed to every call of the handler for this route.
- * @err: on failure, describe the problem with warren_error_set(); the config loader
- *	prefixes it with the JSON path of the route ("routes[3].config: ...").
+ * @err: on failure, describe the problem with warren_error_set() or the warren_conf_*()
+ *	helpers; the config loader prefixes it with the JSON path of the route's config
+ *	("routes[3].config: ..."), and of the key a helper named ("routes[3].config.ms: ...").
  * Returns 0 or a negative errno.
  */
 typedef int (*warren_configure_fn)(const json_t *config, void *module_data, void **route_data,
