@@ -495,6 +495,30 @@ WARREN_API int warren_req_query_param(struct warren_request *r, const char *name
 	return -ENOENT;
 }
 
+WARREN_API int warren_req_query_uint(struct warren_request *r, const char *name, uint64_t max,
+				     uint64_t *out)
+{
+	struct warren_str v;
+	uint64_t n = 0;
+	int ret;
+
+	ret = warren_req_query_param(r, name, &v);
+	if (ret < 0)
+		return ret;
+	if (v.len == 0)
+		return -EINVAL;
+	for (size_t i = 0; i < v.len; i++) {
+		unsigned digit = (unsigned char)v.base[i] - '0';
+
+		/* Checked before it is added, so that no value wraps round past @max. */
+		if (digit > 9 || n > max / 10 || digit > max - n * 10)
+			return -EINVAL;
+		n = n * 10 + digit;
+	}
+	*out = n;
+	return 0;
+}
+
 WARREN_API const struct sockaddr *warren_req_addr(struct warren_request *r, bool local,
 						  socklen_t *len)
 {

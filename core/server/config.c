@@ -19,22 +19,21 @@
 #include "server/address.h"
 #include "server/config.h"
 #include "server/config_table.h"
+#include "server/config_value.h"
 #include "http/router.h"
 
 #define CONFIG_MAX_FILE_SIZE (16 * 1024 * 1024)
 
-/* Enough of a user's string to recognise it without flooding a one-line message. */
-#define QUOTE_MAX 40
-/* Worst case: every byte escaped as \xNN, plus quotes, "..." and NUL. */
-#define QUOTE_BUF (QUOTE_MAX * 4 + 8)
+#define QUOTE_BUF CONFIG_QUOTE_BUF
 /* File names are worth showing in full; they are cut only when absurdly long. */
 #define QUOTE_PATH_MAX 256
 #define QUOTE_PATH_BUF (QUOTE_PATH_MAX * 4 + 8)
 
 /* "routes[18446744073709551615].match.method[18446744073709551615]" fits easily. */
 #define JPATH_BUF 128
-/* A type name followed by a quoted string or a number. */
-#define DESCRIBE_BUF (QUOTE_BUF + 16)
+#define DESCRIBE_BUF CONFIG_DESCRIBE_BUF
+/* More keys than any object of the config has. */
+#define SECTION_KEYS_MAX 64
 
 #define DEFAULT_LISTEN "127.0.0.1:8080"
 #define DEFAULT_ROUTE_PATH "/*"
@@ -54,7 +53,7 @@ static const char *quote_n(char *buf, size_t size, const char *s, size_t max)
 
 static const char *quote(char *buf, size_t size, const char *s)
 {
-	return quote_n(buf, size, s, QUOTE_MAX);
+	return config_quote(buf, size, s);
 }
 
 static int fail(struct warren_error *err, const char *path, const char *fmt, ...)
@@ -120,99 +119,13 @@ static const char *jpath_key(char *buf, const char *parent, const char *key)
 	return buf;
 }
 
-static const char *type_name(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		return "object";
-	case JSON_ARRAY:
-		return "array";
-	case JSON_STRING:
-		return "string";
-	case JSON_INTEGER:
-		return "integer";
-	case JSON_REAL:
-		return "real";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "boolean";
-	case JSON_NULL:
-		break;
-	}
-	return "null";
-}
-
-/* The shortest text that reads back as @v, so 0.1 prints as "0.1", not "0.10000000000000001". */
-static void format_real(char *buf, size_t size, double v)
-{
-	int prec;
-
-	for (prec = 1; prec <= 17; prec++) {
-		snprintf(buf, size, "%.*g", prec, v);
-		if (strtod(buf, NULL) == v)
-			return;
-	}
-}
-
-/* What a value of the wrong type is, for "... got <this>". */
-static const char *describe(char *buf, size_t size, const json_t *v)
-{
-	char q[QUOTE_BUF];
-
-	switch (json_typeof(v)) {
-	case JSON_STRING:
-		snprintf(buf, size, "string %s", quote(q, sizeof(q), json_string_value(v)));
-		break;
-	case JSON_INTEGER:
-		snprintf(buf, size, "integer %" JSON_INTEGER_FORMAT, json_integer_value(v));
-		break;
-	case JSON_REAL:
-		format_real(q, sizeof(q), json_real_value(v));
-		snprintf(buf, size, "real %s", q);
-		break;
-	case JSON_TRUE:
-		snprintf(buf, size, "boolean true");
-		break;
-	case JSON_FALSE:
-		snprintf(buf, size, "boolean false");
-		break;
-	default:
-		snprintf(buf, size, "%s", type_name(v));
-		break;
-	}
-	return buf;
-}
-
-/* A value of the right type that is out of range: just the number. */
-static const char *describe_number(char *buf, size_t size, const json_t *v)
-{
-	if (json_is_integer(v))
-		snprintf(buf, size, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-	else
-		format_real(buf, size, json_real_value(v));
-	return buf;
-}
-
 static int fail_type(struct warren_error *err, const char *path, const char *expected,
 		     const json_t *v)
 {
 	char what[DESCRIBE_BUF];
 
-	return fail(err, path, "expected %s, got %s", expected, describe(what, sizeof(what), v));
-}
-
-/* Keys are shown bare when that cannot be misread, else quoted and escaped. */
-static bool is_plain_key(const char *key)
-{
-	size_t i;
-
-	for (i = 0; key[i]; i++) {
-		unsigned char c = (unsigned char)key[i];
-
-		if (i >= QUOTE_MAX || c <= 0x20 || c >= 0x7f || strchr("\"\\.[]", c))
-			return false;
-	}
-	return i > 0;
+	return fail(err, path, "expected %s, got %s", expected,
+		    config_describe(what, sizeof(what), v));
 }
 
 static bool is_known(const char *key, const char *parent)
@@ -225,30 +138,34 @@ static bool is_known(const char *key, const char *parent)
 }
 
 /*
- * Typos in key names are the most common config mistake; never ignore them silently. The
- * keys allowed in the object at @path are the table's rows in @parent.
+ * Typos in key names are the most common config mistake; never ignore them silently, and
+ * name the key that was probably meant. The keys allowed in the object at @path are the
+ * table's rows in @parent.
  */
 static int check_keys(const json_t *obj, const char *path, const char *parent,
 		      struct warren_error *err)
 {
-	char list[256], q[QUOTE_BUF];
-	const char *key;
+	const char *keys[SECTION_KEYS_MAX + 1], *key, *guess;
+	char list[256], at[JPATH_BUF];
+	size_t i, n = 0, o = 0;
 	const json_t *v;
-	size_t i, o = 0;
 
+	for (i = 0; i < config_table_rows; i++)
+		if (config_row_in(&config_table[i], parent) && n < SECTION_KEYS_MAX)
+			keys[n++] = config_row_key(&config_table[i]);
+	keys[n] = NULL;
 	json_object_foreach((json_t *)obj, key, v) {
 		if (is_known(key, parent))
 			continue;
-		for (i = 0; i < config_table_rows && o < sizeof(list); i++)
-			if (config_row_in(&config_table[i], parent))
-				o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s",
-						      o ? ", " : "",
-						      config_row_key(&config_table[i]));
-		if (is_plain_key(key))
-			return fail(err, NULL, "%s%s%s: unknown key (expected one of: %s)", path,
-				    *path ? "." : "", key, list);
-		return fail(err, NULL, "%s[%s]: unknown key (expected one of: %s)", path,
-			    quote(q, sizeof(q), key), list);
+		snprintf(at, sizeof(at), "%s", path);
+		config_path_key(at, sizeof(at), key);
+		guess = config_suggest(key, keys);
+		if (guess)
+			return fail(err, at, "unknown key (did you mean \"%s\"?)", guess);
+		for (i = 0; i < n && o < sizeof(list); i++)
+			o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", o ? ", " : "",
+					      keys[i]);
+		return fail(err, at, "unknown key (expected one of: %s)", list);
 	}
 	return 0;
 }
@@ -318,10 +235,10 @@ static int get_size(const struct config_row *row, const json_t *v, const char *p
 
 	if (!json_is_integer(v))
 		return fail(err, path, "expected an integer from %lld to %lld, got %s", row->min,
-			    row->max, describe(what, sizeof(what), v));
+			    row->max, config_describe(what, sizeof(what), v));
 	if (json_integer_value(v) < row->min || json_integer_value(v) > row->max)
 		return fail(err, path, "expected an integer from %lld to %lld, got %s", row->min,
-			    row->max, describe_number(what, sizeof(what), v));
+			    row->max, config_describe_number(what, sizeof(what), v));
 	store(field, row->width, (unsigned long long)json_integer_value(v));
 	return 0;
 }
@@ -343,7 +260,7 @@ static int get_seconds(const struct config_row *row, const json_t *v, const char
 	s = json_number_value(v);
 	if (s < 0 || (s == 0 && !allow_zero) || s > CONFIG_MAX_SECONDS)
 		return fail(err, path, "expected %s, got %s", expected,
-			    describe_number(what, sizeof(what), v));
+			    config_describe_number(what, sizeof(what), v));
 	*ms = (unsigned)(s * 1000 + 0.5);
 	/* A tiny positive timeout must not turn into 0, which means "disabled" or "none". */
 	if (*ms == 0 && s > 0)
@@ -381,10 +298,10 @@ static int get_count_or_auto(const struct config_row *row, const json_t *v, cons
 	n = json_integer_value(v);
 	if (n < row->min)
 		return fail(err, path, "expected a positive integer or \"auto\", got %s",
-			    describe_number(what, sizeof(what), v));
+			    config_describe_number(what, sizeof(what), v));
 	if (n > row->max)
 		return fail(err, path, "expected at most %lld %s or \"auto\", got %s", row->max,
-			    config_row_key(row), describe_number(what, sizeof(what), v));
+			    config_row_key(row), config_describe_number(what, sizeof(what), v));
 	store(field, row->width, (unsigned long long)n);
 	return 0;
 }
@@ -1092,7 +1009,7 @@ int config_parse(const char *text, size_t len, const char *origin, struct config
 	root = cfg->root;
 	if (!json_is_object(root)) {
 		ret = fail(err, NULL, "expected a JSON object at the top level, got %s",
-			   type_name(root));
+			   config_type_name(root));
 		goto out_free_cfg;
 	}
 

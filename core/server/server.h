@@ -3,6 +3,7 @@
 #ifndef WARREN_CORE_SERVER_H
 #define WARREN_CORE_SERVER_H
 
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "server/config.h"
@@ -12,8 +13,10 @@
 
 struct loaded_module {
 	const struct warren_module *desc;
-	void *dl;	      /* dlopen handle; NULL for a built-in */
-	int memfd;	      /* the private copy dl was loaded from; -1 for a built-in */
+	const char *
+		path; /* the plugin's file (absolute once loaded from a file); NULL for a built-in */
+	void *dl;     /* dlopen handle; NULL for a built-in */
+	int memfd;    /* the private copy dl was loaded from; -1 for a built-in */
 	const json_t *config; /* the module's "config" object */
 	void *data;	      /* from init */
 	bool initialized;
@@ -47,6 +50,12 @@ extern const struct warren_module *const warren__builtin_modules[];
 int server_load(struct config *cfg, unsigned generation, struct server **out,
 		struct warren_error *err);
 
+/*
+ * Writes one line per loaded module to @out, in load order, each after @prefix: name,
+ * version, ABI it was built for, and file or "built-in", as warren -t shows them.
+ */
+void server_print_modules(const struct server *srv, FILE *out, const char *prefix);
+
 /* Runs release and fini callbacks, unloads plugins, closes listeners, frees the config. */
 void server_free(struct server *srv);
 
@@ -55,6 +64,12 @@ void server_hook_child_spawn(struct server *srv, pid_t pid);
 void server_hook_master_ready(struct server *srv, const pid_t *pids, size_t n);
 void server_hook_child_recover(struct server *srv, pid_t old_pid, pid_t new_pid);
 void server_hook_master_death(struct server *srv);
+/*
+ * USR1, after warren reopened its own log: each module's on_reopen, in module order, named
+ * for a crash report and checked for zone locks kept like the other hooks of the master
+ * (@in_worker false) or of a worker outside any request.
+ */
+void server_hook_reopen(struct server *srv, bool in_worker);
 
 /* Runs each module's worker_init (worker_exit on the way back out if one fails). */
 int server_worker_init(struct server *srv, struct warren_error *err);

@@ -373,6 +373,8 @@ static void on_signal(struct rx_op *op, int res)
 			if (ret < 0)
 				log_error("cannot reopen %s: %s", w->cfg->log_file, strerror(-ret));
 		}
+		/* The modules' own files (their logs) follow warren's, so rotation works. */
+		server_hook_reopen(w->srv, true);
 		break;
 	default:
 		w->fast_stop = true;
@@ -417,7 +419,7 @@ static int open_listeners(struct worker *w, struct warren_error *err)
 }
 
 /* TERM/INT: stop now. QUIT: graceful stop (also the master-death signal). USR2: drain
- * for a reload. USR1: reopen the log file. */
+ * for a reload. USR1: reopen the log file, then the modules' files (on_reopen). */
 static void worker_signals(sigset_t *set)
 {
 	sigemptyset(set);

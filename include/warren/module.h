@@ -108,8 +108,9 @@ typedef int (*warren_handler_fn)(struct warren_request *r, void *route_data);
  * @config: the route's "config" value; an empty object when the route has none.
  * @module_data: what the module's init callback stored (NULL without init).
  * @route_data: out; passed to every call of the handler for this route.
- * @err: on failure, describe the problem with warren_error_set(); the config loader
- *	prefixes it with the JSON path of the route ("routes[3].config: ...").
+ * @err: on failure, describe the problem with warren_error_set() or the warren_conf_*()
+ *	helpers; the config loader prefixes it with the JSON path of the route's config
+ *	("routes[3].config: ..."), and of the key a helper named ("routes[3].config.ms: ...").
  * Returns 0 or a negative errno.
  */
 typedef int (*warren_configure_fn)(const json_t *config, void *module_data, void **route_data,
@@ -396,6 +397,16 @@ WARREN_API int warren_req_path_decoded(struct warren_request *r, struct warren_s
  */
 WARREN_API int warren_req_query_param(struct warren_request *r, const char *name,
 				      struct warren_str *value);
+
+/**
+ * A query parameter (as warren_req_query_param() finds it) read as a decimal number from
+ * 0 to @max: plain digits only, so "1e3", "-5", "+5", " 5" and "" are refused rather than
+ * read as something they do not say.
+ * Returns 0 with *@out set; -ENOENT when absent (*@out untouched); -EINVAL for anything but
+ * digits, a number above @max, or a bad escape; -ENOMEM.
+ */
+WARREN_API int warren_req_query_uint(struct warren_request *r, const char *name, uint64_t max,
+				     uint64_t *out);
 
 /**
  * The address of the client (@local false) or the one it connected to (@local true), as
@@ -753,6 +764,111 @@ WARREN_API int warren_shm_lock(pthread_mutex_t *m);
 
 /** Unlocks a mutex taken with warren_shm_lock(). 0 or -errno. */
 WARREN_API int warren_shm_unlock(pthread_mutex_t *m);
+
+/* ---- Module and route configuration -------------------------------------------------- */
+
+/*
+ * Helpers for init and configure callbacks that read a config object and, when a value is
+ * wrong, describe it the way warren describes mistakes in its own config: the loader puts
+ * the full JSON path of the key in front of the message, nested objects and array elements
+ * included, and suggests the key a typo meant:
+ *
+ *	routes[0].config.max_value_size: expected a size from 1 to 4k, got string "big"
+ *	routes[0].config: unknown key "max_value_sise" (did you mean "max_value_size"?)
+ *
+ * Each reads the member @key of the object @obj. Without WARREN_CONF_REQUIRED an absent key
+ * (or a NULL @obj) leaves *@out untouched, so set the default first; a JSON null counts as
+ * a value, and a wrong one. With @key NULL, @obj is the value itself: use that for array
+ * elements (json_array_get()) and for values found while iterating an object. Each returns
+ * 0, or -EINVAL with @err set; return that from the callback. Strings stay owned by the
+ * config, which lives until fini and every route's release: copy what you keep longer.
+ */
+
+/** Flag: the key must be present (an absent one is an error saying "missing"). */
+#define WARREN_CONF_REQUIRED 0x1u
+
+/** An integer from @min to @max. */
+WARREN_API int warren_conf_int(const json_t *obj, const char *key, unsigned flags, long long min,
+			       long long max, long long *out, struct warren_error *err);
+
+/**
+ * A size in bytes from @min to @max: an integer, or a string of digits with a suffix k, m
+ * or g (powers of 1024; either case): 4096, "64k", "16m".
+ */
+WARREN_API int warren_conf_size(const json_t *obj, const char *key, unsigned flags, uint64_t min,
+				uint64_t max, uint64_t *out, struct warren_error *err);
+
+/**
+ * A duration, stored in milliseconds, from @min_ms to @max_ms: a number of seconds
+ * (fractions allowed), as in warren's own config, or a string with a unit ms, s, m or h:
+ * 30, 0.25, "250ms", "2s", "1.5m". A positive duration under 1 ms counts as 1 ms.
+ */
+WARREN_API int warren_conf_duration(const json_t *obj, const char *key, unsigned flags,
+				    uint64_t min_ms, uint64_t max_ms, uint64_t *out_ms,
+				    struct warren_error *err);
+
+/** A non-empty string of at most @max_len bytes (0: no limit). */
+WARREN_API int warren_conf_string(const json_t *obj, const char *key, unsigned flags,
+				  size_t max_len, const char **out, struct warren_error *err);
+
+/**
+ * One of the strings @choices (ended by NULL); *@out receives its index. A near miss is
+ * answered with the choice it probably meant.
+ */
+WARREN_API int warren_conf_enum(const json_t *obj, const char *key, unsigned flags,
+				const char *const *choices, unsigned *out,
+				struct warren_error *err);
+
+/** true or false. */
+WARREN_API int warren_conf_bool(const json_t *obj, const char *key, unsigned flags, bool *out,
+				struct warren_error *err);
+
+/** A string that is an HTTP field name (an RFC 9110 token, e.g. "X-Request-Id"). */
+WARREN_API int warren_conf_header_name(const json_t *obj, const char *key, unsigned flags,
+				       const char **out, struct warren_error *err);
+
+/**
+ * A string that can be sent as an HTTP field value: no control characters but tab (so no
+ * CR, LF or NUL); may be empty.
+ */
+WARREN_API int warren_conf_header_value(const json_t *obj, const char *key, unsigned flags,
+					const char **out, struct warren_error *err);
+
+/**
+ * A member of an object of headers ({"X-Frame-Options": "DENY", ...}): @key must be a field
+ * name and its value a field value (as above), which *@value receives. warren owns the
+ * framing headers, so Content-Length, Transfer-Encoding and Connection are refused.
+ * Iterate the object with json_object_foreach() and call this for each key.
+ */
+WARREN_API int warren_conf_header(const json_t *obj, const char *key, const char **value,
+				  struct warren_error *err);
+
+/** An object, for nested settings; *@out points into the config. */
+WARREN_API int warren_conf_object(const json_t *obj, const char *key, unsigned flags,
+				  const json_t **out, struct warren_error *err);
+
+/**
+ * An array of @min to @max elements (@max 0: no limit); *@out points into the config.
+ * Check each element with a helper and a NULL key: warren_conf_string(json_array_get(a,
+ * i), NULL, ...).
+ */
+WARREN_API int warren_conf_array(const json_t *obj, const char *key, unsigned flags, size_t min,
+				 size_t max, const json_t **out, struct warren_error *err);
+
+/**
+ * Refuses keys of @obj that are not in @known (ended by NULL), naming the one a typo
+ * probably meant. Call it on every object you read, so that no misspelt key is ignored.
+ */
+WARREN_API int warren_conf_keys(const json_t *obj, const char *const *known,
+				struct warren_error *err);
+
+/**
+ * Sets @err like warren_error_set(), about the value at @key of @obj (@key NULL: about
+ * @obj itself), so that the loader names its path: for checks of your own, e.g.
+ * warren_conf_error(err, config, "paths", "must not be empty"). Returns -EINVAL.
+ */
+WARREN_API int warren_conf_error(struct warren_error *err, const json_t *obj, const char *key,
+				 const char *fmt, ...) WARREN_PRINTF(4, 5);
 
 /* ---- Errors and logging -------------------------------------------------------------- */
 

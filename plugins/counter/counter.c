@@ -18,18 +18,18 @@ struct counter {
 
 static int counter_init(const json_t *config, void **module_data, struct warren_error *err)
 {
+	static const char *const keys[] = {"zone", NULL};
 	const char *zone = "counter.hits";
-	json_error_t jerr;
 	void *mem;
 	int ret;
 
-	if (json_unpack_ex((json_t *)config, &jerr, JSON_STRICT, "{s?s}", "zone", &zone) < 0) {
-		warren_error_set(err, "%s", jerr.text);
+	if (warren_conf_keys(config, keys, err) < 0 ||
+	    warren_conf_string(config, "zone", 0, 64, &zone, err) < 0)
 		return -EINVAL;
-	}
 	ret = warren_shm_zone(zone, sizeof(struct counter), &mem);
 	if (ret < 0) {
-		warren_error_set(err, "shared zone \"%s\": %s", zone, strerror(-ret));
+		warren_conf_error(err, config, "zone", "shared zone \"%s\": %s", zone,
+				  strerror(-ret));
 		return ret;
 	}
 	*module_data = mem;

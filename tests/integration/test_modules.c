@@ -258,11 +258,31 @@ START_TEST(unknown_handler_lists_available)
 }
 END_TEST
 
+/* A route naming a plugin that sits next to a loaded one, but was left out of "modules",
+ * is told what to add; a name found nowhere still gets the list of handlers. */
+START_TEST(unlisted_plugin_is_named)
+{
+	assert_refused("'modules': [{'name': 'delay', 'path': '@PLUGIN_DIR@/delay.so'}],"
+		       "'routes': [{'handler': 'delay.wait'}, {'handler': 'hello.greet'}]",
+		       "routes[1].handler: module \"hello\" is not loaded (add {\"name\": "
+		       "\"hello\", \"path\": \"%s/hello.so\"} to \"modules\")");
+	assert_refused("'modules': [{'name': 'delay', 'path': '@PLUGIN_DIR@/delay.so'}],"
+		       "'routes': [{'handler': 'nothere.greet'}]",
+		       "routes[0].handler: no handler \"nothere.greet\" (available: delay.wait, "
+		       "echo.echo, echo.json)");
+	/* Not a module name, though "DIR/" "/hello" ".so" is a file: never looked for. */
+	assert_refused("'modules': [{'name': 'delay', 'path': '@PLUGIN_DIR@/delay.so'}],"
+		       "'routes': [{'handler': '/hello.greet'}]",
+		       "routes[0].handler: no handler \"/hello.greet\" (available: delay.wait, "
+		       "echo.echo, echo.json)");
+}
+END_TEST
+
 START_TEST(handler_config_errors_name_the_route)
 {
 	assert_refused("'modules': [" WT_HELLO_MODULE "], 'routes': [{'handler': 'echo.echo'},"
 		       " {'handler': 'hello.greet', 'config': {'status': 42}}]",
-		       "routes[1].config: status: expected 200 to 599, got 42");
+		       "routes[1].config.status: expected an integer from 200 to 599, got 42");
 	assert_refused("'routes': [{'handler': 'echo.echo', 'config': {'x': 1}}]",
 		       "routes[0].config: handler \"echo.echo\" takes no config");
 }
@@ -272,13 +292,17 @@ START_TEST(test_mode_accepts_good_config)
 {
 	struct wt_server s;
 	struct wt_run run;
-	char want[600];
+	char want[2048];
 
 	check_config(&s, &run,
 		     "'modules': [" WT_HELLO_MODULE "], 'routes': [{'match': {'path': '/echo/*'},"
 		     " 'handler': 'echo.echo'}, {'handler': 'hello.greet'}]");
 	snprintf(want, sizeof(want),
-		 "warren: %s: configuration is valid (1 listeners, 2 modules, 2 routes)\n", s.conf);
+		 "warren: %s: module hello: version 1.0, ABI %d.%d, %s/hello.so\n"
+		 "warren: %s: module echo: version 1.0, ABI %d.%d, built-in\n"
+		 "warren: %s: configuration is valid (1 listeners, 2 modules, 2 routes)\n",
+		 s.conf, WARREN_ABI_MAJOR, WARREN_ABI_MINOR, wt_plugin_dir(), s.conf,
+		 WARREN_ABI_MAJOR, WARREN_ABI_MINOR, s.conf);
 	ck_assert_int_eq(run.status, 0);
 	ck_assert_str_eq(run.err, want);
 	wt_run_free(&run);
@@ -384,6 +408,7 @@ static Suite *modules_suite(void)
 	tcase_add_test(tc, init_failure_is_reported);
 	tcase_add_test(tc, unknown_builtin_is_refused);
 	tcase_add_test(tc, unknown_handler_lists_available);
+	tcase_add_test(tc, unlisted_plugin_is_named);
 	tcase_add_test(tc, handler_config_errors_name_the_route);
 	tcase_add_test(tc, test_mode_accepts_good_config);
 	suite_add_tcase(s, tc);

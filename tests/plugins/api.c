@@ -159,28 +159,11 @@ static int query_str(struct warren_request *r, const char *name, const char *def
 static int query_num(struct warren_request *r, const char *name, uint64_t def, uint64_t max,
 		     uint64_t *out)
 {
-	struct warren_str v;
-	uint64_t n = 0;
-	int ret;
+	int ret = warren_req_query_uint(r, name, max, out);
 
-	ret = warren_req_query_param(r, name, &v);
-	if (ret == -ENOENT) {
+	if (ret == -ENOENT)
 		*out = def;
-		return 0;
-	}
-	if (ret < 0)
-		return ret;
-	if (v.len == 0)
-		return -EINVAL;
-	for (size_t i = 0; i < v.len; i++) {
-		if (v.base[i] < '0' || v.base[i] > '9')
-			return -EINVAL;
-		n = n * 10 + (uint64_t)(v.base[i] - '0');
-		if (n > max)
-			return -EINVAL;
-	}
-	*out = n;
-	return 0;
+	return ret == -ENOENT ? 0 : ret;
 }
 
 static int bad_query(struct warren_request *r)

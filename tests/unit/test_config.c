@@ -76,14 +76,13 @@ static const struct bad_case {
 	{"4.5", "expected a JSON object at the top level, got real"},
 	{"true", "expected a JSON object at the top level, got boolean"},
 	{"null", "expected a JSON object at the top level, got null"},
-	{"{\"worker\": 2}",
-	 "worker: unknown key (expected one of: listen, workers, cpu_affinity, event, log_level, "
+	{"{\"worker\": 2}", "worker: unknown key (did you mean \"workers\"?)"},
+	{"{\"work ers\": 2}", "[\"work ers\"]: unknown key (did you mean \"workers\"?)"},
+	{"{\"Workers\": 2}", "Workers: unknown key (did you mean \"workers\"?)"},
+	{"{\"colour\": 2}",
+	 "colour: unknown key (expected one of: listen, workers, cpu_affinity, event, log_level, "
 	 "log_file, pid_file, shutdown_timeout, recover, http, modules, routes, offload_threads, "
 	 "worker_connections, watchdog)"},
-	{"{\"work ers\": 2}",
-	 "[\"work ers\"]: unknown key (expected one of: listen, workers, cpu_affinity, event, "
-	 "log_level, log_file, pid_file, shutdown_timeout, recover, http, modules, routes, "
-	 "offload_threads, worker_connections, watchdog)"},
 
 	/* workers */
 	{"{\"workers\": \"many\"}",
@@ -188,7 +187,9 @@ static const struct bad_case {
 	/* http limits */
 	{"{\"http\": []}", "http: expected an object, got array"},
 	{"{\"http\": {\"max_body\": 1}}",
-	 "http.max_body: unknown key (expected one of: max_body_size, max_header_size, "
+	 "http.max_body: unknown key (did you mean \"max_body_size\"?)"},
+	{"{\"http\": {\"timeout\": 1}}",
+	 "http.timeout: unknown key (expected one of: max_body_size, max_header_size, "
 	 "server_header, keepalive_timeout, header_timeout, body_timeout, send_timeout, "
 	 "handler_timeout)"},
 	{"{\"http\": {\"server_header\": true}}",
@@ -251,7 +252,7 @@ static const struct bad_case {
 	 "modules[0]: expected an object with \"name\" and optional \"path\", \"config\", got "
 	 "string \"hello\""},
 	{"{\"modules\": [{\"name\": \"hello\", \"conf\": {}}]}",
-	 "modules[0].conf: unknown key (expected one of: name, path, config)"},
+	 "modules[0].conf: unknown key (did you mean \"config\"?)"},
 	{"{\"modules\": [{\"path\": \"x.so\"}]}", "modules[0].name: missing"},
 	{"{\"modules\": [{\"name\": 7}]}",
 	 "modules[0].name: expected a module name string, got integer 7"},
