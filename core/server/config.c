@@ -736,7 +736,7 @@ static int custom_server_header(struct walk *w, const struct config_row *row, js
 	if (json_string_length(v) > SERVER_HEADER_MAX ||
 	    !plain_field_value(json_string_value(v), json_string_length(v)))
 		return fail(w->err, path, "expected %s, got %s", expected,
-			    describe(what, sizeof(what), v));
+			    config_describe(what, sizeof(what), v));
 	w->cfg->server_header = json_string_value(v);
 	return 0;
 }

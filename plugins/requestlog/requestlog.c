@@ -44,35 +44,25 @@ static int open_log(const char *path)
 
 static int rl_init(const json_t *config, void **module_data, struct warren_error *err)
 {
-	const json_t *file = json_object_get(config, "file"),
-		     *reuse = json_object_get(config, "reuse_id");
+	static const char *const keys[] = {"file", "reuse_id", NULL};
+	const char *path;
+	bool reuse_id = false;
 	struct requestlog *rl;
-	const char *key;
-	json_t *v;
 
-	json_object_foreach((json_t *)config, key, v) {
-		if (strcmp(key, "file") != 0 && strcmp(key, "reuse_id") != 0) {
-			warren_error_set(err, "unknown key \"%s\" (known: file, reuse_id)", key);
-			return -EINVAL;
-		}
-	}
-	if (!json_is_string(file) || !*json_string_value(file)) {
-		warren_error_set(err, "file: required, the path of the log file");
+	if (warren_conf_keys(config, keys, err) < 0 ||
+	    warren_conf_string(config, "file", WARREN_CONF_REQUIRED, 0, &path, err) < 0 ||
+	    warren_conf_bool(config, "reuse_id", 0, &reuse_id, err) < 0)
 		return -EINVAL;
-	}
-	if (reuse && !json_is_boolean(reuse)) {
-		warren_error_set(err, "reuse_id: must be true or false");
-		return -EINVAL;
-	}
 	rl = calloc(1, sizeof(*rl));
-	if (!rl || !(rl->path = strdup(json_string_value(file)))) {
+	if (!rl || !(rl->path = strdup(path))) {
 		free(rl);
 		return -ENOMEM;
 	}
-	rl->reuse_id = json_is_true(reuse);
+	rl->reuse_id = reuse_id;
 	rl->fd = open_log(rl->path);
 	if (rl->fd < 0) {
-		warren_error_set(err, "file: cannot open %s: %s", rl->path, strerror(errno));
+		warren_conf_error(err, config, "file", "cannot open %s: %s", rl->path,
+				  strerror(errno));
 		free(rl->path);
 		free(rl);
 		return -EINVAL;

@@ -224,11 +224,15 @@ START_TEST(config_errors)
 	static const struct {
 		const char *config, *msg;
 	} cases[] = {
-		{"{}", "file: required, the path of the log file"},
-		{"{'file': '@DIR@/x', 'reuse_id': 1}", "reuse_id: must be true or false"},
-		{"{'file': '@DIR@/x', 'format': 1}",
-		 "unknown key \"format\" (known: file, reuse_id)"},
-		{"{'file': '@DIR@/no/such/dir/x'}", "file: cannot open "},
+		{"{}", "modules[0].config.file: module \"requestlog\" failed to start: missing "
+		       "(expected a non-empty string)"},
+		{"{'file': '@DIR@/x', 'reuse_id': 1}",
+		 "modules[0].config.reuse_id: module \"requestlog\" failed to start: expected true "
+		 "or false, got integer 1"},
+		{"{'file': '@DIR@/x', 'reuse_ib': true}",
+		 "unknown key \"reuse_ib\" (did you mean \"reuse_id\"?)"},
+		{"{'file': '@DIR@/no/such/dir/x'}", "modules[0].config.file: module \"requestlog\" "
+						    "failed to start: cannot open "},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
