@@ -2,6 +2,7 @@
  * X-Request-Id on every response, and one access-log line per request with what ABI 0.4
  * tells of it (bytes, outcome, route, connection reuse), warren's own errors included. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,6 +220,48 @@ START_TEST(lines_for_warren_errors_and_clients_gone)
 }
 END_TEST
 
+/*
+ * Log rotation: the file renamed away, USR1 makes every process open a new one by the name
+ * (on_reopen), and lines go there from then on. Requests are sent until one lands in the
+ * new file, as the worker hears of the signal on its own time.
+ */
+START_TEST(reopen_follows_rotation)
+{
+	struct wt_server s;
+	struct wt_response r;
+	char rotated[320];
+	long long deadline;
+	char *text = NULL;
+	size_t len;
+
+	wt_serve(&s, LOG_SERVER(""));
+	WT_OK(wt_exchanges(&s, "GET /hello?before HTTP/1.1\r\nHost: t\r\n\r\n", &r));
+	wt_response_free(&r);
+	free(wait_lines(&s, 1));
+	snprintf(rotated, sizeof(rotated), "%s.1", log_path(&s));
+	ck_assert_int_eq(rename(log_path(&s), rotated), 0);
+	ck_assert_int_eq(kill(s.pid, SIGUSR1), 0);
+	deadline = wt_now_ms() + wt_scaled_ms(WT_TIMEOUT_MS);
+	for (;;) {
+		WT_OK(wt_exchanges(&s, "GET /hello?after HTTP/1.1\r\nHost: t\r\n\r\n", &r));
+		wt_response_free(&r);
+		text = wt_read_file(log_path(&s), &len);
+		if (text)
+			break;
+		ck_assert_msg(wt_now_ms() < deadline, "no new %s after USR1", log_path(&s));
+	}
+	free(text);
+	text = wait_lines(&s, 1);
+	ck_assert(strstr(text, "/hello?after"));
+	ck_assert(!strstr(text, "/hello?before"));
+	free(text);
+	text = wt_read_file(rotated, &len);
+	ck_assert(text && strstr(text, "/hello?before"));
+	free(text);
+	wt_stop_ok(&s);
+}
+END_TEST
+
 START_TEST(config_errors)
 {
 	static const struct {
@@ -270,6 +313,7 @@ static Suite *requestlog_suite(void)
 	tcase_add_test(tc, ids_and_lines_for_answered_requests);
 	tcase_add_test(tc, pipelined_requests_each_logged);
 	tcase_add_test(tc, lines_for_warren_errors_and_clients_gone);
+	tcase_add_test(tc, reopen_follows_rotation);
 	tcase_add_test(tc, config_errors);
 	suite_add_tcase(s, tc);
 	return s;
