@@ -204,7 +204,8 @@ WARREN_API int warren_shm_zone_ex(const char *name, size_t size, const struct wa
 				 "shared zone \"%s\": size %zu is out of range (1 byte to 1 GiB)",
 				 name, size);
 	if (opts) {
-		if (opts->struct_size < offsetof(struct warren_shm_opts, version) + sizeof(o.version))
+		if (opts->struct_size <
+		    offsetof(struct warren_shm_opts, version) + sizeof(o.version))
 			return zone_fail(err, -EINVAL,
 					 "shared zone \"%s\": options without a struct_size (make "
 					 "them with WARREN_SHM_OPTS())",
@@ -228,21 +229,24 @@ WARREN_API int warren_shm_zone_ex(const char *name, size_t size, const struct wa
 		ret = o.init(z->addr, size, inherited, o.arg);
 		if (ret < 0) {
 			if (err && !err->msg[0])
-				zone_fail(err, ret, "shared zone \"%s\": its init callback failed: %s",
-					  name, strerror(-ret));
+				zone_fail(err, ret,
+					  "shared zone \"%s\": its init callback failed: %s", name,
+					  strerror(-ret));
 			goto out_unhold;
 		}
 	}
 	if (!inherited) {
 		z->next = registry.zones;
 		registry.zones = z;
-		log_debug("shared zone \"%s\": %zu bytes, layout version %u", name, size, o.version);
+		log_debug("shared zone \"%s\": %zu bytes, layout version %u", name, size,
+			  o.version);
 	}
 	if (old && !inherited) {
-		log_warn("shared zone \"%s\": replaced by an empty one of %zu bytes, layout version "
-			 "%u (was %zu bytes, version %u); workers still using the old one keep it "
-			 "until they exit",
-			 name, size, o.version, old->size, old->version);
+		log_warn(
+			"shared zone \"%s\": replaced by an empty one of %zu bytes, layout version "
+			"%u (was %zu bytes, version %u); workers still using the old one keep it "
+			"until they exit",
+			name, size, o.version, old->size, old->version);
 		old->stale = true;
 		if (!old->users)
 			zone_unmap(old);

@@ -243,8 +243,9 @@ WARREN_API void warren_shm_free(struct warren_shm_heap *h, void *p)
 	if (!p)
 		return;
 	if (!is_heap(h) || !block_of(h, p, &off)) {
-		log_error("warren_shm_free: %p is not an allocated block of shared heap %p; ignored",
-			  p, (void *)h);
+		log_error(
+			"warren_shm_free: %p is not an allocated block of shared heap %p; ignored",
+			p, (void *)h);
 		return;
 	}
 	busy_begin(h);
@@ -322,8 +323,9 @@ static int walk(const struct warren_shm_heap *h)
 			stale = true;
 		for (uint64_t e = h->bins[b]; e && !stale; e = links(h, e)->next) {
 			if (e < h->first || e >= h->end || e % HDR || used(h, e) ||
-			    size_of(h, e) < MIN_BLOCK || size_of(h, e) > h->end - e || bin_of(size_of(h, e)) != b ||
-			    links(h, e)->prev != back || ++listed > nfree)
+			    size_of(h, e) < MIN_BLOCK || size_of(h, e) > h->end - e ||
+			    bin_of(size_of(h, e)) != b || links(h, e)->prev != back ||
+			    ++listed > nfree)
 				stale = true;
 			back = e;
 		}
