@@ -143,20 +143,36 @@ static int zone_fail(struct warren_error *err, int ret, const char *fmt, ...)
 	return ret;
 }
 
+static bool gen_holds(const struct shm_gen *g, const struct shm_zone *z)
+{
+	for (size_t i = 0; i < g->n; i++)
+		if (g->zones[i] == z)
+			return true;
+	return false;
+}
+
 /*
- * Why the zone cannot be handed out: the operator chose to keep changed zones. Kept in
- * the registry too, for modules that call warren_shm_zone(), which has no @err: the
- * loader adds it to the error their init returns.
+ * Why the zone cannot be handed out: the operator chose to keep changed zones, or two
+ * modules of one configuration disagree about it (then there is nothing to replace).
+ * Kept in the registry too, for modules that call warren_shm_zone(), which has no @err:
+ * the loader adds it to the error their init returns.
  */
 static int zone_refuse(const struct shm_zone *z, size_t size, uint32_t version,
 		       struct warren_error *err)
 {
-	snprintf(registry.refusal, sizeof(registry.refusal),
-		 "shared zone \"%s\" exists with %zu bytes, layout version %u (since generation "
-		 "%u); asked for %zu bytes, version %u: refused, the zone is kept as it is; set "
-		 "shared_zones.on_change to \"recreate\" to replace it with an empty one on "
-		 "reload, or restart warren",
-		 z->name, z->size, z->version, z->generation, size, version);
+	if (gen_holds(registry.gen, z))
+		snprintf(registry.refusal, sizeof(registry.refusal),
+			 "shared zone \"%s\" is already used by this configuration with %zu "
+			 "bytes, layout version %u; asked again for %zu bytes, version %u: two "
+			 "modules cannot share a zone name",
+			 z->name, z->size, z->version, size, version);
+	else
+		snprintf(registry.refusal, sizeof(registry.refusal),
+			 "shared zone \"%s\" exists with %zu bytes, layout version %u (since "
+			 "generation %u); asked for %zu bytes, version %u: refused, the zone is "
+			 "kept as it is; set shared_zones.on_change to \"recreate\" to replace "
+			 "it with an empty one on reload, or restart warren",
+			 z->name, z->size, z->version, z->generation, size, version);
 	return zone_fail(err, -EEXIST, "%s", registry.refusal);
 }
 
@@ -214,7 +230,7 @@ WARREN_API int warren_shm_zone_ex(const char *name, size_t size, const struct wa
 	}
 	old = zone_find(name);
 	inherited = old && old->size == size && old->version == o.version;
-	if (old && !inherited && !registry.gen->recreate)
+	if (old && !inherited && (!registry.gen->recreate || gen_holds(registry.gen, old)))
 		return zone_refuse(old, size, o.version, err);
 	z = inherited ? old : zone_map(name, size, o.version);
 	if (!z)

@@ -202,7 +202,6 @@ static int init_module(struct server *srv, struct loaded_module *lm, const char 
 		       struct warren_error *err)
 {
 	const char *refusal;
-
 	int ret;
 
 	if (!lm->desc->init) {

@@ -279,6 +279,16 @@ START_TEST(test_zone_changed_recreated)
 	ck_assert_int_eq(ask(&g2, "test.recreate", 8192, 2, &log, &c, &err), 0);
 	ck_assert(!mapped(b));
 	ck_assert(mapped(c));
+	/* Within one generation there is nothing to replace: two modules disagree. */
+	b = NULL;
+	ck_assert_int_eq(ask(&g2, "test.recreate", 4096, 2, &log, &b, &err), -EEXIST);
+	ck_assert_str_eq(err.msg,
+			 "shared zone \"test.recreate\" is already used by this "
+			 "configuration with 8192 bytes, layout version 2; asked again for "
+			 "4096 bytes, version 2: two modules cannot share a zone name");
+	ck_assert_ptr_null(b);
+	ck_assert_int_eq(ask(&g2, "test.recreate", 8192, 2, &log, &b, &err), 0);
+	ck_assert_ptr_eq(b, c);
 	shm_gen_release(&g2);
 }
 END_TEST
