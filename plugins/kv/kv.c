@@ -116,52 +116,58 @@ static void kv_clear(struct kv_zone *z)
 	z->nkeys = 0;
 }
 
+/* Copies every entry into malloc()ed memory. 0 or -ENOMEM (then *@n were copied). */
+static int copy_out(const struct kv_zone *z, struct kv_entry ***copies, size_t *n)
+{
+	size_t cap = 0;
+
+	for (uint32_t b = 0; b < z->nbuckets; b++) {
+		for (const struct kv_entry *e = z->buckets[b]; e; e = e->next) {
+			size_t len = sizeof(*e) + e->klen + e->vlen;
+
+			if (*n == cap) {
+				struct kv_entry **more;
+
+				cap = cap ? 2 * cap : 64;
+				more = realloc(*copies, cap * sizeof(**copies));
+				if (!more)
+					return -ENOMEM;
+				*copies = more;
+			}
+			(*copies)[*n] = malloc(len);
+			if (!(*copies)[*n])
+				return -ENOMEM;
+			memcpy((*copies)[(*n)++], e, len);
+		}
+	}
+	return 0;
+}
+
 /* Copies the entries out, empties the heap and puts them back: frees the blocks no entry
  * holds. Returns the number of entries, or -ENOMEM (then the store is left empty). */
 static long kv_compact(struct kv_zone *z)
 {
 	struct kv_entry **copies = NULL;
-	size_t n = 0, cap = 0;
-	long ret = 0;
+	size_t n = 0;
+	long ret = copy_out(z, &copies, &n);
 
-	for (uint32_t b = 0; b < z->nbuckets; b++) {
-		for (struct kv_entry *e = z->buckets[b]; e; e = e->next) {
-			size_t len = sizeof(*e) + e->klen + e->vlen;
-
-			if (n == cap) {
-				struct kv_entry **more;
-
-				cap = cap ? 2 * cap : 64;
-				more = realloc(copies, cap * sizeof(*copies));
-				if (!more)
-					goto out_free;
-				copies = more;
-			}
-			copies[n] = malloc(len);
-			if (!copies[n])
-				goto out_free;
-			memcpy(copies[n++], e, len);
-		}
-	}
 	kv_clear(z);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; ret == 0 && i < n; i++) {
 		struct kv_entry *c = copies[i], *e;
 		size_t len = sizeof(*c) + c->klen + c->vlen;
+		uint32_t b = c->hash & (z->nbuckets - 1);
 
+		/* Always room: they fitted before, with the lost blocks besides. */
 		e = warren_shm_alloc(z->heap, len);
-		if (!e) /* cannot be: they fitted before, with the lost blocks */
+		if (!e)
 			break;
 		memcpy(e, c, len);
-		e->next = z->buckets[c->hash & (z->nbuckets - 1)];
-		z->buckets[c->hash & (z->nbuckets - 1)] = e;
+		e->next = z->buckets[b];
+		z->buckets[b] = e;
 		z->nkeys++;
 	}
-	ret = (long)z->nkeys;
-	goto out_free_copies;
-out_free:
-	kv_clear(z);
-	ret = -ENOMEM;
-out_free_copies:
+	if (ret == 0)
+		ret = (long)z->nkeys;
 	for (size_t i = 0; i < n; i++)
 		free(copies[i]);
 	free(copies);
@@ -185,15 +191,15 @@ static void kv_recover(struct kv *kv)
 
 	if (warren_shm_heap_check(z->heap) < 0)
 		goto out_clear;
+	warren_shm_heap_stats(z->heap, &st);
 	for (uint32_t b = 0; b < z->nbuckets; b++) {
 		for (struct kv_entry *e = z->buckets[b]; e; e = e->next) {
-			if (!entry_ok(z, e, b))
+			/* More entries than blocks: a chain loops. */
+			if (!entry_ok(z, e, b) || ++n > st.used_blocks)
 				goto out_clear;
-			n++;
 		}
 	}
 	z->nkeys = n;
-	warren_shm_heap_stats(z->heap, &st);
 	if (st.used_blocks == n) {
 		warren_log(WARREN_LOG_WARN,
 			   "kv: zone \"%s\": a worker died holding its lock; %" PRIu64
