@@ -1930,6 +1930,7 @@ START_TEST(shared_zone_counts_across_workers)
 			"'workers': 2, " PID_FILE ","
 			" 'modules': [{'name': 'counter', 'path': '@PLUGIN_DIR@/counter.so'}],"
 			" 'routes': [{'match': {'path': '/count'}, 'handler': 'counter.count'},"
+			"  {'match': {'path': '/stats'}, 'handler': 'counter.stats'},"
 			"  {'match': {'path': '/echo/*'}, 'handler': 'echo.echo'}]",
 			"");
 	WT_OK(wt_wait_workers(&s, 2, 0, w, WT_TIMEOUT_MS));
@@ -1981,6 +1982,26 @@ START_TEST(shared_zone_counts_across_workers)
 	reload_ok(&s, 1);
 	wait_retired(&s, 0);
 	ck_assert_uint_eq(count_fresh(&s), total + 2);
+	/* The fields kept under the zone's lock came through the reload too; the zone's init
+	 * callback was told it was inherited. */
+	{
+		unsigned long hits = 0, peak = 0;
+		long long since = 0, peak_at = 0;
+		char *body = get_body(&s, "/stats");
+
+		ck_assert_msg(sscanf(body,
+				     "{\"hits\": %lu, \"since\": %lld, \"peak_per_second\": %lu, "
+				     "\"peak_at\": %lld}",
+				     &hits, &since, &peak, &peak_at) == 4,
+			      "%s", body);
+		free(body);
+		ck_assert_uint_eq(hits, total + 2);
+		ck_assert_uint_ge(peak, 1);
+		ck_assert_uint_le(peak, total + 2);
+		ck_assert_int_ge(peak_at, since);
+		ck_assert_int_gt(since, 0);
+	}
+	expect_log(&s, "counter: zone \"counter.hits\" kept, at ");
 	wt_stop_ok(&s);
 }
 END_TEST
