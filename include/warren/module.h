@@ -627,7 +627,7 @@ struct warren_shm_opts {
  * warren_shm_zone() with options: a layout version, and an init callback told whether
  * the memory is new or inherited from the previous generation.
  * @opts: may be NULL (version 0, no callback).
- * @err: the init callback's @err; on failure it says what went wrong, naming the zone
+ * @err: the module init callback's @err; on failure it says what went wrong, naming the zone
  *	(for a changed zone: the sizes and versions, and what the operator can do). May be
  *	NULL.
  * Returns what warren_shm_zone() does, -EINVAL for opts without a struct_size, or what

@@ -79,11 +79,11 @@ static const struct bad_case {
 	{"{\"worker\": 2}",
 	 "worker: unknown key (expected one of: listen, workers, cpu_affinity, event, log_level, "
 	 "log_file, pid_file, shutdown_timeout, recover, http, modules, routes, offload_threads, "
-	 "worker_connections, watchdog)"},
+	 "worker_connections, watchdog, shared_zones)"},
 	{"{\"work ers\": 2}",
 	 "[\"work ers\"]: unknown key (expected one of: listen, workers, cpu_affinity, event, "
 	 "log_level, log_file, pid_file, shutdown_timeout, recover, http, modules, routes, "
-	 "offload_threads, worker_connections, watchdog)"},
+	 "offload_threads, worker_connections, watchdog, shared_zones)"},
 
 	/* workers */
 	{"{\"workers\": \"many\"}",
@@ -173,6 +173,10 @@ static const struct bad_case {
 	{"{\"watchdog\": {\"warn_ms\": 100}}",
 	 "watchdog.warn_ms: unknown key (expected one of: warn, kill)"},
 	{"{\"watchdog\": true}", "watchdog: expected an object, got boolean true"},
+	{"{\"shared_zones\": {\"on_change\": \"keep\"}}",
+	 "shared_zones.on_change: expected \"refuse\" or \"recreate\", got string \"keep\""},
+	{"{\"shared_zones\": {\"on_changes\": \"refuse\"}}",
+	 "shared_zones.on_changes: unknown key (expected one of: on_change)"},
 
 	/* event and log_level */
 	{"{\"event\": \"kqueue\"}",
@@ -540,6 +544,13 @@ START_TEST(test_process_keys)
 	config_free(cfg);
 	cfg = parse_ok("{\"cpu_affinity\": false}");
 	ck_assert(!cfg->cpu_affinity);
+	ck_assert(!cfg->zones_recreate);
+	config_free(cfg);
+	cfg = parse_ok("{\"shared_zones\": {\"on_change\": \"recreate\"}}");
+	ck_assert(cfg->zones_recreate);
+	config_free(cfg);
+	cfg = parse_ok("{\"shared_zones\": {\"on_change\": \"refuse\"}}");
+	ck_assert(!cfg->zones_recreate);
 	config_free(cfg);
 }
 END_TEST
