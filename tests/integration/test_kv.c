@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check_main.h"
@@ -149,6 +150,61 @@ START_TEST(kv_shared_by_workers_and_kept_by_reloads)
 	kv_expect(&a, "GET", "/kv/shared", NULL, 200, "from the other");
 	wt_client_close(&a);
 	ck_assert(wt_log_contains(&s, "reload: generation 1 serving"));
+	wt_stop_ok(&s);
+}
+END_TEST
+
+#define WRITERS 4
+#define EACH 100
+
+/* Clients storing at once through two workers: every value lands, none is torn. */
+START_TEST(kv_concurrent_writers)
+{
+	struct wt_server s;
+	struct wt_client c;
+	pid_t kids[WRITERS];
+	int status;
+
+	wt_serve(&s, "'workers': 2, 'modules': [" KV_MODULE(
+			     "{'size': '1m'}") "],"
+					       " 'routes': [" KV_ROUTE("/kv/:key", "{}") "]");
+	for (int i = 0; i < WRITERS; i++) {
+		kids[i] = fork();
+		ck_assert_int_ge(kids[i], 0);
+		if (kids[i] == 0) {
+			struct wt_response r;
+			char path[64], value[64];
+
+			close(s.guard_fd);
+			if (wt_client_open(&c, &s, 0) < 0)
+				_exit(1);
+			for (int j = 0; j < EACH; j++) {
+				snprintf(path, sizeof(path), "/kv/w%d-%d", i, j);
+				snprintf(value, sizeof(value), "value %d of writer %d", j, i);
+				kv_ask(&c, "PUT", path, value, strlen(value), &r);
+				if (r.status != 201)
+					_exit(2);
+				wt_response_free(&r);
+			}
+			_exit(0);
+		}
+	}
+	for (int i = 0; i < WRITERS; i++) {
+		ck_assert_int_eq(waitpid(kids[i], &status, 0), kids[i]);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+			      "writer %d ended with wait status 0x%x", i, status);
+	}
+	WT_OK(wt_client_open(&c, &s, 0));
+	for (int i = 0; i < WRITERS; i++) {
+		for (int j = 0; j < EACH; j++) {
+			char path[64], value[64];
+
+			snprintf(path, sizeof(path), "/kv/w%d-%d", i, j);
+			snprintf(value, sizeof(value), "value %d of writer %d", j, i);
+			kv_expect(&c, "GET", path, NULL, 200, value);
+		}
+	}
+	wt_client_close(&c);
 	wt_stop_ok(&s);
 }
 END_TEST
@@ -340,6 +396,7 @@ static Suite *kv_suite(void)
 	tcase_set_timeout(tc, WT_TEST_TIMEOUT_S);
 	tcase_add_test(tc, kv_methods);
 	tcase_add_test(tc, kv_shared_by_workers_and_kept_by_reloads);
+	tcase_add_test(tc, kv_concurrent_writers);
 	tcase_add_test(tc, kv_limits);
 	tcase_add_test(tc, kv_survives_a_worker_killed_mid_update);
 	tcase_add_test(tc, kv_config_errors);
