@@ -95,6 +95,29 @@ static void zone_unmap(struct shm_zone *z)
 	free(z);
 }
 
+/*
+ * A zone replaced by a reload is still the serving generation's when that reload failed
+ * or was undone. A later reload asking for it as it was gets it back, rather than a new
+ * empty one, and the replacement no generation took is dropped.
+ */
+static struct shm_zone *zone_revive(struct shm_zone *live, size_t size, uint32_t version)
+{
+	struct shm_zone *z;
+
+	for (z = registry.zones; z; z = z->next)
+		if (z->stale && z->size == size && z->version == version &&
+		    strcmp(z->name, live->name) == 0)
+			break;
+	if (!z || live->users)
+		return live;
+	log_info("shared zone \"%s\": back to its %zu bytes, layout version %u of generation %u, "
+		 "still in use",
+		 z->name, z->size, z->version, z->generation);
+	z->stale = false;
+	zone_unmap(live);
+	return z;
+}
+
 static int gen_hold(struct shm_gen *g, struct shm_zone *z)
 {
 	if (g->n == g->cap) {
@@ -229,6 +252,8 @@ WARREN_API int warren_shm_zone_ex(const char *name, size_t size, const struct wa
 		memcpy(&o, opts, opts->struct_size < sizeof(o) ? opts->struct_size : sizeof(o));
 	}
 	old = zone_find(name);
+	if (old && (old->size != size || old->version != o.version))
+		old = zone_revive(old, size, o.version);
 	inherited = old && old->size == size && old->version == o.version;
 	if (old && !inherited && (!registry.gen->recreate || gen_holds(registry.gen, old)))
 		return zone_refuse(old, size, o.version, err);

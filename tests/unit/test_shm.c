@@ -293,6 +293,34 @@ START_TEST(test_zone_changed_recreated)
 }
 END_TEST
 
+/* A reload that replaced a zone and then failed: the next one asking for the zone as it
+ * was gets the serving generation's zone back, not an empty one. */
+START_TEST(test_zone_revived)
+{
+	struct shm_gen g0 = {.generation = 0}, g1 = {.generation = 1, .recreate = true};
+	struct shm_gen g2 = {.generation = 2, .recreate = true};
+	struct init_log log = {0};
+	struct warren_error err;
+	void *a = NULL, *b = NULL, *c = NULL;
+
+	ck_assert_int_eq(ask(&g0, "test.revive", 4096, 1, &log, &a, &err), 0);
+	*(unsigned *)a = 7;
+	ck_assert_int_eq(ask(&g1, "test.revive", 4096, 2, &log, &b, &err), 0);
+	ck_assert_ptr_ne(a, b);
+	shm_gen_release(&g1); /* that reload failed */
+	ck_assert(mapped(a));
+	ck_assert_int_eq(ask(&g2, "test.revive", 4096, 1, &log, &c, &err), 0);
+	ck_assert_ptr_eq(c, a);
+	ck_assert_uint_eq(log.inherited, 1);
+	ck_assert_uint_eq(*(unsigned *)c, 7);
+	ck_assert(!mapped(b));
+	shm_gen_release(&g0);
+	ck_assert(mapped(a)); /* g2 holds it, and it is no longer replaced */
+	shm_gen_release(&g2);
+	ck_assert(mapped(a));
+}
+END_TEST
+
 /* A new zone whose init callback fails is dropped: the next try sees it new again. An
  * inherited one stays. */
 START_TEST(test_zone_init_fails)
@@ -670,6 +698,7 @@ static Suite *shm_suite(void)
 	tcase_add_test(zones, test_zone_inherited);
 	tcase_add_test(zones, test_zone_changed_refused);
 	tcase_add_test(zones, test_zone_changed_recreated);
+	tcase_add_test(zones, test_zone_revived);
 	tcase_add_test(zones, test_zone_init_fails);
 	tcase_add_test(zones, test_zone_bad_requests);
 	suite_add_tcase(s, zones);
