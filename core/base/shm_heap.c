@@ -166,6 +166,29 @@ WARREN_API void warren_shm_heap_reset(struct warren_shm_heap *h)
 		format(h);
 }
 
+static int walk(const struct warren_shm_heap *h);
+static void rebuild(struct warren_shm_heap *h);
+
+/*
+ * A call cut short by a dead worker left the heap busy: it is repaired before the next
+ * call goes on, whether or not the module checked it. False when it cannot be.
+ */
+static bool settled(struct warren_shm_heap *h)
+{
+	if (!h->busy)
+		return true;
+	if (walk(h) < 0) {
+		log_error("shared heap %p: a call was cut short and its blocks are overwritten; "
+			  "warren_shm_heap_reset() it",
+			  (void *)h);
+		return false;
+	}
+	rebuild(h);
+	ORDER();
+	h->busy = 0;
+	return true;
+}
+
 /* A free block of at least @need bytes, or 0. */
 static uint64_t find_fit(const struct warren_shm_heap *h, uint64_t need)
 {
@@ -185,7 +208,7 @@ WARREN_API void *warren_shm_alloc(struct warren_shm_heap *h, size_t size)
 {
 	uint64_t need, off, have;
 
-	if (!is_heap(h) || size == 0 || size > h->end - h->first)
+	if (!is_heap(h) || size == 0 || size > h->end - h->first || !settled(h))
 		return NULL;
 	need = (size + HDR + HDR - 1) & ~(uint64_t)(HDR - 1);
 	if (need < MIN_BLOCK)
@@ -242,7 +265,7 @@ WARREN_API void warren_shm_free(struct warren_shm_heap *h, void *p)
 
 	if (!p)
 		return;
-	if (!is_heap(h) || !block_of(h, p, &off)) {
+	if (!is_heap(h) || !settled(h) || !block_of(h, p, &off)) {
 		log_error(
 			"warren_shm_free: %p is not an allocated block of shared heap %p; ignored",
 			p, (void *)h);

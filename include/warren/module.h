@@ -664,7 +664,7 @@ WARREN_API int warren_shm_unlock(pthread_mutex_t *m);
  * of blocks: it is always updated by single stores, in an order that keeps it walkable.
  * What may be left behind is repaired by warren_shm_heap_check() (free lists, counts)
  * or lost (the one block the dead worker was being given). Call it when
- * warren_shm_lock() returns 1.
+ * warren_shm_lock() returns 1; the next allocation or free repairs it anyway.
  */
 struct warren_shm_heap;
 

@@ -657,7 +657,12 @@ START_TEST(test_heap_killed_mid_update)
 		ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 		ret = warren_shm_lock(&z->lock);
 		ck_assert_int_ge(ret, 0);
-		if (ret == 1) {
+		if (ret == 1 && round % 2) {
+			/* A module that does not check: the next call repairs what was cut
+			 * short before it goes on. */
+			died++;
+			warren_shm_free(z->heap, warren_shm_alloc(z->heap, 100));
+		} else if (ret == 1) {
 			died++;
 			ret = warren_shm_heap_check(z->heap);
 			ck_assert_int_ge(ret, 0);
@@ -679,7 +684,8 @@ START_TEST(test_heap_killed_mid_update)
 	ck_assert_uint_eq(st.used, 0);
 	ck_assert_uint_gt(died, 0);
 	/* Printed so that a run shows how often a kill hit mid-update. */
-	printf("heap: %u of 40 children died holding the lock, %u mid-update\n", died, repaired);
+	printf("heap: %u of 40 children died holding the lock; the check repaired %u\n", died,
+	       repaired);
 }
 END_TEST
 
