@@ -12,7 +12,8 @@
  *   max_value_size: largest value a PUT through the route may store (larger: 413);
  *   max_keys: a PUT through the route that adds a key to a store holding that many
  *   keys already gets 507 (as does one that finds the zone full).
- * The route's path names the key: "/kv/:key" (or a prefix route: the rest of the path).
+ * The route's path names the key: "/kv/:key" (or a prefix route: the rest of the path),
+ * as sent: percent-escapes are part of the key, 1 to 250 bytes (414 beyond).
  * GET and HEAD answer the value (404 without one), PUT stores the body (201 new, 204
  * replaced), DELETE removes it (204, or 404).
  */
