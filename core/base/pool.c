@@ -121,6 +121,9 @@ void *pool_alloc(struct pool *p, size_t size)
 {
 	struct pool_chunk *c;
 
+	/* Rounding up or the chunk header would wrap a size near SIZE_MAX round to a tiny one. */
+	if (size > SIZE_MAX / 2)
+		return NULL;
 	size = (size + POOL_ALIGN - 1) & ~(POOL_ALIGN - 1);
 	if (size == 0)
 		size = POOL_ALIGN;

@@ -63,8 +63,8 @@ struct rx_op {
 	};
 	/* backend-private */
 	bool queued;
-	bool chose;	   /* a receive whose buffer the backend chose */
-	unsigned char tag; /* io_uring: which arming of a re-armed request is current */
+	bool chose;   /* a receive whose buffer the backend chose */
+	uint16_t tag; /* io_uring: which arming of a re-armed request is current */
 	int res;
 	struct rx_op *next_done;
 };

@@ -15,6 +15,7 @@
  * Keeping the fd open until then also means that a submission still queued for it can
  * never reach a newer file that happens to get the same number.
  */
+#include <assert.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -80,10 +81,6 @@ static struct reactor_uring *to_ur(struct reactor *rx)
  */
 enum ud_kind {
 	UD_IGNORE = 0,
-	/*
-	 * Both even, tagged in the low bit by the op's arming: after a cancel, the old
-	 * arming's completions must not be taken for those of the op's next use.
-	 */
 	UD_ACCEPT = 2, /* a listener's multishot poll */
 	UD_OP = 4,     /* everything else */
 };
@@ -91,20 +88,31 @@ enum ud_kind {
 #define UD_KIND_MASK 7ULL
 _Static_assert(_Alignof(struct rx_op) > UD_KIND_MASK, "rx_op pointers must leave tag bits");
 
+/*
+ * The op's arming rides in the top 16 bits, above any user-space address: after a cancel,
+ * the old arming's completion still comes, and must not be taken for one of the op's next
+ * use. One bit is not enough: an op cancelled twice before the first completion arrives
+ * would be back to the first arming's tag (a held request's hang-up watch, cancelled and
+ * armed again within one loop turn, is exactly that).
+ */
+#define UD_GEN_SHIFT 48
+#define UD_PTR_MASK ((1ULL << UD_GEN_SHIFT) - 1)
+
 static uint64_t ud_from_op(struct rx_op *op)
 {
-	return (uint64_t)(uintptr_t)op |
-	       ((op->kind == RX_ACCEPT ? UD_ACCEPT : UD_OP) + (op->tag & 1));
+	/* Linux gives user space no address above 2^47 (2^56 with 5-level paging only when
+	 * mmap() is asked for one), and warren never asks. */
+	assert(((uint64_t)(uintptr_t)op & ~UD_PTR_MASK) == 0);
+	return (uint64_t)(uintptr_t)op | (uint64_t)op->tag << UD_GEN_SHIFT |
+	       (op->kind == RX_ACCEPT ? UD_ACCEPT : UD_OP);
 }
 
 static enum ud_kind ud_kind(uint64_t ud)
 {
 	switch (ud & UD_KIND_MASK) {
 	case UD_OP:
-	case UD_OP + 1:
 		return UD_OP;
 	case UD_ACCEPT:
-	case UD_ACCEPT + 1:
 		return UD_ACCEPT;
 	default:
 		return UD_IGNORE;
@@ -114,12 +122,12 @@ static enum ud_kind ud_kind(uint64_t ud)
 /* A completion of an arming of @op that was cancelled and replaced. */
 static bool ud_stale(uint64_t ud, const struct rx_op *op)
 {
-	return (ud & 1) != (uint64_t)(op->tag & 1);
+	return (uint16_t)(ud >> UD_GEN_SHIFT) != op->tag;
 }
 
 static struct rx_op *ud_op(uint64_t ud)
 {
-	return (struct rx_op *)(uintptr_t)(ud & ~UD_KIND_MASK);
+	return (struct rx_op *)(uintptr_t)(ud & UD_PTR_MASK & ~UD_KIND_MASK);
 }
 
 /* ---- submitting ----------------------------------------------------------------------- */
@@ -281,7 +289,7 @@ static void ur_cancel(struct reactor *rx, struct rx_handle *h, struct rx_op *op)
 	/* The completion still comes (inflight counts it) and is stale under the new tag.
 	 * Without room to cancel, the operation ends with the handle's close. */
 	cancel_op(to_ur(rx), op);
-	op->tag ^= 1;
+	op->tag++;
 	op->queued = false;
 }
 
@@ -344,7 +352,7 @@ static void complete_accept(struct reactor_uring *ur, struct rx_op *op, int res)
 		 * arming polls afresh and finds what still waits. */
 		res = -errno;
 		if (op->queued && cancel_op(ur, op) == 0) {
-			op->tag ^= 1;
+			op->tag++;
 			op->queued = false;
 		}
 		rx_finish(op, res);

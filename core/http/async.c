@@ -19,6 +19,7 @@ struct offload_job {
 	struct offload_job *next;
 	struct warren_request *r;
 	const char *what; /* the handler that queued it, for a crash report */
+	uint8_t holder;	  /* the request's holder then: a hook that continued gets no done */
 	void (*work)(void *arg);
 	void (*done)(struct warren_request *r, void *arg);
 	void *arg;
@@ -238,7 +239,7 @@ static void job_finish(struct offload_job *j, bool run_done)
 	struct req_carrier *ca = r->carrier;
 
 	ca->ops->job_end(ca);
-	if (run_done && !ca->ops->closed(ca) && request_answerable(r)) {
+	if (run_done && !ca->ops->closed(ca) && request_answerable(r) && j->holder == r->holder) {
 		module_enter(ca->loop, r, handler_id(r));
 		j->done(r, j->arg);
 		module_leave(ca->loop, r);
@@ -431,6 +432,7 @@ WARREN_API int warren_offload(struct warren_request *r, void (*work)(void *arg),
 		return -ENOMEM;
 	*j = (struct offload_job){.r = r,
 				  .what = handler_id(r),
+				  .holder = r->holder,
 				  .work = work,
 				  .done = done,
 				  .arg = arg};

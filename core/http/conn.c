@@ -179,6 +179,9 @@ static void conn_advance(struct conn *c)
 {
 	if (c->state == CONN_CLOSED)
 		return;
+	/* A response that on_complete waits for is out: the next request may come. */
+	if (c->req.sending && !c->h.wr && !output_pending(c))
+		request_sent(&c->req);
 	/* The watch for a hang-up only lasts while the request is held. */
 	if (c->h.rd == &c->rd_op && c->rd_op.kind == RX_POLL && !http_request_held(c))
 		rx_cancel(c->loop->rx, &c->h, &c->rd_op);
@@ -240,7 +243,7 @@ static void conn_continue(struct conn *c)
 		return;
 	}
 	if (room == 0) {
-		if (response_error(c, http_overflow_status(c)) < 0)
+		if (http_fail(c, http_overflow_status(c)) < 0)
 			conn_close(c);
 		else
 			start_write(c);
@@ -355,6 +358,7 @@ static void on_write(struct rx_op *op, int res)
 		conn_close(c);
 		return;
 	}
+	c->wtotal += n;
 	if (n > from_wbuf) {
 		c->wsent = c->wlen;
 		c->ext.sent += n - from_wbuf;
@@ -398,6 +402,10 @@ static void on_kick(void *arg)
 {
 	struct conn *c = arg;
 
+	if (http_resume(c) < 0) {
+		conn_close(c);
+		return;
+	}
 	http_deliver_body(c);
 	if (c->state != CONN_CLOSED)
 		conn_advance(c);
@@ -498,7 +506,7 @@ static void carrier_pin(struct req_carrier *ca)
 
 static int carrier_stream_head(struct req_carrier *ca)
 {
-	return response_stream_head(carrier_conn(ca));
+	return http_stream_head(carrier_conn(ca));
 }
 
 static int carrier_stream_body(struct req_carrier *ca, const void *data, size_t len)

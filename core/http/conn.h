@@ -49,7 +49,8 @@ struct conn {
 
 	char *wbuf;
 	size_t wcap, wlen, wsent;
-	char *wstale; /* what wbuf was when the send in flight was made, until it completes */
+	uint64_t wtotal; /* bytes written on the connection, for each response's count */
+	char *wstale;	 /* what wbuf was when the send in flight was made, until it completes */
 	size_t wstale_cap;
 
 	struct out_ext ext; /* a borrowed or file body being written after wbuf */

@@ -84,6 +84,8 @@ int http_conn_init(struct conn *c, struct http_loop *loop)
 		.rbuf = &c->rbuf,
 		.req_start = &c->req_start,
 		.jobs = &c->jobs,
+		.written = &c->wtotal,
+		.served = &c->served,
 	};
 	c->req.carrier = &c->carrier;
 	request_reset(&c->req);
@@ -118,8 +120,8 @@ static int decode_body(struct conn *c)
 	size_t out = c->req_start + r->body_off + r->body_len, in = c->rpos;
 	int ret;
 
-	ret = chunked_decode(&r->dechunk, c->rbuf, &in, c->rlen, &out, r->body_total,
-			     c->loop->limits.max_body_size, c->loop->limits.max_header_size);
+	ret = chunked_decode(&r->dechunk, c->rbuf, &in, c->rlen, &out, r->body_total, r->max_body,
+			     c->loop->limits.max_header_size);
 	if (ret == -EFBIG)
 		return 413;
 	if (ret == -EMSGSIZE)
@@ -170,26 +172,44 @@ static int serve(struct conn *c)
 	return 0;
 }
 
+/* A client waiting for "100 Continue" gets it once a handler may read the body: not
+ * after an answer, nor while an on_request hook has yet to decide. */
+static int send_continue(struct conn *c)
+{
+	const struct warren_request *r = &c->req;
+
+	if (r->expect_continue && !r->continue_sent && !r->complete && r->phase < REQ_ANSWERED &&
+	    !request_hook_holds(r) && !c->close_after_write)
+		return response_continue(c);
+	return 0;
+}
+
 /* The head is in and the body is on its way. */
 static int body_pending(struct conn *c)
 {
-	struct warren_request *r = &c->req;
 	int ret = advance(c);
 
 	if (ret < 0)
 		return ret;
 	http_deliver_body(c);
-	if (r->expect_continue && !r->continue_sent && r->phase < REQ_ANSWERED &&
-	    !c->close_after_write)
-		return response_continue(c);
-	return 0;
+	return send_continue(c);
+}
+
+int http_resume(struct conn *c)
+{
+	int ret = request_resume(&c->req);
+
+	if (ret < 0)
+		return ret;
+	return send_continue(c);
 }
 
 bool http_holds_buffer(const struct conn *c)
 {
 	const struct warren_request *r = &c->req;
 
-	return r->phase == REQ_MODULE || r->phase == REQ_ASYNC || r->phase == REQ_ENDING;
+	return r->phase == REQ_MODULE || r->phase == REQ_ASYNC || r->phase == REQ_ENDING ||
+	       r->sending;
 }
 
 int http_fail(struct conn *c, int status)
@@ -198,18 +218,35 @@ int http_fail(struct conn *c, int status)
 
 	if (r->phase == REQ_MODULE || r->phase == REQ_ASYNC)
 		return request_fail(&c->req, status);
+	if (r->phase == REQ_READING && !c->close_after_write)
+		return request_reject(&c->req, status);
 	if (r->phase != REQ_READING && !c->close_after_write)
 		return 0; /* answered, waiting for offloaded work: nothing to add */
 	return response_error(c, status);
 }
 
+/* Where the next byte queued goes in the count of bytes written on the connection. */
+static uint64_t out_pos(const struct conn *c)
+{
+	return c->wtotal + (c->wlen - c->wsent) + (c->ext.len - c->ext.sent);
+}
+
+int http_stream_head(struct conn *c)
+{
+	c->req.out_begin = out_pos(c);
+	return response_stream_head(c);
+}
+
 int http_finish(struct conn *c)
 {
-	const struct warren_request *r = &c->req;
+	struct warren_request *r = &c->req;
 	int ret;
 
 	c->served++;
+	if (!r->streaming)
+		r->out_begin = out_pos(c);
 	ret = r->streaming ? response_stream_end(c) : response_write(c);
+	r->out_end = out_pos(c);
 	if (!r->keep_alive)
 		c->close_after_write = true;
 	return ret;
@@ -260,7 +297,7 @@ int http_process(struct conn *c)
 		if (err == HPE_OK) {
 			if (c->parser.upgrade) {
 				/* The rest would be another protocol; not served here. */
-				return response_error(c, 501);
+				return request_reject(r, 501);
 			}
 			if (r->headers_done)
 				return body_pending(c);
@@ -287,7 +324,8 @@ int http_process(struct conn *c)
 size_t http_rbuf_make_room(struct conn *c)
 {
 	const struct http_limits *cfg = &c->loop->limits;
-	size_t limit = cfg->max_header_size + cfg->max_body_size + BUF_BLOCK;
+	size_t body = c->req.headers_done ? c->req.max_body : cfg->max_body_size;
+	size_t limit = cfg->max_header_size + body + BUF_BLOCK;
 
 	if (!c->rbuf) {
 		rbuf_resize(c, BUF_BLOCK);
@@ -344,7 +382,7 @@ bool http_request_held(const struct conn *c)
 {
 	const struct warren_request *r = &c->req;
 
-	return (r->phase == REQ_ASYNC && r->complete) || r->phase == REQ_ENDING;
+	return (r->phase == REQ_ASYNC && r->complete) || r->phase == REQ_ENDING || r->sending;
 }
 
 bool http_hold_timeout(const struct conn *c, unsigned *ms)
@@ -378,7 +416,7 @@ int http_timeout_status(const struct conn *c)
 	 * answers for an upstream that does not. */
 	path = request_path(r, &plen);
 	log_warn("%s did not answer %s %.*s within http.handler_timeout (%u ms): 504",
-		 r->route ? r->route->id : "?", http_method_str((enum http_method)r->method),
+		 *handler_id(r) ? handler_id(r) : "?", http_method_str((enum http_method)r->method),
 		 (int)plen, path, c->loop->limits.handler_timeout_ms);
 	return 504;
 }

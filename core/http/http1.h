@@ -27,11 +27,16 @@ int http_fail(struct conn *c, int status);
 /* The carrier's finish: c->req's response (or a streamed one's end) goes into the write
  * buffer, the request counts as served, and without keep-alive the connection closes. */
 int http_finish(struct conn *c);
+/* Writes a streamed response's head (and what body was set), counting where it begins. */
+int http_stream_head(struct conn *c);
 /* The carrier's release: c->req's memory goes, and the next request starts after it. */
 void http_request_release(struct conn *c);
 /* Passes body bytes that arrived to c->req's streaming reader; those it took go from the
  * read buffer. */
 void http_deliver_body(struct conn *c);
+/* An on_request hook let c->req go on (warren_req_continue()): the next hooks and the
+ * handler run now. Returns 0 or -ENOMEM. */
+int http_resume(struct conn *c);
 
 /* Makes room to read more into c->rbuf (compacting or growing within the limits).
  * Returns the free space, or 0 when the request would exceed every limit or when the

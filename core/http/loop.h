@@ -23,12 +23,16 @@ struct http_limits {
 	unsigned header_timeout_ms, body_timeout_ms, keepalive_timeout_ms, send_timeout_ms;
 	unsigned handler_timeout_ms, shutdown_timeout_ms;
 	unsigned offload_threads;
+	const char *server; /* the Server header's value (the config's); NULL: none is sent */
+	size_t server_len;
 };
 
 /* A module's request hook, resolved once so that requests need no size checks. */
 struct req_hook {
 	const char *id; /* "module.on_request", for logs and crash reports */
 	void *data;	/* the module's data from init */
+	bool may_hold;	/* on_request: its module knows WARREN_ASYNC there (ABI 0.4) */
+	uint32_t ctx;	/* 1 + the offset of the module's request context; 0: none */
 	union {
 		int (*on_request)(struct warren_request *r, void *module_data);
 		int (*on_response)(struct warren_request *r, void *module_data);
@@ -40,6 +44,7 @@ struct req_hook {
 struct crash_context {
 	const char *what;		/* "hello.greet", or a hook name */
 	const struct warren_request *r; /* the request being served, or NULL */
+	uint32_t ctx;			/* the running module's request context, as in req_hook */
 };
 
 struct http_loop {
@@ -51,11 +56,19 @@ struct http_loop {
 	/* Request hooks of every module, in module order. */
 	const struct req_hook *on_request, *on_response, *on_complete;
 	size_t n_on_request, n_on_response, n_on_complete;
-	unsigned id; /* the worker's, for logs */
+	unsigned id;	    /* the worker's, for logs */
+	size_t ctx_size;    /* every module's request contexts together; 0: none asked */
+	uint64_t id_epoch;  /* the worker's start (wall clock, us): request ids begin with it */
+	uint64_t id_seq;    /* request ids given out */
+	int64_t wall_delta; /* wall clock minus now_ms, in ms, from the last loop turn */
 
 	uint64_t now_ms; /* monotonic, refreshed once per loop turn */
 	time_t date_sec;
 	char date[40]; /* "Sun, 06 Nov 1994 08:49:37 GMT" for the Date header */
+	/* "\r\nServer: warren\r\nDate: <date>" as every response head has them, rebuilt with
+	 * the date (response_fields_update()); the Date field starts at fields_date. */
+	char fields[320];
+	size_t fields_len, fields_date;
 
 	struct conn *conns; /* every open connection, for shutdown */
 	size_t nconns;

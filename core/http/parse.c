@@ -31,6 +31,8 @@ static int on_message_begin(http_parser *p)
 	struct conn *c = parser_conn(p);
 
 	request_reset(&c->req);
+	c->req.start_ms = c->loop->now_ms;
+	c->req.conn_seq = c->served;
 	return 0;
 }
 
@@ -293,6 +295,8 @@ static int on_headers_complete(http_parser *p)
 	unsigned tes = 0;
 	unsigned hosts = 0, te = 0;
 	const struct http_limits *cfg = &c->loop->limits;
+	const char *path;
+	size_t plen;
 
 	r->headers_done = true;
 	r->method = p->method;
@@ -303,6 +307,14 @@ static int on_headers_complete(http_parser *p)
 	r->version = p->http_minor ? 11 : 10;
 	if (!valid_request_line(c, r) || split_target(c, r) < 0)
 		return reject(c, 400);
+	/* The route decides before any of the body is read: a 413 can come at once. Without
+	 * limits of routes there is nothing to look up. */
+	r->max_body = (uint32_t)cfg->max_body_size;
+	if (c->loop->router && c->loop->router->body_limits) {
+		path = request_path(r, &plen);
+		r->max_body = (uint32_t)router_body_limit(c->loop->router, r->method, path, plen,
+							  cfg->max_body_size);
+	}
 
 	for (unsigned i = 0; i < r->nhdrs; i++) {
 		struct http_hdr *h = &r->hdrs[i];
@@ -351,7 +363,7 @@ static int on_headers_complete(http_parser *p)
 		r->chunked = true;
 		chunked_init(&r->dechunk);
 	}
-	if (has_cl && p->content_length > cfg->max_body_size)
+	if (has_cl && p->content_length > r->max_body)
 		return reject(c, 413);
 
 	for (unsigned i = 0; i < r->nhdrs; i++) {
@@ -376,7 +388,7 @@ static int on_body(http_parser *p, const char *at, size_t len)
 
 	/* Content-Length bodies only (chunked ones are decoded apart): the pieces are
 	 * contiguous in the buffer. */
-	if ((size_t)r->body_total + len > c->loop->limits.max_body_size)
+	if ((size_t)r->body_total + len > r->max_body)
 		return reject(c, 413);
 	if (r->body_len == 0)
 		r->body_off = req_off(c, at);

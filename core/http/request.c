@@ -48,6 +48,14 @@ const char *request_path(const struct warren_request *r, size_t *len)
 		ret_;                                                                              \
 	})
 
+/* A hook runs as its own module's code, whatever route the request has. */
+static void hook_enter(struct http_loop *loop, const struct warren_request *r,
+		       const struct req_hook *h)
+{
+	module_enter(loop, r, h->id);
+	loop->crash.ctx = h->ctx;
+}
+
 static void log_module_error(const struct warren_request *r, const char *id, int rc)
 {
 	size_t plen;
@@ -60,33 +68,52 @@ static void log_module_error(const struct warren_request *r, const char *id, int
 		log_error("%s returned %d, which is not a valid result there", id, rc);
 }
 
-/* Returns WARREN_DECLINED to go on, or WARREN_DONE when a hook answered (or failed). */
+/*
+ * Runs the on_request hooks from where they stopped: WARREN_DECLINED once every one let
+ * the request go on, WARREN_ASYNC when one keeps it (r->hook), or WARREN_DONE when one
+ * answered (or failed).
+ */
 static int run_on_request(struct warren_request *r)
 {
-	const struct http_loop *loop = r->carrier->loop;
+	struct http_loop *loop = r->carrier->loop;
 
-	for (size_t i = 0; i < loop->n_on_request; i++) {
-		const struct req_hook *h = &loop->on_request[i];
-		int rc = CALL_MODULE(r, h->id, h->on_request(r, h->data));
+	while (r->hook_pos < loop->n_on_request) {
+		const struct req_hook *h = &loop->on_request[r->hook_pos++];
+		int rc;
 
+		r->hook = h;
+		rc = CALL_MODULE(r, h->id, h->on_request(r, h->data));
 		if (rc == WARREN_DECLINED)
 			continue;
+		/* A module built before 0.4 never meant to keep the request: a 500, as then. */
+		if (rc == WARREN_ASYNC && h->may_hold) {
+			if (!r->stream_ended)
+				return WARREN_ASYNC;
+			rc = WARREN_DONE;
+		}
+		r->hook = NULL;
 		if (rc != WARREN_DONE) {
 			log_module_error(r, h->id, rc);
 			response_status_page(r, 500);
 		}
 		return WARREN_DONE;
 	}
+	r->hook = NULL;
 	return WARREN_DECLINED;
 }
 
 static void run_on_response(struct warren_request *r)
 {
-	const struct http_loop *loop = r->carrier->loop;
+	struct http_loop *loop = r->carrier->loop;
 
+	r->head_final = true;
 	for (size_t i = 0; i < loop->n_on_response; i++) {
 		const struct req_hook *h = &loop->on_response[i];
-		int rc = CALL_MODULE(r, h->id, h->on_response(r, h->data));
+		int rc;
+
+		hook_enter(loop, r, h);
+		rc = h->on_response(r, h->data);
+		module_leave(loop, r);
 
 		if (rc != 0)
 			log_module_error(r, h->id, rc);
@@ -100,7 +127,7 @@ static void run_on_complete(struct warren_request *r)
 	for (size_t i = 0; i < loop->n_on_complete; i++) {
 		const struct req_hook *h = &loop->on_complete[i];
 
-		module_enter(loop, r, h->id);
+		hook_enter(loop, r, h);
 		h->on_complete(r, h->data);
 		module_leave(loop, r);
 	}
@@ -181,6 +208,24 @@ static void cancel_async(struct warren_request *r)
 	}
 }
 
+static void request_end(struct warren_request *r);
+
+/* Settles what the request's outcome says of it (bytes sent), runs on_complete and ends it. */
+static void request_over(struct warren_request *r, enum warren_outcome outcome)
+{
+	const struct req_carrier *ca = r->carrier;
+	uint64_t len = r->out_end > r->out_begin ? r->out_end - r->out_begin : 0;
+	uint64_t done = *ca->written > r->out_begin ? *ca->written - r->out_begin : 0;
+
+	r->outcome = (uint8_t)outcome;
+	if (outcome == WARREN_OUTCOME_ANSWERED)
+		r->sent = len;
+	else if (outcome == WARREN_OUTCOME_CUT)
+		r->sent = done < len ? done : len;
+	run_on_complete(r);
+	request_end(r);
+}
+
 /* Runs the cleanups; then the carrier lets the request's memory go. */
 static void request_release(struct warren_request *r)
 {
@@ -232,9 +277,23 @@ int request_complete(struct warren_request *r)
 			response_status_page(r, 500);
 	}
 	ret = r->carrier->ops->finish(r->carrier);
-	run_on_complete(r);
-	request_end(r);
+	/* on_complete and cleanups see the response written out (or cut): until then the
+	 * request holds its connection. Without them nothing waits, and pipelined responses
+	 * keep going out together. */
+	if (ret == 0 && (r->carrier->loop->n_on_complete || r->cleanups)) {
+		/* Answered: its timers and watches end now, as they did when it ended here. */
+		cancel_async(r);
+		r->sending = true;
+		return 0;
+	}
+	request_over(r, ret == 0 ? WARREN_OUTCOME_ANSWERED : WARREN_OUTCOME_CUT);
 	return ret;
+}
+
+void request_sent(struct warren_request *r)
+{
+	r->sending = false;
+	request_over(r, WARREN_OUTCOME_ANSWERED);
 }
 
 void request_refresh_deadline(struct warren_request *r)
@@ -269,11 +328,33 @@ static void abort_notify(struct warren_request *r)
 
 void request_abort(struct warren_request *r)
 {
+	if (r->sending) {
+		/* The connection failed before the response was all out. */
+		r->sending = false;
+		request_over(r, WARREN_OUTCOME_CUT);
+		return;
+	}
 	if (r->phase != REQ_MODULE && r->phase != REQ_ASYNC)
 		return;
+	/* A streamed response's head is out already: that one is cut, not unanswered. */
+	r->outcome = r->streaming ? WARREN_OUTCOME_CUT : WARREN_OUTCOME_ABORTED;
 	abort_notify(r);
-	run_on_complete(r);
-	request_end(r);
+	r->out_end = *r->carrier->written + r->carrier->ops->backlog(r->carrier);
+	request_over(r, (enum warren_outcome)r->outcome);
+}
+
+int request_reject(struct warren_request *r, int status)
+{
+	r->rejected = true;
+	if (!r->start_ms) {
+		/* Bytes too wrong to begin a message. */
+		r->start_ms = r->carrier->loop->now_ms;
+		r->conn_seq = *r->carrier->served;
+	}
+	request_set_phase(r, REQ_ANSWERED);
+	response_status_page(r, status);
+	r->keep_alive = false;
+	return request_complete(r);
 }
 
 int request_fail(struct warren_request *r, int status)
@@ -283,8 +364,8 @@ int request_fail(struct warren_request *r, int status)
 	if (r->streaming) {
 		/* The head is out: all that can be said is to cut the body short. */
 		r->keep_alive = false;
-		run_on_complete(r);
-		request_end(r);
+		r->out_end = *r->carrier->written + r->carrier->ops->backlog(r->carrier);
+		request_over(r, WARREN_OUTCOME_CUT);
 		return -EPIPE;
 	}
 	response_status_page(r, status);
@@ -292,15 +373,21 @@ int request_fail(struct warren_request *r, int status)
 	return request_complete(r);
 }
 
-/* Starts the module part of a request: keep-alive is decided and on_request runs. */
+/* Starts the module part of a request: keep-alive is decided, on_request runs next. */
 static void request_start(struct warren_request *r)
 {
 	const struct http_loop *loop = r->carrier->loop;
 
 	request_set_phase(r, REQ_MODULE);
 	r->keep_alive = r->persist && loop->limits.keepalive_timeout_ms > 0 && !loop->stopping;
-	if (run_on_request(r) == WARREN_DONE)
-		request_set_phase(r, REQ_ANSWERED);
+}
+
+/* A hook or handler keeps the request, within handler_timeout. */
+static int request_hold(struct warren_request *r)
+{
+	request_set_phase(r, REQ_ASYNC);
+	request_refresh_deadline(r);
+	return 0;
 }
 
 int request_advance(struct warren_request *r)
@@ -315,18 +402,39 @@ int request_advance(struct warren_request *r)
 		if (!r->complete)
 			r->carrier->ops->pin(r->carrier);
 		request_start(r);
-		if (r->phase == REQ_ANSWERED)
-			return request_complete(r);
+	}
+	rc = run_on_request(r);
+	if (rc == WARREN_ASYNC)
+		return request_hold(r);
+	if (rc == WARREN_DONE) {
+		request_set_phase(r, REQ_ANSWERED);
+		return request_complete(r);
 	}
 	rc = run_handlers(r);
 	if (rc == RUN_WAIT)
 		return 0;
-	if (rc == WARREN_ASYNC && !r->stream_ended) {
-		request_set_phase(r, REQ_ASYNC);
-		request_refresh_deadline(r);
-		return 0;
-	}
+	if (rc == WARREN_ASYNC && !r->stream_ended)
+		return request_hold(r);
 	return request_complete(r);
+}
+
+void request_continue(struct warren_request *r)
+{
+	/* What the hook armed was for its own answer; the handler starts with none. */
+	cancel_async(r);
+	r->abort_fn = NULL;
+	r->holder++;
+	r->resuming = true;
+	r->carrier->ops->resume(r->carrier);
+}
+
+int request_resume(struct warren_request *r)
+{
+	if (!r->resuming || r->phase != REQ_ASYNC)
+		return 0;
+	r->resuming = false;
+	request_set_phase(r, REQ_MODULE);
+	return request_advance(r);
 }
 
 bool request_deliver_body(struct warren_request *r)

@@ -111,23 +111,28 @@ struct req_carrier {
 	char *const *rbuf;	 /* the buffer holding the request (it may move) */
 	const size_t *req_start; /* where in it the request begins */
 	const unsigned *jobs;	 /* offloaded jobs not back yet: the memory has to stay */
+	const uint64_t *written; /* response bytes written on it so far, all requests' */
+	const unsigned *served;	 /* requests answered on it so far */
 };
 
 /*
  * Where a request is in its life. The body arrives independently of the phase (see
  * complete), and a streamed response can be under way in MODULE or ASYNC.
  *
- *   READING ---> MODULE ---> ASYNC
- *      ^            |           |
- *      |            v           |
+ *   READING ---> MODULE <--> ASYNC
+ *      ^ |          |           |
+ *      | +-------+  v           |
  *      +-------- ANSWERED <-----+
  *      |            |
  *      |            v
  *      +--------- ENDING
  *
  * READING   no module has seen it: its head or the body a handler waits for is arriving.
- * MODULE    on_request hooks ran (on_complete is owed); hooks or handlers decide now.
- * ASYNC     a handler returned WARREN_ASYNC and has not answered yet.
+ *           Straight to ANSWERED when warren rejects it itself (bad framing, a timeout).
+ * MODULE    on_request hooks run (on_complete is owed); hooks or handlers decide now.
+ * ASYNC     a handler, or an on_request hook (then hook is set), returned WARREN_ASYNC
+ *           and has not answered yet; a hook's warren_req_continue() goes back to MODULE
+ *           (from the loop, once resuming was seen) for the next hooks and the handler.
  * ANSWERED  the response is decided, or the request aborted: nothing may change it.
  * ENDING    over, waiting for offloaded work before its cleanups run.
  *
@@ -151,7 +156,8 @@ struct warren_request {
 	uint32_t path_off, path_len;
 	uint32_t query_off, query_len;
 	uint32_t body_off, body_len;
-	bool chunked; /* the body is being decoded by dechunk */
+	uint32_t max_body; /* its route's limit or http.max_body_size, once the head is in */
+	bool chunked;	   /* the body is being decoded by dechunk */
 	struct chunked dechunk;
 	bool expect_continue; /* "Expect: 100-continue" with a body still to come */
 	bool continue_sent;
@@ -166,6 +172,10 @@ struct warren_request {
 	int err_status; /* set by a parser callback that rejects the request */
 
 	const struct route *route;
+	const struct req_hook *hook; /* the on_request hook running, or holding it (ASYNC) */
+	size_t hook_pos;	     /* the next on_request hook to run */
+	bool resuming;		     /* the holding hook continued: the loop moves it on */
+	uint8_t holder;		     /* counts continues: offloaded jobs of a hook stay its own */
 	struct route_match match;
 	size_t route_pos; /* where the router walk goes on after a decline */
 	uint64_t allow;	  /* methods of routes whose path matched, for a 405 */
@@ -198,15 +208,30 @@ struct warren_request {
 	size_t resp_len, resp_cap;
 	struct out_ext body_ext;
 	struct req_addr *addr[2]; /* peer and local address, from the pool once asked for */
+
+	/* What an access log asks for; nothing here costs a request that nobody asks. */
+	uint64_t start_ms; /* monotonic, the loop's clock when its first byte was read */
+	unsigned conn_seq; /* requests answered on its connection before it */
+	bool rejected;	 /* warren answered it before any module saw it (on_request did not run) */
+	bool head_final; /* on_response runs or ran: the response's length is decided */
+	bool sending;	 /* answered; on_complete waits until the response is written out */
+	uint8_t outcome; /* enum warren_outcome once over, 0 (pending) before */
+	uint32_t head_len;  /* bytes of its response head, once written */
+	size_t clen;	    /* the Content-Length it was written with */
+	uint64_t out_begin; /* where its response starts in the carrier's count of written bytes */
+	uint64_t out_end;   /* and where it ends, once finished */
+	uint64_t sent;	    /* response bytes written, set when it is over */
+	char *id;	    /* warren_req_id(), formatted on the first call */
+	void *ctx;	    /* modules' request contexts, allocated on the first warren_req_ctx() */
 };
 
 /* Whether @to may follow @from (the transitions drawn above enum req_phase). */
 static inline bool request_phase_legal(enum req_phase from, enum req_phase to)
 {
 	static const unsigned char next[] = {
-		[REQ_READING] = 1 << REQ_READING | 1 << REQ_MODULE,
+		[REQ_READING] = 1 << REQ_READING | 1 << REQ_MODULE | 1 << REQ_ANSWERED,
 		[REQ_MODULE] = 1 << REQ_ASYNC | 1 << REQ_ANSWERED,
-		[REQ_ASYNC] = 1 << REQ_ANSWERED,
+		[REQ_ASYNC] = 1 << REQ_ANSWERED | 1 << REQ_MODULE,
 		[REQ_ANSWERED] = 1 << REQ_ENDING | 1 << REQ_READING,
 		[REQ_ENDING] = 1 << REQ_READING,
 	};
@@ -224,7 +249,13 @@ static inline void request_set_phase(struct warren_request *r, enum req_phase to
  * that answer, stream, read the body or wait for something need. */
 static inline bool request_answerable(const struct warren_request *r)
 {
-	return (r->phase == REQ_MODULE || r->phase == REQ_ASYNC) && !r->aborted;
+	return (r->phase == REQ_MODULE || r->phase == REQ_ASYNC) && !r->aborted && !r->resuming;
+}
+
+/* An on_request hook keeps the request: no handler has seen it yet. */
+static inline bool request_hook_holds(const struct warren_request *r)
+{
+	return r->phase == REQ_ASYNC && r->hook;
 }
 
 /* Where the request's offsets count from. */
@@ -233,9 +264,11 @@ static inline const char *request_bytes(const struct warren_request *r)
 	return *r->carrier->rbuf + *r->carrier->req_start;
 }
 
-/* The id of the route whose handler holds the request, for a callback of that handler. */
+/* The id of the hook or the route's handler that holds the request, for its callbacks. */
 static inline const char *handler_id(const struct warren_request *r)
 {
+	if (r->hook)
+		return r->hook->id;
 	return r->route ? r->route->id : "";
 }
 
@@ -243,7 +276,15 @@ static inline const char *handler_id(const struct warren_request *r)
 static inline void module_enter(struct http_loop *loop, const struct warren_request *r,
 				const char *what)
 {
-	loop->crash = (struct crash_context){.what = what, .r = r};
+	/* Code running for a request is the module's of the on_request hook holding it, or
+	 * else of its route's handler, unless a hook says otherwise (request.c):
+	 * warren_req_ctx() gives that module's context. */
+	loop->crash = (struct crash_context){.what = what,
+					     .r = r,
+					     .ctx = !r	      ? 0 :
+						    r->hook   ? r->hook->ctx :
+						    r->route  ? r->route->ctx :
+								0};
 	shm_call_enter();
 }
 
@@ -277,14 +318,27 @@ const char *request_path(const struct warren_request *r, size_t *len);
  * handler streams the body runs now) and when the whole message is. Returns 0 or -ENOMEM.
  */
 int request_advance(struct warren_request *r);
+/* The hook holding the request called warren_req_continue(): what it left armed is
+ * cancelled, and the loop is asked to move the request on (request_resume()). */
+void request_continue(struct warren_request *r);
+/* From the loop: runs the next hooks and the handler of a request whose hook continued.
+ * Returns 0 (also when there is nothing to resume) or -ENOMEM. */
+int request_resume(struct warren_request *r);
 /* Passes body bytes that arrived to a streaming reader; the end once the message is
  * complete. True when the reader took a piece and reads on: those bytes may go. */
 bool request_deliver_body(struct warren_request *r);
 /* Serialises the response of a request that is over from the module's side and ends
  * the request; used by warren_resp_send() and the stream calls. */
 int request_complete(struct warren_request *r);
-/* Ends the request without the module's response (client gone, or the worker stops). */
+/* Ends the request without the module's response (client gone, or the worker stops); one
+ * whose response was being written out is cut. */
 void request_abort(struct warren_request *r);
+/* warren's own error response to a request no module holds yet (bad framing, a timeout
+ * while it arrived): on_response and on_complete see it, on_request does not. */
+int request_reject(struct warren_request *r, int status);
+/* The response of a request that is sending was written out whole: on_complete runs and
+ * the request ends. */
+void request_sent(struct warren_request *r);
 /* Ends a request a module holds (MODULE, ASYNC) with warren's error response @status
  * (a timeout, a body over the limit), aborting it first; nothing follows it.
  * Returns 0, -ENOMEM, or -EPIPE when a streamed response was cut (close at once). */

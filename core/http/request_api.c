@@ -28,9 +28,26 @@ static struct warren_str slice(const struct warren_request *r, uint32_t off, uin
 
 WARREN_API struct warren_str warren_req_method(const struct warren_request *r)
 {
-	const char *m = http_method_str((enum http_method)r->method);
+	/* A request rejected before its head was in has no method yet. */
+	const char *m = r->headers_done ? http_method_str((enum http_method)r->method) : "";
 
 	return (struct warren_str){m, strlen(m)};
+}
+
+/* http_parser's methods (enum http_method) as the ABI numbers them; the rest are OTHER. */
+static const unsigned char method_ids[] = {
+	[HTTP_GET] = WARREN_METHOD_GET,	      [HTTP_HEAD] = WARREN_METHOD_HEAD,
+	[HTTP_POST] = WARREN_METHOD_POST,     [HTTP_PUT] = WARREN_METHOD_PUT,
+	[HTTP_DELETE] = WARREN_METHOD_DELETE, [HTTP_OPTIONS] = WARREN_METHOD_OPTIONS,
+	[HTTP_PATCH] = WARREN_METHOD_PATCH,   [HTTP_CONNECT] = WARREN_METHOD_CONNECT,
+	[HTTP_TRACE] = WARREN_METHOD_TRACE,
+};
+
+WARREN_API enum warren_method warren_req_method_id(const struct warren_request *r)
+{
+	if (r->method >= sizeof(method_ids))
+		return WARREN_METHOD_OTHER;
+	return (enum warren_method)method_ids[r->method];
 }
 
 WARREN_API struct warren_str warren_req_target(const struct warren_request *r)
@@ -110,6 +127,24 @@ WARREN_API bool warren_req_param(const struct warren_request *r, const char *nam
 	return false;
 }
 
+static int url_decode(struct warren_request *r, struct warren_str in, bool form, bool path,
+		      struct warren_str *out);
+
+WARREN_API int warren_req_param_decoded(struct warren_request *r, const char *name,
+					struct warren_str *value)
+{
+	struct warren_str raw;
+
+	if (!name)
+		return -EINVAL;
+	if (!warren_req_param(r, name, &raw))
+		return -ENOENT;
+	if (!value)
+		value = &raw;
+	/* A parameter is a piece of the path: the path's rules, so "%2F" cannot split it. */
+	return url_decode(r, raw, false, true, value);
+}
+
 WARREN_API struct warren_str warren_req_body(const struct warren_request *r)
 {
 	return slice(r, r->body_off, r->body_len);
@@ -118,6 +153,19 @@ WARREN_API struct warren_str warren_req_body(const struct warren_request *r)
 WARREN_API void *warren_req_alloc(struct warren_request *r, size_t size)
 {
 	return pool_alloc(r->carrier->pool, size);
+}
+
+WARREN_API void *warren_req_zalloc(struct warren_request *r, size_t n, size_t size)
+{
+	size_t total;
+	void *p;
+
+	if (__builtin_mul_overflow(n, size, &total))
+		return NULL;
+	p = pool_alloc(r->carrier->pool, total);
+	if (p)
+		memset(p, 0, total);
+	return p;
 }
 
 WARREN_API int warren_resp_status(struct warren_request *r, int status)
@@ -183,7 +231,8 @@ WARREN_API int warren_resp_printf(struct warren_request *r, const char *fmt, ...
 
 WARREN_API int warren_resp_get_status(const struct warren_request *r)
 {
-	return r->status;
+	/* No status went out to a client that left first. */
+	return r->outcome == WARREN_OUTCOME_ABORTED ? 0 : r->status;
 }
 
 WARREN_API int warren_resp_header_remove(struct warren_request *r, const char *name)
@@ -205,7 +254,18 @@ WARREN_API bool warren_resp_header_get(const struct warren_request *r, const cha
 				       struct warren_str *value)
 {
 	const struct resp_hdr *h = name ? response_header_find(r, name) : NULL;
+	size_t len;
 
+	if (!h && name && strcasecmp(name, "Content-Length") == 0 && response_length(r, &len)) {
+		/* warren's framing, never in the list: told once it is decided. */
+		char *text = pool_alloc(r->carrier->pool, 24);
+
+		if (!text)
+			return false;
+		if (value)
+			*value = (struct warren_str){text, (size_t)snprintf(text, 24, "%zu", len)};
+		return true;
+	}
 	if (!h)
 		return false;
 	if (value)
@@ -273,11 +333,6 @@ WARREN_API int warren_req_cleanup(struct warren_request *r, void (*fn)(void *arg
 	return 0;
 }
 
-WARREN_API bool warren_req_aborted(const struct warren_request *r)
-{
-	return r->aborted;
-}
-
 WARREN_API void warren_req_on_abort(struct warren_request *r, warren_abort_fn fn, void *arg)
 {
 	r->abort_fn = fn;
@@ -302,6 +357,14 @@ WARREN_API int warren_resp_send(struct warren_request *r)
 	if (r->phase != REQ_ASYNC || !request_answerable(r) || r->streaming)
 		return -EINVAL;
 	r->carrier->ops->answer(r->carrier);
+	return 0;
+}
+
+WARREN_API int warren_req_continue(struct warren_request *r)
+{
+	if (!request_hook_holds(r) || !request_answerable(r) || r->streaming)
+		return -EINVAL;
+	request_continue(r);
 	return 0;
 }
 
@@ -430,6 +493,30 @@ WARREN_API int warren_req_query_param(struct warren_request *r, const char *name
 		p = stop + 1;
 	}
 	return -ENOENT;
+}
+
+WARREN_API int warren_req_query_uint(struct warren_request *r, const char *name, uint64_t max,
+				     uint64_t *out)
+{
+	struct warren_str v;
+	uint64_t n = 0;
+	int ret;
+
+	ret = warren_req_query_param(r, name, &v);
+	if (ret < 0)
+		return ret;
+	if (v.len == 0)
+		return -EINVAL;
+	for (size_t i = 0; i < v.len; i++) {
+		unsigned digit = (unsigned char)v.base[i] - '0';
+
+		/* Checked before it is added, so that no value wraps round past @max. */
+		if (digit > 9 || n > max / 10 || digit > max - n * 10)
+			return -EINVAL;
+		n = n * 10 + digit;
+	}
+	*out = n;
+	return 0;
 }
 
 WARREN_API const struct sockaddr *warren_req_addr(struct warren_request *r, bool local,

@@ -72,6 +72,21 @@ void response_ext_release(struct out_ext *e)
 	*e = (struct out_ext){.fd = -1};
 }
 
+void response_fields_update(struct http_loop *loop)
+{
+	const struct http_limits *lim = &loop->limits;
+	int n = 0;
+
+	/* Both fields are checked for length where they come from (config, strftime). */
+	if (lim->server_len)
+		n = snprintf(loop->fields, sizeof(loop->fields), "\r\nServer: %.*s",
+			     (int)lim->server_len, lim->server);
+	loop->fields_date = (size_t)n;
+	n += snprintf(loop->fields + n, sizeof(loop->fields) - (size_t)n, "\r\nDate: %s",
+		      loop->date);
+	loop->fields_len = (size_t)n < sizeof(loop->fields) ? (size_t)n : sizeof(loop->fields) - 1;
+}
+
 /* ---- Framing rules --------------------------------------------------------------------- */
 
 static bool status_has_body(int status)
@@ -343,12 +358,21 @@ static int write_head(struct conn *c, size_t extra)
 	struct warren_request *r = &c->req;
 	const char *reason = response_reason(r->status);
 	bool body = status_has_body(r->status);
+	const struct http_loop *loop = c->loop;
+	size_t from = 0, to = loop->fields_len; /* of warren's Server and Date fields */
 	size_t len = r->body_ext.kind != OUT_NONE ? r->body_ext.len : r->resp_len;
-	size_t need = 160 + strlen(reason) + strlen(c->loop->date) + extra;
+	size_t need = 160 + strlen(reason) + loop->fields_len + extra;
 	char *p;
 
-	for (struct resp_hdr *h = r->resp_hdrs; h; h = h->next)
+	/* A module's Server or Date replaces warren's; names are compared only for the
+	 * headers a module set, and only when the length fits. */
+	for (struct resp_hdr *h = r->resp_hdrs; h; h = h->next) {
 		need += h->name_len + h->value_len + 4;
+		if (h->name_len == 6 && name_is(h, "server"))
+			from = loop->fields_date;
+		else if (h->name_len == 4 && name_is(h, "date"))
+			to = loop->fields_date;
+	}
 	if (wbuf_reserve(c, need) < 0)
 		return -ENOMEM;
 	p = c->wbuf + c->wlen;
@@ -356,14 +380,15 @@ static int write_head(struct conn *c, size_t extra)
 	p = put_uint(p, (size_t)r->status);
 	*p++ = ' ';
 	p = put(p, reason, strlen(reason));
-	p = PUT_LIT(p, "\r\nServer: warren\r\nDate: ");
-	p = put(p, c->loop->date, strlen(c->loop->date));
+	if (to > from)
+		p = put(p, loop->fields + from, to - from);
 	if (r->streaming) {
 		if (stream_chunked(r))
 			p = PUT_LIT(p, "\r\nTransfer-Encoding: chunked");
 	} else if (body) {
 		p = PUT_LIT(p, "\r\nContent-Length: ");
 		p = put_uint(p, len);
+		r->clen = len;
 	}
 	if (!r->keep_alive)
 		p = PUT_LIT(p, "\r\nConnection: close");
@@ -376,6 +401,7 @@ static int write_head(struct conn *c, size_t extra)
 		p = put(p, h->value, h->value_len);
 	}
 	p = PUT_LIT(p, "\r\n\r\n");
+	r->head_len = (uint32_t)(p - (c->wbuf + c->wlen));
 	c->wlen = (size_t)(p - c->wbuf);
 	return 0;
 }
@@ -445,6 +471,17 @@ int response_stream_head(struct conn *c)
 		ret = response_stream_chunk(c, r->resp_body, r->resp_len);
 	r->resp_len = 0;
 	return ret;
+}
+
+bool response_length(const struct warren_request *r, size_t *len)
+{
+	if (!r->head_final || r->streaming || !status_has_body(r->status))
+		return false;
+	if (r->head_len)
+		*len = r->clen; /* written: the body may have moved to the connection */
+	else
+		*len = r->body_ext.kind != OUT_NONE ? r->body_ext.len : r->resp_len;
+	return true;
 }
 
 /* An error before (or instead of) any module seeing the request: the connection closes. */

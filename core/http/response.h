@@ -13,6 +13,9 @@ struct conn;
 
 const char *response_reason(int status);
 
+/* Rebuilds @loop's Server and Date fields after its date changed. */
+void response_fields_update(struct http_loop *loop);
+
 /* Gives a body that is not ours back: the module's release, or our duplicate fd. */
 void response_ext_release(struct out_ext *e);
 
@@ -61,5 +64,8 @@ int response_stream_end(struct conn *c);
 int response_continue(struct conn *c);
 /* Appends a complete error response (status, text body, Connection: close). */
 int response_error(struct conn *c, int status);
+/* The Content-Length the response is sent with, once on_response runs: false before, and
+ * for a response without one (streamed, or a status without a body). */
+bool response_length(const struct warren_request *r, size_t *len);
 
 #endif /* WARREN_CORE_HTTP_RESPONSE_H */

@@ -287,6 +287,7 @@ void router_init(struct router *rt)
 {
 	rt->routes = NULL;
 	rt->nroutes = 0;
+	rt->body_limits = false;
 }
 
 /*
@@ -318,6 +319,7 @@ int router_add(struct router *rt, struct route_pattern *pattern, uint64_t method
 	r->data = data;
 	r->id = id;
 	r->stream_body = false;
+	r->max_body_size = SIZE_MAX;
 	/* The caller's copy no longer owns anything; freeing it now is harmless. */
 	memset(pattern, 0, sizeof(*pattern));
 	return 0;
@@ -333,6 +335,25 @@ void router_free(struct router *rt)
 	}
 	free(rt->routes);
 	router_init(rt);
+}
+
+void router_set_body_limit(struct router *rt, size_t max_body_size)
+{
+	rt->routes[rt->nroutes - 1].max_body_size = max_body_size;
+	rt->body_limits = true;
+}
+
+size_t router_body_limit(const struct router *rt, unsigned method, const char *path, size_t len,
+			 size_t fallback)
+{
+	size_t pos = 0;
+	const struct route *r;
+
+	/* Without any limit of a route's own, no request pays for a route walk. */
+	if (!rt || !rt->body_limits)
+		return fallback;
+	r = router_next(rt, &pos, method, path, len, NULL, NULL);
+	return r && r->max_body_size != SIZE_MAX ? r->max_body_size : fallback;
 }
 
 const struct route *router_next(const struct router *rt, size_t *pos, unsigned method,

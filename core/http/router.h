@@ -45,14 +45,17 @@ struct route {
 	struct route_pattern pattern;
 	uint64_t methods; /* bit (1 << enum http_method); 0 = any; GET implies HEAD */
 	const struct warren_handler *handler;
-	void *data;	  /* from the handler's configure callback */
-	char *id;	  /* "module.handler", for logs */
-	bool stream_body; /* the handler runs once the head is in, and reads the body itself */
+	void *data;	      /* from the handler's configure callback */
+	char *id;	      /* "module.handler", for logs */
+	bool stream_body;     /* the handler runs once the head is in, and reads the body itself */
+	size_t max_body_size; /* for requests it is the first to match; SIZE_MAX: the server's */
+	uint32_t ctx;	      /* its module's request context, as in struct req_hook */
 };
 
 struct router {
 	struct route *routes;
 	size_t nroutes;
+	bool body_limits; /* some route has a max_body_size of its own */
 };
 
 /*
@@ -74,6 +77,11 @@ void router_init(struct router *rt);
 int router_add(struct router *rt, struct route_pattern *pattern, uint64_t methods,
 	       const struct warren_handler *handler, void *data, char *id);
 void router_free(struct router *rt);
+/* Gives the route last added a body limit of its own. */
+void router_set_body_limit(struct router *rt, size_t max_body_size);
+/* The body limit of a request: that of the first route matching it, else @fallback. */
+size_t router_body_limit(const struct router *rt, unsigned method, const char *path, size_t len,
+			 size_t fallback);
 
 /*
  * Returns the next route at or after index *pos whose pattern matches @path and whose

@@ -19,22 +19,21 @@
 #include "server/address.h"
 #include "server/config.h"
 #include "server/config_table.h"
+#include "server/config_value.h"
 #include "http/router.h"
 
 #define CONFIG_MAX_FILE_SIZE (16 * 1024 * 1024)
 
-/* Enough of a user's string to recognise it without flooding a one-line message. */
-#define QUOTE_MAX 40
-/* Worst case: every byte escaped as \xNN, plus quotes, "..." and NUL. */
-#define QUOTE_BUF (QUOTE_MAX * 4 + 8)
+#define QUOTE_BUF CONFIG_QUOTE_BUF
 /* File names are worth showing in full; they are cut only when absurdly long. */
 #define QUOTE_PATH_MAX 256
 #define QUOTE_PATH_BUF (QUOTE_PATH_MAX * 4 + 8)
 
 /* "routes[18446744073709551615].match.method[18446744073709551615]" fits easily. */
 #define JPATH_BUF 128
-/* A type name followed by a quoted string or a number. */
-#define DESCRIBE_BUF (QUOTE_BUF + 16)
+#define DESCRIBE_BUF CONFIG_DESCRIBE_BUF
+/* More keys than any object of the config has. */
+#define SECTION_KEYS_MAX 64
 
 #define DEFAULT_LISTEN "127.0.0.1:8080"
 #define DEFAULT_ROUTE_PATH "/*"
@@ -54,7 +53,7 @@ static const char *quote_n(char *buf, size_t size, const char *s, size_t max)
 
 static const char *quote(char *buf, size_t size, const char *s)
 {
-	return quote_n(buf, size, s, QUOTE_MAX);
+	return config_quote(buf, size, s);
 }
 
 static int fail(struct warren_error *err, const char *path, const char *fmt, ...)
@@ -120,99 +119,13 @@ static const char *jpath_key(char *buf, const char *parent, const char *key)
 	return buf;
 }
 
-static const char *type_name(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		return "object";
-	case JSON_ARRAY:
-		return "array";
-	case JSON_STRING:
-		return "string";
-	case JSON_INTEGER:
-		return "integer";
-	case JSON_REAL:
-		return "real";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "boolean";
-	case JSON_NULL:
-		break;
-	}
-	return "null";
-}
-
-/* The shortest text that reads back as @v, so 0.1 prints as "0.1", not "0.10000000000000001". */
-static void format_real(char *buf, size_t size, double v)
-{
-	int prec;
-
-	for (prec = 1; prec <= 17; prec++) {
-		snprintf(buf, size, "%.*g", prec, v);
-		if (strtod(buf, NULL) == v)
-			return;
-	}
-}
-
-/* What a value of the wrong type is, for "... got <this>". */
-static const char *describe(char *buf, size_t size, const json_t *v)
-{
-	char q[QUOTE_BUF];
-
-	switch (json_typeof(v)) {
-	case JSON_STRING:
-		snprintf(buf, size, "string %s", quote(q, sizeof(q), json_string_value(v)));
-		break;
-	case JSON_INTEGER:
-		snprintf(buf, size, "integer %" JSON_INTEGER_FORMAT, json_integer_value(v));
-		break;
-	case JSON_REAL:
-		format_real(q, sizeof(q), json_real_value(v));
-		snprintf(buf, size, "real %s", q);
-		break;
-	case JSON_TRUE:
-		snprintf(buf, size, "boolean true");
-		break;
-	case JSON_FALSE:
-		snprintf(buf, size, "boolean false");
-		break;
-	default:
-		snprintf(buf, size, "%s", type_name(v));
-		break;
-	}
-	return buf;
-}
-
-/* A value of the right type that is out of range: just the number. */
-static const char *describe_number(char *buf, size_t size, const json_t *v)
-{
-	if (json_is_integer(v))
-		snprintf(buf, size, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-	else
-		format_real(buf, size, json_real_value(v));
-	return buf;
-}
-
 static int fail_type(struct warren_error *err, const char *path, const char *expected,
 		     const json_t *v)
 {
 	char what[DESCRIBE_BUF];
 
-	return fail(err, path, "expected %s, got %s", expected, describe(what, sizeof(what), v));
-}
-
-/* Keys are shown bare when that cannot be misread, else quoted and escaped. */
-static bool is_plain_key(const char *key)
-{
-	size_t i;
-
-	for (i = 0; key[i]; i++) {
-		unsigned char c = (unsigned char)key[i];
-
-		if (i >= QUOTE_MAX || c <= 0x20 || c >= 0x7f || strchr("\"\\.[]", c))
-			return false;
-	}
-	return i > 0;
+	return fail(err, path, "expected %s, got %s", expected,
+		    config_describe(what, sizeof(what), v));
 }
 
 static bool is_known(const char *key, const char *parent)
@@ -225,30 +138,34 @@ static bool is_known(const char *key, const char *parent)
 }
 
 /*
- * Typos in key names are the most common config mistake; never ignore them silently. The
- * keys allowed in the object at @path are the table's rows in @parent.
+ * Typos in key names are the most common config mistake; never ignore them silently, and
+ * name the key that was probably meant. The keys allowed in the object at @path are the
+ * table's rows in @parent.
  */
 static int check_keys(const json_t *obj, const char *path, const char *parent,
 		      struct warren_error *err)
 {
-	char list[256], q[QUOTE_BUF];
-	const char *key;
+	const char *keys[SECTION_KEYS_MAX + 1], *key, *guess;
+	char list[256], at[JPATH_BUF];
+	size_t i, n = 0, o = 0;
 	const json_t *v;
-	size_t i, o = 0;
 
+	for (i = 0; i < config_table_rows; i++)
+		if (config_row_in(&config_table[i], parent) && n < SECTION_KEYS_MAX)
+			keys[n++] = config_row_key(&config_table[i]);
+	keys[n] = NULL;
 	json_object_foreach((json_t *)obj, key, v) {
 		if (is_known(key, parent))
 			continue;
-		for (i = 0; i < config_table_rows && o < sizeof(list); i++)
-			if (config_row_in(&config_table[i], parent))
-				o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s",
-						      o ? ", " : "",
-						      config_row_key(&config_table[i]));
-		if (is_plain_key(key))
-			return fail(err, NULL, "%s%s%s: unknown key (expected one of: %s)", path,
-				    *path ? "." : "", key, list);
-		return fail(err, NULL, "%s[%s]: unknown key (expected one of: %s)", path,
-			    quote(q, sizeof(q), key), list);
+		snprintf(at, sizeof(at), "%s", path);
+		config_path_key(at, sizeof(at), key);
+		guess = config_suggest(key, keys);
+		if (guess)
+			return fail(err, at, "unknown key (did you mean \"%s\"?)", guess);
+		for (i = 0; i < n && o < sizeof(list); i++)
+			o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", o ? ", " : "",
+					      keys[i]);
+		return fail(err, at, "unknown key (expected one of: %s)", list);
 	}
 	return 0;
 }
@@ -318,10 +235,10 @@ static int get_size(const struct config_row *row, const json_t *v, const char *p
 
 	if (!json_is_integer(v))
 		return fail(err, path, "expected an integer from %lld to %lld, got %s", row->min,
-			    row->max, describe(what, sizeof(what), v));
+			    row->max, config_describe(what, sizeof(what), v));
 	if (json_integer_value(v) < row->min || json_integer_value(v) > row->max)
 		return fail(err, path, "expected an integer from %lld to %lld, got %s", row->min,
-			    row->max, describe_number(what, sizeof(what), v));
+			    row->max, config_describe_number(what, sizeof(what), v));
 	store(field, row->width, (unsigned long long)json_integer_value(v));
 	return 0;
 }
@@ -343,7 +260,7 @@ static int get_seconds(const struct config_row *row, const json_t *v, const char
 	s = json_number_value(v);
 	if (s < 0 || (s == 0 && !allow_zero) || s > CONFIG_MAX_SECONDS)
 		return fail(err, path, "expected %s, got %s", expected,
-			    describe_number(what, sizeof(what), v));
+			    config_describe_number(what, sizeof(what), v));
 	*ms = (unsigned)(s * 1000 + 0.5);
 	/* A tiny positive timeout must not turn into 0, which means "disabled" or "none". */
 	if (*ms == 0 && s > 0)
@@ -381,10 +298,10 @@ static int get_count_or_auto(const struct config_row *row, const json_t *v, cons
 	n = json_integer_value(v);
 	if (n < row->min)
 		return fail(err, path, "expected a positive integer or \"auto\", got %s",
-			    describe_number(what, sizeof(what), v));
+			    config_describe_number(what, sizeof(what), v));
 	if (n > row->max)
 		return fail(err, path, "expected at most %lld %s or \"auto\", got %s", row->max,
-			    config_row_key(row), describe_number(what, sizeof(what), v));
+			    config_row_key(row), config_describe_number(what, sizeof(what), v));
 	store(field, row->width, (unsigned long long)n);
 	return 0;
 }
@@ -784,6 +701,46 @@ static int custom_route_handler(struct walk *w, const struct config_row *row, js
 	return r->handler ? 0 : fail_nomem(w->err);
 }
 
+/* The longest Server value: a product and version or two, not a place to hide data. */
+#define SERVER_HEADER_MAX 256
+
+/* A field value that needs no trimming or quoting: printable ASCII, inner spaces. */
+static bool plain_field_value(const char *s, size_t len)
+{
+	if (len == 0 || s[0] == ' ' || s[len - 1] == ' ')
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (s[i] < ' ' || s[i] > '~')
+			return false;
+	return true;
+}
+
+static int custom_server_header(struct walk *w, const struct config_row *row, json_t *parent,
+				json_t *v, void *base, const char *path)
+{
+	static const char expected[] = "a non-empty string of printable ASCII (at most 256 "
+				       "bytes, no leading or trailing space) or false";
+	char what[DESCRIBE_BUF];
+
+	(void)row, (void)parent, (void)base;
+	if (!v) {
+		w->cfg->server_header = "warren";
+		return 0;
+	}
+	if (json_is_false(v)) {
+		w->cfg->server_header = NULL;
+		return 0;
+	}
+	if (!json_is_string(v))
+		return fail_type(w->err, path, expected, v);
+	if (json_string_length(v) > SERVER_HEADER_MAX ||
+	    !plain_field_value(json_string_value(v), json_string_length(v)))
+		return fail(w->err, path, "expected %s, got %s", expected,
+			    config_describe(what, sizeof(what), v));
+	w->cfg->server_header = json_string_value(v);
+	return 0;
+}
+
 static int add_warning(struct config *cfg, struct warren_error *err, const char *fmt, ...)
 	WARREN_PRINTF(3, 4);
 
@@ -919,6 +876,8 @@ static int custom_routes(struct walk *w, const struct config_row *row, json_t *p
 	ret = list_alloc(v, path, "an array of route objects", sizeof(*cfg->routes), &items,
 			 &cfg->nroutes, w->err);
 	cfg->routes = items;
+	for (size_t i = 0; i < cfg->nroutes; i++)
+		set_defaults(&cfg->routes[i], "routes");
 	if (!ret)
 		ret = walk_each(w, v, path, "routes[]",
 				"an object with \"handler\" and optional \"match\", \"config\"",
@@ -937,6 +896,7 @@ static const custom_fn customs[] = {
 	[CONFIG_CUSTOM_ROUTE_PATH] = custom_route_path,
 	[CONFIG_CUSTOM_ROUTE_METHOD] = custom_route_method,
 	[CONFIG_CUSTOM_ROUTE_HANDLER] = custom_route_handler,
+	[CONFIG_CUSTOM_SERVER_HEADER] = custom_server_header,
 };
 
 static int run_custom(struct walk *w, const struct config_row *row, json_t *parent, json_t *v,
@@ -1049,7 +1009,7 @@ int config_parse(const char *text, size_t len, const char *origin, struct config
 	root = cfg->root;
 	if (!json_is_object(root)) {
 		ret = fail(err, NULL, "expected a JSON object at the top level, got %s",
-			   type_name(root));
+			   config_type_name(root));
 		goto out_free_cfg;
 	}
 

@@ -60,6 +60,7 @@ struct route_conf {
 	uint64_t methods;	      /* bit (1 << enum http_method); 0 = any method */
 	char *handler;		      /* "module.handler", not yet resolved */
 	json_t *config;		      /* borrowed from config->root; an empty object when absent */
+	size_t max_body_size;	      /* SIZE_MAX: http.max_body_size */
 };
 
 struct config {
@@ -76,6 +77,7 @@ struct config {
 
 	size_t max_body_size;
 	size_t max_header_size;
+	const char *server_header; /* NULL: none; borrowed from root, or a literal */
 	unsigned keepalive_timeout_ms;
 	unsigned header_timeout_ms;
 	unsigned handler_timeout_ms;

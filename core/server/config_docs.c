@@ -154,7 +154,8 @@ static json_t *default_value(const struct config_row *row)
 {
 	switch (row->kind) {
 	case CONFIG_SIZE:
-		return json_integer(row->def);
+		/* Below the minimum it is no value: default_doc says where it comes from. */
+		return row->def < row->min ? NULL : json_integer(row->def);
 	case CONFIG_SECONDS:
 		return json_real((double)row->def / 1000);
 	case CONFIG_BOOL:

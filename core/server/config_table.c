@@ -214,6 +214,19 @@ const struct config_row config_table[] = {
 			       "than this is 414)",
 	},
 	{
+		.path = "http.server_header",
+		.kind = CONFIG_CUSTOM,
+		.custom = CONFIG_CUSTOM_SERVER_HEADER,
+		.type_doc = "string or `false`",
+		.default_doc = "`\"warren\"`",
+		.schema = "{\"oneOf\": [{\"type\": \"string\", \"minLength\": 1, \"maxLength\": "
+			  "256, \"pattern\": \"^[!-~]([ -~]*[!-~])?$\"}, {\"const\": false}], "
+			  "\"default\": \"warren\"}",
+		.description = "the `Server` header's value (printable ASCII, at most 256 bytes), "
+			       "or `false` to send none; a `Server` or `Date` header a module sets "
+			       "replaces warren's",
+	},
+	{
 		.path = "http.keepalive_timeout",
 		.kind = CONFIG_SECONDS,
 		.flags = CONFIG_ZERO_OK,
@@ -347,6 +360,21 @@ const struct config_row config_table[] = {
 		.schema = "{\"type\": \"object\"}",
 		.description = "handed once, in the master, to the handler's `configure` "
 			       "callback",
+	},
+	{
+		.path = "routes[].max_body_size",
+		.kind = CONFIG_SIZE,
+		.min = 0,
+		.max = 2147483647,
+		.def = -1,
+		.offset = offsetof(struct route_conf, max_body_size),
+		.width = sizeof(((struct route_conf *)0)->max_body_size),
+		.default_doc = "`http.max_body_size`",
+		.description = "largest request body in bytes for requests this route is the "
+			       "first to match (method and path), above or below "
+			       "`http.max_body_size`: a `Content-Length` over it is answered 413 "
+			       "before the body is read (instead of `100 Continue`), a chunked "
+			       "body once it passes it",
 	},
 	{
 		.path = "offload_threads",

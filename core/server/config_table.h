@@ -38,6 +38,7 @@ enum config_custom {
 	CONFIG_CUSTOM_ROUTE_PATH,     /* routes[].match.path: compiled */
 	CONFIG_CUSTOM_ROUTE_METHOD,   /* routes[].match.method */
 	CONFIG_CUSTOM_ROUTE_HANDLER,  /* routes[].handler: required */
+	CONFIG_CUSTOM_SERVER_HEADER,  /* http.server_header: a string, or false */
 };
 
 /* A section or list that is absent is walked as if empty; such rows keep their defaults. */
@@ -49,7 +50,8 @@ struct config_row {
 	enum config_kind kind;
 	unsigned flags;
 	long long min, max; /* CONFIG_SIZE, CONFIG_COUNT_OR_AUTO; CONFIG_LIST: element count */
-	long long def;	    /* in the unit kept: bytes, ms, index, 0 or 1 */
+	long long def;	    /* in the unit kept: bytes, ms, index, 0 or 1; CONFIG_SIZE below
+			     * min: taken from elsewhere (default_doc says where) */
 	size_t offset;	    /* in struct config, or in the element of the enclosing list */
 	size_t width;	    /* sizeof the field at @offset */
 	const char *const *names; /* CONFIG_ENUM, NULL-terminated */

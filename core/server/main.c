@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,6 +161,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (test) {
+		char prefix[PATH_MAX + 16];
+
+		snprintf(prefix, sizeof(prefix), "warren: %s: ", file);
+		server_print_modules(srv, stderr, prefix);
 		for (size_t i = 0; i < srv->cfg->nwarnings; i++)
 			fprintf(stderr, "warren: %s: warning: %s\n", file, srv->cfg->warnings[i]);
 		fprintf(stderr,

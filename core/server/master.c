@@ -737,6 +737,12 @@ static void reopen_logs(struct master *m, pid_t requester)
 			      "ok no log_file: master pid %d logs to stderr, nothing to reopen",
 			      (int)m->pid);
 	}
+	/* Every generation the master holds has its modules' data, and their files, open. */
+	server_hook_reopen(m->cur->srv, false);
+	if (m->pending)
+		server_hook_reopen(m->pending->srv, false);
+	for (struct generation *g = m->old; g; g = g->next)
+		server_hook_reopen(g->srv, false);
 	gen_signal(m->cur, SIGUSR1);
 	for (struct generation *g = m->old; g; g = g->next)
 		gen_signal(g, SIGUSR1);

@@ -3,6 +3,7 @@
  * init hooks and resolves every route to a handler, all in the master before fork. */
 #include <dlfcn.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,18 +15,29 @@
 #include "base/crash_thread.h"
 #include "server/crash.h"
 #include "base/log.h"
+#include "server/config_table.h"
+#include "server/module_conf.h"
 #include "server/server.h"
 #include "base/shm.h"
+
+/* Where a module left out of "modules" is looked for: the directories of this many plugins. */
+#define UNLISTED_DIRS_MAX 16
+/* ... and how much of the path found is shown. */
+#define UNLISTED_PATH_SHOWN 200
 
 /* The smallest descriptor and handler entry any ABI 0.x module may have. */
 #define MODULE_MIN_SIZE (offsetof(struct warren_module, fini) + sizeof(void *))
 #define HANDLER_MIN_SIZE (offsetof(struct warren_handler, release) + sizeof(void *))
 
-/* Hooks added in later ABI minors exist only in descriptors that are large enough. */
-#define HOOK(desc, field)                                                                          \
+/* Fields added in later ABI minors exist only in descriptors that are large enough. */
+#define FIELD(desc, field, absent)                                                                 \
 	((desc)->struct_size >= offsetof(struct warren_module, field) + sizeof((desc)->field) ?    \
 		 (desc)->field :                                                                   \
-		 NULL)
+		 (absent))
+#define HOOK(desc, field) FIELD(desc, field, NULL)
+
+/* A module's request context comes from the request's pool, with every other module's. */
+#define REQUEST_CTX_MAX 65536
 
 static const struct warren_module *find_builtin(const char *name)
 {
@@ -66,6 +78,13 @@ static int check_descriptor(const struct warren_module *m, const char *what,
 				 "%s has a malformed descriptor (sizes %u/%u); define it with "
 				 "WARREN_MODULE()",
 				 what, m->struct_size, m->handler_size);
+		return -ENOEXEC;
+	}
+	if (FIELD(m, request_ctx_size, 0) > REQUEST_CTX_MAX) {
+		warren_error_set(err,
+				 "%s asks for %zu bytes of request context (request_ctx_size); "
+				 "the most is %d",
+				 what, m->request_ctx_size, REQUEST_CTX_MAX);
 		return -ENOEXEC;
 	}
 	if (!m->name || !*m->name) {
@@ -198,9 +217,10 @@ static void list_builtins(char *buf, size_t len)
 	}
 }
 
-static int init_module(struct server *srv, struct loaded_module *lm, const char *where,
+static int init_module(struct server *srv, struct loaded_module *lm, const char *base,
 		       struct warren_error *err)
 {
+	char where[WARREN_ERROR_MAX];
 	const char *refusal;
 	int ret;
 
@@ -208,7 +228,7 @@ static int init_module(struct server *srv, struct loaded_module *lm, const char 
 		lm->initialized = true;
 		return 0;
 	}
-	err->msg[0] = '\0';
+	module_conf_error_clear(err);
 	/* Shared zones can only be made here, before the workers fork. */
 	shm_begin(&srv->zones);
 	hook_enter(lm->desc->name, "init");
@@ -220,7 +240,8 @@ static int init_module(struct server *srv, struct loaded_module *lm, const char 
 		refusal = shm_refusal();
 		if (!err->msg[0])
 			warren_error_set(err, "%s", refusal[0] ? refusal : strerror(-ret));
-		else if (refusal[0] && !strstr(err->msg, refusal)) {
+		module_conf_where(err, lm->config, base, where, sizeof(where));
+		if (refusal[0] && !strstr(err->msg, refusal)) {
 			size_t n = strlen(err->msg);
 
 			snprintf(err->msg + n, sizeof(err->msg) - n, " (%s)", refusal);
@@ -276,6 +297,59 @@ static void no_handler_error(struct server *srv, size_t idx, const char *id,
 			 n ? avail : "none");
 }
 
+/* Where @lm's request context lies in each request's block of them (as in req_hook). */
+static uint32_t ctx_slot(struct server *srv, struct loaded_module *lm)
+{
+	size_t size = FIELD(lm->desc, request_ctx_size, 0);
+
+	if (size && !lm->ctx) {
+		lm->ctx = (uint32_t)srv->ctx_size + 1;
+		/* Each context aligned for any type, as the block is. */
+		srv->ctx_size += (size + _Alignof(max_align_t) - 1) & ~(_Alignof(max_align_t) - 1);
+	}
+	return lm->ctx;
+}
+
+/* Whether @name (@len bytes) could be a module's name: what config.c allows in "modules". */
+static bool plausible_module_name(const char *name, size_t len)
+{
+	if (len == 0 || len > CONFIG_MAX_NAME)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
+		      name[i] == '_'))
+			return false;
+	return true;
+}
+
+/*
+ * A route naming a module that is not loaded is most often a module left out of "modules":
+ * look for NAME.so where this config's plugins are, and next to the config file, so that
+ * the message can say exactly what to add.
+ */
+static bool find_unlisted_plugin(const struct config *cfg, const char *name, size_t len, char *path,
+				 size_t size)
+{
+	const char *dirs[UNLISTED_DIRS_MAX], *slash;
+	size_t n = 0;
+
+	for (size_t i = 0; i < cfg->nmodules && n + 1 < ARRAY_SIZE(dirs); i++)
+		if (cfg->modules[i].path)
+			dirs[n++] = cfg->modules[i].path;
+	/* A config read from a file (not a string): its directory too. */
+	if (strcmp(cfg->file, "<string>") != 0)
+		dirs[n++] = cfg->file;
+	for (size_t i = 0; i < n; i++) {
+		slash = strrchr(dirs[i], '/');
+		if (snprintf(path, size, "%.*s%.*s.so", slash ? (int)(slash - dirs[i]) + 1 : 0,
+			     dirs[i], (int)len, name) >= (int)size)
+			continue;
+		if (access(path, R_OK) == 0)
+			return true;
+	}
+	return false;
+}
+
 static int resolve_route(struct server *srv, size_t idx, json_t *empty, struct warren_error *err)
 {
 	struct route_conf *rc = &srv->cfg->routes[idx];
@@ -298,6 +372,21 @@ static int resolve_route(struct server *srv, size_t idx, json_t *empty, struct w
 
 		snprintf(name, sizeof(name), "%.*s", (int)(dot - rc->handler), rc->handler);
 		b = find_builtin(name);
+		if (!b && plausible_module_name(rc->handler, (size_t)(dot - rc->handler))) {
+			char path[PATH_MAX], q[UNLISTED_PATH_SHOWN * 4 + 8];
+
+			if (find_unlisted_plugin(srv->cfg, rc->handler, (size_t)(dot - rc->handler),
+						 path, sizeof(path))) {
+				warren__quote(q, sizeof(q), path, strlen(path),
+					      UNLISTED_PATH_SHOWN);
+				warren_error_set(
+					err,
+					"routes[%zu].handler: module \"%s\" is not loaded "
+					"(add {\"name\": \"%s\", \"path\": %s} to \"modules\")",
+					idx, name, name, q);
+				return -ENOENT;
+			}
+		}
 		if (b) {
 			lm = &srv->mods[srv->nmods++];
 			lm->memfd = -1;
@@ -319,14 +408,18 @@ static int resolve_route(struct server *srv, size_t idx, json_t *empty, struct w
 		return -ENOENT;
 	}
 	if (h->configure) {
-		err->msg[0] = '\0';
+		module_conf_error_clear(err);
 		hook_enter(lm->desc->name, "configure");
 		ret = h->configure(rc->config, lm->data, &data, err);
 		hook_leave();
 		if (ret < 0) {
+			char base[64], where[WARREN_ERROR_MAX];
+
 			if (!err->msg[0])
 				warren_error_set(err, "%s", strerror(-ret));
-			warren__error_prefix(err, "routes[%zu].config: ", idx);
+			snprintf(base, sizeof(base), "routes[%zu].config", idx);
+			module_conf_where(err, rc->config, base, where, sizeof(where));
+			warren__error_prefix(err, "%s: ", where);
 			return ret;
 		}
 	} else if (json_object_size(rc->config) > 0) {
@@ -348,6 +441,9 @@ static int resolve_route(struct server *srv, size_t idx, json_t *empty, struct w
 		lm->desc->handler_size >=
 			offsetof(struct warren_handler, stream_body) + sizeof(h->stream_body) &&
 		h->stream_body;
+	if (rc->max_body_size != SIZE_MAX)
+		router_set_body_limit(&srv->router, rc->max_body_size);
+	srv->router.routes[srv->router.nroutes - 1].ctx = ctx_slot(srv, lm);
 	return 0;
 
 out_free_id:
@@ -360,7 +456,7 @@ out_release:
 	return ret;
 }
 
-static int add_hook(struct req_hook **list, size_t *n, const struct loaded_module *lm,
+static int add_hook(struct server *srv, struct req_hook **list, size_t *n, struct loaded_module *lm,
 		    const char *what)
 {
 	struct req_hook *grown = realloc(*list, (*n + 1) * sizeof(**list));
@@ -371,7 +467,7 @@ static int add_hook(struct req_hook **list, size_t *n, const struct loaded_modul
 	*list = grown;
 	if (asprintf(&id, "%s.%s", lm->desc->name, what) < 0)
 		return -ENOMEM;
-	grown[*n] = (struct req_hook){.id = id, .data = lm->data};
+	grown[*n] = (struct req_hook){.id = id, .data = lm->data, .ctx = ctx_slot(srv, lm)};
 	(*n)++;
 	return 0;
 }
@@ -387,21 +483,25 @@ static void free_hooks(struct req_hook *list, size_t n)
 static int collect_hooks(struct server *srv)
 {
 	for (size_t i = 0; i < srv->nmods; i++) {
-		const struct loaded_module *lm = &srv->mods[i];
+		struct loaded_module *lm = &srv->mods[i];
 		const struct warren_module *d = lm->desc;
 
 		if (HOOK(d, on_request)) {
-			if (add_hook(&srv->on_request, &srv->n_on_request, lm, "on_request") < 0)
+			if (add_hook(srv, &srv->on_request, &srv->n_on_request, lm, "on_request") <
+			    0)
 				return -ENOMEM;
 			srv->on_request[srv->n_on_request - 1].on_request = d->on_request;
+			srv->on_request[srv->n_on_request - 1].may_hold = d->abi_minor >= 4;
 		}
 		if (HOOK(d, on_response)) {
-			if (add_hook(&srv->on_response, &srv->n_on_response, lm, "on_response") < 0)
+			if (add_hook(srv, &srv->on_response, &srv->n_on_response, lm,
+				     "on_response") < 0)
 				return -ENOMEM;
 			srv->on_response[srv->n_on_response - 1].on_response = d->on_response;
 		}
 		if (HOOK(d, on_complete)) {
-			if (add_hook(&srv->on_complete, &srv->n_on_complete, lm, "on_complete") < 0)
+			if (add_hook(srv, &srv->on_complete, &srv->n_on_complete, lm,
+				     "on_complete") < 0)
 				return -ENOMEM;
 			srv->on_complete[srv->n_on_complete - 1].on_complete = d->on_complete;
 		}
@@ -440,6 +540,7 @@ int server_load(struct config *cfg, unsigned generation, struct server **out,
 
 		lm->memfd = -1;
 		lm->config = mc->config;
+		lm->path = mc->path;
 		if (mc->path) {
 			ret = load_plugin(lm, mc, i, err);
 		} else {
@@ -479,6 +580,19 @@ int server_load(struct config *cfg, unsigned generation, struct server **out,
 out_free_server:
 	server_free(srv);
 	return ret;
+}
+
+void server_print_modules(const struct server *srv, FILE *out, const char *prefix)
+{
+	for (size_t i = 0; i < srv->nmods; i++) {
+		const struct loaded_module *lm = &srv->mods[i];
+		const char *version = lm->desc->version;
+
+		fprintf(out, "%smodule %s: %s%s, ABI %u.%u, %s\n", prefix, lm->desc->name,
+			version && *version ? "version " : "no version",
+			version && *version ? version : "", lm->desc->abi_major,
+			lm->desc->abi_minor, lm->path ? lm->path : "built-in");
+	}
 }
 
 void server_free(struct server *srv)
@@ -577,6 +691,26 @@ void server_hook_child_recover(struct server *srv, pid_t old_pid, pid_t new_pid)
 	for (size_t i = 0; i < srv->nmods; i++)
 		if (HOOK(srv->mods[i].desc, on_child_recover))
 			srv->mods[i].desc->on_child_recover(srv->mods[i].data, old_pid, new_pid);
+}
+
+void server_hook_reopen(struct server *srv, bool in_worker)
+{
+	for (size_t i = 0; i < srv->nmods; i++) {
+		const struct loaded_module *lm = &srv->mods[i];
+
+		/* Read only from descriptors large enough to have the field (ABI 0.4). */
+		if (!lm->initialized || !HOOK(lm->desc, on_reopen))
+			continue;
+		if (in_worker)
+			crash_thread_enter(lm->desc->name, ".on_reopen");
+		else
+			hook_enter(lm->desc->name, "on_reopen");
+		lm->desc->on_reopen(lm->data);
+		if (in_worker)
+			crash_thread_leave();
+		else
+			hook_leave();
+	}
 }
 
 void server_hook_master_death(struct server *srv)

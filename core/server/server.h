@@ -3,6 +3,7 @@
 #ifndef WARREN_CORE_SERVER_H
 #define WARREN_CORE_SERVER_H
 
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "base/shm.h"
@@ -13,12 +14,15 @@
 
 struct loaded_module {
 	const struct warren_module *desc;
-	void *dl;	      /* dlopen handle; NULL for a built-in */
-	int memfd;	      /* the private copy dl was loaded from; -1 for a built-in */
+	const char *
+		path; /* the plugin's file (absolute once loaded from a file); NULL for a built-in */
+	void *dl;     /* dlopen handle; NULL for a built-in */
+	int memfd;    /* the private copy dl was loaded from; -1 for a built-in */
 	const json_t *config; /* the module's "config" object */
 	void *data;	      /* from init */
 	bool initialized;
 	bool worker_initialized;
+	uint32_t ctx; /* its request context in each request's block, as in req_hook */
 };
 
 struct server {
@@ -33,6 +37,7 @@ struct server {
 	/* Request hooks of every module, in module order. */
 	struct req_hook *on_request, *on_response, *on_complete;
 	size_t n_on_request, n_on_response, n_on_complete;
+	size_t ctx_size;      /* the request contexts of every module together */
 	struct shm_gen zones; /* the shared zones its modules asked for */
 };
 
@@ -47,6 +52,12 @@ extern const struct warren_module *const warren__builtin_modules[];
 int server_load(struct config *cfg, unsigned generation, struct server **out,
 		struct warren_error *err);
 
+/*
+ * Writes one line per loaded module to @out, in load order, each after @prefix: name,
+ * version, ABI it was built for, and file or "built-in", as warren -t shows them.
+ */
+void server_print_modules(const struct server *srv, FILE *out, const char *prefix);
+
 /* Runs release and fini callbacks, unloads plugins, closes listeners, frees the config. */
 void server_free(struct server *srv);
 
@@ -55,6 +66,12 @@ void server_hook_child_spawn(struct server *srv, pid_t pid);
 void server_hook_master_ready(struct server *srv, const pid_t *pids, size_t n);
 void server_hook_child_recover(struct server *srv, pid_t old_pid, pid_t new_pid);
 void server_hook_master_death(struct server *srv);
+/*
+ * USR1, after warren reopened its own log: each module's on_reopen, in module order, named
+ * for a crash report and checked for zone locks kept like the other hooks of the master
+ * (@in_worker false) or of a worker outside any request.
+ */
+void server_hook_reopen(struct server *srv, bool in_worker);
 
 /* Runs each module's worker_init (worker_exit on the way back out if one fails). */
 int server_worker_init(struct server *srv, struct warren_error *err);

@@ -14,6 +14,7 @@
 
 #include "http/async.h"
 #include "http/conn.h"
+#include "http/response.h"
 #include "base/log.h"
 #include "server/backend.h"
 #include "server/crash.h"
@@ -34,7 +35,7 @@
 
 void worker_update_time(struct worker *w)
 {
-	struct timespec ts;
+	struct timespec ts, now;
 	struct tm tm;
 
 	w->http.now_ms = timer_now_ms();
@@ -42,8 +43,14 @@ void worker_update_time(struct worker *w)
 	if (ts.tv_sec == w->http.date_sec)
 		return;
 	w->http.date_sec = ts.tv_sec;
+	/* Wall-clock times of requests are their monotonic ones moved by this, measured once
+	 * a second with the precise clock: the coarse one would make them jitter by a tick. */
+	clock_gettime(CLOCK_REALTIME, &now);
+	w->http.wall_delta =
+		(int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 - (int64_t)timer_now_ms();
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(w->http.date, sizeof(w->http.date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	response_fields_update(&w->http);
 }
 
 static void on_wake(void *arg)
@@ -73,6 +80,7 @@ static void http_loop_init(struct worker *w)
 	const struct config *cfg = w->cfg;
 	const struct server *srv = w->srv;
 	struct http_loop *l = &w->http;
+	struct timespec ts;
 
 	l->rx = w->rx;
 	l->timers = &w->timers;
@@ -87,6 +95,8 @@ static void http_loop_init(struct worker *w)
 		.handler_timeout_ms = cfg->handler_timeout_ms,
 		.shutdown_timeout_ms = cfg->shutdown_timeout_ms,
 		.offload_threads = cfg->offload_threads,
+		.server = cfg->server_header,
+		.server_len = cfg->server_header ? strlen(cfg->server_header) : 0,
 	};
 	l->router = &srv->router;
 	l->on_request = srv->on_request;
@@ -95,7 +105,12 @@ static void http_loop_init(struct worker *w)
 	l->n_on_request = srv->n_on_request;
 	l->n_on_response = srv->n_on_response;
 	l->n_on_complete = srv->n_on_complete;
+	l->ctx_size = srv->ctx_size;
 	l->date_sec = -1;
+	/* Request ids start with the worker's start, to the microsecond: a worker that
+	 * replaces one of the same index, or a restarted server, gives out other ids. */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	l->id_epoch = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 	l->stall_warn_ms = cfg->watchdog_warn_ms;
 	l->stall_mark = timer_coarse_ms();
 	l->may_accept = http_may_accept;
@@ -358,6 +373,8 @@ static void on_signal(struct rx_op *op, int res)
 			if (ret < 0)
 				log_error("cannot reopen %s: %s", w->cfg->log_file, strerror(-ret));
 		}
+		/* The modules' own files (their logs) follow warren's, so rotation works. */
+		server_hook_reopen(w->srv, true);
 		break;
 	default:
 		w->fast_stop = true;
@@ -402,7 +419,7 @@ static int open_listeners(struct worker *w, struct warren_error *err)
 }
 
 /* TERM/INT: stop now. QUIT: graceful stop (also the master-death signal). USR2: drain
- * for a reload. USR1: reopen the log file. */
+ * for a reload. USR1: reopen the log file, then the modules' files (on_reopen). */
 static void worker_signals(sigset_t *set)
 {
 	sigemptyset(set);

@@ -39,10 +39,11 @@ extern "C" {
 
 /**
  * A request being served. Valid from the moment a hook or handler sees it until the
- * request ends: when the response is complete (a handler returned WARREN_DONE, or an
- * asynchronous one called warren_resp_send() or warren_resp_stream_end()) or when it is
- * aborted (see warren_req_on_abort()). Every pointer obtained from it (strings, pool
- * memory) lives exactly as long.
+ * request ends, after its on_complete hooks and cleanups: once its response is complete
+ * (a handler returned WARREN_DONE, or an asynchronous one called warren_resp_send() or
+ * warren_resp_stream_end()) and written out, or when it is aborted (see
+ * warren_req_on_abort()). A handler must not use it after answering. Every pointer
+ * obtained from it (strings, pool memory) lives exactly as long.
  */
 struct warren_request;
 
@@ -74,10 +75,11 @@ enum warren_result {
 	 */
 	WARREN_DECLINED = 1,
 	/**
-	 * Handlers only: the handler keeps the request and finishes it later, from a timer,
-	 * a file-descriptor watch or an offloaded job, with warren_resp_send() (or
+	 * The handler keeps the request and finishes it later, from a timer, a
+	 * file-descriptor watch or an offloaded job, with warren_resp_send() (or
 	 * warren_resp_stream_end() for a streamed response). The worker serves other
-	 * connections meanwhile.
+	 * connections meanwhile. Since ABI 0.4 an on_request hook may return it too, and
+	 * later either answer or call warren_req_continue().
 	 */
 	WARREN_ASYNC = 2,
 };
@@ -106,8 +108,9 @@ typedef int (*warren_handler_fn)(struct warren_request *r, void *route_data);
  * @config: the route's "config" value; an empty object when the route has none.
  * @module_data: what the module's init callback stored (NULL without init).
  * @route_data: out; passed to every call of the handler for this route.
- * @err: on failure, describe the problem with warren_error_set(); the config loader
- *	prefixes it with the JSON path of the route ("routes[3].config: ...").
+ * @err: on failure, describe the problem with warren_error_set() or the warren_conf_*()
+ *	helpers; the config loader prefixes it with the JSON path of the route's config
+ *	("routes[3].config: ..."), and of the key a helper named ("routes[3].config.ms: ...").
  * Returns 0 or a negative errno.
  */
 typedef int (*warren_configure_fn)(const json_t *config, void *module_data, void **route_data,
@@ -204,19 +207,26 @@ struct warren_module {
 	 * Return WARREN_DECLINED to let the request go on, WARREN_DONE after answering it
 	 * yourself (e.g. warren_resp_status(r, 401)): the remaining hooks and the handler
 	 * are skipped. A negative errno answers "500 Internal Server Error".
+	 * Since ABI 0.4 (a module built against 0.4 or later): WARREN_ASYNC keeps the
+	 * request, as an asynchronous handler does (timers, watches, offload, abort
+	 * callback, http.handler_timeout); it is then answered with warren_resp_send() or
+	 * let go on with warren_req_continue().
 	 */
 	int (*on_request)(struct warren_request *r, void *module_data);
 	/**
-	 * Worker, before the response head is serialised, for every response to a parsed
-	 * request (handlers', hooks', and warren's own 404, 405, 500 and 504). May change
-	 * the status and headers; the body is already decided. 0, or a negative errno,
-	 * which is logged and otherwise ignored.
+	 * Worker, before the response head is serialised, for every response warren sends:
+	 * handlers', hooks', warren's own 404, 405, 500 and 504, and (without on_request
+	 * having run, see warren_req_rejected()) its 400, 408, 413, 414, 417, 431, 501 and
+	 * 505 to requests it could not read. May change the status and headers; the body
+	 * is already decided. 0, or a negative errno, which is logged and otherwise ignored.
 	 */
 	int (*on_response)(struct warren_request *r, void *module_data);
 	/**
-	 * Worker, once the request is over: after its response was queued on the connection,
-	 * or when it ended without one (warren_req_aborted() is then true). For access logs
-	 * and metrics; the request and its response can still be read, not changed.
+	 * Worker, once per request whose response on_response saw, and per request a module
+	 * held that ended without one: after its response was written out to the client
+	 * (handed to the kernel whole) or the connection failed first, or when it ended
+	 * unanswered. warren_req_outcome() tells which. For access logs and metrics; the
+	 * request and its response can still be read, not changed.
 	 */
 	void (*on_complete)(struct warren_request *r, void *module_data);
 
@@ -224,7 +234,7 @@ struct warren_module {
 
 	/**
 	 * Bytes of per-request context warren allocates, zeroed, for this module on every
-	 * request, reached with warren_req_ctx(). 0: none.
+	 * request, reached with warren_req_ctx(). 0: none; at most 65536.
 	 */
 	size_t request_ctx_size;
 	/**
@@ -267,8 +277,32 @@ struct warren_module {
 
 /* ---- Request ------------------------------------------------------------------------- */
 
-/** The request method as sent, e.g. "GET". */
+/**
+ * The request method as sent, e.g. "GET"; empty for a request rejected before its head
+ * was read (warren_req_rejected()).
+ */
 WARREN_API struct warren_str warren_req_method(const struct warren_request *r);
+
+/** Request methods as numbers, for a switch (ABI 0.4). */
+enum warren_method {
+	/** Any other method warren accepts (see warren_req_method() for its name). */
+	WARREN_METHOD_OTHER = 0,
+	WARREN_METHOD_GET = 1,
+	WARREN_METHOD_HEAD = 2,
+	WARREN_METHOD_POST = 3,
+	WARREN_METHOD_PUT = 4,
+	WARREN_METHOD_DELETE = 5,
+	WARREN_METHOD_OPTIONS = 6,
+	WARREN_METHOD_PATCH = 7,
+	WARREN_METHOD_CONNECT = 8,
+	WARREN_METHOD_TRACE = 9,
+};
+
+/**
+ * The request method as an enum warren_method, without comparing strings: a method
+ * without a constant of its own is WARREN_METHOD_OTHER (ABI 0.4).
+ */
+WARREN_API enum warren_method warren_req_method_id(const struct warren_request *r);
 
 /** The request target as sent: path and query, e.g. "/search?q=x". */
 WARREN_API struct warren_str warren_req_target(const struct warren_request *r);
@@ -279,7 +313,10 @@ WARREN_API struct warren_str warren_req_path(const struct warren_request *r);
 /** The query after '?', without the '?'; empty when there is none. */
 WARREN_API struct warren_str warren_req_query(const struct warren_request *r);
 
-/** The HTTP version: 10 for HTTP/1.0, 11 for HTTP/1.1. */
+/**
+ * The HTTP version: 10 for HTTP/1.0, 11 for HTTP/1.1; 0 for a request warren rejected
+ * before its head was read (warren_req_rejected()).
+ */
 WARREN_API int warren_req_version(const struct warren_request *r);
 
 /**
@@ -310,14 +347,31 @@ WARREN_API bool warren_req_header_at(const struct warren_request *r, size_t i,
 WARREN_API bool warren_req_param(const struct warren_request *r, const char *name,
 				 struct warren_str *value);
 
+/**
+ * A parameter of the matched route (as warren_req_param()) with its percent-escapes
+ * decoded into the request's pool, by the rules of warren_req_path_decoded(): "%00", a
+ * '%' not followed by two hex digits and an encoded '/' are refused (ABI 0.4). @value
+ * may be NULL to check the parameter only.
+ * Returns 0, -ENOENT when the route has no such parameter, -EINVAL, or -ENOMEM.
+ */
+WARREN_API int warren_req_param_decoded(struct warren_request *r, const char *name,
+					struct warren_str *value);
+
 /** The whole request body (empty when there is none). */
 WARREN_API struct warren_str warren_req_body(const struct warren_request *r);
 
 /**
- * Allocates @size bytes from the request's pool, aligned for any type. The memory is
- * released when the request ends; never free it. Returns NULL when out of memory.
+ * Allocates @size bytes from the request's pool, aligned for any type; they are not
+ * zeroed. The memory is released when the request ends, after its cleanups (which may
+ * still allocate); never free it. Returns NULL when out of memory.
  */
 WARREN_API void *warren_req_alloc(struct warren_request *r, size_t size);
+
+/**
+ * Like warren_req_alloc() for @n objects of @size bytes each, zeroed, as calloc(3): NULL
+ * when @n * @size overflows or memory runs out (ABI 0.4).
+ */
+WARREN_API void *warren_req_zalloc(struct warren_request *r, size_t n, size_t size);
 
 /**
  * Runs @fn(@arg) when the request ends, however it ends (answered, aborted, or with its
@@ -345,6 +399,16 @@ WARREN_API int warren_req_query_param(struct warren_request *r, const char *name
 				      struct warren_str *value);
 
 /**
+ * A query parameter (as warren_req_query_param() finds it) read as a decimal number from
+ * 0 to @max: plain digits only, so "1e3", "-5", "+5", " 5" and "" are refused rather than
+ * read as something they do not say.
+ * Returns 0 with *@out set; -ENOENT when absent (*@out untouched); -EINVAL for anything but
+ * digits, a number above @max, or a bad escape; -ENOMEM.
+ */
+WARREN_API int warren_req_query_uint(struct warren_request *r, const char *name, uint64_t max,
+				     uint64_t *out);
+
+/**
  * The address of the client (@local false) or the one it connected to (@local true), as
  * sockaddr_in, sockaddr_in6 or sockaddr_un. @len is set to its length when not NULL.
  * Returns NULL when the system cannot tell (the client already left).
@@ -358,7 +422,12 @@ WARREN_API const struct sockaddr *warren_req_addr(struct warren_request *r, bool
  */
 WARREN_API struct warren_str warren_req_remote_ip(struct warren_request *r);
 
-/** True when the request ended without a response (for on_complete and cleanups). */
+/**
+ * True when the request ended without any response: the client left before it was
+ * answered, or the worker stopped (warren_req_outcome() is WARREN_OUTCOME_ABORTED). False
+ * after warren's own 504 or 413, which the client receives; true already inside the abort
+ * callback of a client that left.
+ */
 WARREN_API bool warren_req_aborted(const struct warren_request *r);
 
 /**
@@ -383,7 +452,8 @@ typedef void (*warren_body_fn)(struct warren_request *r, struct warren_str chunk
  * runs from the event loop, never inside this call; the handler returns WARREN_ASYNC
  * and answers when it likes, even before the body is all in (the connection then closes
  * after the response). A body over http.max_body_size is answered with 413 by warren
- * and the request aborted. Returns 0, -EALREADY when a reader is set, -EINVAL.
+ * (the abort callback runs; the 413 is the request's response). Returns 0, -EALREADY when
+ * a reader is set, -EINVAL.
  */
 WARREN_API int warren_req_body_read(struct warren_request *r, warren_body_fn fn, void *arg);
 
@@ -401,11 +471,23 @@ typedef void (*warren_abort_fn)(struct warren_request *r, void *arg);
 WARREN_API void warren_req_on_abort(struct warren_request *r, warren_abort_fn fn, void *arg);
 
 /**
- * Finishes a request whose handler returned WARREN_ASYNC: the status, headers and body
- * set so far are sent, and the request ends. Returns 0, or -EINVAL when the request is
- * not asynchronous or already answered.
+ * Finishes a request whose handler (or, since ABI 0.4, on_request hook) returned
+ * WARREN_ASYNC: the status, headers and body set so far are sent, and the request ends.
+ * Returns 0, or -EINVAL when the request is not asynchronous or already answered.
  */
 WARREN_API int warren_resp_send(struct warren_request *r);
+
+/**
+ * Lets a request that an on_request hook kept (it returned WARREN_ASYNC) go on, as if
+ * the hook had returned WARREN_DECLINED: the next hooks and then the handler run, from
+ * the event loop, never inside this call. The timers and watches the hook left armed are
+ * cancelled, its abort callback is forgotten, and done callbacks of its offloaded jobs
+ * no longer run (their cleanups still wait for them). The request itself cannot be
+ * changed: a result for the handler goes through the module's per-request context or
+ * memory from the request's pool. Returns 0, or -EINVAL when no hook keeps the request
+ * (from a handler, twice, after answering or streaming, or once aborted). (ABI 0.4)
+ */
+WARREN_API int warren_req_continue(struct warren_request *r);
 
 /** Runs on the worker's event loop when a timer fires. */
 typedef void (*warren_timer_fn)(struct warren_request *r, void *arg);
@@ -465,7 +547,10 @@ WARREN_API int warren_offload(struct warren_request *r, void (*work)(void *arg),
  */
 WARREN_API int warren_resp_status(struct warren_request *r, int status);
 
-/** The response status set so far (200 unless changed). */
+/**
+ * The response status set so far (200 unless changed); 0 once the request ended without
+ * any response (warren_req_aborted()).
+ */
 WARREN_API int warren_resp_get_status(const struct warren_request *r);
 
 /**
@@ -488,7 +573,9 @@ WARREN_API int warren_resp_header_remove(struct warren_request *r, const char *n
 
 /**
  * Looks up a response header set so far by name, case-insensitively (the first one).
- * Returns true when present.
+ * "Content-Length", which warren sets itself, is found from on_response on (also in
+ * on_complete): the length the body is sent with; not for a streamed response or a
+ * status without a body. Returns true when present.
  */
 WARREN_API bool warren_resp_header_get(const struct warren_request *r, const char *name,
 				       struct warren_str *value);
@@ -556,6 +643,94 @@ WARREN_API int warren_resp_stream_write(struct warren_request *r, const void *da
  */
 WARREN_API int warren_resp_stream_end(struct warren_request *r);
 
+/* ---- Request life and access logs (ABI 0.4) ----------------------------------------- */
+
+/**
+ * The calling module's context for @r: request_ctx_size bytes of its descriptor, zeroed
+ * when the request began, the same memory in every call of the module for the request
+ * (on_request, handlers and their callbacks, on_response, on_complete; also for warren's
+ * own error responses), released when it ends. NULL when the module asked for none, when
+ * called from no module's code for a request (the work function of warren_offload()), or
+ * out of memory.
+ */
+WARREN_API void *warren_req_ctx(struct warren_request *r);
+
+/** How a request ended; what on_complete and cleanups see. */
+enum warren_outcome {
+	/** Not over yet. */
+	WARREN_OUTCOME_PENDING = 0,
+	/**
+	 * Answered: its whole response (status warren_resp_get_status()) was written to the
+	 * connection, i.e. handed to the kernel; whether the client read it is not known.
+	 */
+	WARREN_OUTCOME_ANSWERED = 1,
+	/**
+	 * Ended without any response: the client left before it was answered (or the
+	 * worker stopped). warren_resp_get_status() is 0.
+	 */
+	WARREN_OUTCOME_ABORTED = 2,
+	/**
+	 * The response was begun but not all written: the connection failed, timed out
+	 * (http.send_timeout) or was cut (a streamed response past handler_timeout).
+	 * warren_resp_bytes_sent() says how much went out.
+	 */
+	WARREN_OUTCOME_CUT = 3,
+};
+
+/** How the request ended; WARREN_OUTCOME_PENDING before on_complete. */
+WARREN_API enum warren_outcome warren_req_outcome(const struct warren_request *r);
+
+/**
+ * True when warren answered the request itself before any module saw it, as it could not
+ * read it: bad framing (400, 413, 414, 417, 431, 501, 505) or a timeout while it arrived
+ * (408). on_request did not run; method, target and headers are what was parsed of it,
+ * possibly empty.
+ */
+WARREN_API bool warren_req_rejected(const struct warren_request *r);
+
+/**
+ * When the request's first byte was read, in milliseconds: with @wall false on the
+ * monotonic clock (CLOCK_MONOTONIC), with @wall true since the Unix epoch. Read once per
+ * event-loop turn, not per request: requests read in one turn share it.
+ */
+WARREN_API uint64_t warren_req_start_ms(const struct warren_request *r, bool wall);
+
+/** Milliseconds from warren_req_start_ms() until now (in on_complete: the request's time). */
+WARREN_API uint64_t warren_req_elapsed_ms(const struct warren_request *r);
+
+/** Bytes of the request body received so far, as decoded (without chunked framing). */
+WARREN_API uint64_t warren_req_body_bytes(const struct warren_request *r);
+
+/**
+ * Bytes of the response written to the connection, head and body; with @body_only the
+ * body's alone (with a streamed response's chunk framing). Exact in on_complete and
+ * cleanups; 0 before.
+ */
+WARREN_API uint64_t warren_resp_bytes_sent(const struct warren_request *r, bool body_only);
+
+/**
+ * A printable id of the request, 32 lowercase hex digits, unique across the workers of a
+ * server and its restarts (made of the worker's start time, its index and a count).
+ * Made on the first call, from the request's pool; the same for every later call.
+ */
+WARREN_API struct warren_str warren_req_id(struct warren_request *r);
+
+/** The index of the worker serving the request (0 to workers - 1). */
+WARREN_API unsigned warren_req_worker(const struct warren_request *r);
+
+/**
+ * The route whose handler holds or answered the request: its index in the config's
+ * "routes", or -1 when none did (404, 405, an answer from on_request, a rejected
+ * request). @handler, when not NULL, receives its "module.handler" (NULL for -1).
+ */
+WARREN_API int warren_req_route(const struct warren_request *r, const char **handler);
+
+/**
+ * How many requests were answered on the request's connection before it: 0 for the
+ * first, more on a reused (keep-alive) connection.
+ */
+WARREN_API unsigned warren_req_conn_requests(const struct warren_request *r);
+
 /* ---- Memory shared by all workers ---------------------------------------------------- */
 
 /**
@@ -577,7 +752,7 @@ WARREN_API int warren_resp_stream_end(struct warren_request *r);
  */
 WARREN_API int warren_shm_zone(const char *name, size_t size, void **out);
 
-/* ---- ABI 0.4: zone options, init callback, layout version, allocator ---- */
+/* ---- Zones with options, and a heap inside them (ABI 0.4) ---------------------------- */
 
 /**
  * Sets up a zone's contents; see struct warren_shm_opts.
@@ -717,6 +892,111 @@ struct warren_shm_heap_stats {
 /** Fills @st (under the lock, like every heap call). */
 WARREN_API void warren_shm_heap_stats(const struct warren_shm_heap *h,
 				      struct warren_shm_heap_stats *st);
+
+/* ---- Module and route configuration -------------------------------------------------- */
+
+/*
+ * Helpers for init and configure callbacks that read a config object and, when a value is
+ * wrong, describe it the way warren describes mistakes in its own config: the loader puts
+ * the full JSON path of the key in front of the message, nested objects and array elements
+ * included, and suggests the key a typo meant:
+ *
+ *	routes[0].config.max_value_size: expected a size from 1 to 4k, got string "big"
+ *	routes[0].config: unknown key "max_value_sise" (did you mean "max_value_size"?)
+ *
+ * Each reads the member @key of the object @obj. Without WARREN_CONF_REQUIRED an absent key
+ * (or a NULL @obj) leaves *@out untouched, so set the default first; a JSON null counts as
+ * a value, and a wrong one. With @key NULL, @obj is the value itself: use that for array
+ * elements (json_array_get()) and for values found while iterating an object. Each returns
+ * 0, or -EINVAL with @err set; return that from the callback. Strings stay owned by the
+ * config, which lives until fini and every route's release: copy what you keep longer.
+ */
+
+/** Flag: the key must be present (an absent one is an error saying "missing"). */
+#define WARREN_CONF_REQUIRED 0x1u
+
+/** An integer from @min to @max. */
+WARREN_API int warren_conf_int(const json_t *obj, const char *key, unsigned flags, long long min,
+			       long long max, long long *out, struct warren_error *err);
+
+/**
+ * A size in bytes from @min to @max: an integer, or a string of digits with a suffix k, m
+ * or g (powers of 1024; either case): 4096, "64k", "16m".
+ */
+WARREN_API int warren_conf_size(const json_t *obj, const char *key, unsigned flags, uint64_t min,
+				uint64_t max, uint64_t *out, struct warren_error *err);
+
+/**
+ * A duration, stored in milliseconds, from @min_ms to @max_ms: a number of seconds
+ * (fractions allowed), as in warren's own config, or a string with a unit ms, s, m or h:
+ * 30, 0.25, "250ms", "2s", "1.5m". A positive duration under 1 ms counts as 1 ms.
+ */
+WARREN_API int warren_conf_duration(const json_t *obj, const char *key, unsigned flags,
+				    uint64_t min_ms, uint64_t max_ms, uint64_t *out_ms,
+				    struct warren_error *err);
+
+/** A non-empty string of at most @max_len bytes (0: no limit). */
+WARREN_API int warren_conf_string(const json_t *obj, const char *key, unsigned flags,
+				  size_t max_len, const char **out, struct warren_error *err);
+
+/**
+ * One of the strings @choices (ended by NULL); *@out receives its index. A near miss is
+ * answered with the choice it probably meant.
+ */
+WARREN_API int warren_conf_enum(const json_t *obj, const char *key, unsigned flags,
+				const char *const *choices, unsigned *out,
+				struct warren_error *err);
+
+/** true or false. */
+WARREN_API int warren_conf_bool(const json_t *obj, const char *key, unsigned flags, bool *out,
+				struct warren_error *err);
+
+/** A string that is an HTTP field name (an RFC 9110 token, e.g. "X-Request-Id"). */
+WARREN_API int warren_conf_header_name(const json_t *obj, const char *key, unsigned flags,
+				       const char **out, struct warren_error *err);
+
+/**
+ * A string that can be sent as an HTTP field value: no control characters but tab (so no
+ * CR, LF or NUL); may be empty.
+ */
+WARREN_API int warren_conf_header_value(const json_t *obj, const char *key, unsigned flags,
+					const char **out, struct warren_error *err);
+
+/**
+ * A member of an object of headers ({"X-Frame-Options": "DENY", ...}): @key must be a field
+ * name and its value a field value (as above), which *@value receives. warren owns the
+ * framing headers, so Content-Length, Transfer-Encoding and Connection are refused.
+ * Iterate the object with json_object_foreach() and call this for each key.
+ */
+WARREN_API int warren_conf_header(const json_t *obj, const char *key, const char **value,
+				  struct warren_error *err);
+
+/** An object, for nested settings; *@out points into the config. */
+WARREN_API int warren_conf_object(const json_t *obj, const char *key, unsigned flags,
+				  const json_t **out, struct warren_error *err);
+
+/**
+ * An array of @min to @max elements (@max 0: no limit); *@out points into the config.
+ * Check each element with a helper and a NULL key: warren_conf_string(json_array_get(a,
+ * i), NULL, ...).
+ */
+WARREN_API int warren_conf_array(const json_t *obj, const char *key, unsigned flags, size_t min,
+				 size_t max, const json_t **out, struct warren_error *err);
+
+/**
+ * Refuses keys of @obj that are not in @known (ended by NULL), naming the one a typo
+ * probably meant. Call it on every object you read, so that no misspelt key is ignored.
+ */
+WARREN_API int warren_conf_keys(const json_t *obj, const char *const *known,
+				struct warren_error *err);
+
+/**
+ * Sets @err like warren_error_set(), about the value at @key of @obj (@key NULL: about
+ * @obj itself), so that the loader names its path: for checks of your own, e.g.
+ * warren_conf_error(err, config, "paths", "must not be empty"). Returns -EINVAL.
+ */
+WARREN_API int warren_conf_error(struct warren_error *err, const json_t *obj, const char *key,
+				 const char *fmt, ...) WARREN_PRINTF(4, 5);
 
 /* ---- Errors and logging -------------------------------------------------------------- */
 

@@ -30,28 +30,6 @@ struct auth {
 	size_t npaths;
 };
 
-static const char *json_kind(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		return "an object";
-	case JSON_ARRAY:
-		return "an array";
-	case JSON_STRING:
-		return "a string";
-	case JSON_INTEGER:
-		return "an integer";
-	case JSON_REAL:
-		return "a real";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "a boolean";
-	case JSON_NULL:
-		break;
-	}
-	return "null";
-}
-
 /* RFC 7235 token68: the only shape a bearer token can take on the wire. */
 static bool is_token68(const char *s, size_t len)
 {
@@ -87,48 +65,32 @@ static void auth_free(struct auth *a)
 	free(a);
 }
 
-static int parse_token(struct auth *a, const json_t *v, struct warren_error *err)
+static int parse_token(struct auth *a, const json_t *config, struct warren_error *err)
 {
-	if (!v) {
-		warren_error_set(err, "token: required (the bearer token clients must send)");
+	const char *token = NULL;
+
+	if (warren_conf_string(config, "token", WARREN_CONF_REQUIRED, 0, &token, err) < 0)
 		return -EINVAL;
-	}
-	if (!json_is_string(v)) {
-		warren_error_set(err, "token: expected a string, got %s", json_kind(v));
-		return -EINVAL;
-	}
-	if (json_string_length(v) == 0) {
-		warren_error_set(err, "token: must not be empty");
-		return -EINVAL;
-	}
-	if (!is_token68(json_string_value(v), json_string_length(v))) {
-		warren_error_set(err, "token: only letters, digits, -._~+/ and trailing '=' can be "
-				      "sent as a bearer token");
-		return -EINVAL;
-	}
-	a->token = strdup(json_string_value(v));
+	if (!is_token68(token, strlen(token)))
+		return warren_conf_error(err, config, "token",
+					 "only letters, digits, -._~+/ and trailing '=' can be "
+					 "sent as a bearer token");
+	a->token = strdup(token);
 	if (!a->token)
 		return -ENOMEM;
-	a->token_len = json_string_length(v);
+	a->token_len = strlen(token);
 	return 0;
 }
 
-static int parse_realm(struct auth *a, const json_t *v, struct warren_error *err)
+static int parse_realm(struct auth *a, const json_t *config, struct warren_error *err)
 {
 	const char *realm = "warren";
 
-	if (v && !json_is_string(v)) {
-		warren_error_set(err, "realm: expected a string, got %s", json_kind(v));
+	if (warren_conf_string(config, "realm", 0, 0, &realm, err) < 0)
 		return -EINVAL;
-	}
-	if (v) {
-		realm = json_string_value(v);
-		if (!is_plain_quoted_text(realm)) {
-			warren_error_set(
-				err, "realm: must not contain '\"', '\\' or control characters");
-			return -EINVAL;
-		}
-	}
+	if (!is_plain_quoted_text(realm))
+		return warren_conf_error(err, config, "realm",
+					 "must not contain '\"', '\\' or control characters");
 	if (asprintf(&a->challenge, "Bearer realm=\"%s\"", realm) < 0) {
 		a->challenge = NULL;
 		return -ENOMEM;
@@ -141,41 +103,29 @@ static int parse_realm(struct auth *a, const json_t *v, struct warren_error *err
 	return 0;
 }
 
-static int parse_paths(struct auth *a, const json_t *v, struct warren_error *err)
+static int parse_paths(struct auth *a, const json_t *config, struct warren_error *err)
 {
-	const json_t *p;
+	const json_t *paths = NULL, *p;
+	const char *s;
 	size_t i;
 
-	if (!v)
+	if (warren_conf_array(config, "paths", 0, 0, 0, &paths, err) < 0)
+		return -EINVAL;
+	if (!paths)
 		return 0;
-	if (!json_is_array(v)) {
-		warren_error_set(err, "paths: expected an array of path prefixes, got %s",
-				 json_kind(v));
-		return -EINVAL;
-	}
-	if (json_array_size(v) == 0) {
-		warren_error_set(err,
-				 "paths: empty, so nothing would be protected (leave \"paths\" "
-				 "out to protect every path)");
-		return -EINVAL;
-	}
-	a->paths = calloc(json_array_size(v), sizeof(*a->paths));
+	if (json_array_size(paths) == 0)
+		return warren_conf_error(err, config, "paths",
+					 "empty, so nothing would be protected (leave \"paths\" "
+					 "out to protect every path)");
+	a->paths = calloc(json_array_size(paths), sizeof(*a->paths));
 	if (!a->paths)
 		return -ENOMEM;
-	json_array_foreach(v, i, p) {
-		const char *s = json_string_value(p);
-
-		if (!json_is_string(p)) {
-			warren_error_set(err, "paths[%zu]: expected a string, got %s", i,
-					 json_kind(p));
+	json_array_foreach(paths, i, p) {
+		if (warren_conf_string(p, NULL, 0, 0, &s, err) < 0)
 			return -EINVAL;
-		}
-		if (s[0] != '/') {
-			warren_error_set(
-				err, "paths[%zu]: \"%s\" is not a path (it must start with '/')", i,
-				s);
-			return -EINVAL;
-		}
+		if (s[0] != '/')
+			return warren_conf_error(
+				err, p, NULL, "\"%s\" is not a path (it must start with '/')", s);
 		a->paths[i] = strdup(s);
 		if (!a->paths[i])
 			return -ENOMEM;
@@ -186,27 +136,20 @@ static int parse_paths(struct auth *a, const json_t *v, struct warren_error *err
 
 static int auth_init(const json_t *config, void **module_data, struct warren_error *err)
 {
-	const char *key;
+	static const char *const keys[] = {"token", "realm", "paths", NULL};
 	struct auth *a;
-	json_t *v;
 	int ret;
 
-	json_object_foreach((json_t *)config, key, v) {
-		if (strcmp(key, "token") != 0 && strcmp(key, "realm") != 0 &&
-		    strcmp(key, "paths") != 0) {
-			warren_error_set(err, "unknown key \"%s\" (expected token, realm, paths)",
-					 key);
-			return -EINVAL;
-		}
-	}
+	if (warren_conf_keys(config, keys, err) < 0)
+		return -EINVAL;
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
-	ret = parse_token(a, json_object_get(config, "token"), err);
+	ret = parse_token(a, config, err);
 	if (ret == 0)
-		ret = parse_realm(a, json_object_get(config, "realm"), err);
+		ret = parse_realm(a, config, err);
 	if (ret == 0)
-		ret = parse_paths(a, json_object_get(config, "paths"), err);
+		ret = parse_paths(a, config, err);
 	if (ret < 0) {
 		auth_free(a);
 		return ret;

@@ -31,54 +31,20 @@ struct job {
 static int sleep_configure(const json_t *config, void *module_data, void **route_data,
 			   struct warren_error *err)
 {
-	json_int_t ms = DEFAULT_MS;
-	json_error_t jerr;
+	static const char *const keys[] = {"ms", NULL};
+	long long ms = DEFAULT_MS;
 	uint32_t *data;
 
 	(void)module_data;
-	if (json_unpack_ex((json_t *)config, &jerr, JSON_STRICT, "{s?I}", "ms", &ms) < 0) {
-		warren_error_set(err, "%s", jerr.text);
+	if (warren_conf_keys(config, keys, err) < 0 ||
+	    warren_conf_int(config, "ms", 0, 0, MAX_MS, &ms, err) < 0)
 		return -EINVAL;
-	}
-	if (ms < 0 || ms > MAX_MS) {
-		warren_error_set(err, "ms: expected 0 to %d, got %" JSON_INTEGER_FORMAT, MAX_MS,
-				 ms);
-		return -EINVAL;
-	}
 	data = malloc(sizeof(*data));
 	if (!data)
 		return -ENOMEM;
 	*data = (uint32_t)ms;
 	*route_data = data;
 	return 0;
-}
-
-/*
- * The "ms" query parameter: 0 when absent (*ms untouched), 1 when valid, or -EINVAL for
- * anything but plain decimal digits within range.
- */
-static int query_ms(struct warren_request *r, uint32_t *ms)
-{
-	struct warren_str v;
-	uint32_t n = 0;
-	int ret;
-
-	ret = warren_req_query_param(r, "ms", &v);
-	if (ret == -ENOENT)
-		return 0;
-	if (ret < 0)
-		return ret;
-	if (v.len == 0)
-		return -EINVAL;
-	for (size_t i = 0; i < v.len; i++) {
-		if (v.base[i] < '0' || v.base[i] > '9')
-			return -EINVAL;
-		n = n * 10 + (uint32_t)(v.base[i] - '0');
-		if (n > MAX_MS)
-			return -EINVAL;
-	}
-	*ms = n;
-	return 1;
 }
 
 static int answer_text(struct warren_request *r, int status, const char *text)
@@ -138,21 +104,21 @@ static void job_release(void *arg)
 static int sleep_handler(struct warren_request *r, void *route_data)
 {
 	const uint32_t *route_ms = route_data;
-	uint32_t ms = *route_ms;
+	uint64_t ms = *route_ms;
 	struct job *job;
 	int ret;
 
-	ret = query_ms(r, &ms);
+	ret = warren_req_query_uint(r, "ms", MAX_MS, &ms);
 	if (ret == -EINVAL) {
 		ret = answer_text(r, 400, "ms: expected an integer from 0 to 60000\n");
 		return ret < 0 ? ret : WARREN_DONE;
 	}
-	if (ret < 0)
+	if (ret < 0 && ret != -ENOENT)
 		return ret;
 	job = calloc(1, sizeof(*job));
 	if (!job)
 		return -ENOMEM;
-	job->ms = ms;
+	job->ms = (uint32_t)ms;
 	ret = warren_req_cleanup(r, job_release, job);
 	if (ret < 0) {
 		free(job);
@@ -168,7 +134,8 @@ static int sleep_handler(struct warren_request *r, void *route_data)
 		ret = answer_text(r, 503, "503 Service Unavailable\n");
 		return ret < 0 ? ret : WARREN_DONE;
 	}
-	warren_req_log(r, WARREN_LOG_DEBUG, "blocking: sleeping %u ms on an offload thread", ms);
+	warren_req_log(r, WARREN_LOG_DEBUG, "blocking: sleeping %u ms on an offload thread",
+		       job->ms);
 	return WARREN_ASYNC;
 }
 

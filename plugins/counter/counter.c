@@ -51,14 +51,13 @@ static int zone_init(void *mem, size_t size, bool inherited, void *arg)
 
 static int counter_init(const json_t *config, void **module_data, struct warren_error *err)
 {
+	static const char *const keys[] = {"zone", NULL};
 	struct warren_shm_opts opts = WARREN_SHM_OPTS(.version = COUNTER_LAYOUT, .init = zone_init);
 	const char *zone = "counter.hits";
-	json_error_t jerr;
 
-	if (json_unpack_ex((json_t *)config, &jerr, JSON_STRICT, "{s?s}", "zone", &zone) < 0) {
-		warren_error_set(err, "%s", jerr.text);
+	if (warren_conf_keys(config, keys, err) < 0 ||
+	    warren_conf_string(config, "zone", 0, 64, &zone, err) < 0)
 		return -EINVAL;
-	}
 	opts.arg = (void *)zone;
 	/* On failure err names the zone, and for a changed one what the operator can do. */
 	return warren_shm_zone_ex(zone, sizeof(struct counter), &opts, module_data, err);

@@ -39,22 +39,16 @@ static void delay_route_free(void *data)
 static int wait_configure(const json_t *config, void *module_data, void **route_data,
 			  struct warren_error *err)
 {
-	json_int_t ms = DEFAULT_MS;
+	static const char *const keys[] = {"ms", "text", NULL};
+	long long ms = DEFAULT_MS;
 	const char *text = NULL;
 	struct delay_route *d;
-	json_error_t jerr;
 
 	(void)module_data;
-	if (json_unpack_ex((json_t *)config, &jerr, JSON_STRICT, "{s?I, s?s}", "ms", &ms, "text",
-			   &text) < 0) {
-		warren_error_set(err, "%s", jerr.text);
+	if (warren_conf_keys(config, keys, err) < 0 ||
+	    warren_conf_int(config, "ms", 0, 0, MAX_MS, &ms, err) < 0 ||
+	    warren_conf_string(config, "text", 0, 0, &text, err) < 0)
 		return -EINVAL;
-	}
-	if (ms < 0 || ms > MAX_MS) {
-		warren_error_set(err, "ms: expected 0 to %d, got %" JSON_INTEGER_FORMAT, MAX_MS,
-				 ms);
-		return -EINVAL;
-	}
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;
@@ -68,35 +62,6 @@ static int wait_configure(const json_t *config, void *module_data, void **route_
 	}
 	*route_data = d;
 	return 0;
-}
-
-/*
- * The "ms" query parameter: 0 when absent (*ms untouched), 1 when valid, or -EINVAL for
- * anything but plain decimal digits within range, so that "1e3" or "-5" are not taken
- * for something they do not say.
- */
-static int query_ms(struct warren_request *r, uint32_t *ms)
-{
-	struct warren_str v;
-	uint32_t n = 0;
-	int ret;
-
-	ret = warren_req_query_param(r, "ms", &v);
-	if (ret == -ENOENT)
-		return 0;
-	if (ret < 0)
-		return ret;
-	if (v.len == 0)
-		return -EINVAL;
-	for (size_t i = 0; i < v.len; i++) {
-		if (v.base[i] < '0' || v.base[i] > '9')
-			return -EINVAL;
-		n = n * 10 + (uint32_t)(v.base[i] - '0');
-		if (n > MAX_MS)
-			return -EINVAL;
-	}
-	*ms = n;
-	return 1;
 }
 
 static int bad_request(struct warren_request *r)
@@ -143,25 +108,25 @@ static int wait_handler(struct warren_request *r, void *route_data)
 {
 	const struct delay_route *d = route_data;
 	struct pending *p;
-	uint32_t ms = d->ms;
+	uint64_t ms = d->ms;
 	int ret;
 
-	ret = query_ms(r, &ms);
+	ret = warren_req_query_uint(r, "ms", MAX_MS, &ms);
 	if (ret == -EINVAL)
 		return bad_request(r);
-	if (ret < 0)
+	if (ret < 0 && ret != -ENOENT)
 		return ret;
 	/* Pool memory: it lives exactly as long as the request, which outlives the timer. */
 	p = warren_req_alloc(r, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
 	p->route = d;
-	p->ms = ms;
+	p->ms = (uint32_t)ms;
 	ret = warren_timer_add(r, ms, fire, p, NULL);
 	if (ret < 0)
 		return ret;
 	warren_req_on_abort(r, aborted, p);
-	warren_req_log(r, WARREN_LOG_DEBUG, "delay: waiting %u ms", ms);
+	warren_req_log(r, WARREN_LOG_DEBUG, "delay: waiting %u ms", p->ms);
 	return WARREN_ASYNC;
 }
 

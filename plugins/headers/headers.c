@@ -8,7 +8,8 @@
  *         (for fields that may repeat, such as a second WWW-Authenticate challenge).
  * At least one of the two is required; "set" is applied first. Names must be HTTP tokens
  * and not Content-Length, Transfer-Encoding or Connection (warren owns the framing); values
- * are strings without control characters other than tab. Both are checked at start-up.
+ * are strings without control characters other than tab. warren_conf_header() checks both
+ * at start-up.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -30,51 +31,6 @@ struct header_list {
 	size_t nadd;
 };
 
-static const char *json_kind(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		return "an object";
-	case JSON_ARRAY:
-		return "an array";
-	case JSON_STRING:
-		return "a string";
-	case JSON_INTEGER:
-		return "an integer";
-	case JSON_REAL:
-		return "a real";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "a boolean";
-	case JSON_NULL:
-		break;
-	}
-	return "null";
-}
-
-/* RFC 9110 tchar. */
-static bool is_tchar(char ch)
-{
-	return ('a' <= ch && ch <= 'z') || ('A' <= ch && ch <= 'Z') || ('0' <= ch && ch <= '9') ||
-	       (ch && strchr("!#$%&'*+-.^_`|~", ch));
-}
-
-static bool is_token(const char *s)
-{
-	if (!*s)
-		return false;
-	for (; *s; s++)
-		if (!is_tchar(*s))
-			return false;
-	return true;
-}
-
-static bool is_framing(const char *name)
-{
-	return strcasecmp(name, "Content-Length") == 0 ||
-	       strcasecmp(name, "Transfer-Encoding") == 0 || strcasecmp(name, "Connection") == 0;
-}
-
 static void free_headers(struct header *h, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -91,78 +47,35 @@ static void list_free(struct header_list *l)
 	free(l);
 }
 
-/* Checks one "name": "value" member of @what ("set" or "add"), naming it on error. */
-static int check_header(const char *what, const char *name, const json_t *value,
-			struct warren_error *err)
-{
-	const char *s = json_string_value(value);
-
-	if (!is_token(name)) {
-		warren_error_set(err,
-				 "%s.\"%s\": not a valid header name (HTTP token characters only)",
-				 what, name);
-		return -EINVAL;
-	}
-	if (is_framing(name)) {
-		warren_error_set(err, "%s.\"%s\": warren sets this header itself (message framing)",
-				 what, name);
-		return -EINVAL;
-	}
-	if (!json_is_string(value)) {
-		warren_error_set(err, "%s.\"%s\": expected a string value, got %s", what, name,
-				 json_kind(value));
-		return -EINVAL;
-	}
-	for (size_t i = 0; s[i]; i++) {
-		unsigned char ch = (unsigned char)s[i];
-
-		if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
-			warren_error_set(err,
-					 "%s.\"%s\": control character 0x%02x in the value "
-					 "at offset %zu",
-					 what, name, ch, i);
-			return -EINVAL;
-		}
-	}
-	return 0;
-}
-
-/* Copies the object @obj (member @what of the config) into a fresh array in *out. */
-static int parse_headers(const char *what, const json_t *obj, struct header **out, size_t *n,
+/* Copies the object of headers at @what ("set" or "add") of @config into *out. */
+static int parse_headers(const json_t *config, const char *what, struct header **out, size_t *n,
 			 struct warren_error *err)
 {
+	const json_t *obj = NULL;
+	const char *name, *value;
 	struct header *h;
-	const char *name;
-	json_t *value;
-	int ret;
+	json_t *v;
 
+	if (warren_conf_object(config, what, 0, &obj, err) < 0)
+		return -EINVAL;
 	if (!obj)
 		return 0;
-	if (!json_is_object(obj)) {
-		warren_error_set(err, "%s: expected an object of header name to value, got %s",
-				 what, json_kind(obj));
-		return -EINVAL;
-	}
 	h = calloc(json_object_size(obj) ? json_object_size(obj) : 1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
 	*out = h;
-	json_object_foreach((json_t *)obj, name, value) {
-		ret = check_header(what, name, value, err);
-		if (ret < 0)
-			return ret;
+	json_object_foreach((json_t *)obj, name, v) {
+		if (warren_conf_header(obj, name, &value, err) < 0)
+			return -EINVAL;
 		/* Names that differ in case only are one header: "set" would keep the last. */
-		for (size_t i = 0; i < *n && strcmp(what, "set") == 0; i++) {
-			if (strcasecmp(h[i].name, name) == 0) {
-				warren_error_set(err,
-						 "%s.\"%s\": repeats \"%s\" (names are "
-						 "case-insensitive)",
-						 what, name, h[i].name);
-				return -EINVAL;
-			}
-		}
+		for (size_t i = 0; i < *n && strcmp(what, "set") == 0; i++)
+			if (strcasecmp(h[i].name, name) == 0)
+				return warren_conf_error(err, obj, name,
+							 "repeats \"%s\" (names are "
+							 "case-insensitive)",
+							 h[i].name);
 		h[*n].name = strdup(name);
-		h[*n].value = strdup(json_string_value(value));
+		h[*n].value = strdup(value);
 		(*n)++;
 		if (!h[*n - 1].name || !h[*n - 1].value)
 			return -ENOMEM;
@@ -172,17 +85,12 @@ static int parse_headers(const char *what, const json_t *obj, struct header **ou
 
 static int headers_init(const json_t *config, void **module_data, struct warren_error *err)
 {
+	static const char *const keys[] = {"set", "add", NULL};
 	struct header_list *l;
-	const char *key;
-	json_t *v;
 	int ret;
 
-	json_object_foreach((json_t *)config, key, v) {
-		if (strcmp(key, "set") != 0 && strcmp(key, "add") != 0) {
-			warren_error_set(err, "unknown key \"%s\" (expected set, add)", key);
-			return -EINVAL;
-		}
-	}
+	if (warren_conf_keys(config, keys, err) < 0)
+		return -EINVAL;
 	if (json_object_size(config) == 0) {
 		warren_error_set(err, "nothing to do: give \"set\" and/or \"add\", objects of "
 				      "header name to value");
@@ -191,9 +99,9 @@ static int headers_init(const json_t *config, void **module_data, struct warren_
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;
-	ret = parse_headers("set", json_object_get(config, "set"), &l->set, &l->nset, err);
+	ret = parse_headers(config, "set", &l->set, &l->nset, err);
 	if (ret == 0)
-		ret = parse_headers("add", json_object_get(config, "add"), &l->add, &l->nadd, err);
+		ret = parse_headers(config, "add", &l->add, &l->nadd, err);
 	if (ret < 0) {
 		list_free(l);
 		return ret;

@@ -20,13 +20,12 @@ struct greeting {
 
 static int hello_init(const json_t *config, void **module_data, struct warren_error *err)
 {
-	json_error_t jerr;
+	static const char *const keys[] = {"text", NULL};
 	const char *text = DEFAULT_TEXT;
 
-	if (json_unpack_ex((json_t *)config, &jerr, JSON_STRICT, "{s?s}", "text", &text) < 0) {
-		warren_error_set(err, "%s", jerr.text);
+	if (warren_conf_keys(config, keys, err) < 0 ||
+	    warren_conf_string(config, "text", 0, 0, &text, err) < 0)
 		return -EINVAL;
-	}
 	*module_data = strdup(text);
 	return *module_data ? 0 : -ENOMEM;
 }
@@ -48,20 +47,16 @@ static void greeting_free(void *data)
 static int greet_configure(const json_t *config, void *module_data, void **route_data,
 			   struct warren_error *err)
 {
+	static const char *const keys[] = {"text", "status", "content_type", NULL};
 	const char *text = module_data, *type = "text/plain; charset=utf-8";
-	json_error_t jerr;
 	struct greeting *g;
-	int status = 200;
+	long long status = 200;
 
-	if (json_unpack_ex((json_t *)config, &jerr, JSON_STRICT, "{s?s, s?i, s?s}", "text", &text,
-			   "status", &status, "content_type", &type) < 0) {
-		warren_error_set(err, "%s", jerr.text);
+	if (warren_conf_keys(config, keys, err) < 0 ||
+	    warren_conf_string(config, "text", 0, 0, &text, err) < 0 ||
+	    warren_conf_int(config, "status", 0, 200, 599, &status, err) < 0 ||
+	    warren_conf_header_value(config, "content_type", 0, &type, err) < 0)
 		return -EINVAL;
-	}
-	if (status < 200 || status > 599) {
-		warren_error_set(err, "status: expected 200 to 599, got %d", status);
-		return -EINVAL;
-	}
 	g = calloc(1, sizeof(*g));
 	if (!g)
 		return -ENOMEM;
@@ -72,7 +67,7 @@ static int greet_configure(const json_t *config, void *module_data, void **route
 		return -ENOMEM;
 	}
 	g->len = strlen(text);
-	g->status = status;
+	g->status = (int)status;
 	*route_data = g;
 	return 0;
 }

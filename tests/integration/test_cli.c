@@ -14,6 +14,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <warren/version.h>
+
 #include "check_main.h"
 #include "harness.h"
 
@@ -167,14 +169,44 @@ START_TEST(test_mode_accepts_a_good_config)
 {
 	struct wt_server s;
 	struct wt_run r;
-	char err[512];
+	char err[2048];
 
 	wt_init(&s);
 	wt_config(&s,
 		  "'workers': 2, 'http': {'max_body_size': 4096, 'keepalive_timeout': 5}, " ROUTES);
 	WT_OK(wt_run_warren(&r, WT_TIMEOUT_MS, "-t", "-c", s.conf, NULL));
 	snprintf(err, sizeof(err),
-		 "warren: %s: configuration is valid (1 listeners, 2 modules, 2 routes)\n", s.conf);
+		 "warren: %s: module hello: version 1.0, ABI %d.%d, %s/hello.so\n"
+		 "warren: %s: module echo: version 1.0, ABI %d.%d, built-in\n"
+		 "warren: %s: configuration is valid (1 listeners, 2 modules, 2 routes)\n",
+		 s.conf, WARREN_ABI_MAJOR, WARREN_ABI_MINOR, wt_plugin_dir(), s.conf,
+		 WARREN_ABI_MAJOR, WARREN_ABI_MINOR, s.conf);
+	expect_exit(&r, 0, err);
+	wt_run_free(&r);
+	wt_cleanup(&s);
+}
+END_TEST
+
+/* -t names every module it loaded, in load order: the version its descriptor gives (or
+ * none), the ABI it was built for (an old one shows as such), and its file or built-in. */
+START_TEST(test_mode_lists_modules)
+{
+	struct wt_server s;
+	struct wt_run r;
+	char err[2048];
+
+	wt_init(&s);
+	wt_config(&s, "'modules': [{'name': 'abi_v02', 'path': '@PLUGIN_DIR@/abi_v02.so'}, "
+		      "{'name': 'version', 'path': '@PLUGIN_DIR@/version_a.so'}, {'name': 'echo'}],"
+		      "'routes': [{'handler': 'abi_v02.greet'}]");
+	WT_OK(wt_run_warren(&r, WT_TIMEOUT_MS, "-t", "-c", s.conf, NULL));
+	snprintf(err, sizeof(err),
+		 "warren: %s: module abi_v02: no version, ABI 0.2, %s/abi_v02.so\n"
+		 "warren: %s: module version: no version, ABI %d.%d, %s/version_a.so\n"
+		 "warren: %s: module echo: version 1.0, ABI %d.%d, built-in\n"
+		 "warren: %s: configuration is valid (1 listeners, 3 modules, 1 routes)\n",
+		 s.conf, wt_plugin_dir(), s.conf, WARREN_ABI_MAJOR, WARREN_ABI_MINOR,
+		 wt_plugin_dir(), s.conf, WARREN_ABI_MAJOR, WARREN_ABI_MINOR, s.conf);
 	expect_exit(&r, 0, err);
 	wt_run_free(&r);
 	wt_cleanup(&s);
@@ -310,18 +342,27 @@ static const struct bad_config bad_configs[] = {
 	 .msg = "routes[0].handler: no handler \"nosuch.thing\" (available: ",
 	 .prefix = true},
 	{.text = L "'routes': [{'match': {'path': '/a'}, 'handler': 'echo.echo', 'bogus': 1}]}",
-	 .msg = "routes[0].bogus: unknown key (expected one of: match, handler, config)"},
+	 .msg = "routes[0].bogus: unknown key (expected one of: match, handler, config, "
+		"max_body_size)"},
 	{.text = L "'routes': [{'match': {'path': '/a'}, 'handler': 'echo.echo', 'config': []}]}",
 	 .msg = "routes[0].config: expected an object, got array"},
 	{.text = L "'modules': [{'name': 'Bad-Name', 'path': 'x.so'}]}",
 	 .msg = "modules[0].name: invalid module name \"Bad-Name\" (expected 1-64 of a-z, 0-9, _)"},
 	{.text = L "'modules': [{'name': 'hello', 'path': '@PLUGIN_DIR@/hello.so', "
 		   "'config': {'txt': 'x'}}]}",
-	 .msg = "modules[0].config: module \"hello\" failed to start: ",
-	 .prefix = true},
+	 .msg = "modules[0].config: module \"hello\" failed to start: unknown key \"txt\" (did you "
+		"mean \"text\"?)"},
+	{.text = L "'modules': [{'name': 'hello', 'path': '@PLUGIN_DIR@/hello.so', "
+		   "'config': {'text': ''}}]}",
+	 .msg = "modules[0].config.text: module \"hello\" failed to start: expected a non-empty "
+		"string, got an empty string"},
+	{.text = L "'modules': [" WT_HELLO_MODULE "], 'routes': [{'match': {'path': '/a'}, "
+		   "'handler': 'hello.greet', 'config': {'content_type': 'a\\r\\nb'}}]}",
+	 .msg = "routes[0].config.content_type: expected a header value (text without control "
+		"characters but tab), got string \"a\\x0d\\x0ab\""},
 	{.text = L "'modules': [" WT_HELLO_MODULE "], 'routes': [{'match': {'path': '/a'}, "
 		   "'handler': 'hello.greet', 'config': {'status': 99}}]}",
-	 .msg = "routes[0].config: status: expected 200 to 599, got 99"},
+	 .msg = "routes[0].config.status: expected an integer from 200 to 599, got 99"},
 	{.text = "[1]", .msg = "expected a JSON object at the top level, got array"},
 	{.text = "{'listen': ['127.0.0.1:0'],", .msg = "line 1, column 27: ", .prefix = true},
 };
@@ -485,7 +526,7 @@ START_TEST(unreachable_routes_are_warned_about)
 {
 	struct wt_server s;
 	struct wt_run r;
-	char want[1600], line[800];
+	char want[3072], line[800];
 
 	wt_init(&s);
 	wt_config(&s, "'workers': 1, 'modules': [" WT_HELLO_MODULE "], 'routes': ["
@@ -495,9 +536,10 @@ START_TEST(unreachable_routes_are_warned_about)
 		 "warning: routes[1] can never match: routes[0] (\"/*\", any method) matches "
 		 "first, unless its handler declines");
 	snprintf(want, sizeof(want),
+		 "warren: %s: module hello: version 1.0, ABI %d.%d, %s/hello.so\n"
 		 "warren: %s: %s\nwarren: %s: configuration is valid (1 listeners, 1 modules, 2 "
 		 "routes)\n",
-		 s.conf, line, s.conf);
+		 s.conf, WARREN_ABI_MAJOR, WARREN_ABI_MINOR, wt_plugin_dir(), s.conf, line, s.conf);
 	WT_OK(wt_run_warren(&r, WT_TIMEOUT_MS, "-t", "-c", s.conf, NULL));
 	expect_exit(&r, 0, want);
 	wt_run_free(&r);
@@ -628,6 +670,7 @@ static Suite *cli_suite(void)
 	tc = tcase_create("config_test");
 	tcase_set_timeout(tc, WT_TEST_TIMEOUT_S);
 	tcase_add_test(tc, test_mode_accepts_a_good_config);
+	tcase_add_test(tc, test_mode_lists_modules);
 	tcase_add_test(tc, test_mode_accepts_the_example_config);
 	tcase_add_test(tc, crash_in_a_module_hook_is_named);
 	tcase_add_loop_test(tc, test_mode_names_the_json_path, 0,

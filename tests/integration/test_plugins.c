@@ -251,16 +251,20 @@ START_TEST(delay_config_errors)
 {
 	assert_refused("'modules': [" DELAY_MODULE "], 'routes': [{'handler': 'delay.wait', "
 		       "'config': {'ms': 60001}}]",
-		       "routes[0].config: ms: expected 0 to 60000, got 60001");
+		       "routes[0].config.ms: expected an integer from 0 to 60000, got 60001");
 	assert_refused("'modules': [" DELAY_MODULE "], 'routes': [{'handler': 'echo.echo'}, "
 		       "{'handler': 'delay.wait', 'config': {'ms': -1}}]",
-		       "routes[1].config: ms: expected 0 to 60000, got -1");
-	assert_refused("'modules': [" DELAY_MODULE "], 'routes': [{'handler': 'delay.wait', "
-		       "'config': {'ms': '5'}}]",
-		       "routes[0].config: Expected integer, got string");
+		       "routes[1].config.ms: expected an integer from 0 to 60000, got -1");
+	assert_refused(
+		"'modules': [" DELAY_MODULE "], 'routes': [{'handler': 'delay.wait', "
+		"'config': {'ms': '5'}}]",
+		"routes[0].config.ms: expected an integer from 0 to 60000, got string \"5\"");
 	assert_refused("'modules': [" DELAY_MODULE "], 'routes': [{'handler': 'delay.wait', "
 		       "'config': {'speed': 1}}]",
-		       "routes[0].config: 1 object item(s) left unpacked: speed");
+		       "routes[0].config: unknown key \"speed\" (expected one of: ms, text)");
+	assert_refused("'modules': [" DELAY_MODULE "], 'routes': [{'handler': 'delay.wait', "
+		       "'config': {'text': 'x', 'mss': 1}}]",
+		       "routes[0].config: unknown key \"mss\" (did you mean \"ms\"?)");
 }
 END_TEST
 
@@ -396,10 +400,10 @@ START_TEST(blocking_config_errors)
 {
 	assert_refused("'modules': [" BLOCKING_MODULE "], 'routes': [{'handler': "
 		       "'blocking.sleep', 'config': {'ms': 60001}}]",
-		       "routes[0].config: ms: expected 0 to 60000, got 60001");
+		       "routes[0].config.ms: expected an integer from 0 to 60000, got 60001");
 	assert_refused("'modules': [" BLOCKING_MODULE "], 'routes': [{'handler': "
 		       "'blocking.sleep', 'config': {'ms': 1, 'text': 'x'}}]",
-		       "routes[0].config: 1 object item(s) left unpacked: text");
+		       "routes[0].config: unknown key \"text\" (expected one of: ms)");
 }
 END_TEST
 
@@ -538,37 +542,37 @@ START_TEST(auth_without_paths_guards_everything)
 }
 END_TEST
 
-#define AUTH_FAILED "modules[0].config: module \"auth\" failed to start: "
+#define FAILED_AT(module) "modules[0].config%s: module \"" module "\" failed to start: %s"
 
 START_TEST(auth_config_errors)
 {
 	static const struct {
-		const char *config, *msg;
+		const char *config, *at, *msg;
 	} cases[] = {
-		{"{}", "token: required (the bearer token clients must send)"},
-		{"{'realm': 'x'}", "token: required (the bearer token clients must send)"},
-		{"{'token': 5}", "token: expected a string, got an integer"},
-		{"{'token': ''}", "token: must not be empty"},
-		{"{'token': 'a b'}",
-		 "token: only letters, digits, -._~+/ and trailing '=' can be sent as a bearer "
-		 "token"},
-		{"{'token': '=abc'}",
-		 "token: only letters, digits, -._~+/ and trailing '=' can be sent as a bearer "
-		 "token"},
-		{"{'token': 't', 'realm': ['x']}", "realm: expected a string, got an array"},
-		{"{'token': 't', 'realm': 'a\\\"b'}",
-		 "realm: must not contain '\"', '\\' or control characters"},
-		{"{'token': 't', 'paths': '/x'}",
-		 "paths: expected an array of path prefixes, got a string"},
-		{"{'token': 't', 'paths': []}",
-		 "paths: empty, so nothing would be protected (leave \"paths\" out to protect "
-		 "every path)"},
-		{"{'token': 't', 'paths': ['/a', 3]}",
-		 "paths[1]: expected a string, got an integer"},
-		{"{'token': 't', 'paths': ['/a', 'b']}",
-		 "paths[1]: \"b\" is not a path (it must start with '/')"},
-		{"{'token': 't', 'path': ['/a']}",
-		 "unknown key \"path\" (expected token, realm, paths)"},
+		{"{}", ".token", "missing (expected a non-empty string)"},
+		{"{'realm': 'x'}", ".token", "missing (expected a non-empty string)"},
+		{"{'token': 5}", ".token", "expected a non-empty string, got integer 5"},
+		{"{'token': ''}", ".token", "expected a non-empty string, got an empty string"},
+		{"{'token': 'a b'}", ".token",
+		 "only letters, digits, -._~+/ and trailing '=' can be sent as a bearer token"},
+		{"{'token': '=abc'}", ".token",
+		 "only letters, digits, -._~+/ and trailing '=' can be sent as a bearer token"},
+		{"{'token': 't', 'realm': ['x']}", ".realm",
+		 "expected a non-empty string, got array"},
+		{"{'token': 't', 'realm': 'a\\\"b'}", ".realm",
+		 "must not contain '\"', '\\' or control characters"},
+		{"{'token': 't', 'paths': '/x'}", ".paths", "expected an array, got string \"/x\""},
+		{"{'token': 't', 'paths': []}", ".paths",
+		 "empty, so nothing would be protected (leave \"paths\" out to protect every "
+		 "path)"},
+		{"{'token': 't', 'paths': ['/a', 3]}", ".paths[1]",
+		 "expected a non-empty string, got integer 3"},
+		{"{'token': 't', 'paths': ['/a', 'b']}", ".paths[1]",
+		 "\"b\" is not a path (it must start with '/')"},
+		{"{'token': 't', 'path': ['/a']}", "",
+		 "unknown key \"path\" (did you mean \"paths\"?)"},
+		{"{'token': 't', 'colour': 1}", "",
+		 "unknown key \"colour\" (expected one of: token, realm, paths)"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -578,7 +582,7 @@ START_TEST(auth_config_errors)
 			 "'modules': [{'name': 'auth', 'path': '@PLUGIN_DIR@/auth.so', "
 			 "'config': %s}]",
 			 cases[i].config);
-		snprintf(msg, sizeof(msg), AUTH_FAILED "%s", cases[i].msg);
+		snprintf(msg, sizeof(msg), FAILED_AT("auth"), cases[i].at, cases[i].msg);
 		assert_refused(members, msg);
 	}
 }
@@ -676,37 +680,35 @@ START_TEST(headers_on_every_response)
 }
 END_TEST
 
-#define HEADERS_FAILED "modules[0].config: module \"headers\" failed to start: "
+#define HEADER_VALUE "expected a header value (text without control characters but tab), "
 
 START_TEST(headers_config_errors)
 {
 	static const struct {
-		const char *config, *msg;
+		const char *config, *at, *msg;
 	} cases[] = {
-		{"{}", "nothing to do: give \"set\" and/or \"add\", objects of header name to "
-		       "value"},
-		{"{'sett': {}}", "unknown key \"sett\" (expected set, add)"},
-		{"{'set': ['X-A']}",
-		 "set: expected an object of header name to value, got an array"},
-		{"{'add': {'Bad Name': 'x'}}",
-		 "add.\"Bad Name\": not a valid header name (HTTP token characters only)"},
-		{"{'add': {'': 'x'}}",
-		 "add.\"\": not a valid header name (HTTP token characters only)"},
-		{"{'set': {'X-A': 'ok', 'Content-Length': '5'}}",
-		 "set.\"Content-Length\": warren sets this header itself (message framing)"},
-		{"{'add': {'transfer-encoding': 'gzip'}}",
-		 "add.\"transfer-encoding\": warren sets this header itself (message framing)"},
-		{"{'set': {'Connection': 'close'}}",
-		 "set.\"Connection\": warren sets this header itself (message framing)"},
-		{"{'set': {'X-A': 5}}", "set.\"X-A\": expected a string value, got an integer"},
-		{"{'add': {'X-A': 'a\\nb'}}",
-		 "add.\"X-A\": control character 0x0a in the value at offset 1"},
-		{"{'add': {'X-A': 'ab\\u007f'}}",
-		 "add.\"X-A\": control character 0x7f in the value at offset 2"},
-		{"{'add': {'X-A': 'tab\\tis fine', 'X-B': '\\u001b'}}",
-		 "add.\"X-B\": control character 0x1b in the value at offset 0"},
-		{"{'set': {'X-A': '1', 'x-a': '2'}}",
-		 "set.\"x-a\": repeats \"X-A\" (names are case-insensitive)"},
+		{"{}", "",
+		 "nothing to do: give \"set\" and/or \"add\", objects of header name to value"},
+		{"{'sett': {}}", "", "unknown key \"sett\" (did you mean \"set\"?)"},
+		{"{'set': ['X-A']}", ".set", "expected an object, got array"},
+		{"{'add': {'Bad Name': 'x'}}", ".add[\"Bad Name\"]",
+		 "not a header name (letters, digits and !#$%&'*+-.^_`|~ only)"},
+		{"{'add': {'': 'x'}}", ".add[\"\"]",
+		 "not a header name (letters, digits and !#$%&'*+-.^_`|~ only)"},
+		{"{'set': {'X-A': 'ok', 'Content-Length': '5'}}", ".set.Content-Length",
+		 "warren sets this header itself (message framing)"},
+		{"{'add': {'transfer-encoding': 'gzip'}}", ".add.transfer-encoding",
+		 "warren sets this header itself (message framing)"},
+		{"{'set': {'Connection': 'close'}}", ".set.Connection",
+		 "warren sets this header itself (message framing)"},
+		{"{'set': {'X-A': 5}}", ".set.X-A", HEADER_VALUE "got integer 5"},
+		{"{'add': {'X-A': 'a\\nb'}}", ".add.X-A", HEADER_VALUE "got string \"a\\x0ab\""},
+		{"{'add': {'X-A': 'ab\\u007f'}}", ".add.X-A",
+		 HEADER_VALUE "got string \"ab\\x7f\""},
+		{"{'add': {'X-A': 'tab\\tis fine', 'X-B': '\\u001b'}}", ".add.X-B",
+		 HEADER_VALUE "got string \"\\x1b\""},
+		{"{'set': {'X-A': '1', 'x-a': '2'}}", ".set.x-a",
+		 "repeats \"X-A\" (names are case-insensitive)"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -716,7 +718,7 @@ START_TEST(headers_config_errors)
 			 "'modules': [{'name': 'headers', 'path': '@PLUGIN_DIR@/headers.so', "
 			 "'config': %s}]",
 			 cases[i].config);
-		snprintf(msg, sizeof(msg), HEADERS_FAILED "%s", cases[i].msg);
+		snprintf(msg, sizeof(msg), FAILED_AT("headers"), cases[i].at, cases[i].msg);
 		assert_refused(members, msg);
 	}
 }

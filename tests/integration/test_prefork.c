@@ -2341,6 +2341,51 @@ START_TEST(signal_reopen_starts_a_fresh_log)
 }
 END_TEST
 
+/*
+ * USR1 runs every module's on_reopen, in the master and in each worker, after warren's own
+ * log: a module's log renamed away is written anew. A 0.2 module, whose descriptor ends
+ * before on_reopen, is loaded alongside: its poison would be called if it were read.
+ */
+START_TEST(signal_reopen_runs_module_hooks)
+{
+	struct wt_server s;
+	struct wt_run r;
+	char log[600], rotated[600], line[64];
+	struct wt_response resp;
+	pid_t w[2];
+
+	wt_serve(&s, "'workers': 2, " PID_FILE ", 'log_file': '@DIR@/w.log', 'modules': ["
+		     "{'name': 'abi_v02', 'path': '@PLUGIN_DIR@/abi_v02.so'},"
+		     "{'name': 'reopen', 'path': '@PLUGIN_DIR@/reopen.so',"
+		     " 'config': {'file': '@DIR@/mod.log'}}],"
+		     "'routes': [{'match': {'path': '/write'}, 'handler': 'reopen.write'}]");
+	WT_OK(wt_wait_workers(&s, 2, 0, w, WT_TIMEOUT_MS));
+	snprintf(log, sizeof(log), "%s/mod.log", s.dir);
+	snprintf(rotated, sizeof(rotated), "%s/mod.log.1", s.dir);
+	snprintf(line, sizeof(line), "master %d opened\n", (int)s.pid);
+	ck_assert_msg(file_contains(log, line), "%s has no \"%s\"", log, line);
+	ck_assert_int_eq(rename(log, rotated), 0);
+
+	control(&s, "reopen", &r);
+	ck_assert_msg(r.status == 0, "warren -s reopen exited %d: %s", r.status, r.err);
+	wt_run_free(&r);
+	snprintf(line, sizeof(line), "master %d reopened\n", (int)s.pid);
+	WT_OK(wait_file_contains(log, line, wt_scaled_ms(WT_TIMEOUT_MS)));
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(line, sizeof(line), "worker %d reopened\n", (int)w[i]);
+		WT_OK(wait_file_contains(log, line, wt_scaled_ms(WT_TIMEOUT_MS)));
+	}
+	/* Requests after the reopen go to the new file. */
+	WT_OK(wt_exchanges(&s, "GET /write HTTP/1.1\r\nHost: test\r\n\r\n", &resp));
+	ck_assert_int_eq(resp.status, 200);
+	wt_response_free(&resp);
+	ck_assert(file_contains(log, "request "));
+	ck_assert(!file_contains(rotated, "reopened"));
+	ck_assert(!file_contains(rotated, "request "));
+	wt_stop_ok(&s);
+}
+END_TEST
+
 START_TEST(signal_reopen_says_what_happened)
 {
 	struct wt_server s;
@@ -2591,6 +2636,7 @@ static Suite *prefork_suite(void)
 	tcase_add_test(tc, signal_quit_waits_for_the_master);
 	tcase_add_test(tc, signal_usage_errors);
 	tcase_add_test(tc, signal_reopen_starts_a_fresh_log);
+	tcase_add_test(tc, signal_reopen_runs_module_hooks);
 	tcase_add_test(tc, signal_reopen_says_what_happened);
 	tcase_add_test(tc, pid_file_stays_with_its_master);
 	tcase_add_test(tc, pid_file_is_not_written_through_a_link);

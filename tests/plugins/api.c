@@ -159,28 +159,11 @@ static int query_str(struct warren_request *r, const char *name, const char *def
 static int query_num(struct warren_request *r, const char *name, uint64_t def, uint64_t max,
 		     uint64_t *out)
 {
-	struct warren_str v;
-	uint64_t n = 0;
-	int ret;
+	int ret = warren_req_query_uint(r, name, max, out);
 
-	ret = warren_req_query_param(r, name, &v);
-	if (ret == -ENOENT) {
+	if (ret == -ENOENT)
 		*out = def;
-		return 0;
-	}
-	if (ret < 0)
-		return ret;
-	if (v.len == 0)
-		return -EINVAL;
-	for (size_t i = 0; i < v.len; i++) {
-		if (v.base[i] < '0' || v.base[i] > '9')
-			return -EINVAL;
-		n = n * 10 + (uint64_t)(v.base[i] - '0');
-		if (n > max)
-			return -EINVAL;
-	}
-	*out = n;
-	return 0;
+	return ret == -ENOENT ? 0 : ret;
 }
 
 static int bad_query(struct warren_request *r)
@@ -450,6 +433,13 @@ static int borrow(struct warren_request *r, size_t len, const char *text)
  * ?size=N pattern bytes as a borrowed body; ?then=append adds "+" after it (a copy is
  * taken first), ?then=replace replaces it with "replaced\n".
  */
+/* Must never run: its request was answered before it fired. */
+static void answered_timer(struct warren_request *r, void *arg)
+{
+	(void)arg;
+	warren_req_log(r, WARREN_LOG_ERROR, "api: a timer of an answered request ran");
+}
+
 static int borrow_handler(struct warren_request *r, void *data)
 {
 	const char *then;
@@ -467,6 +457,8 @@ static int borrow_handler(struct warren_request *r, void *data)
 		ret = warren_resp_append(r, "+", 1);
 	else if (ret == 0 && strcmp(then, "replace") == 0)
 		ret = warren_resp_body(r, "replaced\n", 9);
+	else if (ret == 0 && strcmp(then, "timer") == 0)
+		ret = warren_timer_add(r, 0, answered_timer, NULL, NULL);
 	return ret < 0 ? ret : WARREN_DONE;
 }
 
@@ -692,8 +684,23 @@ static int upload_handler(struct warren_request *r, void *data)
 
 /* ---- Asynchronous edge cases ------------------------------------------------------- */
 
+/* The module's request context: which of its code ran for the request, in order. */
+struct api_ctx {
+	char trail[8];
+	unsigned n;
+};
+
+static void trail(struct warren_request *r, char ch)
+{
+	struct api_ctx *x = warren_req_ctx(r);
+
+	if (x && x->n < sizeof(x->trail) - 1)
+		x->trail[x->n++] = ch;
+}
+
 static void later_timer(struct warren_request *r, void *arg)
 {
+	trail(r, 't');
 	answer_later(r, 200, "later %s\n", (const char *)arg);
 }
 
@@ -707,6 +714,7 @@ static int later_handler(struct warren_request *r, void *data)
 	(void)data;
 	if (query_str(r, "n", "-", &n) < 0 || query_num(r, "ms", 0, 60000, &ms) < 0)
 		return bad_query(r);
+	trail(r, 'h');
 	ret = warren_timer_add(r, ms, later_timer, (void *)n, NULL);
 	return ret < 0 ? ret : WARREN_ASYNC;
 }
@@ -938,32 +946,58 @@ static bool is_api(struct warren_str target)
 	       !(target.len >= 10 && memcmp(target.base, "/api/stats", 10) == 0);
 }
 
-/* Tells the test what each request's status was when it ended, and whether it was aborted. */
+/* Tells the test what each request's status was when it ended, whether it was aborted (no
+ * response), and whether its response was cut. */
 static void api_on_complete(struct warren_request *r, void *module_data)
 {
 	struct warren_str method = warren_req_method(r), target = warren_req_target(r);
 	bool aborted = warren_req_aborted(r);
 
 	(void)module_data;
+	if (warren_req_header(r, "X-Api-Hook", NULL)) {
+		struct warren_str len = {"-", 1};
+
+		trail(r, 'c');
+		warren_resp_header_get(r, "Content-Length", &len);
+		warren_log(WARREN_LOG_INFO, "api: hooked %.*s ctx=%s length=%.*s sent=%llu",
+			   (int)target.len, target.base,
+			   ((struct api_ctx *)warren_req_ctx(r))->trail, (int)len.len, len.base,
+			   (unsigned long long)warren_resp_bytes_sent(r, false));
+	}
 	if (!is_api(target))
 		return;
 	count(&stats->completes);
 	if (aborted)
 		count(&stats->aborted);
-	warren_log(WARREN_LOG_INFO, "api: complete %.*s %.*s status=%d aborted=%d", (int)method.len,
-		   method.base, (int)target.len, target.base, warren_resp_get_status(r), aborted);
+	warren_log(WARREN_LOG_INFO, "api: complete %.*s %.*s status=%d aborted=%d%s",
+		   (int)method.len, method.base, (int)target.len, target.base,
+		   warren_resp_get_status(r), aborted,
+		   warren_req_outcome(r) == WARREN_OUTCOME_CUT ? " cut" : "");
 }
 
-/* With "X-Api-Hook" in the request, reports the status the hook saw, warren's own included. */
+/*
+ * With "X-Api-Hook" in the request, reports the status the hook saw (warren's own
+ * included), the Content-Length warren will send, and the trail of the module's code that
+ * ran for the request, from its request context.
+ */
 static int api_on_response(struct warren_request *r, void *module_data)
 {
-	char status[16];
+	struct warren_str len = {"-", 1};
+	char status[16], length[32];
+	struct api_ctx *x;
 
 	(void)module_data;
 	if (!warren_req_header(r, "X-Api-Hook", NULL))
 		return 0;
+	trail(r, 'r');
+	x = warren_req_ctx(r);
+	warren_resp_header_get(r, "Content-Length", &len);
 	snprintf(status, sizeof(status), "%d", warren_resp_get_status(r));
-	return warren_resp_header_set(r, "X-Api-Status", status);
+	snprintf(length, sizeof(length), "%.*s", (int)len.len, len.base);
+	if (warren_resp_header_set(r, "X-Api-Status", status) < 0 ||
+	    warren_resp_header_set(r, "X-Api-Length", length) < 0)
+		return -ENOMEM;
+	return warren_resp_header_set(r, "X-Api-Ctx", x ? x->trail : "(none)");
 }
 
 static const struct warren_handler api_handlers[] = {
@@ -985,4 +1019,5 @@ static const struct warren_handler api_handlers[] = {
 };
 
 WARREN_MODULE(api, .version = "1.0", .handlers = api_handlers, .init = api_init,
-	      .on_response = api_on_response, .on_complete = api_on_complete, );
+	      .on_response = api_on_response, .on_complete = api_on_complete,
+	      .request_ctx_size = sizeof(struct api_ctx), );

@@ -76,14 +76,13 @@ static const struct bad_case {
 	{"4.5", "expected a JSON object at the top level, got real"},
 	{"true", "expected a JSON object at the top level, got boolean"},
 	{"null", "expected a JSON object at the top level, got null"},
-	{"{\"worker\": 2}",
-	 "worker: unknown key (expected one of: listen, workers, cpu_affinity, event, log_level, "
+	{"{\"worker\": 2}", "worker: unknown key (did you mean \"workers\"?)"},
+	{"{\"work ers\": 2}", "[\"work ers\"]: unknown key (did you mean \"workers\"?)"},
+	{"{\"Workers\": 2}", "Workers: unknown key (did you mean \"workers\"?)"},
+	{"{\"colour\": 2}",
+	 "colour: unknown key (expected one of: listen, workers, cpu_affinity, event, log_level, "
 	 "log_file, pid_file, shutdown_timeout, recover, http, modules, routes, offload_threads, "
 	 "worker_connections, watchdog, shared_zones)"},
-	{"{\"work ers\": 2}",
-	 "[\"work ers\"]: unknown key (expected one of: listen, workers, cpu_affinity, event, "
-	 "log_level, log_file, pid_file, shutdown_timeout, recover, http, modules, routes, "
-	 "offload_threads, worker_connections, watchdog, shared_zones)"},
 
 	/* workers */
 	{"{\"workers\": \"many\"}",
@@ -176,7 +175,9 @@ static const struct bad_case {
 	{"{\"shared_zones\": {\"on_change\": \"keep\"}}",
 	 "shared_zones.on_change: expected \"refuse\" or \"recreate\", got string \"keep\""},
 	{"{\"shared_zones\": {\"on_changes\": \"refuse\"}}",
-	 "shared_zones.on_changes: unknown key (expected one of: on_change)"},
+	 "shared_zones.on_changes: unknown key (did you mean \"on_change\"?)"},
+	{"{\"shared_zones\": {\"when\": \"refuse\"}}",
+	 "shared_zones.when: unknown key (expected one of: on_change)"},
 
 	/* event and log_level */
 	{"{\"event\": \"kqueue\"}",
@@ -192,8 +193,26 @@ static const struct bad_case {
 	/* http limits */
 	{"{\"http\": []}", "http: expected an object, got array"},
 	{"{\"http\": {\"max_body\": 1}}",
-	 "http.max_body: unknown key (expected one of: max_body_size, max_header_size, "
-	 "keepalive_timeout, header_timeout, body_timeout, send_timeout, handler_timeout)"},
+	 "http.max_body: unknown key (did you mean \"max_body_size\"?)"},
+	{"{\"http\": {\"timeout\": 1}}",
+	 "http.timeout: unknown key (expected one of: max_body_size, max_header_size, "
+	 "server_header, keepalive_timeout, header_timeout, body_timeout, send_timeout, "
+	 "handler_timeout)"},
+	{"{\"http\": {\"server_header\": true}}",
+	 "http.server_header: expected a non-empty string of printable ASCII (at most 256 bytes, "
+	 "no leading or trailing space) or false, got boolean true"},
+	{"{\"http\": {\"server_header\": \"\"}}",
+	 "http.server_header: expected a non-empty string of printable ASCII (at most 256 bytes, "
+	 "no leading or trailing space) or false, got string \"\""},
+	{"{\"http\": {\"server_header\": \"a\\r\\nX-Injected: 1\"}}",
+	 "http.server_header: expected a non-empty string of printable ASCII (at most 256 bytes, "
+	 "no leading or trailing space) or false, got string \"a\\x0d\\x0aX-Injected: 1\""},
+	{"{\"http\": {\"server_header\": \" warren\"}}",
+	 "http.server_header: expected a non-empty string of printable ASCII (at most 256 bytes, "
+	 "no leading or trailing space) or false, got string \" warren\""},
+	{"{\"http\": {\"server_header\": \"caf\xc3\xa9\"}}",
+	 "http.server_header: expected a non-empty string of printable ASCII (at most 256 bytes, "
+	 "no leading or trailing space) or false, got string \"caf\xc3\xa9\""},
 	{"{\"http\": {\"body_timeout\": -1}}",
 	 "http.body_timeout: expected a number of seconds above 0 and at most 86400, got -1"},
 	{"{\"http\": {\"send_timeout\": true}}",
@@ -239,7 +258,7 @@ static const struct bad_case {
 	 "modules[0]: expected an object with \"name\" and optional \"path\", \"config\", got "
 	 "string \"hello\""},
 	{"{\"modules\": [{\"name\": \"hello\", \"conf\": {}}]}",
-	 "modules[0].conf: unknown key (expected one of: name, path, config)"},
+	 "modules[0].conf: unknown key (did you mean \"config\"?)"},
 	{"{\"modules\": [{\"path\": \"x.so\"}]}", "modules[0].name: missing"},
 	{"{\"modules\": [{\"name\": 7}]}",
 	 "modules[0].name: expected a module name string, got integer 7"},
@@ -268,7 +287,13 @@ static const struct bad_case {
 	 "routes[0]: expected an object with \"handler\" and optional \"match\", \"config\", got "
 	 "string \"hello.greet\""},
 	{"{\"routes\": [{\"handler\": \"a.b\", \"path\": \"/\"}]}",
-	 "routes[0].path: unknown key (expected one of: match, handler, config)"},
+	 "routes[0].path: unknown key (expected one of: match, handler, config, max_body_size)"},
+	{"{\"routes\": [{\"handler\": \"a.b\", \"max_body_size\": -1}]}",
+	 "routes[0].max_body_size: expected an integer from 0 to 2147483647, got -1"},
+	{"{\"routes\": [{\"handler\": \"a.b\"}, {\"handler\": \"a.b\", \"max_body_size\": \"1M\"}]}",
+	 "routes[1].max_body_size: expected an integer from 0 to 2147483647, got string \"1M\""},
+	{"{\"routes\": [{\"handler\": \"a.b\", \"max_body_size\": 2147483648}]}",
+	 "routes[0].max_body_size: expected an integer from 0 to 2147483647, got 2147483648"},
 	{"{\"routes\": [{\"match\": \"/x\", \"handler\": \"a.b\"}]}",
 	 "routes[0].match: expected an object, got string \"/x\""},
 	{"{\"routes\": [{\"match\": {\"host\": \"a\"}, \"handler\": \"a.b\"}]}",
@@ -721,6 +746,40 @@ START_TEST(test_parse_address)
 }
 END_TEST
 
+/* Absent: "warren"; a string is used as it is; false sends none. */
+START_TEST(test_server_header)
+{
+	struct config *cfg = parse_ok("{}");
+
+	ck_assert_str_eq(cfg->server_header, "warren");
+	config_free(cfg);
+	cfg = parse_ok("{\"http\": {\"server_header\": \"shop/2.1 (linux)\"}}");
+	ck_assert_str_eq(cfg->server_header, "shop/2.1 (linux)");
+	config_free(cfg);
+	cfg = parse_ok("{\"http\": {\"server_header\": false}}");
+	ck_assert_ptr_null(cfg->server_header);
+	config_free(cfg);
+}
+END_TEST
+
+/* A route without max_body_size takes http.max_body_size (SIZE_MAX until the router). */
+START_TEST(test_route_max_body_size)
+{
+	struct config *cfg = parse_ok("{\"http\": {\"max_body_size\": 100}, \"routes\": ["
+				      "{\"match\": {\"path\": \"/a\"}, \"handler\": \"a.b\"},"
+				      "{\"match\": {\"path\": \"/b\"}, \"handler\": \"a.b\","
+				      " \"max_body_size\": 0},"
+				      "{\"handler\": \"a.b\", \"max_body_size\": 2147483647}]}");
+
+	ck_assert_uint_eq(cfg->max_body_size, 100);
+	ck_assert_uint_eq(cfg->nroutes, 3);
+	ck_assert_uint_eq(cfg->routes[0].max_body_size, SIZE_MAX);
+	ck_assert_uint_eq(cfg->routes[1].max_body_size, 0);
+	ck_assert_uint_eq(cfg->routes[2].max_body_size, 2147483647);
+	config_free(cfg);
+}
+END_TEST
+
 START_TEST(test_methods_mask)
 {
 	struct config *cfg;
@@ -1080,6 +1139,8 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_ipv6_and_port_zero);
 	tcase_add_test(tc, test_parse_address);
 	tcase_add_test(tc, test_methods_mask);
+	tcase_add_test(tc, test_server_header);
+	tcase_add_test(tc, test_route_max_body_size);
 	tcase_add_test(tc, test_config_objects_reachable);
 	tcase_add_test(tc, test_free_null);
 	tcase_add_loop_test(tc, test_unreachable_routes, 0, (int)ARRAY_SIZE(unreachable_cases));

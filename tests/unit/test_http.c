@@ -108,10 +108,20 @@ static int h_resp_api(struct warren_request *r, void *data)
 	return WARREN_DONE;
 }
 
+/* Server and Date of its own, in any case: they replace warren's, each sent once. */
+static int h_own_headers(struct warren_request *r, void *data)
+{
+	(void)data;
+	if (warren_resp_header(r, "server", "mine/1.0") < 0 ||
+	    warren_resp_header(r, "DATE", "Thu, 01 Jan 1970 00:00:00 GMT") < 0)
+		return -ENOMEM;
+	return WARREN_DONE;
+}
+
 static const struct warren_handler handlers[] = {
 	{.name = "accessors", .handle = h_accessors}, {.name = "decline", .handle = h_decline},
 	{.name = "text", .handle = h_text},	      {.name = "fail", .handle = h_fail},
-	{.name = "resp", .handle = h_resp_api},
+	{.name = "resp", .handle = h_resp_api},	      {.name = "own", .handle = h_own_headers},
 };
 
 static struct server srv;
@@ -146,6 +156,7 @@ static void setup_with(const char *json)
 	add_route("/only-get", 1ULL << HTTP_GET, &handlers[2], "got");
 	add_route("/only-get", 1ULL << HTTP_PUT, &handlers[2], "put");
 	add_route("/echo/*", 0, &warren_builtin_module_echo.handlers[0], NULL);
+	add_route("/own", 0, &handlers[5], NULL);
 	worker_init(&w, &srv, NULL);
 	ck_assert_int_eq(http_conn_init(&c, &w.http), 0);
 }
@@ -685,6 +696,30 @@ START_TEST(keepalive_disabled_by_config)
 }
 END_TEST
 
+START_TEST(module_server_and_date_replace_warrens)
+{
+	feed("GET /own HTTP/1.1\r\nHost: x\r\n\r\n");
+	assert_output("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nserver: mine/1.0\r\n"
+		      "DATE: Thu, 01 Jan 1970 00:00:00 GMT\r\n\r\n");
+}
+END_TEST
+
+START_TEST(server_header_by_config)
+{
+	teardown();
+	setup_with("{\"http\": {\"server_header\": \"shop/2 (x)\"}}");
+	feed("GET /d HTTP/1.1\r\nHost: x\r\n\r\n");
+	assert_output("HTTP/1.1 200 OK\r\nServer: shop/2 (x)\r\n" DATE
+		      "Content-Length: 6\r\n\r\nsecond");
+	teardown();
+	setup_with("{\"http\": {\"server_header\": false}}");
+	feed("GET /d HTTP/1.1\r\nHost: x\r\n\r\nGET /own HTTP/1.1\r\nHost: x\r\n\r\n");
+	assert_output("HTTP/1.1 200 OK\r\n" DATE "Content-Length: 6\r\n\r\nsecond"
+		      "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nserver: mine/1.0\r\n"
+		      "DATE: Thu, 01 Jan 1970 00:00:00 GMT\r\n\r\n");
+}
+END_TEST
+
 START_TEST(buffer_compacts_between_requests)
 {
 	/* Many small pipelined requests through a buffer that must be reused, not grown. */
@@ -739,6 +774,8 @@ static Suite *http_suite(void)
 	tcase_add_test(tc, unknown_expectation_is_417);
 	tcase_add_test(tc, keepalive_disabled_by_config);
 	tcase_add_test(tc, buffer_compacts_between_requests);
+	tcase_add_test(tc, module_server_and_date_replace_warrens);
+	tcase_add_test(tc, server_header_by_config);
 	suite_add_tcase(s, tc);
 	return s;
 }

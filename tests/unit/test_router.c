@@ -726,6 +726,27 @@ START_TEST(test_router_growth)
 }
 END_TEST
 
+/* The first route matching method and path decides; without limits of routes, the server's. */
+START_TEST(test_router_body_limit)
+{
+	struct router rt;
+
+	router_init(&rt);
+	add_route(&rt, "/up", 1ULL << HTTP_POST, &h_one, "m.post");
+	add_route(&rt, "/up", 0, &h_two, "m.any");
+	add_route(&rt, "/*", 0, &h_two, "m.rest");
+	ck_assert_uint_eq(router_body_limit(&rt, HTTP_POST, "/up", 3, 100), 100);
+	router_set_body_limit(&rt, 7);
+	ck_assert_uint_eq(rt.routes[2].max_body_size, 7);
+	/* POST /up: the first route has no limit of its own; PUT /up falls to m.any. */
+	ck_assert_uint_eq(router_body_limit(&rt, HTTP_POST, "/up", 3, 100), 100);
+	ck_assert_uint_eq(router_body_limit(&rt, HTTP_PUT, "/up", 3, 100), 100);
+	ck_assert_uint_eq(router_body_limit(&rt, HTTP_PUT, "/other", 6, 100), 7);
+	ck_assert_uint_eq(router_body_limit(NULL, HTTP_PUT, "/other", 6, 100), 100);
+	router_free(&rt);
+}
+END_TEST
+
 static Suite *router_suite(void)
 {
 	Suite *s = suite_create("router");
@@ -757,6 +778,7 @@ static Suite *router_suite(void)
 	tcase_add_test(tc, test_router_order_and_continue);
 	tcase_add_test(tc, test_router_405_allow);
 	tcase_add_test(tc, test_router_growth);
+	tcase_add_test(tc, test_router_body_limit);
 	suite_add_tcase(s, tc);
 	return s;
 }
