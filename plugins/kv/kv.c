@@ -7,9 +7,11 @@
  * died holding it is recovered from by the next one (see kv_recover()).
  *
  * Module config (optional): { "zone": "kv.store", "size": "16m" }
- *   size: the zone, in bytes or with a suffix k, m or g (powers of 1024), 64k to 1g.
- * Route config (optional):  { "max_value_size": 4096, "max_keys": 10000 }
- *   max_value_size: largest value a PUT through the route may store (larger: 413);
+ *   size: the zone, in bytes or with a suffix k, m or g (powers of 1024), 64k to 1g;
+ *   1m by default. zone: its name, "kv.store" by default.
+ * Route config (optional):  { "max_value_size": "4k", "max_keys": 100000 }
+ *   max_value_size: largest value a PUT through the route may store (larger: 413), at most
+ *   what the empty zone could hold;
  *   max_keys: a PUT through the route that adds a key to a store holding that many
  *   keys already gets 507 (as does one that finds the zone full).
  * The route's path names the key: "/kv/:key" (or a prefix route: the rest of the path),
@@ -406,143 +408,24 @@ static int zone_init(void *mem, size_t size, bool inherited, void *arg)
 	return warren_shm_heap_init((char *)mem + table, size - table, &z->heap);
 }
 
-static const char *json_kind(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		return "an object";
-	case JSON_ARRAY:
-		return "an array";
-	case JSON_STRING:
-		return "a string";
-	case JSON_INTEGER:
-		return "an integer";
-	case JSON_REAL:
-		return "a real";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "a boolean";
-	case JSON_NULL:
-		break;
-	}
-	return "null";
-}
-
-/* Refuses a key of @obj not in @known (NULL-terminated), naming the ones allowed. */
-static int known_keys(const json_t *obj, const char *const *known, const char *list,
-		      struct warren_error *err)
-{
-	const char *key;
-	json_t *v;
-
-	json_object_foreach((json_t *)obj, key, v) {
-		size_t i = 0;
-
-		while (known[i] && strcmp(known[i], key) != 0)
-			i++;
-		if (!known[i]) {
-			warren_error_set(err, "unknown key \"%.64s\" (expected %s)", key, list);
-			return -EINVAL;
-		}
-	}
-	return 0;
-}
-
-/* "16m", "512k", "1g" or a number of bytes (a string of digits, or an integer). */
-static int parse_size(const json_t *v, size_t *out, struct warren_error *err)
-{
-	const char *s = json_string_value(v);
-	unsigned long long n = 0, unit = 1;
-	char *end;
-
-	if (json_is_integer(v)) {
-		if (json_integer_value(v) < KV_SIZE_MIN || json_integer_value(v) > KV_SIZE_MAX)
-			goto out_range;
-		*out = (size_t)json_integer_value(v);
-		return 0;
-	}
-	if (!s) {
-		warren_error_set(err, "size: expected a size such as \"16m\", got %s",
-				 json_kind(v));
-		return -EINVAL;
-	}
-	if (s[0] >= '0' && s[0] <= '9') {
-		errno = 0;
-		n = strtoull(s, &end, 10);
-		if (errno)
-			n = ~0ULL;
-	} else {
-		end = (char *)s;
-	}
-	switch (*end) {
-	case 'k':
-	case 'K':
-		unit = 1ULL << 10;
-		end++;
-		break;
-	case 'm':
-	case 'M':
-		unit = 1ULL << 20;
-		end++;
-		break;
-	case 'g':
-	case 'G':
-		unit = 1ULL << 30;
-		end++;
-		break;
-	}
-	if (end == s || *end || !(s[0] >= '0' && s[0] <= '9')) {
-		warren_error_set(
-			err,
-			"size: expected a number of bytes with an optional k, m or g (\"16m\"), "
-			"got \"%.40s\"",
-			s);
-		return -EINVAL;
-	}
-	if (n > KV_SIZE_MAX / unit || n * unit < KV_SIZE_MIN)
-		goto out_range;
-	*out = (size_t)(n * unit);
-	return 0;
-out_range:
-	warren_error_set(err, "size: must be from 64k to 1g, got %s%s%s", s ? "\"" : "",
-			 s ? s : "a number out of range", s ? "\"" : "");
-	return -EINVAL;
-}
-
 static int kv_init(const json_t *config, void **module_data, struct warren_error *err)
 {
 	static const char *const keys[] = {"zone", "size", NULL};
 	struct warren_shm_opts opts = WARREN_SHM_OPTS(.version = KV_LAYOUT, .init = zone_init);
-	const json_t *v;
 	const char *zone = "kv.store";
+	uint64_t size = KV_DEFAULT_SIZE;
 	struct kv *kv;
 	void *mem;
 	int ret;
 
-	ret = known_keys(config, keys, "zone, size", err);
-	if (ret < 0)
-		return ret;
+	if (warren_conf_keys(config, keys, err) < 0 ||
+	    warren_conf_string(config, "zone", 0, 64, &zone, err) < 0 ||
+	    warren_conf_size(config, "size", 0, KV_SIZE_MIN, KV_SIZE_MAX, &size, err) < 0)
+		return -EINVAL;
 	kv = calloc(1, sizeof(*kv));
 	if (!kv)
 		return -ENOMEM;
-	kv->size = KV_DEFAULT_SIZE;
-	v = json_object_get(config, "zone");
-	if (v) {
-		zone = json_string_value(v);
-		if (!zone || !zone[0]) {
-			warren_error_set(err,
-					 "zone: expected a zone name such as \"kv.store\", got %s",
-					 zone ? "an empty string" : json_kind(v));
-			ret = -EINVAL;
-			goto out_free;
-		}
-	}
-	v = json_object_get(config, "size");
-	if (v) {
-		ret = parse_size(v, &kv->size, err);
-		if (ret < 0)
-			goto out_free;
-	}
+	kv->size = (size_t)size;
 	kv->zone = strdup(zone);
 	if (!kv->zone) {
 		ret = -ENOMEM;
@@ -572,60 +455,33 @@ static void kv_fini(void *module_data)
 	free(kv);
 }
 
-/* A limit from @config: an integer from 1 to @max, or @def when absent. */
-static int parse_limit(const json_t *config, const char *name, size_t def, size_t max,
-		       const char *why_max, size_t *out, struct warren_error *err)
-{
-	const json_t *v = json_object_get(config, name);
-	json_int_t n;
-
-	*out = def;
-	if (!v)
-		return 0;
-	if (!json_is_integer(v)) {
-		warren_error_set(err, "%s: expected an integer from 1 to %zu, got %s", name, max,
-				 json_kind(v));
-		return -EINVAL;
-	}
-	n = json_integer_value(v);
-	if (n < 1 || (unsigned long long)n > max) {
-		warren_error_set(err, "%s: expected an integer from 1 to %zu%s, got %lld", name,
-				 max, why_max, (long long)n);
-		return -EINVAL;
-	}
-	*out = (size_t)n;
-	return 0;
-}
-
 static int kv_configure(const json_t *config, void *module_data, void **route_data,
 			struct warren_error *err)
 {
 	static const char *const keys[] = {"max_value_size", "max_keys", NULL};
 	struct kv *kv = module_data;
-	size_t fits = kv->value_max;
+	uint64_t max_value = KV_DEFAULT_VALUE_MAX;
+	long long max_keys = KV_DEFAULT_KEYS_MAX;
 	struct kv_route *rt;
-	char why[120];
-	int ret;
 
 	/* Not a look at the zone: the previous generation's workers are using it. */
-	ret = known_keys(config, keys, "max_value_size, max_keys", err);
-	if (ret < 0)
-		return ret;
-	snprintf(why, sizeof(why), " (what zone \"%s\" of %zu bytes can hold)", kv->zone, kv->size);
+	if (max_value > kv->value_max)
+		max_value = kv->value_max;
+	if (warren_conf_keys(config, keys, err) < 0 ||
+	    warren_conf_size(config, "max_value_size", 0, 1, KV_SIZE_MAX, &max_value, err) < 0 ||
+	    warren_conf_int(config, "max_keys", 0, 1, UINT32_MAX, &max_keys, err) < 0)
+		return -EINVAL;
+	if (max_value > kv->value_max)
+		return warren_conf_error(err, config, "max_value_size",
+					 "%" PRIu64 " bytes cannot fit in zone \"%s\" of %zu bytes "
+					 "(%zu at most)",
+					 max_value, kv->zone, kv->size, kv->value_max);
 	rt = calloc(1, sizeof(*rt));
 	if (!rt)
 		return -ENOMEM;
 	rt->kv = kv;
-	ret = parse_limit(config, "max_value_size",
-			  KV_DEFAULT_VALUE_MAX < fits ? KV_DEFAULT_VALUE_MAX : fits, fits, why,
-			  &rt->max_value, err);
-	if (ret == 0)
-		ret = parse_limit(config, "max_keys", KV_DEFAULT_KEYS_MAX, UINT32_MAX, "",
-				  &rt->max_keys, err);
-	if (ret < 0) {
-		free(rt);
-		return ret;
-	}
+	rt->max_value = (size_t)max_value;
+	rt->max_keys = (size_t)max_keys;
 	*route_data = rt;
 	return 0;
 }

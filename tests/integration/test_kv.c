@@ -327,52 +327,47 @@ static void assert_refused(const char *members, const char *expected)
 	wt_cleanup(&s);
 }
 
-#define KV_FAILED "modules[0].config: module \"kv\" failed to start: "
+#define KV_FAILED(key) "modules[0].config" key ": module \"kv\" failed to start: "
+#define BAD_SIZE "expected a size from 64k to 1g (bytes, or a string like \"64k\" or \"16m\"), got "
 
 START_TEST(kv_config_errors)
 {
 	static const struct {
 		const char *module, *route, *msg;
 	} cases[] = {
-		{"{'size': 'big'}", "{}",
-		 KV_FAILED "size: expected a number of bytes with an optional k, m or g (\"16m\"), "
-			   "got \"big\""},
-		{"{'size': '16x'}", "{}",
-		 KV_FAILED "size: expected a number of bytes with an optional k, m or g (\"16m\"), "
-			   "got \"16x\""},
-		{"{'size': 'm'}", "{}",
-		 KV_FAILED "size: expected a number of bytes with an optional k, m or g (\"16m\"), "
-			   "got \"m\""},
-		{"{'size': '2g'}", "{}", KV_FAILED "size: must be from 64k to 1g, got \"2g\""},
-		{"{'size': '99999999999999999999k'}", "{}",
-		 KV_FAILED "size: must be from 64k to 1g, got \"99999999999999999999k\""},
+		{"{'size': 'big'}", "{}", KV_FAILED(".size") BAD_SIZE "string \"big\""},
+		{"{'size': '16x'}", "{}", KV_FAILED(".size") BAD_SIZE "string \"16x\""},
+		{"{'size': true}", "{}", KV_FAILED(".size") BAD_SIZE "boolean true"},
+		{"{'size': '2g'}", "{}",
+		 KV_FAILED(".size") "expected a size from 64k to 1g, got \"2g\""},
 		{"{'size': 1000}", "{}",
-		 KV_FAILED "size: must be from 64k to 1g, got a number out of range"},
-		{"{'size': true}", "{}",
-		 KV_FAILED "size: expected a size such as \"16m\", got a boolean"},
+		 KV_FAILED(".size") "expected a size from 64k to 1g, got 1000"},
 		{"{'zone': ''}", "{}",
-		 KV_FAILED "zone: expected a zone name such as \"kv.store\", got an empty string"},
-		{"{'zone': 3}", "{}",
-		 KV_FAILED "zone: expected a zone name such as \"kv.store\", got an integer"},
+		 KV_FAILED(".zone") "expected a non-empty string of at most 64 bytes, got an empty "
+				    "string"},
 		{"{'zone': 'kv.store.with.a.name.longer.than.sixty.four.characters.is.refused'}",
 		 "{}",
-		 KV_FAILED
-		 "shared zone \"kv.store.with.a.name.longer.than.sixty.four.characters.is."
-		 "refused\": a name has 1 to 64 characters, not 65"},
-		{"{'sise': '1m'}", "{}", KV_FAILED "unknown key \"sise\" (expected zone, size)"},
+		 KV_FAILED(
+			 ".zone") "expected a non-empty string of at most 64 bytes, got 65 bytes"},
+		{"{'sise': '1m'}", "{}",
+		 KV_FAILED("") "unknown key \"sise\" (did you mean \"size\"?)"},
+		{"{'colour': '1m'}", "{}",
+		 KV_FAILED("") "unknown key \"colour\" (expected one of: zone, size)"},
 		{"{}", "{'max_value_size': 'big'}",
-		 "routes[0].config: max_value_size: expected an integer from 1 to 1031703, got a "
-		 "string"},
+		 "routes[0].config.max_value_size: expected a size from 1 to 1g (bytes, or a string "
+		 "like \"64k\" or \"16m\"), got string \"big\""},
 		{"{}", "{'max_value_size': 0}",
-		 "routes[0].config: max_value_size: expected an integer from 1 to 1031703 (what "
-		 "zone \"kv.store\" of 1048576 bytes can hold), got 0"},
-		{"{'size': '64k'}", "{'max_value_size': 65536}",
-		 "routes[0].config: max_value_size: expected an integer from 1 to 64023 (what "
-		 "zone \"kv.store\" of 65536 bytes can hold), got 65536"},
+		 "routes[0].config.max_value_size: expected a size from 1 to 1g, got 0"},
+		{"{'size': '64k'}", "{'max_value_size': '64k'}",
+		 "routes[0].config.max_value_size: 65536 bytes cannot fit in zone \"kv.store\" of "
+		 "65536 bytes (64023 at most)"},
 		{"{}", "{'max_keys': -1}",
-		 "routes[0].config: max_keys: expected an integer from 1 to 4294967295, got -1"},
+		 "routes[0].config.max_keys: expected an integer from 1 to 4294967295, got -1"},
 		{"{}", "{'max_key': 3}",
-		 "routes[0].config: unknown key \"max_key\" (expected max_value_size, max_keys)"},
+		 "routes[0].config: unknown key \"max_key\" (did you mean \"max_keys\"?)"},
+		{"{}", "{'limit': 3}",
+		 "routes[0].config: unknown key \"limit\" (expected one of: max_value_size, "
+		 "max_keys)"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
