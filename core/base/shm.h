@@ -4,8 +4,25 @@
 
 #include "base/common.h"
 
-/* warren_shm_zone() works only between these two calls (a module's init). */
-void shm_allow(bool allowed);
+struct shm_zone;
+
+/* The zones one generation asked for: each stays mapped while a generation holds it. */
+struct shm_gen {
+	struct shm_zone **zones;
+	size_t n, cap;
+	unsigned generation;
+	bool recreate; /* shared_zones.on_change: replace a changed zone instead of refusing */
+};
+
+/* warren_shm_zone() works only between these two calls (a module's init), for @g. */
+void shm_begin(struct shm_gen *g);
+void shm_end(void);
+
+/* Why a zone was refused since shm_begin() (sizes, versions, what to do); "" if none. */
+const char *shm_refusal(void);
+
+/* @g is gone: a replaced zone that no generation holds any more is unmapped. */
+void shm_gen_release(struct shm_gen *g);
 
 /* Unmaps every zone (master exit). */
 void shm_release_all(void);

@@ -50,6 +50,7 @@ const char *response_reason(int status)
 	case 503: return "Service Unavailable";
 	case 504: return "Gateway Timeout";
 	case 505: return "HTTP Version Not Supported";
+	case 507: return "Insufficient Storage";
 	}
 	/* clang-format on */
 	if (status >= 200 && status < 300)

@@ -91,6 +91,7 @@ struct config {
 	unsigned recover_window_ms;   /* ... before respawns back off */
 	unsigned watchdog_warn_ms;    /* 0: no warning for a module call that stalls the loop */
 	unsigned watchdog_kill_ms;    /* 0: a stuck worker is never killed */
+	bool zones_recreate;	      /* shared_zones.on_change: "recreate" (else "refuse") */
 	char *pid_file;		      /* NULL: none; absolute once loaded from a file */
 	char *log_file;		      /* NULL: stderr; absolute once loaded from a file */
 

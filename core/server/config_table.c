@@ -20,6 +20,12 @@ static const char *const event_names[] = {
 	NULL,
 };
 
+static const char *const zone_change_names[] = {
+	"refuse",
+	"recreate",
+	NULL,
+};
+
 static const char *const log_level_names[] = {
 	[WARREN_LOG_ERROR] = "error",
 	[WARREN_LOG_WARN] = "warn",
@@ -420,6 +426,24 @@ const struct config_row config_table[] = {
 			"for ever) before the master aborts it: its last log line names the "
 			"module call and the request, and it is respawned as after a crash; "
 			"an idle worker is never stuck. `0` turns it off",
+	},
+	{
+		.path = "shared_zones",
+		.kind = CONFIG_SECTION,
+		.description = "modules' shared-memory zones across reloads",
+	},
+	{
+		.path = "shared_zones.on_change",
+		.kind = CONFIG_ENUM,
+		.def = 0,
+		CFG(zones_recreate),
+		.names = zone_change_names,
+		.expected = "\"refuse\" or \"recreate\"",
+		.description = "what a reload does when a module asks for an existing zone with "
+			       "another size or layout version: `\"refuse\"` fails the reload "
+			       "with both sizes and versions and keeps the zone's contents; "
+			       "`\"recreate\"` gives the new generation a new, empty zone (workers "
+			       "of the old one keep theirs until they exit)",
 	},
 };
 

@@ -217,9 +217,11 @@ static void list_builtins(char *buf, size_t len)
 	}
 }
 
-static int init_module(struct loaded_module *lm, const char *base, struct warren_error *err)
+static int init_module(struct server *srv, struct loaded_module *lm, const char *base,
+		       struct warren_error *err)
 {
 	char where[WARREN_ERROR_MAX];
+	const char *refusal;
 	int ret;
 
 	if (!lm->desc->init) {
@@ -228,15 +230,22 @@ static int init_module(struct loaded_module *lm, const char *base, struct warren
 	}
 	module_conf_error_clear(err);
 	/* Shared zones can only be made here, before the workers fork. */
-	shm_allow(true);
+	shm_begin(&srv->zones);
 	hook_enter(lm->desc->name, "init");
 	ret = lm->desc->init(lm->config, &lm->data, err);
 	hook_leave();
-	shm_allow(false);
+	shm_end();
 	if (ret < 0) {
+		/* warren_shm_zone() has no @err: its module can only say "File exists". */
+		refusal = shm_refusal();
 		if (!err->msg[0])
-			warren_error_set(err, "%s", strerror(-ret));
+			warren_error_set(err, "%s", refusal[0] ? refusal : strerror(-ret));
 		module_conf_where(err, lm->config, base, where, sizeof(where));
+		if (refusal[0] && !strstr(err->msg, refusal)) {
+			size_t n = strlen(err->msg);
+
+			snprintf(err->msg + n, sizeof(err->msg) - n, " (%s)", refusal);
+		}
 		warren__error_prefix(err, "%s: module \"%s\" failed to start: ", where,
 				     lm->desc->name);
 		return ret;
@@ -383,7 +392,7 @@ static int resolve_route(struct server *srv, size_t idx, json_t *empty, struct w
 			lm->memfd = -1;
 			lm->desc = b;
 			lm->config = empty;
-			ret = init_module(lm, "routes", err);
+			ret = init_module(srv, lm, "routes", err);
 			if (ret < 0)
 				return ret;
 		}
@@ -514,6 +523,8 @@ int server_load(struct config *cfg, unsigned generation, struct server **out,
 	}
 	srv->cfg = cfg;
 	srv->generation = generation;
+	srv->zones.generation = generation;
+	srv->zones.recreate = cfg->zones_recreate;
 	router_init(&srv->router);
 	/* Room for every declared module plus one implicit built-in per route. */
 	srv->mods = calloc(cfg->nmodules + cfg->nroutes + 1, sizeof(*srv->mods));
@@ -549,7 +560,7 @@ int server_load(struct config *cfg, unsigned generation, struct server **out,
 		if (ret < 0)
 			goto out_free_server;
 		snprintf(where, sizeof(where), "modules[%zu].config", i);
-		ret = init_module(lm, where, err);
+		ret = init_module(srv, lm, where, err);
 		if (ret < 0)
 			goto out_free_server;
 	}
@@ -611,6 +622,8 @@ void server_free(struct server *srv)
 		if (lm->memfd >= 0)
 			close(lm->memfd);
 	}
+	/* After fini, which may still use them. */
+	shm_gen_release(&srv->zones);
 	for (size_t i = 0; i < srv->nlisteners; i++)
 		if (srv->listeners[i].fd >= 0)
 			close(srv->listeners[i].fd);

@@ -738,17 +738,78 @@ WARREN_API unsigned warren_req_conn_requests(const struct warren_request *r);
  * counters, rate limits and caches that must agree across workers. Only callable from a
  * module's init callback (before the workers fork). The zone starts zeroed and lives as
  * long as the master: a reload that asks again for the same @name and @size gets the
- * same memory back, so counters survive it.
+ * same memory back, so counters survive it. Same as warren_shm_zone_ex() with no options
+ * (layout version 0, no init callback).
  * @name: 1 to 64 characters; prefix it with the module name ("counter.hits").
  * @out: where the zone's address is stored; the same in every process.
  * Returns 0; -EPERM outside init; -EINVAL for a bad name or a size of 0 or over 1 GiB;
- * -EEXIST when @name exists with another size; -ENOMEM.
+ * -EEXIST when @name exists with another size and the config's shared_zones.on_change
+ * is "refuse" (warren adds the sizes to the module's error); -ENOMEM.
  *
- * Use C11 atomics (<stdatomic.h>) for counters. For anything larger, put a
- * pthread_mutex_t in the zone, set it up once with warren_shm_mutex_init() and take it
- * with warren_shm_lock(): a worker can die holding it, which a robust mutex survives.
+ * Use C11 atomics (<stdatomic.h>) for counters. For anything larger, use
+ * warren_shm_zone_ex() with an init callback that sets up a pthread_mutex_t in the zone
+ * with warren_shm_mutex_init() when the zone is new, and take it with warren_shm_lock().
  */
 WARREN_API int warren_shm_zone(const char *name, size_t size, void **out);
+
+/* ---- Zones with options, and a heap inside them (ABI 0.4) ---------------------------- */
+
+/**
+ * Sets up a zone's contents; see struct warren_shm_opts.
+ * @mem: the zone, @size bytes.
+ * @inherited: false when the memory is new (zeroed: at start-up, for a zone first asked
+ *	for by this reload, or one re-created because its size or layout version changed);
+ *	true when it is the previous generation's zone, still in use by its workers.
+ * @arg: the options' arg.
+ * Returns 0 or a negative errno (then the module's init fails and a new zone is dropped,
+ * so the next try sees it new again).
+ */
+typedef int (*warren_shm_init_fn)(void *mem, size_t size, bool inherited, void *arg);
+
+/**
+ * Options of warren_shm_zone_ex(). Make them with WARREN_SHM_OPTS(), which sets
+ * struct_size: fields are only ever added at the end, and warren reads only those the
+ * module was built with.
+ */
+struct warren_shm_opts {
+	/** sizeof(struct warren_shm_opts) the module was built with. */
+	uint32_t struct_size;
+	/**
+	 * The version of what the module keeps in the zone. Raise it when that layout
+	 * changes: a reload that asks for a zone with another version (or size) than the one
+	 * that exists never hands the old bytes to the new code. Depending on the config's
+	 * shared_zones.on_change the reload is refused, naming the zone and both versions
+	 * and sizes ("refuse", the default), or the zone is made afresh ("recreate").
+	 */
+	uint32_t version;
+	/**
+	 * Called in the master by warren_shm_zone_ex() before it returns, every time it
+	 * returns 0: put the zone's mutex and data structures in place when !inherited.
+	 * When inherited, the workers of the generation being replaced are using the zone
+	 * at that very moment: touch nothing without its lock. Like init itself it runs
+	 * twice per reload (in the trial load first; see docs/process-model.md). Optional.
+	 */
+	warren_shm_init_fn init;
+	/** Passed to init. */
+	void *arg;
+};
+
+/** Options for warren_shm_zone_ex(), e.g. WARREN_SHM_OPTS(.version = 2, .init = my_init). */
+#define WARREN_SHM_OPTS(...)                                                                       \
+	((struct warren_shm_opts){.struct_size = sizeof(struct warren_shm_opts), __VA_ARGS__})
+
+/**
+ * warren_shm_zone() with options: a layout version, and an init callback told whether
+ * the memory is new or inherited from the previous generation.
+ * @opts: may be NULL (version 0, no callback).
+ * @err: the module init callback's @err; on failure it says what went wrong, naming the zone
+ *	(for a changed zone: the sizes and versions, and what the operator can do). May be
+ *	NULL.
+ * Returns what warren_shm_zone() does, -EINVAL for opts without a struct_size, or what
+ * the init callback returned.
+ */
+WARREN_API int warren_shm_zone_ex(const char *name, size_t size, const struct warren_shm_opts *opts,
+				  void **out, struct warren_error *err);
 
 /** Initialises a process-shared, robust mutex inside a shared zone. 0 or -errno. */
 WARREN_API int warren_shm_mutex_init(pthread_mutex_t *m);
@@ -756,14 +817,81 @@ WARREN_API int warren_shm_mutex_init(pthread_mutex_t *m);
 /**
  * Locks a mutex made by warren_shm_mutex_init(). When its previous owner died while
  * holding it, the lock is taken anyway and 1 is returned: the data it protects may be
- * half-updated and should be checked or reset. Returns 0, 1, or -errno: -ENOLCK when the
- * thread holds 8 already. Unlock before returning: a lock still held when the callback
- * returns is released by warren, with a warning, and an unanswered request gets a 500.
+ * half-updated and should be checked or reset (for a heap: warren_shm_heap_check()).
+ * Returns 0, 1, or -errno: -ENOLCK when the thread holds 8 already. Unlock before
+ * returning: a lock still held when the callback returns is released by warren, with a
+ * warning, and an unanswered request gets a 500.
  */
 WARREN_API int warren_shm_lock(pthread_mutex_t *m);
 
 /** Unlocks a mutex taken with warren_shm_lock(). 0 or -errno. */
 WARREN_API int warren_shm_unlock(pthread_mutex_t *m);
+
+/**
+ * A heap inside shared memory: variable-sized blocks allocated and freed by any worker.
+ * It has no lock of its own: every call but warren_shm_heap_init() must be made under
+ * the lock that guards the zone (or from a zone init callback for a new zone, when no
+ * one else sees it yet). Blocks are 16-byte aligned, and their addresses are the same
+ * in every process (zones are mapped once, by the master, before it forks), so they may
+ * be stored in the zone as plain pointers.
+ *
+ * A worker that dies in the middle of an allocation or free cannot corrupt the chain
+ * of blocks: it is always updated by single stores, in an order that keeps it walkable.
+ * What may be left behind is repaired by warren_shm_heap_check() (free lists, counts)
+ * or lost (the one block the dead worker was being given). Call it when
+ * warren_shm_lock() returns 1; the next allocation or free repairs it anyway.
+ */
+struct warren_shm_heap;
+
+/**
+ * Makes the @size bytes at @mem an empty heap; *@out is where it starts (@mem rounded up
+ * to 16 bytes). Call it from a zone's init callback when the zone is new. Returns 0, or
+ * -EINVAL when @size cannot hold the heap's header (320 bytes) and one block.
+ */
+WARREN_API int warren_shm_heap_init(void *mem, size_t size, struct warren_shm_heap **out);
+
+/**
+ * Allocates @size bytes (uninitialised). Each block costs 16 bytes more, rounded up to a
+ * multiple of 16. Returns NULL when @size is 0 or no free block is large enough (the heap
+ * is full, or too fragmented: warren_shm_heap_stats() tells which).
+ */
+WARREN_API void *warren_shm_alloc(struct warren_shm_heap *h, size_t size);
+
+/**
+ * Frees a block from warren_shm_alloc(); neighbouring free blocks merge. NULL is ignored;
+ * a pointer that is not a live block of @h is logged and ignored.
+ */
+WARREN_API void warren_shm_free(struct warren_shm_heap *h, void *p);
+
+/** The usable size of a block from warren_shm_alloc() (at least what was asked for). */
+WARREN_API size_t warren_shm_block_size(const struct warren_shm_heap *h, const void *p);
+
+/**
+ * Checks the heap (walks every block). Returns 0 when it was consistent; 1 when it had
+ * to be repaired (an operation was cut short by a dead worker): the free lists and counts
+ * were rebuilt, every block is either free or allocated, and an allocated block may be
+ * one that no one holds (the module's own structures tell); -EUCLEAN when the blocks
+ * themselves are overwritten (a module wrote outside its blocks): call
+ * warren_shm_heap_reset(); -EINVAL when @h is not a heap.
+ */
+WARREN_API int warren_shm_heap_check(struct warren_shm_heap *h);
+
+/** Frees every block at once: the heap is as warren_shm_heap_init() left it. */
+WARREN_API void warren_shm_heap_reset(struct warren_shm_heap *h);
+
+/** What warren_shm_heap_stats() reports, in bytes (block headers included) and blocks. */
+struct warren_shm_heap_stats {
+	size_t capacity;     /**< bytes for blocks: the heap's size minus its header */
+	size_t used;	     /**< in allocated blocks */
+	size_t free;	     /**< in free blocks */
+	size_t largest_free; /**< the largest size warren_shm_alloc() can give now */
+	size_t used_blocks;  /**< allocated blocks */
+	size_t free_blocks;  /**< free blocks */
+};
+
+/** Fills @st (under the lock, like every heap call). */
+WARREN_API void warren_shm_heap_stats(const struct warren_shm_heap *h,
+				      struct warren_shm_heap_stats *st);
 
 /* ---- Module and route configuration -------------------------------------------------- */
 

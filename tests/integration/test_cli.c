@@ -303,7 +303,7 @@ static const struct bad_config bad_configs[] = {
 	{.text = L "'bogus': 1}",
 	 .msg = "bogus: unknown key (expected one of: listen, workers, cpu_affinity, event, "
 		"log_level, log_file, pid_file, shutdown_timeout, recover, http, modules, routes, "
-		"offload_threads, worker_connections, watchdog)"},
+		"offload_threads, worker_connections, watchdog, shared_zones)"},
 	{.text = "{'listen': '127.0.0.1:0'}",
 	 .msg = "listen: expected an array of \"host:port\" strings, got string \"127.0.0.1:0\""},
 	{.text = "{'listen': ['127.0.0.1:99999']}",

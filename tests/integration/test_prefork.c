@@ -1930,6 +1930,7 @@ START_TEST(shared_zone_counts_across_workers)
 			"'workers': 2, " PID_FILE ","
 			" 'modules': [{'name': 'counter', 'path': '@PLUGIN_DIR@/counter.so'}],"
 			" 'routes': [{'match': {'path': '/count'}, 'handler': 'counter.count'},"
+			"  {'match': {'path': '/stats'}, 'handler': 'counter.stats'},"
 			"  {'match': {'path': '/echo/*'}, 'handler': 'echo.echo'}]",
 			"");
 	WT_OK(wt_wait_workers(&s, 2, 0, w, WT_TIMEOUT_MS));
@@ -1981,6 +1982,163 @@ START_TEST(shared_zone_counts_across_workers)
 	reload_ok(&s, 1);
 	wait_retired(&s, 0);
 	ck_assert_uint_eq(count_fresh(&s), total + 2);
+	/* The fields kept under the zone's lock came through the reload too; the zone's init
+	 * callback was told it was inherited. */
+	{
+		unsigned long hits = 0, peak = 0;
+		long long since = 0, peak_at = 0;
+		char *body = get_body(&s, "/stats");
+
+		ck_assert_msg(sscanf(body,
+				     "{\"hits\": %lu, \"since\": %lld, \"peak_per_second\": %lu, "
+				     "\"peak_at\": %lld}",
+				     &hits, &since, &peak, &peak_at) == 4,
+			      "%s", body);
+		free(body);
+		ck_assert_uint_eq(hits, total + 2);
+		ck_assert_uint_ge(peak, 1);
+		ck_assert_uint_le(peak, total + 2);
+		ck_assert_int_ge(peak_at, since);
+		ck_assert_int_gt(since, 0);
+	}
+	expect_log(&s, "counter: zone \"counter.hits\" kept, at ");
+	wt_stop_ok(&s);
+}
+END_TEST
+
+/* ---- Zones whose size or layout version change across reloads ---- */
+
+#define ZONEVER_ROUTES                                                                             \
+	"'routes': [{'match': {'path': '/get'}, 'handler': 'zonever.get'},"                        \
+	" {'match': {'path': '/incr'}, 'handler': 'zonever.incr'},"                                \
+	" {'match': {'path': '/wait'}, 'handler': 'zonever.wait'}]"
+
+/* Writes a config with the zonever plugin given @zone_conf, plus @extra members. */
+static void zonever_config(struct wt_server *s, unsigned workers, const char *zone_conf,
+			   const char *extra)
+{
+	char *text;
+
+	ck_assert(asprintf(&text,
+			   "{'listen': ['127.0.0.1:0'], 'event': '%s', 'workers': %u, " PID_FILE
+			   "%s, 'modules': [{'name': 'zonever', 'path': '@PLUGIN_DIR@/zonever.so',"
+			   " 'config': %s}], " ZONEVER_ROUTES "}",
+			   wt_event(), workers, extra, zone_conf) > 0);
+	wt_write_config_text(s, text);
+	free(text);
+}
+
+static void expect_body(const struct wt_server *s, const char *path, const char *body)
+{
+	char *got = get_body(s, path);
+
+	ck_assert_str_eq(got, body);
+	free(got);
+}
+
+/* warren -s reload fails with exactly "warren: reload failed: CONF: @error". */
+static void reload_fails(const struct wt_server *s, const char *error)
+{
+	char want[1024];
+	struct wt_run r;
+
+	control(s, "reload", &r);
+	snprintf(want, sizeof(want), "warren: reload failed: %s: %s\n", s->conf, error);
+	ck_assert_msg(r.status == 1, "warren -s reload exited %d; stdout: %s", r.status, r.out);
+	ck_assert_str_eq(r.err, want);
+	wt_run_free(&r);
+}
+
+#define ZONEVER_FAILED "modules[0].config: module \"zonever\" failed to start: "
+#define ZONE_REFUSED(was, asked)                                                                   \
+	"shared zone \"zonever.z\" exists with " was " (since generation 0); asked for " asked     \
+	": refused, the zone is kept as it is; set shared_zones.on_change to \"recreate\" to "     \
+	"replace it with an empty one on reload, or restart warren"
+
+/*
+ * The init callback is told new memory from the previous generation's; a reload that
+ * asks for the zone with another layout version or size is refused by default, with
+ * both named and what to do, also for a module that only says "File exists", and the
+ * zone keeps its contents.
+ */
+START_TEST(zone_changed_on_reload_is_refused)
+{
+	struct wt_server s;
+
+	wt_init(&s);
+	zonever_config(&s, 2, "{'version': 1}", "");
+	WT_OK(wt_start(&s));
+	expect_body(&s, "/incr", "version 1 value 1\n");
+	ck_assert_uint_eq(wt_log_count(&s, "zonever: zone of 4096 bytes new"), 1);
+	ck_assert_uint_eq(wt_log_count(&s, "zonever: zone of 4096 bytes inherited"), 0);
+
+	reload_ok(&s, 1);
+	ck_assert_uint_eq(wt_log_count(&s, "zonever: zone of 4096 bytes new"), 1);
+	expect_log(&s, "zonever: zone of 4096 bytes inherited");
+	expect_body(&s, "/get", "version 1 value 1\n");
+
+	zonever_config(&s, 2, "{'version': 2}", "");
+	reload_fails(&s, ZONEVER_FAILED ZONE_REFUSED("4096 bytes, layout version 1",
+						     "4096 bytes, version 2"));
+	zonever_config(&s, 2, "{'version': 1, 'size': 8192}", "");
+	reload_fails(&s, ZONEVER_FAILED ZONE_REFUSED("4096 bytes, layout version 1",
+						     "8192 bytes, version 1"));
+	zonever_config(&s, 2, "{'legacy': true, 'size': 8192}", "");
+	reload_fails(&s, ZONEVER_FAILED "shared zone \"zonever.z\": File exists (" ZONE_REFUSED(
+				 "4096 bytes, layout version 1", "8192 bytes, version 0") ")");
+	expect_body(&s, "/get", "version 1 value 1\n");
+	wt_stop_ok(&s);
+}
+END_TEST
+
+/*
+ * With shared_zones.on_change "recreate", the new generation gets an empty zone while a
+ * request in flight on a worker of the old one still reads the old zone, which stays
+ * valid until that worker is gone; the next reload inherits the new zone.
+ */
+START_TEST(zone_changed_on_reload_is_recreated)
+{
+	const char *recreate = ", 'shared_zones': {'on_change': 'recreate'}";
+	char trigger[512], conf[600];
+	struct wt_response r;
+	struct wt_server s;
+	struct wt_client c;
+	int fd;
+
+	wt_init(&s);
+	snprintf(trigger, sizeof(trigger), "%s/go", s.dir);
+	snprintf(conf, sizeof(conf), "{'version': 1, 'trigger': '%s'}", trigger);
+	zonever_config(&s, 1, conf, recreate);
+	WT_OK(wt_start(&s));
+	expect_body(&s, "/incr", "version 1 value 1\n");
+	expect_body(&s, "/incr", "version 1 value 2\n");
+	/* In the old worker's handler before the reload starts. */
+	WT_OK(wt_client_open(&c, &s, 0));
+	WT_OK(wt_sends(&c, "GET /wait HTTP/1.1\r\nHost: test\r\n\r\n"));
+	WT_OK(wt_wait_log(&s, "zonever: waiting for", wt_scaled_ms(WT_TIMEOUT_MS)));
+
+	snprintf(conf, sizeof(conf), "{'version': 2, 'trigger': '%s'}", trigger);
+	zonever_config(&s, 1, conf, recreate);
+	reload_ok(&s, 1);
+	expect_log(&s, "warn: shared zone \"zonever.z\": replaced by an empty one of 4096 bytes, "
+		       "layout version 2 (was 4096 bytes, version 1); workers still using the old "
+		       "one keep it until they exit");
+	expect_body(&s, "/get", "version 2 value 0\n");
+	expect_body(&s, "/incr", "version 2 value 1\n");
+
+	/* The old worker answers from the old zone. */
+	fd = open(trigger, O_CREAT | O_WRONLY, 0600);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	WT_OK(wt_read_response(&c, &r, false));
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.body, "version 1 value 2\n");
+	wt_response_free(&r);
+	wt_client_close(&c);
+	wait_retired(&s, 0);
+
+	reload_ok(&s, 2);
+	expect_body(&s, "/incr", "version 2 value 2\n");
 	wt_stop_ok(&s);
 }
 END_TEST
@@ -2452,6 +2610,8 @@ static Suite *prefork_suite(void)
 
 	tc = tcase_create("zone locks");
 	tcase_set_timeout(tc, WT_TEST_TIMEOUT_S);
+	tcase_add_test(tc, zone_changed_on_reload_is_refused);
+	tcase_add_test(tc, zone_changed_on_reload_is_recreated);
 	tcase_add_test(tc, zone_lock_kept_by_a_handler_is_released);
 	tcase_add_test(tc, zone_lock_of_a_dead_worker_is_taken_over);
 	suite_add_tcase(s, tc);

@@ -82,7 +82,7 @@ static const struct bad_case {
 	{"{\"colour\": 2}",
 	 "colour: unknown key (expected one of: listen, workers, cpu_affinity, event, log_level, "
 	 "log_file, pid_file, shutdown_timeout, recover, http, modules, routes, offload_threads, "
-	 "worker_connections, watchdog)"},
+	 "worker_connections, watchdog, shared_zones)"},
 
 	/* workers */
 	{"{\"workers\": \"many\"}",
@@ -172,6 +172,12 @@ static const struct bad_case {
 	{"{\"watchdog\": {\"warn_ms\": 100}}",
 	 "watchdog.warn_ms: unknown key (expected one of: warn, kill)"},
 	{"{\"watchdog\": true}", "watchdog: expected an object, got boolean true"},
+	{"{\"shared_zones\": {\"on_change\": \"keep\"}}",
+	 "shared_zones.on_change: expected \"refuse\" or \"recreate\", got string \"keep\""},
+	{"{\"shared_zones\": {\"on_changes\": \"refuse\"}}",
+	 "shared_zones.on_changes: unknown key (did you mean \"on_change\"?)"},
+	{"{\"shared_zones\": {\"when\": \"refuse\"}}",
+	 "shared_zones.when: unknown key (expected one of: on_change)"},
 
 	/* event and log_level */
 	{"{\"event\": \"kqueue\"}",
@@ -563,6 +569,13 @@ START_TEST(test_process_keys)
 	config_free(cfg);
 	cfg = parse_ok("{\"cpu_affinity\": false}");
 	ck_assert(!cfg->cpu_affinity);
+	ck_assert(!cfg->zones_recreate);
+	config_free(cfg);
+	cfg = parse_ok("{\"shared_zones\": {\"on_change\": \"recreate\"}}");
+	ck_assert(cfg->zones_recreate);
+	config_free(cfg);
+	cfg = parse_ok("{\"shared_zones\": {\"on_change\": \"refuse\"}}");
+	ck_assert(!cfg->zones_recreate);
 	config_free(cfg);
 }
 END_TEST
