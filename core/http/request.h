@@ -281,10 +281,10 @@ static inline void module_enter(struct http_loop *loop, const struct warren_requ
 	 * warren_req_ctx() gives that module's context. */
 	loop->crash = (struct crash_context){.what = what,
 					     .r = r,
-					     .ctx = !r	      ? 0 :
-						    r->hook   ? r->hook->ctx :
-						    r->route  ? r->route->ctx :
-								0};
+					     .ctx = !r	     ? 0 :
+						    r->hook  ? r->hook->ctx :
+						    r->route ? r->route->ctx :
+							       0};
 	shm_call_enter();
 }
 
