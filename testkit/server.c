@@ -240,12 +240,16 @@ static int terminate(struct warren_test_server *srv, int sig, int *status)
 		wait_exit(srv, kit_now_ms() + srv->timeout_ms);
 		ret = -ETIMEDOUT;
 	}
-	/* The group outlives the master only in processes it left behind; a pid that is
-	 * still some group's id is never given to a new process, so this reaches no other. */
-	if (kill(-srv->pid, SIGKILL) == 0 && ret == 0)
-		ret = -EBUSY;
 	while (waitpid(srv->pid, status, 0) < 0 && errno == EINTR)
 		;
+	/* Reaped, the master is no longer in its group: what is left there it left behind.
+	 * A pid that is still some group's id is never given to a new process, so this
+	 * reaches nothing else. */
+	if (kill(-srv->pid, 0) == 0) {
+		kill(-srv->pid, SIGKILL);
+		if (ret == 0)
+			ret = -EBUSY;
+	}
 	if (srv->pidfd >= 0)
 		close(srv->pidfd);
 	srv->pidfd = -1;
