@@ -232,10 +232,12 @@ static bool ends_chunked(const struct warren_test_response *r, bool *present)
 	return n == 7 && strncasecmp(c, "chunked", 7) == 0;
 }
 
-static int parse_chunked(struct input *in, struct warren_test_response *r)
+/*
+ * Walks the chunks up to the last (size 0) one, adding their sizes to *@blen and, when @body
+ * is not NULL, copying their data there. Returns 0, -EAGAIN, or -EPROTO.
+ */
+static int walk_chunks(struct input *in, char *body, size_t *blen)
 {
-	char *body = NULL;
-	size_t blen = 0;
 	char esc[64];
 	int ret;
 
@@ -246,76 +248,78 @@ static int parse_chunked(struct input *in, struct warren_test_response *r)
 
 		ret = next_line(in, "chunk size line", &line, &len);
 		if (ret < 0)
-			goto out_free_body;
+			return ret;
 		digits = 0;
 		while (digits < len && line[digits] &&
 		       strchr("0123456789abcdefABCDEF", line[digits]))
 			digits++;
 		if (digits == 0 || (digits < len && line[digits] != ';' && line[digits] != ' ' &&
-				    line[digits] != '\t')) {
-			ret = kit_fail(-EPROTO, "chunk size \"%s\" is not hexadecimal",
-				       kit_escape(esc, sizeof(esc), line, len, 40));
-			goto out_free_body;
-		}
+				    line[digits] != '\t'))
+			return kit_fail(-EPROTO, "chunk size \"%s\" is not hexadecimal",
+					kit_escape(esc, sizeof(esc), line, len, 40));
 		for (size_t i = 0; i < digits; i++) {
 			char c = line[i];
 
 			size = size * 16 + (unsigned)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
-			if (size > MAX_BODY || blen + size > MAX_BODY) {
-				ret = kit_fail(
+			if (size > MAX_BODY || *blen + size > MAX_BODY)
+				return kit_fail(
 					-EPROTO, "chunk size \"%s\" is over the kit's %llu bytes",
 					kit_escape(esc, sizeof(esc), line, len, 40), MAX_BODY);
-				goto out_free_body;
-			}
 		}
 		if (size == 0)
 			break;
 		avail = in->len - in->pos;
 		/* The chunk's data, then CRLF (or a bare LF). */
 		if (avail > size && in->data[in->pos + size] != '\r' &&
-		    in->data[in->pos + size] != '\n') {
-			ret = kit_fail(-EPROTO,
-				       "chunk of %llu bytes not followed by CRLF but \"%s\"", size,
-				       kit_escape(esc, sizeof(esc), in->data + in->pos + size,
-						  avail - size, 8));
-			goto out_free_body;
-		}
+		    in->data[in->pos + size] != '\n')
+			return kit_fail(-EPROTO,
+					"chunk of %llu bytes not followed by CRLF but \"%s\"", size,
+					kit_escape(esc, sizeof(esc), in->data + in->pos + size,
+						   avail - size, 8));
 		crlf = avail > size && in->data[in->pos + size] == '\n' ? 1 : 2;
 		if (avail < size + crlf) {
-			if (in->eof)
-				ret = kit_fail(-EPROTO,
-					       "the connection closed in a chunk of %llu bytes "
-					       "(%zu received)",
-					       size, avail);
-			else
-				ret = -EAGAIN;
-			goto out_free_body;
+			if (!in->eof)
+				return -EAGAIN;
+			return kit_fail(-EPROTO,
+					"the connection closed in a chunk of %llu bytes "
+					"(%zu received)",
+					size, avail);
 		}
-		if (crlf == 2 && in->data[in->pos + size + 1] != '\n') {
-			ret = kit_fail(
+		if (crlf == 2 && in->data[in->pos + size + 1] != '\n')
+			return kit_fail(
 				-EPROTO, "chunk of %llu bytes not followed by CRLF but \"%s\"",
 				size,
 				kit_escape(esc, sizeof(esc), in->data + in->pos + size, 2, 2));
-			goto out_free_body;
-		}
-		ret = kit_append(&body, &blen, in->data + in->pos, (size_t)size);
-		if (ret < 0)
-			goto out_free_body;
+		if (body)
+			memcpy(body + *blen, in->data + in->pos, (size_t)size);
+		*blen += (size_t)size;
 		in->pos += (size_t)size + crlf;
 	}
-	ret = parse_fields(in, "trailer", &r->trailers, &r->ntrailers);
-	if (ret < 0)
-		goto out_free_body;
-	if (!body)
-		ret = kit_append(&body, &blen, "", 0);
-	r->body = body;
-	r->body_len = blen;
-	r->chunked = true;
-	return ret;
+	return 0;
+}
 
-out_free_body:
-	free(body);
-	return ret;
+/* Copies nothing until the whole body and its trailers are there: a response that arrives
+ * in many reads is walked once per read, not copied once per read. */
+static int parse_chunked(struct input *in, struct warren_test_response *r)
+{
+	struct input scan = *in;
+	size_t total = 0, n = 0;
+	int ret;
+
+	ret = walk_chunks(&scan, NULL, &total);
+	if (ret == 0)
+		ret = parse_fields(&scan, "trailer", &r->trailers, &r->ntrailers);
+	if (ret < 0)
+		return ret;
+	r->body = malloc(total + 1);
+	if (!r->body)
+		return kit_fail(-ENOMEM, "out of memory");
+	walk_chunks(in, r->body, &n);
+	r->body[n] = '\0';
+	r->body_len = n;
+	r->chunked = true;
+	in->pos = scan.pos;
+	return 0;
 }
 
 static int take_body(struct input *in, struct warren_test_response *r, size_t n)
