@@ -198,16 +198,21 @@ static bool has_field(const char *const *headers, const char *name)
 	return false;
 }
 
-/* The request's bytes as one buffer (free it). */
+/* The request's bytes as one buffer (free it). A NULL @req is GET /. */
 static int build_request(const struct warren_test_request *req, char **out, size_t *outlen)
 {
-	const char *method = req->method ? req->method : "GET";
-	const char *target = req->target ? req->target : "/";
-	const char *const *h = req->headers;
+	static const struct warren_test_request get_root;
+	const char *method, *target;
+	const char *const *h;
 	char *buf = NULL, line[64];
 	size_t len = 0;
 	int ret;
 
+	if (!req)
+		req = &get_root;
+	method = req->method ? req->method : "GET";
+	target = req->target ? req->target : "/";
+	h = req->headers;
 	if (!*method || has_break(method) || strchr(method, ' '))
 		return kit_fail(-EINVAL,
 				"method \"%.60s\" is empty or has a space or line break"
@@ -385,6 +390,7 @@ static int exchange(struct warren_test_server *srv, const char *what, const void
 int warren_test_request(struct warren_test_server *srv, const struct warren_test_request *req,
 			struct warren_test_response *r)
 {
+	const char *method;
 	char *buf, what[160];
 	size_t len;
 	int ret;
@@ -393,10 +399,9 @@ int warren_test_request(struct warren_test_server *srv, const struct warren_test
 	ret = build_request(req, &buf, &len);
 	if (ret < 0)
 		return ret;
-	snprintf(what, sizeof(what), "%s %s", req->method ? req->method : "GET",
-		 req->target ? req->target : "/");
-	ret = exchange(srv, what, buf, len,
-		       req->method && strcmp(req->method, "HEAD") == 0 ? WARREN_TEST_HEAD : 0, r);
+	method = req && req->method ? req->method : "GET";
+	snprintf(what, sizeof(what), "%s %s", method, req && req->target ? req->target : "/");
+	ret = exchange(srv, what, buf, len, strcmp(method, "HEAD") == 0 ? WARREN_TEST_HEAD : 0, r);
 	free(buf);
 	return ret;
 }

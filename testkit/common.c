@@ -10,7 +10,8 @@
 
 #include "common.h"
 
-/* Per thread, so that a test framework running tests in threads still reads its own. */
+/* Per thread: a request made from another thread does not overwrite the reason a test is
+ * about to print. */
 static _Thread_local char last_error[1024];
 
 const char *warren_test_error(void)

@@ -28,7 +28,8 @@
  * WARREN_PLUGIN_DIR the directory relative module paths are taken from (default: the
  * current directory); WARREN_TEST_EVENT, when set, becomes the config's "event" if it has
  * none; CK_TIMEOUT_MULTIPLIER, above 1, stretches every timeout as it stretches Check's
- * (a run under valgrind). The kit is not thread-safe: use it from one thread.
+ * (a run under valgrind). Start and stop servers from one thread: the list of running
+ * servers is not locked, and a server dies with the thread that started it.
  */
 #ifndef WARREN_TEST_H
 #define WARREN_TEST_H
@@ -118,8 +119,9 @@ WARREN_TEST_API bool warren_test_log_contains(const struct warren_test_server *s
 					      const char *text);
 
 /**
- * Why the last failing warren_test_* call failed, e.g. "GET /: no response within
- * 10000 ms" or "chunk size \"zz\" is not hexadecimal"; "" before any failure.
+ * Why the last failing warren_test_* call in this thread failed, e.g. "GET /: no complete
+ * response from 127.0.0.1:40123 within 10000 ms (0 bytes came: \"\")" or "chunk size \"zz\"
+ * is not hexadecimal"; "" before any failure.
  */
 WARREN_TEST_API const char *warren_test_error(void);
 
@@ -194,9 +196,10 @@ WARREN_TEST_API size_t warren_test_header_count(const struct warren_test_respons
 						const char *name);
 
 /**
- * Sends @req on a new connection to @srv's first listener, reads the response (interim
- * 1xx ones skipped) and closes. Returns 0; -ETIMEDOUT when a step took longer than the
- * server's timeout; -ECONNRESET or -EPROTO (closed early, malformed); -errno.
+ * Sends @req (NULL: GET /) on a new connection to @srv's first listener, reads the
+ * response (interim 1xx ones skipped) and closes. Returns 0; -ETIMEDOUT when a step took
+ * longer than the server's timeout; -ECONNRESET or -EPROTO (closed early, malformed);
+ * -EINVAL for a request that cannot be built (a line break in a header); -errno.
  */
 WARREN_TEST_API int warren_test_request(struct warren_test_server *srv,
 					const struct warren_test_request *req,
@@ -229,7 +232,10 @@ WARREN_TEST_API int warren_test_connect_to(const char *addr, int timeout_ms,
 /** Sends the @len bytes at @data. Returns 0, -ETIMEDOUT, or -errno (-EPIPE: closed). */
 WARREN_TEST_API int warren_test_send(struct warren_test_conn *conn, const void *data, size_t len);
 
-/** Sends @req, built as warren_test_request() builds it. Returns as warren_test_send(). */
+/**
+ * Sends @req (NULL: GET /), built as warren_test_request() builds it. Returns as
+ * warren_test_send(), or -EINVAL as warren_test_request().
+ */
 WARREN_TEST_API int warren_test_send_request(struct warren_test_conn *conn,
 					     const struct warren_test_request *req);
 

@@ -113,6 +113,10 @@ START_TEST(test_structured_request)
 	ck_assert_ptr_nonnull(warren_test_header(&r, "Content-Length"));
 	ck_assert_uint_eq(r.body_len, 0);
 	warren_test_response_free(&r);
+	/* No request at all is GET /, which has no route here. */
+	KIT_OK(warren_test_request(srv, NULL, &r));
+	ck_assert_int_eq(r.status, 404);
+	warren_test_response_free(&r);
 	/* Raw bytes go as they are: warren's own answer to a malformed request. */
 	KIT_OK(warren_test_raw(srv, "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 36, &r));
 	ck_assert_int_eq(r.status, 400);
