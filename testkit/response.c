@@ -364,7 +364,10 @@ static int parse_body(struct input *in, struct warren_test_response *r, int flag
 int warren_test_parse_response(const void *data, size_t len, int flags,
 			       struct warren_test_response *r, size_t *used)
 {
-	struct input in = {.data = data, .len = len, .eof = flags & WARREN_TEST_EOF};
+	/* No bytes may come as NULL (a buffer not yet allocated): nothing to read there. */
+	struct input in = {.data = data ? data : "",
+			   .len = data ? len : 0,
+			   .eof = flags & WARREN_TEST_EOF};
 	int ret;
 
 	memset(r, 0, sizeof(*r));
@@ -374,7 +377,7 @@ int warren_test_parse_response(const void *data, size_t len, int flags,
 	if (ret == 0)
 		ret = parse_body(&in, r, flags);
 	if (ret == 0) {
-		r->raw = dup_n(data, in.pos);
+		r->raw = dup_n(in.data, in.pos);
 		r->raw_len = in.pos;
 		ret = r->raw ? 0 : kit_fail(-ENOMEM, "out of memory");
 	}

@@ -198,7 +198,11 @@ END_TEST
 
 START_TEST(test_malformed)
 {
+	struct warren_test_response r;
+
 	malformed("", WARREN_TEST_EOF, "no response: the connection closed first");
+	ck_assert_int_eq(warren_test_parse_response(NULL, 0, WARREN_TEST_EOF, &r, NULL), -EPROTO);
+	ck_assert_int_eq(warren_test_parse_response(NULL, 0, 0, &r, NULL), -EAGAIN);
 	malformed("HTTP/2 200 OK\r\n\r\n", 0, "status line \"HTTP/2 200 OK\" is not");
 	malformed("HTTP/1.1 20 OK\r\n\r\n", 0, "is not \"HTTP/1.x NNN reason\"");
 	malformed("HTTP/1.1 2000 OK\r\n\r\n", 0, "is not");
