@@ -1,4 +1,4 @@
-/* testkit/common.c - the test kit's last error, clock and buffer helpers. */
+/* testkit/common.c - the test kit's last error, its clock, and buffer and escaping functions. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
