@@ -8,7 +8,8 @@
 # Layers, lowest first (docs/architecture.md):
 #   warren  include/warren/*.h, the public API: it includes nothing from core/; every
 #           layer may include it. Built-in modules (modules/) and plugins (plugins/) are its
-#           clients and may include nothing else either.
+#           clients and may include nothing else either; so are the test kit (testkit/) and
+#           the template of warren new-plugin (templates/), which build outside the tree.
 #   base    core/base     event  core/event     http  core/http     server  core/server
 # A file may include headers of its own layer and of the layers below. tests/ is exempt.
 #
@@ -32,7 +33,7 @@ rank() {
 file_layer() {
 	case $1 in
 	include/warren/*) echo warren ;;
-	modules/* | plugins/*) echo warren ;;
+	modules/* | plugins/* | testkit/* | templates/*) echo warren ;;
 	core/*/*) local l=${1#core/}; echo "${l%%/*}" ;;
 	esac
 }
@@ -85,7 +86,7 @@ check() {
 			bad=1
 		done < <(sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*["<]\([A-Za-z0-9_]*\/[^">]*\)[">].*/\1/p' "$root/$f")
 	done < <(find "$root/core" "$root/include/warren" "$root/modules" "$root/plugins" \
-		\( -name '*.c' -o -name '*.h' \) -type f -print0 2>/dev/null | sort -z)
+		"$root/testkit" "$root/templates" \( -name '*.c' -o -name '*.h' \) -type f -print0 2>/dev/null | sort -z)
 
 	for key in "${!allowed[@]}"; do
 		if [ -z "${used[$key]+x}" ]; then

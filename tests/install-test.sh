@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # tests/install-test.sh - the build as a user drives it: a plugin linked in with configure
-# --with-static-module answers exactly as its .so does, and make install gives a prefix that
-# plugins build against with pkg-config alone.
+# --with-static-module answers exactly as its .so does, make install gives a prefix that
+# plugins build against with pkg-config alone, and a plugin made by the installed
+# `warren new-plugin` builds with its own Makefile and passes its own tests (the test kit)
+# against the installed warren.
 #
 # make check runs this through run-suites.sh, so it ends with a Check-style summary line.
 # It copies the sources from WARREN_SRCDIR into a temporary directory and builds them there
@@ -338,6 +340,7 @@ staged_install() {
 	[ "$built" = yes ] || return 1
 	quietly "$tmp/install.log" make -C "$copy" install DESTDIR="$stage" || return 1
 	for f in bin/warren include/warren/module.h include/warren/version.h \
+		include/warren/test.h lib/libwarren-test.a lib/pkgconfig/warren-test.pc \
 		lib/pkgconfig/warren.pc lib/warren/plugins/counter.so; do
 		[ -f "$stage$prefix/$f" ] || {
 			echo "make install DESTDIR=$stage did not install $stage$prefix/$f"
@@ -357,6 +360,12 @@ staged_install() {
 	# The .pc names where the files will be, not where DESTDIR put them.
 	has "$stage$prefix/lib/pkgconfig/warren.pc" "prefix=$prefix"$'\n' || ok=1
 	has "$stage$prefix/lib/pkgconfig/warren.pc" "Version: $version"$'\n' || ok=1
+	has "$stage$prefix/lib/pkgconfig/warren-test.pc" "prefix=$prefix"$'\n' || ok=1
+	# The kit runs the installed warren unless told otherwise: the real prefix, not DESTDIR.
+	grep -q "$prefix/bin/warren" "$stage$prefix/lib/libwarren-test.a" || {
+		echo "libwarren-test.a does not name $prefix/bin/warren"
+		ok=1
+	}
 	# Building against the staged files: pkg-config takes the prefix from where the .pc is.
 	write_outside_plugin || return 1
 	PKG_CONFIG_PATH=$stage$prefix/lib/pkgconfig build_outside --define-prefix || {
@@ -407,10 +416,71 @@ EOF
 	return "$ok"
 }
 
+# new-plugin NAME... : the installed warren new-plugin, output in $tmp/new-plugin.out.
+new_plugin() {
+	(cd "$tmp" && "$prefix/bin/warren" new-plugin "$@") >"$tmp/new-plugin.out" 2>&1
+}
+
+# make_demo TARGET...: the generated Makefile, as a plugin author runs it, against the install
+# only: no WARREN_BIN or WARREN_PLUGIN_DIR from the build under test.
+make_demo() {
+	env -u WARREN_BIN -u WARREN_PLUGIN_DIR PKG_CONFIG_PATH="$prefix/lib/pkgconfig" \
+		make -C "$tmp/demo" CC="$cc" CFLAGS="-O2 -g -Werror" "$@"
+}
+
+new_plugin_builds_and_passes() {
+	local ok=0
+
+	[ "$built" = yes ] && [ -x "$prefix/bin/warren" ] || return 1
+	new_plugin demo || {
+		echo "warren new-plugin demo failed:"
+		cat "$tmp/new-plugin.out"
+		return 1
+	}
+	has "$tmp/new-plugin.out" "wrote demo/" || ok=1
+	for f in demo.c test_demo.c demo.json Makefile README.md .gitignore; do
+		[ -f "$tmp/demo/$f" ] || {
+			echo "warren new-plugin demo wrote no demo/$f"
+			ok=1
+		}
+	done
+	grep -q skeleton "$tmp"/demo/* && {
+		echo "the template's name is left in:"
+		grep -n skeleton "$tmp"/demo/*
+		ok=1
+	}
+	# It overwrites nothing, and a bad name is refused before anything is written.
+	new_plugin demo && ok=1
+	has "$tmp/new-plugin.out" "demo already exists" || ok=1
+	new_plugin my-demo && ok=1
+	has "$tmp/new-plugin.out" \
+		"\"my-demo\": has '-' at position 3: a C identifier has only a-z, 0-9 and _" || ok=1
+	[ ! -e "$tmp/my-demo" ] || ok=1
+
+	quietly "$tmp/demo-make.log" make_demo || return 1
+	quietly "$tmp/demo-t.log" "$prefix/bin/warren" -t -c "$tmp/demo/demo.json" || ok=1
+	# The generated tests find Check the way a plugin author's machine has it: pkg-config.
+	pkg-config --exists check || {
+		echo "no check.pc for pkg-config: the generated tests were not run"
+		return "$ok"
+	}
+	quietly "$tmp/demo-check.log" make_demo check || return 1
+	has "$tmp/demo-check.log" "100%: Checks: 3, Failures: 0, Errors: 0" || ok=1
+	# The generated tests can fail: a wrong expectation must.
+	sed -i 's/"Hello from demo\\n"/"Hello from elsewhere\\n"/' "$tmp/demo/test_demo.c"
+	make_demo check >"$tmp/demo-fail.log" 2>&1 && {
+		echo "make check passed with a wrong expectation in test_demo.c"
+		ok=1
+	}
+	has "$tmp/demo-fail.log" "Failures: 1" || ok=1
+	return "$ok"
+}
+
 echo "copying the sources to $copy"
 mkdir -p "$copy" &&
-	cp -R "$src/configure" "$src/Makefile.in" "$src/warren.pc.in" "$src/include" "$src/core" \
-		"$src/modules" "$src/plugins" "$copy/" || exit 1
+	cp -R "$src/configure" "$src/Makefile.in" "$src/warren.pc.in" "$src/warren-test.pc.in" \
+		"$src/include" "$src/core" "$src/modules" "$src/plugins" "$src/testkit" \
+		"$src/templates" "$copy/" || exit 1
 
 run_check "configure refuses a bad --with-static-module" configure_refuses_bad_dirs
 run_check "configure --with-static-module=plugins/hello builds hello in" static_build
@@ -419,6 +489,8 @@ run_check "built-in hello answers byte for byte as hello.so" builtin_answers_lik
 run_check "make install DESTDIR= stages the files for the real prefix" staged_install
 run_check "a plugin built with pkg-config loads into the installed warren" \
 	plugin_built_against_install
+run_check "warren new-plugin makes a plugin that passes its tests against the install" \
+	new_plugin_builds_and_passes
 
 echo "$(((checks - failures) * 100 / checks))%: Checks: $checks, Failures: $failures, Errors: 0"
 [ "$failures" -eq 0 ]

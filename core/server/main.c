@@ -15,6 +15,7 @@
 #include "server/crash.h"
 #include "base/log.h"
 #include "server/master.h"
+#include "server/new_plugin.h"
 #include "server/pidfile.h"
 #include "server/server.h"
 
@@ -25,6 +26,7 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: warren [-c FILE] [-t] [--ready-fd N]\n"
 		"       warren [-c FILE] -s stop|quit|reload|reopen\n"
+		"       warren new-plugin NAME [DIR]\n"
 		"\n"
 		"  -c, --config FILE  configuration to serve (default: " DEFAULT_CONFIG ")\n"
 		"  -t, --test         check the configuration and module loading, then exit:\n"
@@ -36,6 +38,9 @@ static void usage(FILE *out)
 		"                     success or the exact error), reopen (USR1, log file)\n"
 		"  -v, --version      print the version, ABI and built-in modules\n"
 		"  -h, --help         print this help\n"
+		"\n"
+		"new-plugin writes a new directory DIR (default: NAME) with a plugin to start\n"
+		"from: source, Makefile, sample config, README and a test using the test kit.\n"
 		"\n"
 		"Signals to the master: TERM/INT stop at once, QUIT stops gracefully, HUP reloads\n"
 		"the configuration and modules without dropping connections, USR1 reopens the log.\n");
@@ -85,6 +90,9 @@ int main(int argc, char **argv)
 	bool test = false;
 	int ready_fd = -1, opt, ret;
 
+	/* A command of its own, with arguments of its own: before the server's options. */
+	if (argc > 1 && strcmp(argv[1], "new-plugin") == 0)
+		return new_plugin_main(argc - 1, argv + 1);
 	while ((opt = getopt_long(argc, argv, "c:ts:vh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':

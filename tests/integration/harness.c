@@ -1,5 +1,6 @@
 /* tests/integration/harness.c - starts and stops the real warren binary for the integration
- * suites, watches its processes through /proc, and talks raw HTTP/1.1 to it. */
+ * suites, watches its processes through /proc, and talks raw HTTP/1.1 to it (responses are
+ * parsed by the test kit, testkit/response.c). */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -20,11 +21,10 @@
 #include <unistd.h>
 
 #include <check.h>
+#include <warren/test.h>
 
 #include "harness.h"
 
-/* A response head larger than this is a server bug, not something to buffer. */
-#define MAX_HEAD (64 * 1024)
 /* Between two looks at a state that has no event to wait on (a respawned worker, a log
  * line). Only ever the pause of a polling loop with a deadline. */
 #define POLL_STEP_MS 5
@@ -1210,202 +1210,73 @@ static void consume(struct wt_client *c, size_t n)
 	c->len -= n;
 }
 
-/* Makes sure @n bytes are buffered. */
-static int need_bytes(struct wt_client *c, size_t n, long long deadline)
+/* Copies the kit's parse of a response into the harness's form: the head as raw text, the
+ * header fields in one block. Stricter than the kit where warren must be: CRLF line ends,
+ * at most WT_MAX_HEADERS fields, one Content-Length. */
+static int from_kit(struct wt_response *r, const struct warren_test_response *k)
 {
-	while (c->len < n) {
-		int k = fill(c, deadline);
+	const char *end = strstr(k->raw, "\r\n\r\n");
+	size_t store = 0;
+	char *p;
 
-		if (k < 0)
-			return k;
-		if (k == 0)
-			return -EPROTO;
-	}
-	return 0;
-}
-
-/* Finds @what in the buffer, receiving more until it is there; returns its offset. */
-static long find_buffered(struct wt_client *c, const char *what, size_t limit, long long deadline)
-{
-	size_t wlen = strlen(what);
-
-	for (;;) {
-		int k;
-
-		if (c->len >= wlen) {
-			for (size_t i = 0; i + wlen <= c->len; i++)
-				if (memcmp(c->buf + i, what, wlen) == 0)
-					return (long)i;
-		}
-		if (c->len > limit)
-			return -EPROTO;
-		k = fill(c, deadline);
-		if (k < 0)
-			return k;
-		if (k == 0)
-			return -EPROTO;
-	}
-}
-
-static int parse_head(struct wt_response *r)
-{
-	char *line, *next, *p;
-	char version[16];
-	int n = 0;
-
-	if (sscanf(r->head, "%15s %3d%n", version, &r->status, &n) != 2 ||
-	    strncmp(version, "HTTP/1.", 7) != 0 || version[8] != '\0' || version[7] < '0' ||
-	    version[7] > '9' || (r->head[n] != ' ' && r->head[n] != '\r'))
+	if (!end || k->nheaders > WT_MAX_HEADERS)
 		return -EPROTO;
-	r->minor = version[7] - '0';
-	line = strstr(r->head, "\r\n");
-	p = r->head + n + (r->head[n] == ' ');
-	snprintf(r->reason, sizeof(r->reason), "%.*s", (int)(line - p), p);
-
-	r->hdr_store = strdup(line + 2);
-	if (!r->hdr_store)
+	r->status = k->status;
+	r->minor = k->minor;
+	snprintf(r->reason, sizeof(r->reason), "%s", k->reason);
+	r->head_len = (size_t)(end - k->raw) + 4;
+	r->head = strndup(k->raw, r->head_len);
+	r->body = malloc(k->body_len + 1);
+	for (size_t i = 0; i < k->nheaders; i++)
+		store += strlen(k->headers[i].name) + strlen(k->headers[i].value) + 2;
+	r->hdr_store = malloc(store + 1);
+	if (!r->head || !r->body || !r->hdr_store)
 		return -ENOMEM;
-	for (line = r->hdr_store; *line && strncmp(line, "\r\n", 2) != 0; line = next) {
-		char *colon, *end = strstr(line, "\r\n"), *v;
-
-		if (!end)
-			return -EPROTO;
-		*end = '\0';
-		next = end + 2;
-		colon = strchr(line, ':');
-		if (!colon || colon == line || r->nhdrs == WT_MAX_HEADERS)
-			return -EPROTO;
-		*colon = '\0';
-		v = colon + 1;
-		while (*v == ' ' || *v == '\t')
-			v++;
-		for (char *e = v + strlen(v); e > v && (e[-1] == ' ' || e[-1] == '\t'); e--)
-			e[-1] = '\0';
-		r->hdrs[r->nhdrs].name = line;
-		r->hdrs[r->nhdrs].value = v;
-		r->nhdrs++;
+	memcpy(r->body, k->body, k->body_len + 1);
+	r->body_len = k->body_len;
+	p = r->hdr_store;
+	for (size_t i = 0; i < k->nheaders; i++) {
+		r->hdrs[i].name = strcpy(p, k->headers[i].name);
+		p += strlen(p) + 1;
+		r->hdrs[i].value = strcpy(p, k->headers[i].value);
+		p += strlen(p) + 1;
 	}
-	return 0;
-}
-
-static int set_body(struct wt_response *r, const char *data, size_t len)
-{
-	r->body = malloc(len + 1);
-	if (!r->body)
-		return -ENOMEM;
-	memcpy(r->body, data, len);
-	r->body[len] = '\0';
-	r->body_len = len;
-	return 0;
-}
-
-static int read_chunked(struct wt_client *c, struct wt_response *r, long long deadline)
-{
-	char *body = NULL;
-	size_t len = 0;
-	int ret;
-
-	for (;;) {
-		long eol = find_buffered(c, "\r\n", MAX_HEAD, deadline);
-		unsigned long size;
-		char *end;
-
-		if (eol < 0) {
-			ret = (int)eol;
-			goto out_free_body;
-		}
-		size = strtoul(c->buf, &end, 16);
-		if (end == c->buf || (*end != '\r' && *end != ';')) {
-			ret = -EPROTO;
-			goto out_free_body;
-		}
-		consume(c, (size_t)eol + 2);
-		if (size == 0)
-			break;
-		ret = need_bytes(c, size + 2, deadline);
-		if (ret < 0)
-			goto out_free_body;
-		if (memcmp(c->buf + size, "\r\n", 2) != 0) {
-			ret = -EPROTO;
-			goto out_free_body;
-		}
-		ret = append(&body, &len, c->buf, size);
-		if (ret < 0)
-			goto out_free_body;
-		consume(c, size + 2);
-	}
-	/* Trailer fields, up to the blank line. */
-	for (;;) {
-		long eol = find_buffered(c, "\r\n", MAX_HEAD, deadline);
-
-		if (eol < 0) {
-			ret = (int)eol;
-			goto out_free_body;
-		}
-		consume(c, (size_t)eol + 2);
-		if (eol == 0)
-			break;
-	}
-	ret = set_body(r, body ? body : "", len);
-out_free_body:
-	free(body);
-	return ret;
+	r->nhdrs = k->nheaders;
+	return wt_header_count(r, "Content-Length") > 1 ? -EPROTO : 0;
 }
 
 int wt_read_response(struct wt_client *c, struct wt_response *r, bool no_body)
 {
 	long long deadline = wt_now_ms() + c->timeout_ms;
-	const char *te, *cl;
-	long end;
+	struct warren_test_response k;
+	size_t used;
 	int ret;
 
 	memset(r, 0, sizeof(*r));
-	end = find_buffered(c, "\r\n\r\n", MAX_HEAD, deadline);
-	if (end < 0)
-		return (int)end;
-	r->head_len = (size_t)end + 4;
-	r->head = malloc(r->head_len + 1);
-	if (!r->head)
-		return -ENOMEM;
-	memcpy(r->head, c->buf, r->head_len);
-	r->head[r->head_len] = '\0';
-	consume(c, r->head_len);
-	ret = parse_head(r);
-	if (ret < 0)
-		return ret;
-
-	te = wt_header(r, "Transfer-Encoding");
-	cl = wt_header(r, "Content-Length");
-	if (no_body || (r->status >= 100 && r->status < 200) || r->status == 204 ||
-	    r->status == 304)
-		return set_body(r, "", 0);
-	if (te && strcasestr(te, "chunked"))
-		return read_chunked(c, r, deadline);
-	if (cl) {
-		char *e;
-		unsigned long long n = strtoull(cl, &e, 10);
-
-		if (e == cl || *e || wt_header_count(r, "Content-Length") != 1 || n > (1ULL << 30))
+	/* The test kit frames and parses; this side receives, with the harness's deadline. */
+	for (;;) {
+		ret = warren_test_parse_response(c->buf ? c->buf : "", c->len,
+						 (no_body ? WARREN_TEST_HEAD : 0) |
+							 (c->eof ? WARREN_TEST_EOF : 0),
+						 &k, &used);
+		if (ret != -EAGAIN)
+			break;
+		if (c->eof)
 			return -EPROTO;
-		ret = need_bytes(c, (size_t)n, deadline);
+		ret = fill(c, deadline);
 		if (ret < 0)
 			return ret;
-		ret = set_body(r, c->buf, (size_t)n);
-		consume(c, (size_t)n);
+	}
+	if (ret < 0)
+		return ret;
+	ret = from_kit(r, &k);
+	warren_test_response_free(&k);
+	if (ret < 0) {
+		wt_response_free(r);
 		return ret;
 	}
-	/* Framed by the end of the connection. */
-	for (;;) {
-		int k = fill(c, deadline);
-
-		if (k < 0)
-			return k;
-		if (k == 0)
-			break;
-	}
-	ret = set_body(r, c->buf ? c->buf : "", c->len);
-	c->len = 0;
-	return ret;
+	consume(c, used);
+	return 0;
 }
 
 void wt_response_free(struct wt_response *r)

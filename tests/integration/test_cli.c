@@ -111,6 +111,7 @@ static void check_help(const char *opt)
 	ck_assert_ptr_nonnull(strstr(r.out, "--ready-fd"));
 	ck_assert_ptr_nonnull(strstr(r.out, "--test"));
 	ck_assert_ptr_nonnull(strstr(r.out, "--config"));
+	ck_assert_ptr_nonnull(strstr(r.out, "warren new-plugin NAME [DIR]"));
 	wt_run_free(&r);
 }
 
@@ -148,6 +149,45 @@ START_TEST(extra_argument_is_a_usage_error)
 	ck_assert_msg(strncmp(r.err, "warren: unexpected argument \"extra\"\n", 36) == 0,
 		      "got \"%s\"", r.err);
 	wt_run_free(&r);
+}
+END_TEST
+
+/* new-plugin from the binary: a directory written once, then refused; a bad name refused
+ * with the reason and nothing written; its own help. */
+START_TEST(new_plugin_command)
+{
+	char dir[300], file[400], cmd[400];
+	struct wt_server s;
+	struct wt_run r;
+
+	wt_init(&s);
+	snprintf(dir, sizeof(dir), "%s/mine", s.dir);
+	WT_OK(wt_run_warren(&r, WT_TIMEOUT_MS, "new-plugin", "mine", dir, NULL));
+	ck_assert_msg(r.status == 0, "new-plugin: %d, stderr: %s", r.status, r.err);
+	ck_assert_ptr_nonnull(strstr(r.out, "wrote "));
+	wt_run_free(&r);
+	snprintf(file, sizeof(file), "%s/test_mine.c", dir);
+	ck_assert_int_eq(access(file, R_OK), 0);
+	WT_OK(wt_run_warren(&r, WT_TIMEOUT_MS, "new-plugin", "mine", dir, NULL));
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_ptr_nonnull(strstr(r.err, "already exists"));
+	wt_run_free(&r);
+	snprintf(dir, sizeof(dir), "%s/bad", s.dir);
+	WT_OK(wt_run_warren(&r, WT_TIMEOUT_MS, "new-plugin", "Bad", dir, NULL));
+	expect_exit(&r, 1,
+		    "warren new-plugin: \"Bad\": has the capital 'B' at position 1: warren module "
+		    "names are lowercase (a-z, 0-9, _)\n");
+	wt_run_free(&r);
+	ck_assert_int_eq(access(dir, F_OK), -1);
+	WT_OK(wt_run_warren(&r, WT_TIMEOUT_MS, "new-plugin", "--help", NULL));
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_msg(strncmp(r.out, "usage: warren new-plugin NAME [DIR]\n", 36) == 0, "%s",
+		      r.out);
+	wt_run_free(&r);
+	/* wt_cleanup() removes files, not directories. */
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s/mine'", s.dir);
+	ck_assert_int_eq(system(cmd), 0);
+	wt_cleanup(&s);
 }
 END_TEST
 
@@ -664,6 +704,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(tc, help_short);
 	tcase_add_test(tc, unknown_option_is_a_usage_error);
 	tcase_add_test(tc, extra_argument_is_a_usage_error);
+	tcase_add_test(tc, new_plugin_command);
 	tcase_add_test(tc, ready_fd_must_be_open);
 	suite_add_tcase(s, tc);
 
