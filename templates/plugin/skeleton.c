@@ -21,15 +21,14 @@ struct skeleton_route {
 
 static int skeleton_init(const json_t *config, void **module_data, struct warren_error *err)
 {
+	static const char *const keys[] = {"greeting", NULL};
 	const char *greeting = DEFAULT_GREETING;
-	json_error_t jerr;
 
-	/* JSON_STRICT: a key the plugin does not know is a mistake in the config. */
-	if (json_unpack_ex((json_t *)config, &jerr, JSON_STRICT, "{s?s}", "greeting", &greeting) <
-	    0) {
-		warren_error_set(err, "%s", jerr.text);
+	/* A key the plugin does not know is a mistake in the config: warren names it and the
+	 * key it probably meant. */
+	if (warren_conf_keys(config, keys, err) < 0 ||
+	    warren_conf_string(config, "greeting", 0, 0, &greeting, err) < 0)
 		return -EINVAL;
-	}
 	*module_data = strdup(greeting);
 	return *module_data ? 0 : -ENOMEM;
 }
@@ -50,20 +49,15 @@ static void skeleton_route_free(void *route_data)
 static int skeleton_configure(const json_t *config, void *module_data, void **route_data,
 			      struct warren_error *err)
 {
+	static const char *const keys[] = {"text", "status", NULL};
 	const char *text = module_data;
 	struct skeleton_route *route;
-	json_error_t jerr;
-	int status = 200;
+	long long status = 200;
 
-	if (json_unpack_ex((json_t *)config, &jerr, JSON_STRICT, "{s?s, s?i}", "text", &text,
-			   "status", &status) < 0) {
-		warren_error_set(err, "%s", jerr.text);
+	if (warren_conf_keys(config, keys, err) < 0 ||
+	    warren_conf_string(config, "text", 0, 0, &text, err) < 0 ||
+	    warren_conf_int(config, "status", 0, 200, 599, &status, err) < 0)
 		return -EINVAL;
-	}
-	if (status < 200 || status > 599) {
-		warren_error_set(err, "status: expected 200 to 599, got %d", status);
-		return -EINVAL;
-	}
 	route = calloc(1, sizeof(*route));
 	if (!route)
 		return -ENOMEM;
@@ -73,7 +67,7 @@ static int skeleton_configure(const json_t *config, void *module_data, void **ro
 		return -ENOMEM;
 	}
 	route->len = strlen(text);
-	route->status = status;
+	route->status = (int)status;
 	*route_data = route;
 	return 0;
 }

@@ -58,7 +58,9 @@ START_TEST(test_bad_config)
 				  "\"skeleton.so\", \"config\": {\"greting\": \"typo\"}}]}",
 				  NULL),
 		-ECHILD);
-	ck_assert_msg(strstr(warren_test_error(), "greting"), "%s", warren_test_error());
+	ck_assert_msg(
+		strstr(warren_test_error(), "unknown key \"greting\" (did you mean \"greeting\"?)"),
+		"%s", warren_test_error());
 }
 END_TEST
 
