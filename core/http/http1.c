@@ -12,6 +12,7 @@
 #include "http/parse.h"
 #include "http/request.h"
 #include "http/response.h"
+#include "http/upgrade.h"
 
 /* ---- The read buffer ---------------------------------------------------------------- */
 
@@ -212,6 +213,12 @@ int http_finish(struct conn *c)
 	ret = r->streaming ? response_stream_end(c) : response_write(c);
 	if (!r->keep_alive)
 		c->close_after_write = true;
+	if (c->stream) {
+		/* Nothing after the request is HTTP any more, switched or not. */
+		c->close_after_write = true;
+		if (!r->upgraded || r->status != 101)
+			upgrade_refuse(c);
+	}
 	return ret;
 }
 

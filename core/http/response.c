@@ -18,6 +18,7 @@ const char *response_reason(int status)
 	/* clang-format off */
 	switch (status) {
 	case 100: return "Continue";
+	case 101: return "Switching Protocols";
 	case 200: return "OK";
 	case 201: return "Created";
 	case 202: return "Accepted";
@@ -364,7 +365,9 @@ static int write_head(struct conn *c, size_t extra)
 		p = PUT_LIT(p, "\r\nContent-Length: ");
 		p = put_uint(p, len);
 	}
-	if (!r->keep_alive)
+	if (r->upgraded && r->status == 101)
+		p = PUT_LIT(p, "\r\nConnection: Upgrade");
+	else if (!r->keep_alive)
 		p = PUT_LIT(p, "\r\nConnection: close");
 	else if (r->version == 10)
 		p = PUT_LIT(p, "\r\nConnection: keep-alive");
