@@ -265,10 +265,8 @@ int http_process(struct conn *c)
 		c->request_begun = true;
 		c->rpos += n;
 		if (err == HPE_OK) {
-			if (c->parser.upgrade) {
-				/* The rest would be another protocol; not served here. */
-				return response_error(c, 501);
-			}
+			/* An Upgrade request's body still arriving is read like any other: the
+			 * handler may switch once it is in (or the connection closes after). */
 			if (r->headers_done)
 				return body_pending(c);
 			break; /* all consumed, the head is incomplete */
