@@ -24,7 +24,9 @@ struct line_state {
 	size_t len;
 	size_t flood_left; /* bytes of 'x' still to write */
 	bool trailer_due;  /* "flooded\n" was refused */
-	unsigned refused;  /* writes refused with -EAGAIN */
+	char *rest;	   /* read behind a flood command, handled once it is out */
+	size_t rest_len;
+	unsigned refused; /* writes refused with -EAGAIN */
 	bool stubborn;
 };
 
@@ -116,7 +118,6 @@ static void on_read(struct warren_stream *s, const void *data, size_t len, void 
 	struct line_state *st = arg;
 	const char *p = data;
 
-	(void)s;
 	for (size_t i = 0; i < len; i++) {
 		if (st->len < sizeof(st->line) - 2)
 			st->line[st->len++] = p[i];
@@ -124,13 +125,15 @@ static void on_read(struct warren_stream *s, const void *data, size_t len, void 
 			continue;
 		command(st);
 		st->len = 0;
-		/* A flood in progress or a close: the rest waits (or goes). */
-		if (st->flood_left || st->trailer_due) {
-			/* The tests send nothing behind a flood in the same write. */
-			if (i + 1 < len)
-				warren_log(WARREN_LOG_WARN,
-					   "lineecho: %zu bytes after a flood dropped",
-					   len - i - 1);
+		if ((st->flood_left || st->trailer_due) && i + 1 < len) {
+			/* What came in the same read waits for the flood to be out. */
+			st->rest = malloc(len - i - 1);
+			if (!st->rest) {
+				warren_stream_close(s);
+				return;
+			}
+			memcpy(st->rest, p + i + 1, len - i - 1);
+			st->rest_len = len - i - 1;
 			return;
 		}
 	}
@@ -140,7 +143,15 @@ static void on_drain(struct warren_stream *s, void *arg)
 {
 	struct line_state *st = arg;
 
-	if ((st->flood_left || st->trailer_due) && flood(st))
+	char *rest = st->rest;
+
+	if (!(st->flood_left || st->trailer_due) || !flood(st))
+		return;
+	st->rest = NULL;
+	if (rest)
+		on_read(s, rest, st->rest_len, st);
+	free(rest);
+	if (!st->flood_left && !st->trailer_due)
 		warren_stream_pause(s, false);
 }
 
@@ -156,9 +167,12 @@ static void on_stop(struct warren_stream *s, void *arg)
 
 static void on_close(struct warren_stream *s, enum warren_stream_end why, void *arg)
 {
+	struct line_state *st = arg;
+
 	(void)s;
 	warren_log(WARREN_LOG_INFO, "lineecho: stream ended: %s", why_name(why));
-	free(arg);
+	free(st->rest);
+	free(st);
 }
 
 static const struct warren_upgrade_ops line_ops = {
