@@ -24,6 +24,7 @@ import asyncio
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import struct
@@ -334,6 +335,7 @@ finally:
         srv.stop()
     if failures:
         print(srv.read_log())
+    shutil.rmtree(srv.dir, ignore_errors=True)
 print("%d checks, %d failed (event: %s)" % (checks, failures, event))
 sys.exit(1 if failures else 0)
 PYTHON
