@@ -231,7 +231,7 @@ def handshakes(srv):
 
 async def client_checks(srv):
     uri = "ws://127.0.0.1:%d/echo" % srv.port
-    async with websockets.client.connect(uri, max_size=None) as ws:
+    async with websockets.client.connect(uri, max_size=None, max_queue=4) as ws:
         await ws.send("héllo, wörld")
         check("echo: text", await ws.recv() == "héllo, wörld")
         data = os.urandom(300000)
@@ -244,6 +244,24 @@ async def client_checks(srv):
         check("ping: answered with the payload", True)
         await ws.send("")
         check("echo: empty text", await ws.recv() == "")
+        # Sent without reading: the client stops reading after 4 messages, so the server's
+        # writes are refused and it stops reading too, until the client's own sends stall.
+        # Then the client reads, and everything comes back in order.
+        msgs = [os.urandom(256 * 1024) for _ in range(48)]
+
+        async def send_all():
+            for m in msgs:
+                await ws.send(m)
+        sender = asyncio.ensure_future(send_all())
+        deadline = time.monotonic() + TIMEOUT
+        while (not sender.done() and ws.transport.get_write_buffer_size() == 0
+               and time.monotonic() < deadline):
+            await asyncio.sleep(0.01)
+        stalled = ws.transport.get_write_buffer_size() > 0
+        back = [await asyncio.wait_for(ws.recv(), TIMEOUT) for _ in msgs]
+        await sender
+        check("back-pressure: the client's sends stalled while it did not read", stalled)
+        check("back-pressure: 12 MB sent unread come back in order", back == msgs)
         await ws.close(code=1000, reason="done")
         check("close: the handshake echoes 1000", ws.close_code == 1000,
               "close code %r" % ws.close_code)
@@ -336,6 +354,8 @@ finally:
     if failures:
         print(srv.read_log())
     shutil.rmtree(srv.dir, ignore_errors=True)
-print("%d checks, %d failed (event: %s)" % (checks, failures, event))
+print("event backend: %s" % event)
+print("%d%%: Checks: %d, Failures: %d, Errors: 0"
+      % ((checks - failures) * 100 // max(checks, 1), checks, failures))
 sys.exit(1 if failures else 0)
 PYTHON

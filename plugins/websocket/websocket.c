@@ -54,7 +54,9 @@ struct ws_conn {
 	int msg_op; /* its opcode; 0 while none is */
 	char *out;  /* a frame the stream refused, written on drain */
 	size_t out_len;
-	bool closing; /* our close frame is out: nothing more is read */
+	bool closing;	/* our close frame is out or due: nothing more is read */
+	bool close_due; /* it waits behind ws->out */
+	int close_code;
 };
 
 /* ---- Writing frames -------------------------------------------------------------------- */
@@ -100,16 +102,26 @@ static int send_frame(struct ws_conn *ws, int op, const void *data, size_t len)
 	return ret;
 }
 
-/* Ends the connection with our close frame carrying @code (none when 0). */
+static int send_close(struct ws_conn *ws)
+{
+	unsigned char p[2] = {(unsigned char)(ws->close_code >> 8), (unsigned char)ws->close_code};
+
+	return send_frame(ws, WS_CLOSE, p, ws->close_code ? 2 : 0);
+}
+
+/* Ends the connection with our close frame carrying @code (none when 0). A frame already
+ * waiting for the client goes first, and the close frame when it is out (ws_drain()). */
 static void close_with(struct ws_conn *ws, int code)
 {
-	unsigned char p[2] = {(unsigned char)(code >> 8), (unsigned char)code};
-
 	if (ws->closing)
 		return;
 	ws->closing = true;
-	/* A close frame refused for back-pressure goes out before the close (on drain). */
-	if (send_frame(ws, WS_CLOSE, p, code ? 2 : 0) != -EAGAIN)
+	ws->close_code = code;
+	if (ws->out) {
+		ws->close_due = true;
+		return;
+	}
+	if (send_close(ws) != -EAGAIN)
 		warren_stream_close(ws->s);
 }
 
@@ -344,15 +356,18 @@ static void ws_read(struct warren_stream *s, const void *data, size_t len, void 
 static void ws_drain(struct warren_stream *s, void *arg)
 {
 	struct ws_conn *ws = arg;
-	int ret;
 
-	if (!ws->out)
-		return;
-	ret = warren_stream_write(s, ws->out, ws->out_len);
-	if (ret == -EAGAIN)
-		return;
-	free(ws->out);
-	ws->out = NULL;
+	if (ws->out) {
+		if (warren_stream_write(s, ws->out, ws->out_len) == -EAGAIN)
+			return;
+		free(ws->out);
+		ws->out = NULL;
+	}
+	if (ws->close_due) {
+		ws->close_due = false;
+		if (send_close(ws) == -EAGAIN)
+			return;
+	}
 	if (ws->closing) {
 		warren_stream_close(s);
 		return;

@@ -21,6 +21,7 @@
 	"'routes': ["                                                                              \
 	"  {'match': {'path': '/line'}, 'handler': 'lineecho.echo'},"                              \
 	"  {'match': {'path': '/stubborn'}, 'handler': 'lineecho.stubborn'},"                      \
+	"  {'match': {'path': '/fickle'}, 'handler': 'lineecho.fickle'},"                          \
 	"  {'match': {'path': '/body'}, 'handler': 'lineecho.body'}"                               \
 	"]"
 
@@ -167,6 +168,83 @@ START_TEST(back_pressure_holds_output_and_input)
 	expect_log(&s, "lineecho: flooded, ");
 	ck_assert_msg(!wt_log_contains(&s, "lineecho: flooded, 0 writes refused"),
 		      "no write was refused: output buffered without bound");
+	wt_client_close(&c);
+	wt_stop_ok(&s);
+}
+END_TEST
+
+/* An upgraded connection counts towards worker_connections, and is never taken for an idle
+ * one: at the cap the next client waits until the stream closes. */
+START_TEST(upgraded_connection_counts_towards_the_cap)
+{
+	struct wt_server s;
+	struct wt_client c, next;
+	struct wt_response r;
+	struct pollfd pfd;
+
+	wt_serve(&s, "'workers': 1, 'worker_connections': 1, " ROUTES);
+	open_stream(&c, &s, UPGRADE_HEAD("/line"), "");
+	WT_OK(wt_client_open(&next, &s, 0));
+	WT_OK(wt_sends(&next, "GET /line HTTP/1.1\r\nHost: t\r\n\r\n"));
+	expect_log(&s, "the worker_connections cap: accepting paused");
+	/* A round trip on the stream: the worker is awake, and still not serving the other. */
+	WT_OK(wt_sends(&c, "ping\n"));
+	stream_expect(&c, "ping\n");
+	pfd = (struct pollfd){.fd = next.fd, .events = POLLIN};
+	ck_assert_int_eq(poll(&pfd, 1, 0), 0);
+	WT_OK(wt_sends(&c, "close\n"));
+	stream_expect(&c, "bye\n");
+	WT_OK(wt_wait_closed(&c, wt_scaled_ms(WT_TIMEOUT_MS)));
+	wt_client_close(&c);
+	WT_OK(wt_read_response(&next, &r, false));
+	ck_assert_int_eq(r.status, 400);
+	wt_response_free(&r);
+	wt_client_close(&next);
+	wt_stop_ok(&s);
+}
+END_TEST
+
+/* A 101 replaced after the handler asked for it: no switch, the module hears why. */
+START_TEST(a_replaced_101_refuses_the_stream)
+{
+	struct wt_server s;
+	struct wt_client c;
+	struct wt_response r;
+
+	wt_serve(&s, "'workers': 1, " ROUTES);
+	WT_OK(wt_client_open(&c, &s, 0));
+	WT_OK(wt_sends(&c, UPGRADE_HEAD("/fickle") "hello\n"));
+	WT_OK(wt_read_response(&c, &r, false));
+	WT_ASSERT_STATUS_LINE(&r, "HTTP/1.1 403 Forbidden");
+	ck_assert_str_eq(wt_header(&r, "Connection"), "close");
+	wt_response_free(&r);
+	WT_OK(wt_wait_closed(&c, wt_scaled_ms(WT_TIMEOUT_MS)));
+	wt_client_close(&c);
+	expect_log(&s, "lineecho: stream ended: refused");
+	wt_stop_ok(&s);
+}
+END_TEST
+
+/* Stream callbacks run under the same protection as handlers: the watchdog's warning and
+ * the crash report name the handler that upgraded. */
+START_TEST(stream_callbacks_are_watched_like_handlers)
+{
+	struct wt_server s;
+	struct wt_client c;
+
+	wt_serve(&s, "'workers': 1, 'watchdog': {'warn': 0.2}, " ROUTES);
+	open_stream(&c, &s, UPGRADE_HEAD("/line"), "");
+	WT_OK(wt_sends(&c, "stall\n"));
+	stream_expect(&c, "stalled\n");
+	expect_log(&s, "lineecho.echo held the event loop for ");
+	WT_OK(wt_sends(&c, "crash\n"));
+	WT_OK(wt_wait_closed(&c, wt_scaled_ms(WT_TIMEOUT_MS)));
+	wt_client_close(&c);
+	expect_log(&s, "fatal signal SIGSEGV in lineecho.echo\n");
+	expect_log(&s, "respawning");
+	/* The new worker upgrades as the old one did. */
+	open_stream(&c, &s, UPGRADE_HEAD("/line"), "again\n");
+	stream_expect(&c, "again\n");
 	wt_client_close(&c);
 	wt_stop_ok(&s);
 }
@@ -325,6 +403,9 @@ static Suite *upgrade_suite(void)
 	tcase_add_test(tc, client_close_ends_the_stream);
 	tcase_add_test(tc, back_pressure_holds_output_and_input);
 	tcase_add_test(tc, senseless_upgrades_are_refused);
+	tcase_add_test(tc, upgraded_connection_counts_towards_the_cap);
+	tcase_add_test(tc, a_replaced_101_refuses_the_stream);
+	tcase_add_test(tc, stream_callbacks_are_watched_like_handlers);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("stopping");

@@ -3,20 +3,28 @@
  * timer, closes on request, and logs how each stream ended.
  *
  * "lineecho.echo" upgrades to "lineecho" (or to ?proto=NAME), greets with "welcome\n" and
- * closes when the server stops; "lineecho.stubborn" ignores the stop; "lineecho.body" reads
+ * closes when the server stops; "lineecho.stubborn" ignores the stop; "lineecho.fickle"
+ * changes the 101 into a 403 after asking for it; "lineecho.body" reads
  * the body as it comes and tries to upgrade before it is in. A refused upgrade is answered
  * 400 "refused ERRNO\n" with the negative errno. Commands, one per line:
  *	flood N	   writes N KiB of 'x' (then "flooded\n"), pausing reads while writes are refused
  *	timer MS   "tick\n" after MS milliseconds
+ *	stall	   holds the loop for STALL_MS, then "stalled\n" (the watchdog's warning)
+ *	crash	   raises SIGSEGV (the crash report names the handler)
  *	close	   "bye\n", then closes
  *	anything else is echoed.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <warren/module.h>
+
+/* Longer than the tests' watchdog.warn, far shorter than their watchdog.kill. */
+#define STALL_MS 300
 
 struct line_state {
 	struct warren_stream *s;
@@ -105,6 +113,14 @@ static void command(struct line_state *st)
 			warren_stream_pause(st->s, true);
 	} else if (sscanf(st->line, "timer %lu", &n) == 1) {
 		warren_stream_timer(st->s, n, on_tick, st);
+	} else if (strcmp(st->line, "crash\n") == 0) {
+		raise(SIGSEGV);
+	} else if (strcmp(st->line, "stall\n") == 0) {
+		struct timespec ts = {.tv_sec = 0, .tv_nsec = STALL_MS * 1000000L};
+
+		while (nanosleep(&ts, &ts) < 0)
+			;
+		put(st, "stalled\n");
 	} else if (strcmp(st->line, "close\n") == 0) {
 		put(st, "bye\n");
 		warren_stream_close(st->s);
@@ -235,6 +251,16 @@ static int stubborn_handler(struct warren_request *r, void *data)
 	return upgrade(r, true);
 }
 
+/* Asks for the upgrade, then answers something else: the switch must not happen. */
+static int fickle_handler(struct warren_request *r, void *data)
+{
+	int ret = upgrade(r, false);
+
+	(void)data;
+	warren_resp_status(r, 403);
+	return ret;
+}
+
 static void body_piece(struct warren_request *r, struct warren_str chunk, bool last, void *arg)
 {
 	(void)chunk;
@@ -264,6 +290,7 @@ static int body_handler(struct warren_request *r, void *data)
 static const struct warren_handler handlers[] = {
 	{.name = "echo", .handle = echo_handler},
 	{.name = "stubborn", .handle = stubborn_handler},
+	{.name = "fickle", .handle = fickle_handler},
 	{.name = "body", .handle = body_handler, .stream_body = true},
 	{.name = NULL},
 };
