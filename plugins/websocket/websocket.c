@@ -472,6 +472,8 @@ static int ws_handle(struct warren_request *r, void *route_data)
 		if (ret == -ENOMEM)
 			return ret;
 		warren_resp_header_remove(r, "Sec-WebSocket-Accept");
+		if (ret == -ESHUTDOWN)
+			return bad_request(r, 503, "the server is stopping");
 		/* HTTP/1.0, no "Connection: Upgrade", "websocket" not offered, a body. */
 		return bad_request(r, 400, "not a WebSocket opening handshake");
 	}
