@@ -15,6 +15,7 @@
 #include "http/http1.h"
 #include "http/request.h"
 #include "http/response.h"
+#include "http/upgrade.h"
 #include "base/log.h"
 
 /* After an error response, how long to drain what the client still sends, so that
@@ -69,6 +70,8 @@ static void idle_remove(struct conn *c)
 
 void conn_free(struct conn *c)
 {
+	if (c->stream)
+		upgrade_free(c->stream);
 	transport_fini(&c->tp);
 	http_conn_fini(c);
 	free(c);
@@ -86,12 +89,16 @@ static void conn_release(struct rx_handle *h)
 	conn_free(c);
 }
 
-static void conn_close(struct conn *c)
+void conn_close(struct conn *c)
 {
 	struct http_loop *loop = c->loop;
 
 	if (c->state == CONN_CLOSED)
 		return;
+	/* Told before anything goes: the module may still write nothing, only free. */
+	if (c->stream)
+		upgrade_end(c->stream,
+			    loop->stopping ? WARREN_STREAM_STOPPED : WARREN_STREAM_ERROR);
 	c->state = CONN_CLOSED;
 	idle_remove(c);
 	timer_cancel(loop->timers, &c->timer);
@@ -162,7 +169,7 @@ static int post_recv(struct conn *c, char *buf, size_t len)
 	return transport_recv(&c->tp, &c->rd_op, buf, len, on_read);
 }
 
-static void start_linger(struct conn *c)
+void conn_linger(struct conn *c)
 {
 	c->state = CONN_LINGERING;
 	transport_shutdown(&c->tp);
@@ -177,7 +184,8 @@ static void start_linger(struct conn *c)
 /* Serves what is buffered (when no I/O is in flight) and decides what to wait for next. */
 static void conn_advance(struct conn *c)
 {
-	if (c->state == CONN_CLOSED)
+	/* An upgraded connection's I/O is the stream's (upgrade.c). */
+	if (c->state == CONN_CLOSED || c->state == CONN_UPGRADED)
 		return;
 	/* A response that on_complete waits for is out: the next request may come. */
 	if (c->req.sending && !c->h.wr && !output_pending(c))
@@ -206,8 +214,13 @@ static void conn_continue(struct conn *c)
 	if (c->h.wr)
 		return;
 	c->wlen = c->wsent = 0;
+	if (upgrade_active(c)) {
+		/* The 101 is out: the stream takes the connection over. */
+		upgrade_start(c);
+		return;
+	}
 	if (c->close_after_write) {
-		start_linger(c);
+		conn_linger(c);
 		return;
 	}
 	if (http_request_held(c)) {
@@ -514,6 +527,11 @@ static int carrier_stream_body(struct req_carrier *ca, const void *data, size_t 
 	return response_stream_chunk(carrier_conn(ca), data, len);
 }
 
+static int carrier_upgrade(struct req_carrier *ca, struct warren_stream *s)
+{
+	return upgrade_bind(s, carrier_conn(ca));
+}
+
 static int carrier_finish(struct req_carrier *ca)
 {
 	return http_finish(carrier_conn(ca));
@@ -537,6 +555,7 @@ const struct req_carrier_ops conn_carrier_ops = {
 	.pin = carrier_pin,
 	.stream_head = carrier_stream_head,
 	.stream_body = carrier_stream_body,
+	.upgrade = carrier_upgrade,
 	.finish = carrier_finish,
 	.release = carrier_release,
 };
@@ -588,7 +607,9 @@ void conn_close_idle(struct http_loop *loop)
 	while (c) {
 		struct conn *next = c->next;
 
-		if (c->state == CONN_READING && !c->request_begun)
+		if (c->stream)
+			upgrade_stop(c->stream);
+		else if (c->state == CONN_READING && !c->request_begun)
 			conn_close(c);
 		c = next;
 	}
@@ -616,8 +637,11 @@ int conn_reclaim_idle(struct http_loop *loop)
 
 void conn_drain_idle(struct http_loop *loop, unsigned ms)
 {
-	for (struct conn *c = loop->conns; c; c = c->next)
-		if (c->state == CONN_READING && !c->request_begun &&
-		    c->timer.deadline > loop->now_ms + ms)
+	for (struct conn *c = loop->conns; c; c = c->next) {
+		if (c->stream)
+			upgrade_stop(c->stream);
+		else if (c->state == CONN_READING && !c->request_begun &&
+			 c->timer.deadline > loop->now_ms + ms)
 			arm_timer(c, ms);
+	}
 }

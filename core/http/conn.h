@@ -20,6 +20,7 @@ enum conn_state {
 	CONN_READING,
 	CONN_WRITING,
 	CONN_LINGERING, /* response sent, reading and discarding until the client closes */
+	CONN_UPGRADED,	/* after a 101: the bytes are a module's stream's (upgrade.c) */
 	CONN_CLOSED,
 };
 
@@ -61,8 +62,9 @@ struct conn {
 	bool released; /* the reactor let go; free once jobs is 0 */
 
 	struct pool pool;
-	struct req_carrier carrier; /* what req knows of the connection */
-	struct warren_request req;  /* HTTP/1.1 carries one request at a time */
+	struct warren_stream *stream; /* a module asked to take the connection over (101) */
+	struct req_carrier carrier;   /* what req knows of the connection */
+	struct warren_request req;    /* HTTP/1.1 carries one request at a time */
 };
 
 /* Where the request being parsed begins: its offsets count from here. */
@@ -75,6 +77,10 @@ static inline const char *conn_req_base(const struct conn *c)
 void conn_kick(struct conn *c);
 /* Starts writing what is buffered, if nothing is being written. */
 void conn_flush(struct conn *c);
+/* Closes the connection at once (a stream on it hears of it first). */
+void conn_close(struct conn *c);
+/* Shuts the sending side and reads and discards until the client closes, briefly. */
+void conn_linger(struct conn *c);
 /* Frees a connection whose reactor handle was released and whose jobs are back. */
 void conn_free(struct conn *c);
 

@@ -12,6 +12,7 @@
 #include "http/parse.h"
 #include "http/request.h"
 #include "http/response.h"
+#include "http/upgrade.h"
 
 /* ---- The read buffer ---------------------------------------------------------------- */
 
@@ -249,6 +250,12 @@ int http_finish(struct conn *c)
 	r->out_end = out_pos(c);
 	if (!r->keep_alive)
 		c->close_after_write = true;
+	if (c->stream) {
+		/* Nothing after the request is HTTP any more, switched or not. */
+		c->close_after_write = true;
+		if (!r->upgraded || r->status != 101)
+			upgrade_refuse(c);
+	}
 	return ret;
 }
 
@@ -295,10 +302,8 @@ int http_process(struct conn *c)
 		c->request_begun = true;
 		c->rpos += n;
 		if (err == HPE_OK) {
-			if (c->parser.upgrade) {
-				/* The rest would be another protocol; not served here. */
-				return request_reject(r, 501);
-			}
+			/* An Upgrade request's body still arriving is read like any other: the
+			 * handler may switch once it is in (or the connection closes after). */
 			if (r->headers_done)
 				return body_pending(c);
 			break; /* all consumed, the head is incomplete */

@@ -159,6 +159,12 @@ static int run_handlers(struct warren_request *r)
 		r->route_pos = pos;
 		r->route = rt;
 		rc = CALL_MODULE(r, rt->id, rt->handler->handle(r, rt->data));
+		if (r->upgraded) {
+			/* The 101 is the answer, whatever the handler says after asking for it. */
+			if (rc != WARREN_DONE && rc != WARREN_ASYNC)
+				log_module_error(r, rt->id, rc);
+			return WARREN_DONE;
+		}
 		if (rc == WARREN_DONE || rc == WARREN_ASYNC)
 			return rc;
 		if (rc == WARREN_DECLINED) {
@@ -462,7 +468,8 @@ void module_stalled(struct http_loop *loop, const struct warren_request *r, uint
 {
 	const char *what = loop->crash.what ? loop->crash.what : "?";
 
-	if (!r->headers_done || !*r->carrier->rbuf) {
+	/* A stream's callbacks (an upgraded connection) have no request. */
+	if (!r || !r->headers_done || !*r->carrier->rbuf) {
 		log_warn("worker %u: %s held the event loop for %llu ms (watchdog.warn is %u ms)",
 			 loop->id, what, (unsigned long long)ms, loop->stall_warn_ms);
 		return;
@@ -477,7 +484,7 @@ void module_stalled(struct http_loop *loop, const struct warren_request *r, uint
 
 void module_kept_lock(struct http_loop *loop, struct warren_request *r)
 {
-	bool open = r->phase < REQ_ANSWERED && !r->aborted;
+	bool open = r && r->phase < REQ_ANSWERED && !r->aborted;
 
 	shm_release_held(!open	      ? "" :
 			 r->streaming ? ", closing the connection after the response" :

@@ -15,6 +15,7 @@
 #include "http/loop.h"
 #include "http/router.h"
 
+struct warren_stream;
 struct warren_timer;
 struct warren_watch;
 
@@ -96,6 +97,9 @@ struct req_carrier_ops {
 	int (*stream_head)(struct req_carrier *ca);
 	/* Writes one piece of a streamed response's body. */
 	int (*stream_body)(struct req_carrier *ca, const void *data, size_t len);
+	/* A module takes the connection over once the 101 is out (warren_req_upgrade()); NULL
+	 * where it cannot be handed over (a stream of a multiplexed connection). 0 or -errno. */
+	int (*upgrade)(struct req_carrier *ca, struct warren_stream *s);
 	/* The response is final: writes it whole (or a streamed one's end) and counts the
 	 * request served; without keep_alive nothing follows it. 0 or -ENOMEM. */
 	int (*finish)(struct req_carrier *ca);
@@ -188,6 +192,7 @@ struct warren_request {
 	bool aborted;		/* ended without the module's response (ANSWERED or ENDING) */
 	bool want_drain;	/* a stream write was refused: call drain once output is out */
 	bool stream_ended;	/* the handler ended its stream before returning */
+	bool upgraded;		/* answered with a 101: the connection goes to a module */
 	bool lock_released;	/* its module code returned holding a zone lock: 500 */
 	uint32_t body_total;	/* body bytes decoded so far, delivered or not */
 	warren_body_fn body_fn; /* streaming reader */

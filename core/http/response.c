@@ -18,6 +18,7 @@ const char *response_reason(int status)
 	/* clang-format off */
 	switch (status) {
 	case 100: return "Continue";
+	case 101: return "Switching Protocols";
 	case 200: return "OK";
 	case 201: return "Created";
 	case 202: return "Accepted";
@@ -42,6 +43,7 @@ const char *response_reason(int status)
 	case 414: return "URI Too Long";
 	case 415: return "Unsupported Media Type";
 	case 417: return "Expectation Failed";
+	case 426: return "Upgrade Required";
 	case 429: return "Too Many Requests";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
@@ -390,7 +392,9 @@ static int write_head(struct conn *c, size_t extra)
 		p = put_uint(p, len);
 		r->clen = len;
 	}
-	if (!r->keep_alive)
+	if (r->upgraded && r->status == 101)
+		p = PUT_LIT(p, "\r\nConnection: Upgrade");
+	else if (!r->keep_alive)
 		p = PUT_LIT(p, "\r\nConnection: close");
 	else if (r->version == 10)
 		p = PUT_LIT(p, "\r\nConnection: keep-alive");

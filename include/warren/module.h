@@ -731,6 +731,128 @@ WARREN_API int warren_req_route(const struct warren_request *r, const char **han
  */
 WARREN_API unsigned warren_req_conn_requests(const struct warren_request *r);
 
+/* ---- Connection upgrade (ABI 0.4) ----------------------------------------------------- */
+
+/**
+ * A connection a handler took over with warren_req_upgrade(): after "101 Switching
+ * Protocols" its bytes are the module's, both ways, through the worker's event loop. The
+ * handle is valid from warren_req_upgrade() until on_close has returned.
+ */
+struct warren_stream;
+
+/** Why a stream ended, as on_close is told. */
+enum warren_stream_end {
+	/** The module called warren_stream_close(); what it wrote went out first. */
+	WARREN_STREAM_CLOSED = 0,
+	/** The client closed the connection (end of stream) or reset it. */
+	WARREN_STREAM_PEER = 1,
+	/** A read or write failed, or warren ran out of memory for the stream. */
+	WARREN_STREAM_ERROR = 2,
+	/** The client read nothing of what was written for http.send_timeout. */
+	WARREN_STREAM_TIMEOUT = 3,
+	/** The worker stopped: at once (TERM), or shutdown_timeout after on_stop. */
+	WARREN_STREAM_STOPPED = 4,
+	/**
+	 * The switch never happened: an on_response hook changed the 101, or module code
+	 * kept a zone lock and the client got a 500 instead.
+	 */
+	WARREN_STREAM_REFUSED = 5,
+};
+
+/**
+ * What warren tells the module that owns a stream. Every callback runs on the worker's
+ * loop, never nested in a warren_stream_*() call, under the same crash and watchdog
+ * protection as a handler (reports name the route's handler).
+ */
+struct warren_upgrade_ops {
+	/** sizeof(struct warren_upgrade_ops) as the module was built: fields are only ever
+	 *  added at the end, and those a smaller size leaves out read as NULL. */
+	size_t size;
+	/**
+	 * Bytes from the client, in order; valid during the call only. The first call carries
+	 * what the client sent after the upgrade request without waiting for the 101 (it may
+	 * come before the module's first write has gone out). Required.
+	 */
+	void (*on_read)(struct warren_stream *s, const void *data, size_t len, void *arg);
+	/** A write refused with -EAGAIN may be retried: everything queued went out. Optional. */
+	void (*on_drain)(struct warren_stream *s, void *arg);
+	/**
+	 * The server is stopping (graceful stop, reload, or the master died): finish and
+	 * close; after shutdown_timeout warren closes the stream itself (WARREN_STREAM_STOPPED).
+	 * Called at most once; optional. A stream still being switched when the stop begins
+	 * is told as well.
+	 */
+	void (*on_stop)(struct warren_stream *s, void *arg);
+	/**
+	 * The stream ended, for @why: called exactly once, last, for every stream that
+	 * warren_req_upgrade() returned, also when the module closed it. Free the module's
+	 * state here; @s is invalid once this returns. Optional.
+	 */
+	void (*on_close)(struct warren_stream *s, enum warren_stream_end why, void *arg);
+};
+
+/**
+ * Answers the request with "101 Switching Protocols" to @protocol and hands the connection
+ * over: once the 101 is out, what the client sends goes to @ops->on_read and what the
+ * module writes with warren_stream_write() goes to the client, through the connection's
+ * transport (plain TCP today, TLS alike). Call it from a handler, which then returns
+ * WARREN_DONE (the request ends as it returns; its cleanups and on_complete hooks run
+ * then), or from a callback of an asynchronous request, which it ends. Response headers set
+ * before (e.g. Sec-WebSocket-Accept) go out with the 101; a body set before is dropped.
+ * warren writes "Connection: Upgrade" and "Upgrade: @protocol". The connection still counts
+ * towards the worker's connections and is closed at a stop, after on_stop.
+ * @protocol: the protocol the client offered in its Upgrade field ("websocket"),
+ *	compared case-insensitively.
+ * @ops: the stream's callbacks (with .size set), copied; @arg is passed to each.
+ * @stream: out, the new stream's handle.
+ * Returns 0; -EINVAL when the request cannot be answered now (answered, aborted, not a
+ * handler's) or for bad arguments; -EALREADY when a streamed response began or the request
+ * is upgraded already; -EPROTONOSUPPORT for an HTTP/1.0 request; -EPROTO when the request
+ * does not ask for an upgrade ("Upgrade" field and "upgrade" in "Connection"); -ENOPROTOOPT
+ * when @protocol is not one the client offered; -EBUSY while the request body is still
+ * arriving; -ESHUTDOWN when the worker is stopping; -EOPNOTSUPP where the connection cannot
+ * be handed over; -ENOMEM. On failure nothing changed: answer the request as usual.
+ */
+WARREN_API int warren_req_upgrade(struct warren_request *r, const char *protocol,
+				  const struct warren_upgrade_ops *ops, void *arg,
+				  struct warren_stream **stream);
+
+/**
+ * Queues a copy of @len bytes for the client. Returns 0; -EAGAIN when 64 KiB or more
+ * already wait for the client (nothing was queued: on_drain says when to try again);
+ * -EPIPE once the stream is closing or ended; -EINVAL; -ENOMEM.
+ */
+WARREN_API int warren_stream_write(struct warren_stream *s, const void *data, size_t len);
+
+/**
+ * Stops (@paused true) or resumes delivering the client's bytes to on_read: the module's
+ * own back-pressure, e.g. while its writes are refused. While paused nothing more is read,
+ * so the client's sends stall once the kernel's buffers fill; a hang-up is still noticed.
+ * Bytes already read wait and come first on resuming. Returns 0, or -EPIPE once closing.
+ */
+WARREN_API int warren_stream_pause(struct warren_stream *s, bool paused);
+
+/** Runs when a stream's timer fires. */
+typedef void (*warren_stream_timer_fn)(struct warren_stream *s, void *arg);
+
+/**
+ * Arms the stream's one timer: @fn(@s, @arg) runs once, @ms milliseconds from now (a
+ * ping interval, an idle timeout). Arming again replaces the previous timer; @fn NULL
+ * cancels it. The timer is cancelled when the stream closes. Returns 0, -EPIPE once
+ * closing, or -ENOMEM.
+ */
+WARREN_API int warren_stream_timer(struct warren_stream *s, uint64_t ms, warren_stream_timer_fn fn,
+				   void *arg);
+
+/**
+ * Closes the stream: nothing more is read or delivered, what was written goes out, then
+ * the connection's sending side is shut and on_close runs with WARREN_STREAM_CLOSED (from
+ * the loop, never inside this call). warren then reads and discards briefly until the
+ * client closes, so that the client gets every byte. Returns 0, or -EPIPE when closing
+ * already.
+ */
+WARREN_API int warren_stream_close(struct warren_stream *s);
+
 /* ---- Memory shared by all workers ---------------------------------------------------- */
 
 /**
