@@ -304,36 +304,33 @@ static bool is_field_value(const char *s)
 #define HEADER_NAME_EXPECTED "a header name (letters, digits and !#$%&'*+-.^_`|~)"
 #define HEADER_VALUE_EXPECTED "a header value (text without control characters but tab)"
 
-WARREN_API int warren_conf_header_name(const json_t *obj, const char *key, unsigned flags,
-				       const char **out, struct warren_error *err)
+/* A string that @valid accepts, described as @expected when it does not. */
+static int get_checked_string(const json_t *obj, const char *key, unsigned flags,
+			      const char *expected, bool (*valid)(const char *s), const char **out,
+			      struct warren_error *err)
 {
 	const char *s;
 	int ret;
 
-	ret = get_string(obj, key, flags, HEADER_NAME_EXPECTED, &s, err);
+	ret = get_string(obj, key, flags, expected, &s, err);
 	if (ret <= 0)
 		return ret;
-	if (!is_token(s))
-		return fail_value(err, obj, key, HEADER_NAME_EXPECTED,
-				  key ? json_object_get(obj, key) : obj);
+	if (!valid(s))
+		return fail_value(err, obj, key, expected, key ? json_object_get(obj, key) : obj);
 	*out = s;
 	return 0;
+}
+
+WARREN_API int warren_conf_header_name(const json_t *obj, const char *key, unsigned flags,
+				       const char **out, struct warren_error *err)
+{
+	return get_checked_string(obj, key, flags, HEADER_NAME_EXPECTED, is_token, out, err);
 }
 
 WARREN_API int warren_conf_header_value(const json_t *obj, const char *key, unsigned flags,
 					const char **out, struct warren_error *err)
 {
-	const char *s;
-	int ret;
-
-	ret = get_string(obj, key, flags, HEADER_VALUE_EXPECTED, &s, err);
-	if (ret <= 0)
-		return ret;
-	if (!is_field_value(s))
-		return fail_value(err, obj, key, HEADER_VALUE_EXPECTED,
-				  key ? json_object_get(obj, key) : obj);
-	*out = s;
-	return 0;
+	return get_checked_string(obj, key, flags, HEADER_VALUE_EXPECTED, is_field_value, out, err);
 }
 
 WARREN_API int warren_conf_header(const json_t *obj, const char *key, const char **value,
