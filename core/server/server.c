@@ -276,7 +276,8 @@ static void list_handlers(const struct warren_module *m, char *buf, size_t len, 
 	}
 }
 
-static void no_handler_error(struct server *srv, size_t idx, const char *id,
+/* @unloaded: the module @id names, when no module of that name is loaded or built in. */
+static void no_handler_error(struct server *srv, size_t idx, const char *id, const char *unloaded,
 			     struct warren_error *err)
 {
 	char avail[300];
@@ -293,8 +294,15 @@ static void no_handler_error(struct server *srv, size_t idx, const char *id,
 	}
 	if (n >= sizeof(avail) - 1)
 		strcpy(avail + sizeof(avail) - 5, "...");
-	warren_error_set(err, "routes[%zu].handler: no handler \"%.100s\" (available: %s)", idx, id,
-			 n ? avail : "none");
+	if (unloaded)
+		warren_error_set(err,
+				 "routes[%zu].handler: module \"%s\" is not loaded (add it to "
+				 "\"modules\": {\"name\": \"%s\", \"path\": \"PATH/%s.so\"}; "
+				 "handlers available now: %s)",
+				 idx, unloaded, unloaded, unloaded, n ? avail : "none");
+	else
+		warren_error_set(err, "routes[%zu].handler: no handler \"%.100s\" (available: %s)",
+				 idx, id, n ? avail : "none");
 }
 
 /* Where @lm's request context lies in each request's block of them (as in req_hook). */
@@ -361,7 +369,7 @@ static int resolve_route(struct server *srv, size_t idx, json_t *empty, struct w
 	int ret;
 
 	if (!dot) {
-		no_handler_error(srv, idx, rc->handler, err);
+		no_handler_error(srv, idx, rc->handler, NULL, err);
 		return -ENOENT;
 	}
 	lm = find_loaded(srv, rc->handler, (size_t)(dot - rc->handler));
@@ -386,6 +394,8 @@ static int resolve_route(struct server *srv, size_t idx, json_t *empty, struct w
 					idx, name, name, q);
 				return -ENOENT;
 			}
+			no_handler_error(srv, idx, rc->handler, name, err);
+			return -ENOENT;
 		}
 		if (b) {
 			lm = &srv->mods[srv->nmods++];
@@ -404,7 +414,7 @@ static int resolve_route(struct server *srv, size_t idx, json_t *empty, struct w
 		}
 	}
 	if (!h) {
-		no_handler_error(srv, idx, rc->handler, err);
+		no_handler_error(srv, idx, rc->handler, NULL, err);
 		return -ENOENT;
 	}
 	if (h->configure) {

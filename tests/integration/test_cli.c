@@ -379,7 +379,8 @@ static const struct bad_config bad_configs[] = {
 	{.text = L "'routes': [{'match': {'path': '/a'}}]}",
 	 .msg = "routes[0].handler: missing (expected \"module.handler\")"},
 	{.text = L "'routes': [{'match': {'path': '/a'}, 'handler': 'nosuch.thing'}]}",
-	 .msg = "routes[0].handler: no handler \"nosuch.thing\" (available: ",
+	 .msg = "routes[0].handler: module \"nosuch\" is not loaded (add it to \"modules\": "
+		"{\"name\": \"nosuch\", \"path\": \"PATH/nosuch.so\"}; handlers available now: ",
 	 .prefix = true},
 	{.text = L "'routes': [{'match': {'path': '/a'}, 'handler': 'echo.echo', 'bogus': 1}]}",
 	 .msg = "routes[0].bogus: unknown key (expected one of: match, handler, config, "

@@ -266,10 +266,12 @@ START_TEST(unlisted_plugin_is_named)
 		       "'routes': [{'handler': 'delay.wait'}, {'handler': 'hello.greet'}]",
 		       "routes[1].handler: module \"hello\" is not loaded (add {\"name\": "
 		       "\"hello\", \"path\": \"%s/hello.so\"} to \"modules\")");
-	assert_refused("'modules': [{'name': 'delay', 'path': '@PLUGIN_DIR@/delay.so'}],"
-		       "'routes': [{'handler': 'nothere.greet'}]",
-		       "routes[0].handler: no handler \"nothere.greet\" (available: delay.wait, "
-		       "echo.echo, echo.json)");
+	assert_refused(
+		"'modules': [{'name': 'delay', 'path': '@PLUGIN_DIR@/delay.so'}],"
+		"'routes': [{'handler': 'nothere.greet'}]",
+		"routes[0].handler: module \"nothere\" is not loaded (add it to \"modules\": "
+		"{\"name\": \"nothere\", \"path\": \"PATH/nothere.so\"}; handlers available "
+		"now: delay.wait, echo.echo, echo.json)");
 	/* Not a module name, though "DIR/" "/hello" ".so" is a file: never looked for. */
 	assert_refused("'modules': [{'name': 'delay', 'path': '@PLUGIN_DIR@/delay.so'}],"
 		       "'routes': [{'handler': '/hello.greet'}]",
