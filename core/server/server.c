@@ -16,6 +16,7 @@
 #include "server/crash.h"
 #include "base/log.h"
 #include "server/config_table.h"
+#include "server/config_value.h"
 #include "server/module_conf.h"
 #include "server/server.h"
 #include "base/shm.h"
@@ -276,11 +277,35 @@ static void list_handlers(const struct warren_module *m, char *buf, size_t len, 
 	}
 }
 
+/*
+ * The handler of the list @avail ("a.b, c.d") that @id most likely misspells, or NULL; the
+ * list is split in @avail itself, which the result points into.
+ */
+static const char *suggest_handler(const char *id, char *avail)
+{
+	const char *cand[64];
+	size_t n = 0;
+	char *p = avail;
+
+	while (*p && n + 1 < ARRAY_SIZE(cand)) {
+		char *sep = strstr(p, ", ");
+
+		cand[n++] = p;
+		if (!sep)
+			break;
+		*sep = '\0';
+		p = sep + 2;
+	}
+	cand[n] = NULL;
+	return config_suggest(id, cand);
+}
+
 /* @unloaded: the module @id names, when no module of that name is loaded or built in. */
 static void no_handler_error(struct server *srv, size_t idx, const char *id, const char *unloaded,
 			     struct warren_error *err)
 {
-	char avail[300];
+	char avail[300], ids[sizeof(avail)];
+	const char *suggestion;
 	size_t n = 0;
 
 	avail[0] = '\0';
@@ -294,7 +319,13 @@ static void no_handler_error(struct server *srv, size_t idx, const char *id, con
 	}
 	if (n >= sizeof(avail) - 1)
 		strcpy(avail + sizeof(avail) - 5, "...");
-	if (unloaded)
+	memcpy(ids, avail, sizeof(ids));
+	suggestion = suggest_handler(id, ids);
+	if (suggestion)
+		warren_error_set(
+			err, "routes[%zu].handler: no handler \"%.100s\" (did you mean \"%s\"?)",
+			idx, id, suggestion);
+	else if (unloaded)
 		warren_error_set(err,
 				 "routes[%zu].handler: module \"%s\" is not loaded (add it to "
 				 "\"modules\": {\"name\": \"%s\", \"path\": \"PATH/%s.so\"}; "

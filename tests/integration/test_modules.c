@@ -272,6 +272,11 @@ START_TEST(unlisted_plugin_is_named)
 		"routes[0].handler: module \"nothere\" is not loaded (add it to \"modules\": "
 		"{\"name\": \"nothere\", \"path\": \"PATH/nothere.so\"}; handlers available "
 		"now: delay.wait, echo.echo, echo.json)");
+	/* A typo of a handler warren has is named, rather than taken for a missing module. */
+	assert_refused(
+		"'modules': [{'name': 'delay', 'path': '@PLUGIN_DIR@/delay.so'}],"
+		"'routes': [{'handler': 'dealy.wait'}]",
+		"routes[0].handler: no handler \"dealy.wait\" (did you mean \"delay.wait\"?)");
 	/* Not a module name, though "DIR/" "/hello" ".so" is a file: never looked for. */
 	assert_refused("'modules': [{'name': 'delay', 'path': '@PLUGIN_DIR@/delay.so'}],"
 		       "'routes': [{'handler': '/hello.greet'}]",
