@@ -743,7 +743,11 @@ static void reopen_logs(struct master *m, pid_t requester)
 		server_hook_reopen(m->pending->srv, false);
 	for (struct generation *g = m->old; g; g = g->next)
 		server_hook_reopen(g->srv, false);
+	/* A reload's workers still starting too: they inherited the master's blocked USR1,
+	 * so it waits for their signalfd, and they go on writing to the new files. */
 	gen_signal(m->cur, SIGUSR1);
+	if (m->pending)
+		gen_signal(m->pending, SIGUSR1);
 	for (struct generation *g = m->old; g; g = g->next)
 		gen_signal(g, SIGUSR1);
 }
