@@ -459,6 +459,10 @@ void module_conf_where(const struct warren_error *err, const json_t *root, const
 		return;
 	/* Keys are appended as ".key" to a path that is never empty: @base comes first. */
 	n = strnlen(buf, size);
+	/* jansson has one true, one false and one null for every document: found by identity,
+	 * such a value could be another key's. Then only the config's own path is certain. */
+	if (place.at && (json_is_boolean(place.at) || json_is_null(place.at)))
+		return;
 	if (place.at && !find_path(root, place.at, buf, size))
 		buf[n] = '\0';
 	n = strnlen(buf, size);

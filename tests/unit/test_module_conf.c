@@ -303,6 +303,13 @@ START_TEST(test_object_and_array)
 	      BASE ".s: expected an array, got string \"x\"");
 	FAILS(warren_conf_error(&err, json_array_get(a, 0), NULL, "%s is not allowed", "/a"),
 	      BASE ".a[0]: /a is not allowed");
+
+	/* jansson shares one true (false, null) among all keys: found by identity, it could
+	 * be named as another key's, so the message keeps to the path it is sure of. */
+	c = load("{\"verbose\": true, \"methods\": [\"GET\", true]}");
+	ck_assert_int_eq(warren_conf_array(c, "methods", 0, 1, 0, &a, &err), 0);
+	FAILS(warren_conf_string(json_array_get(a, 1), NULL, 0, 0, &s, &err),
+	      BASE ": expected a non-empty string, got boolean true");
 }
 END_TEST
 
