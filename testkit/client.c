@@ -106,12 +106,16 @@ int warren_test_connect_to(const char *addr, int timeout_ms, struct warren_test_
 	}
 	if (connect(c->fd, (struct sockaddr *)&ss, sslen) < 0) {
 		struct pollfd pfd = {.fd = c->fd, .events = POLLOUT};
+		int ready;
 
 		if (errno != EINPROGRESS) {
 			ret = kit_fail(-errno, "connect to %s: %s", addr, strerror(errno));
 			goto out_close_fd;
 		}
-		if (poll(&pfd, 1, kit_remaining(deadline)) <= 0) {
+		do
+			ready = poll(&pfd, 1, kit_remaining(deadline));
+		while (ready < 0 && errno == EINTR);
+		if (ready <= 0) {
 			ret = kit_fail(-ETIMEDOUT, "connect to %s: no answer within %d ms", addr,
 				       c->timeout_ms);
 			goto out_close_fd;

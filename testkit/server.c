@@ -463,10 +463,18 @@ static int wait_ready(struct warren_test_server *srv, int fd)
 	ret = kit_append(&text, &len, "", 0);
 	while (ret == 0) {
 		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		int ready = poll(&pfd, 1, kit_remaining(deadline));
 		ssize_t n;
 
-		if (poll(&pfd, 1, kit_remaining(deadline)) == 0) {
+		/* A signal of the test's own: wait on, never read a pipe that may block. */
+		if (ready < 0 && errno == EINTR)
+			continue;
+		if (ready == 0) {
 			ret = -ETIMEDOUT;
+			break;
+		}
+		if (ready < 0) {
+			ret = -errno;
 			break;
 		}
 		n = read(fd, chunk, sizeof(chunk));
