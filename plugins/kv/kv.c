@@ -108,7 +108,9 @@ static bool entry_ok(const struct kv_zone *z, const struct kv_entry *e, uint32_t
 {
 	size_t have = warren_shm_block_size(z->heap, e);
 
-	return have >= sizeof(*e) && e->klen <= KV_KEY_MAX &&
+	/* Each subtraction only once what it takes is known to be there: an overwritten
+	 * length must not wrap around into a pass. */
+	return have >= sizeof(*e) && e->klen <= KV_KEY_MAX && e->klen <= have - sizeof(*e) &&
 	       have - sizeof(*e) - e->klen >= e->vlen && (e->hash & (z->nbuckets - 1)) == bucket;
 }
 
