@@ -197,10 +197,13 @@ WARREN_API void warren_fd_unwatch(struct warren_watch *wt)
 
 /* ---- Offload threads ------------------------------------------------------------------- */
 
+_Thread_local bool async_offload_thread;
+
 static void *offload_thread(void *arg)
 {
 	struct offload *o = arg;
 
+	async_offload_thread = true;
 	pthread_mutex_lock(&o->lock);
 	for (;;) {
 		struct offload_job *j;

@@ -31,4 +31,10 @@ void async_watch_close(struct http_loop *loop, struct warren_watch *wt);
 /* Stops the offload threads (waiting briefly for running jobs) before the worker exits. */
 void offload_stop(struct http_loop *loop);
 
+/*
+ * True on an offload thread, where only a work function runs: calls that read the loop's
+ * state (which module runs now) must refuse it. Per thread by nature, so not in the loop.
+ */
+extern _Thread_local bool async_offload_thread;
+
 #endif /* WARREN_CORE_HTTP_ASYNC_H */

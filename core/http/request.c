@@ -68,6 +68,23 @@ static void log_module_error(const struct warren_request *r, const char *id, int
 		log_error("%s returned %d, which is not a valid result there", id, rc);
 }
 
+static void cancel_async(struct warren_request *r);
+
+/*
+ * A hook lets the request go on (it declined, or continued what it kept): what it armed
+ * was for its own answer and would run as another module's code, so the next hooks and
+ * the handler start with none of it, and its offloaded jobs' done callbacks do not run.
+ */
+static void hook_let_go(struct warren_request *r)
+{
+	if (!r->timers && !r->watches && !r->abort_fn && !r->body_fn && !*r->carrier->jobs)
+		return;
+	cancel_async(r);
+	r->abort_fn = NULL;
+	r->body_fn = NULL;
+	r->holder++;
+}
+
 /*
  * Runs the on_request hooks from where they stopped: WARREN_DECLINED once every one let
  * the request go on, WARREN_ASYNC when one keeps it (r->hook), or WARREN_DONE when one
@@ -83,8 +100,10 @@ static int run_on_request(struct warren_request *r)
 
 		r->hook = h;
 		rc = CALL_MODULE(r, h->id, h->on_request(r, h->data));
-		if (rc == WARREN_DECLINED)
+		if (rc == WARREN_DECLINED) {
+			hook_let_go(r);
 			continue;
+		}
 		/* A module built before 0.4 never meant to keep the request: a 500, as then. */
 		if (rc == WARREN_ASYNC && h->may_hold) {
 			if (!r->stream_ended)
@@ -102,9 +121,15 @@ static int run_on_request(struct warren_request *r)
 	return WARREN_DECLINED;
 }
 
+/*
+ * on_response and on_complete may run inside module code (warren_resp_send() from a
+ * timer, a stream begun by a handler): the caller's crash context, and with it its
+ * module's request context, is put back once the hooks have run.
+ */
 static void run_on_response(struct warren_request *r)
 {
 	struct http_loop *loop = r->carrier->loop;
+	const struct crash_context outer = loop->crash;
 
 	r->head_final = true;
 	for (size_t i = 0; i < loop->n_on_response; i++) {
@@ -118,11 +143,13 @@ static void run_on_response(struct warren_request *r)
 		if (rc != 0)
 			log_module_error(r, h->id, rc);
 	}
+	loop->crash = outer;
 }
 
 static void run_on_complete(struct warren_request *r)
 {
 	struct http_loop *loop = r->carrier->loop;
+	const struct crash_context outer = loop->crash;
 
 	for (size_t i = 0; i < loop->n_on_complete; i++) {
 		const struct req_hook *h = &loop->on_complete[i];
@@ -131,6 +158,7 @@ static void run_on_complete(struct warren_request *r)
 		h->on_complete(r, h->data);
 		module_leave(loop, r);
 	}
+	loop->crash = outer;
 }
 
 /* The result of run_handlers() when the next route must wait for the whole body. */
@@ -426,10 +454,7 @@ int request_advance(struct warren_request *r)
 
 void request_continue(struct warren_request *r)
 {
-	/* What the hook armed was for its own answer; the handler starts with none. */
-	cancel_async(r);
-	r->abort_fn = NULL;
-	r->holder++;
+	hook_let_go(r);
 	r->resuming = true;
 	r->carrier->ops->resume(r->carrier);
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "http/async.h"
 #include "http/request.h"
 #include "http/response.h"
 
@@ -14,7 +15,8 @@ WARREN_API void *warren_req_ctx(struct warren_request *r)
 	struct http_loop *loop;
 	uint32_t slot;
 
-	if (!r)
+	/* A work function has no module call of the loop's to go by, and the pool is not its. */
+	if (!r || async_offload_thread)
 		return NULL;
 	loop = r->carrier->loop;
 	slot = loop->crash.ctx;

@@ -18,6 +18,7 @@
 	"  {'match': {'path': '/small'}, 'handler': 'gate.show', 'max_body_size': 10},"            \
 	"  {'match': {'path': '/big'}, 'handler': 'gate.show', 'max_body_size': 5000},"            \
 	"  {'match': {'path': '/s'}, 'handler': 'gate.stream', 'max_body_size': 20},"              \
+	"  {'match': {'path': '/later'}, 'handler': 'gate.later'},"                                \
 	"  {'match': {'path': '/g/:name'}, 'handler': 'gate.show'},"                               \
 	"  {'match': {'path': '/*'}, 'handler': 'gate.show'}"                                      \
 	"]"
@@ -215,6 +216,37 @@ START_TEST(hook_pending_when_the_worker_stops)
 	ck_assert(wt_log_contains(&s, "gate: cleanup /g/stop\n"));
 	WT_OK(wt_wait_closed(&c, WT_TIMEOUT_MS));
 	wt_client_close(&c);
+	assert_no_misuse(&s);
+	wt_cleanup(&s);
+}
+END_TEST
+
+/*
+ * A hook that armed a timer and an abort callback, then declined: they were its own, and
+ * must not run while the handler holds the request (as the handler's code, with the
+ * handler's module context). The timer is due long before the handler answers.
+ */
+START_TEST(declining_hook_leaves_nothing_armed)
+{
+	struct wt_server s;
+	struct wt_client c;
+	struct wt_response r;
+
+	serve_gate(&s, "\"handler_timeout\": 10");
+	WT_OK(wt_client_open(&c, &s, 0));
+	wt_ask(&c, "GET", "/later?ms=300", "X-Gate: skip 5\r\n", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.body, "later\n");
+	wt_response_free(&r);
+	/* The same again, with the client gone while the handler holds it. */
+	WT_OK(wt_sends(&c, "GET /later?ms=60000 HTTP/1.1\r\nHost: t\r\nX-Gate: skip 1\r\n\r\n"));
+	WT_OK(wt_wait_log(&s, "gate: skip /later?ms=60000", WT_TIMEOUT_MS));
+	wt_client_close(&c);
+	WT_OK(wt_wait_log(&s, "gate: cleanup /later?ms=60000", WT_TIMEOUT_MS));
+	wt_stop_keep_log(&s);
+	ck_assert_uint_eq(wt_log_count(&s, "gate: skip /later"), 2);
+	ck_assert_uint_eq(wt_log_count(&s, "gate: cleanup /later"), 2);
+	ck_assert(!wt_log_contains(&s, "gate: abort"));
 	assert_no_misuse(&s);
 	wt_cleanup(&s);
 }
@@ -454,6 +486,7 @@ static Suite *gate_suite(void)
 	tcase_add_test(tc, hook_timed_out_is_504);
 	tcase_add_test(tc, hook_client_leaves);
 	tcase_add_test(tc, hook_pending_when_the_worker_stops);
+	tcase_add_test(tc, declining_hook_leaves_nothing_armed);
 	tcase_add_test(tc, hook_pipelined);
 	tcase_add_test(tc, hook_before_a_streamed_body);
 	tcase_add_test(tc, hook_of_an_older_module_cannot_hold);

@@ -3,7 +3,9 @@
  * lets it go on (warren_req_continue()) or answers it. The request header
  * "X-Gate: MODE MS" picks what it does after MS milliseconds: "pass" continues, "deny"
  * answers 403, "hang" never decides (the client leaves, the worker stops, or
- * http.handler_timeout answers 504). Every step is logged, "gate: ..." with the target.
+ * http.handler_timeout answers 504), "skip" arms a timer and an abort callback for MS
+ * and then declines at once (neither may run: what a hook armed goes with it). Every
+ * step is logged, "gate: ..." with the target.
  * Its handlers show the ABI 0.4 request calls: the method as an enum, decoded route
  * parameters and zeroed pool memory. */
 #include <errno.h>
@@ -98,6 +100,12 @@ static int gate_on_request(struct warren_request *r, void *module_data)
 	if (warren_req_continue(r) != -EINVAL)
 		gate_log(g, "early continue accepted");
 	warren_req_on_abort(r, on_abort, g);
+	if (strcmp(g->mode, "skip") == 0) {
+		if (warren_timer_add(r, ms, stray_timer, g, NULL) < 0)
+			return -ENOMEM;
+		gate_log(g, "skip");
+		return WARREN_DECLINED;
+	}
 	gate_log(g, "wait");
 	if (strcmp(g->mode, "hang") == 0)
 		return WARREN_ASYNC;
@@ -195,8 +203,28 @@ static int stream_handler(struct warren_request *r, void *data)
 	return WARREN_ASYNC;
 }
 
+static void later_answer(struct warren_request *r, void *arg)
+{
+	(void)arg;
+	warren_resp_printf(r, "later\n");
+	warren_resp_send(r);
+}
+
+/* Answers after "?ms=N" milliseconds: a handler that holds the request meanwhile. */
+static int later_handler(struct warren_request *r, void *data)
+{
+	uint64_t ms = 0;
+
+	(void)data;
+	if (warren_req_query_uint(r, "ms", 60000, &ms) == -EINVAL ||
+	    warren_timer_add(r, ms, later_answer, NULL, NULL) < 0)
+		return -EINVAL;
+	return WARREN_ASYNC;
+}
+
 static const struct warren_handler gate_handlers[] = {
 	{.name = "show", .handle = show_handler},
+	{.name = "later", .handle = later_handler},
 	{.name = "stream", .handle = stream_handler, .stream_body = true},
 	{.name = NULL},
 };
