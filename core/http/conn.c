@@ -95,15 +95,16 @@ void conn_close(struct conn *c)
 
 	if (c->state == CONN_CLOSED)
 		return;
-	/* Told before anything goes: the module may still write nothing, only free. */
-	if (c->stream)
-		upgrade_end(c->stream,
-			    loop->stopping ? WARREN_STREAM_STOPPED : WARREN_STREAM_ERROR);
 	c->state = CONN_CLOSED;
 	idle_remove(c);
 	timer_cancel(loop->timers, &c->timer);
 	rx_post_cancel(loop->rx, &c->kick);
+	/* The request that upgraded (its 101 still going out) ends first, so that on_close is
+	 * the last the stream's module hears; it may write nothing then, only free. */
 	request_abort(&c->req);
+	if (c->stream)
+		upgrade_end(c->stream,
+			    loop->stopping ? WARREN_STREAM_STOPPED : WARREN_STREAM_ERROR);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -190,8 +191,10 @@ static void conn_advance(struct conn *c)
 	/* A response that on_complete waits for is out: the next request may come. */
 	if (c->req.sending && !c->h.wr && !output_pending(c))
 		request_sent(&c->req);
-	/* The watch for a hang-up only lasts while the request is held. */
-	if (c->h.rd == &c->rd_op && c->rd_op.kind == RX_POLL && !http_request_held(c))
+	/* The watch for a hang-up only lasts while the request is held, not while its answer
+	 * goes out: a client that half-closes after its request still gets the whole of it. */
+	if (c->h.rd == &c->rd_op && c->rd_op.kind == RX_POLL &&
+	    (!http_request_held(c) || c->req.sending))
 		rx_cancel(c->loop->rx, &c->h, &c->rd_op);
 	if (!c->h.wr && !c->h.rd && !c->close_after_write && c->rpos < c->rlen) {
 		if (http_process(c) < 0) {

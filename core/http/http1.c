@@ -253,7 +253,8 @@ int http_finish(struct conn *c)
 	if (c->stream) {
 		/* Nothing after the request is HTTP any more, switched or not. */
 		c->close_after_write = true;
-		if (!r->upgraded || r->status != 101)
+		/* A 101 that could not be written (no memory for it) switched nothing either. */
+		if (!r->upgraded || r->status != 101 || ret < 0)
 			upgrade_refuse(c);
 	}
 	return ret;

@@ -45,7 +45,8 @@ static const unsigned char method_ids[] = {
 
 WARREN_API enum warren_method warren_req_method_id(const struct warren_request *r)
 {
-	if (r->method >= sizeof(method_ids))
+	/* As warren_req_method(): no method before the head is in. */
+	if (!r->headers_done || r->method >= sizeof(method_ids))
 		return WARREN_METHOD_OTHER;
 	return (enum warren_method)method_ids[r->method];
 }
@@ -372,7 +373,7 @@ WARREN_API int warren_resp_stream_begin(struct warren_request *r, warren_drain_f
 {
 	int ret;
 
-	if (!request_answerable(r) || r->streaming || r->body_ext.kind == OUT_FILE)
+	if (!request_answerable(r) || r->streaming || r->upgraded || r->body_ext.kind == OUT_FILE)
 		return -EINVAL;
 	/* A borrowed body goes out copied, like every streamed piece. */
 	ret = response_body_to_buffer(r);

@@ -486,7 +486,9 @@ WARREN_API int warren_req_upgrade(struct warren_request *r, const char *protocol
 		return -EINVAL;
 	if (r->upgraded || r->streaming)
 		return -EALREADY;
-	if (!request_answerable(r))
+	/* A handler's answer: a hook that switched would leave the handler a request that is
+	 * no longer HTTP. */
+	if (!request_answerable(r) || r->hook)
 		return -EINVAL;
 	if (r->version != 11)
 		return -EPROTONOSUPPORT;
@@ -541,6 +543,8 @@ WARREN_API int warren_stream_write(struct warren_stream *s, const void *data, si
 		s->want_drain = true;
 		return -EAGAIN;
 	}
+	if (len > SIZE_MAX - s->next_len)
+		return -ENOMEM;
 	if (buf_reserve(stream_loop(s)->blocks, &s->next, &s->next_cap, s->next_len + len) < 0)
 		return -ENOMEM;
 	memcpy(s->next + s->next_len, data, len);

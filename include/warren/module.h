@@ -300,7 +300,8 @@ enum warren_method {
 
 /**
  * The request method as an enum warren_method, without comparing strings: a method
- * without a constant of its own is WARREN_METHOD_OTHER (ABI 0.4).
+ * without a constant of its own is WARREN_METHOD_OTHER, and so is the method of a request
+ * rejected before its head was read (ABI 0.4).
  */
 WARREN_API enum warren_method warren_req_method_id(const struct warren_request *r);
 
@@ -451,7 +452,8 @@ typedef void (*warren_body_fn)(struct warren_request *r, struct warren_str chunk
  * the body already buffered whole, from any handler; it then comes in one piece). @fn
  * runs from the event loop, never inside this call; the handler returns WARREN_ASYNC
  * and answers when it likes, even before the body is all in (the connection then closes
- * after the response). A body over http.max_body_size is answered with 413 by warren
+ * after the response). A body over the route's max_body_size (http.max_body_size unless
+ * the route sets one) is answered with 413 by warren
  * (the abort callback runs; the 413 is the request's response). Returns 0, -EALREADY when
  * a reader is set, -EINVAL.
  */
@@ -481,8 +483,9 @@ WARREN_API int warren_resp_send(struct warren_request *r);
  * Lets a request that an on_request hook kept (it returned WARREN_ASYNC) go on, as if
  * the hook had returned WARREN_DECLINED: the next hooks and then the handler run, from
  * the event loop, never inside this call. The timers and watches the hook left armed are
- * cancelled, its abort callback is forgotten, and done callbacks of its offloaded jobs
- * no longer run (their cleanups still wait for them). The request itself cannot be
+ * cancelled, its abort callback and body reader are forgotten, and done callbacks of its
+ * offloaded jobs no longer run (their cleanups still wait for them); the same happens when
+ * a hook returns WARREN_DECLINED with any of these set. The request itself cannot be
  * changed: a result for the handler goes through the module's per-request context or
  * memory from the request's pool. Returns 0, or -EINVAL when no hook keeps the request
  * (from a handler, twice, after answering or streaming, or once aborted). (ABI 0.4)
@@ -796,8 +799,9 @@ struct warren_upgrade_ops {
  * over: once the 101 is out, what the client sends goes to @ops->on_read and what the
  * module writes with warren_stream_write() goes to the client, through the connection's
  * transport (plain TCP today, TLS alike). Call it from a handler, which then returns
- * WARREN_DONE (the request ends as it returns; its cleanups and on_complete hooks run
- * then), or from a callback of an asynchronous request, which it ends. Response headers set
+ * WARREN_DONE (the request ends there; its on_complete hooks and cleanups run once the
+ * 101 is written, before any stream callback), or from a callback of an asynchronous
+ * request, which it ends; never from an on_request hook. Response headers set
  * before (e.g. Sec-WebSocket-Accept) go out with the 101; a body set before is dropped.
  * warren writes "Connection: Upgrade" and "Upgrade: @protocol". The connection still counts
  * towards the worker's connections and is closed at a stop, after on_stop.
@@ -805,8 +809,8 @@ struct warren_upgrade_ops {
  *	compared case-insensitively.
  * @ops: the stream's callbacks (with .size set), copied; @arg is passed to each.
  * @stream: out, the new stream's handle.
- * Returns 0; -EINVAL when the request cannot be answered now (answered, aborted, not a
- * handler's) or for bad arguments; -EALREADY when a streamed response began or the request
+ * Returns 0; -EINVAL when the request cannot be answered now (answered, aborted, held or
+ * run by an on_request hook) or for bad arguments; -EALREADY when a streamed response began or the request
  * is upgraded already; -EPROTONOSUPPORT for an HTTP/1.0 request; -EPROTO when the request
  * does not ask for an upgrade ("Upgrade" field and "upgrade" in "Connection"); -ENOPROTOOPT
  * when @protocol is not one the client offered; -EBUSY while the request body is still
