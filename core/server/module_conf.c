@@ -44,40 +44,20 @@ static void set_place(const struct warren_error *err, const json_t *obj, const c
 	snprintf(place.msg, sizeof(place.msg), "%s", err->msg);
 }
 
-static int vfail(struct warren_error *err, const json_t *obj, const char *key, const char *fmt,
-		 va_list ap)
-{
-	if (!err)
-		return -EINVAL;
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-	set_place(err, obj, key);
-	return -EINVAL;
-}
-
-static int fail(struct warren_error *err, const json_t *obj, const char *key, const char *fmt, ...)
-	WARREN_PRINTF(4, 5);
-
-static int fail(struct warren_error *err, const json_t *obj, const char *key, const char *fmt, ...)
-{
-	va_list ap;
-	int ret;
-
-	va_start(ap, fmt);
-	ret = vfail(err, obj, key, fmt, ap);
-	va_end(ap);
-	return ret;
-}
-
+/* Every failure goes through the public call, so that a module's own message and the
+ * helpers' are placed alike. */
 WARREN_API int warren_conf_error(struct warren_error *err, const json_t *obj, const char *key,
 				 const char *fmt, ...)
 {
 	va_list ap;
-	int ret;
 
+	if (!err)
+		return -EINVAL;
 	va_start(ap, fmt);
-	ret = vfail(err, obj, key, fmt, ap);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
-	return ret;
+	set_place(err, obj, key);
+	return -EINVAL;
 }
 
 /* "expected <what>, got string \"x\"" about the value at @key of @obj. */
@@ -86,8 +66,8 @@ static int fail_value(struct warren_error *err, const json_t *obj, const char *k
 {
 	char what[CONFIG_DESCRIBE_BUF];
 
-	return fail(err, obj, key, "expected %s, got %s", expected,
-		    config_describe(what, sizeof(what), v));
+	return warren_conf_error(err, obj, key, "expected %s, got %s", expected,
+				 config_describe(what, sizeof(what), v));
 }
 
 /*
@@ -101,7 +81,7 @@ static int lookup(const json_t *obj, const char *key, unsigned flags, const char
 	if (*v)
 		return 1;
 	if (flags & WARREN_CONF_REQUIRED)
-		return fail(err, obj, key, "missing (expected %s)", expected);
+		return warren_conf_error(err, obj, key, "missing (expected %s)", expected);
 	return 0;
 }
 
@@ -119,8 +99,8 @@ WARREN_API int warren_conf_int(const json_t *obj, const char *key, unsigned flag
 	if (!json_is_integer(v))
 		return fail_value(err, obj, key, expected, v);
 	if (json_integer_value(v) < min || json_integer_value(v) > max)
-		return fail(err, obj, key, "expected %s, got %s", expected,
-			    config_describe_number(what, sizeof(what), v));
+		return warren_conf_error(err, obj, key, "expected %s, got %s", expected,
+					 config_describe_number(what, sizeof(what), v));
 	*out = json_integer_value(v);
 	return 0;
 }
@@ -152,12 +132,13 @@ WARREN_API int warren_conf_size(const json_t *obj, const char *key, unsigned fla
 		return ret;
 	ret = config_size_value(v, &n);
 	if (ret == -EINVAL)
-		return fail(err, obj, key,
-			    "expected %s (bytes, or a string like \"64k\" or \"16m\"), got %s",
-			    expected, config_describe(what, sizeof(what), v));
+		return warren_conf_error(
+			err, obj, key,
+			"expected %s (bytes, or a string like \"64k\" or \"16m\"), got %s",
+			expected, config_describe(what, sizeof(what), v));
 	if (ret < 0 || n < min || n > max)
-		return fail(err, obj, key, "expected %s, got %s", expected,
-			    describe_written(what, sizeof(what), v));
+		return warren_conf_error(err, obj, key, "expected %s, got %s", expected,
+					 describe_written(what, sizeof(what), v));
 	*out = n;
 	return 0;
 }
@@ -179,13 +160,14 @@ WARREN_API int warren_conf_duration(const json_t *obj, const char *key, unsigned
 		return ret;
 	ret = config_duration_value(v, &ms);
 	if (ret == -EINVAL)
-		return fail(err, obj, key,
-			    "expected %s (seconds, or a string like \"250ms\", \"2s\" or \"1m\"), "
-			    "got %s",
-			    expected, config_describe(what, sizeof(what), v));
+		return warren_conf_error(
+			err, obj, key,
+			"expected %s (seconds, or a string like \"250ms\", \"2s\" or \"1m\"), "
+			"got %s",
+			expected, config_describe(what, sizeof(what), v));
 	if (ret < 0 || ms < min_ms || ms > max_ms)
-		return fail(err, obj, key, "expected %s, got %s", expected,
-			    describe_written(what, sizeof(what), v));
+		return warren_conf_error(err, obj, key, "expected %s, got %s", expected,
+					 describe_written(what, sizeof(what), v));
 	*out_ms = ms;
 	return 0;
 }
@@ -203,7 +185,8 @@ static int get_string(const json_t *obj, const char *key, unsigned flags, const 
 	if (!json_is_string(v))
 		return fail_value(err, obj, key, expected, v);
 	if (strlen(json_string_value(v)) != json_string_length(v))
-		return fail(err, obj, key, "expected %s, got a string with a NUL byte", expected);
+		return warren_conf_error(err, obj, key, "expected %s, got a string with a NUL byte",
+					 expected);
 	*s = json_string_value(v);
 	return 1;
 }
@@ -224,9 +207,11 @@ WARREN_API int warren_conf_string(const json_t *obj, const char *key, unsigned f
 	if (ret <= 0)
 		return ret;
 	if (!*s)
-		return fail(err, obj, key, "expected %s, got an empty string", expected);
+		return warren_conf_error(err, obj, key, "expected %s, got an empty string",
+					 expected);
 	if (max_len && strlen(s) > max_len)
-		return fail(err, obj, key, "expected %s, got %zu bytes", expected, strlen(s));
+		return warren_conf_error(err, obj, key, "expected %s, got %zu bytes", expected,
+					 strlen(s));
 	*out = s;
 	return 0;
 }
@@ -255,9 +240,9 @@ WARREN_API int warren_conf_enum(const json_t *obj, const char *key, unsigned fla
 	}
 	guess = json_is_string(v) ? config_suggest(json_string_value(v), choices) : NULL;
 	if (guess)
-		return fail(err, obj, key, "expected %s, got %s (did you mean %s?)", expected,
-			    config_describe(what, sizeof(what), v),
-			    config_quote(q, sizeof(q), guess));
+		return warren_conf_error(err, obj, key, "expected %s, got %s (did you mean %s?)",
+					 expected, config_describe(what, sizeof(what), v),
+					 config_quote(q, sizeof(q), guess));
 	return fail_value(err, obj, key, expected, v);
 }
 
@@ -337,14 +322,15 @@ WARREN_API int warren_conf_header(const json_t *obj, const char *key, const char
 				  struct warren_error *err)
 {
 	if (!key)
-		return fail(err, obj, NULL, "no header name given");
+		return warren_conf_error(err, obj, NULL, "no header name given");
 	if (!is_token(key))
-		return fail(err, obj, key,
-			    "not a header name (letters, digits and "
-			    "!#$%%&'*+-.^_`|~ only)");
+		return warren_conf_error(err, obj, key,
+					 "not a header name (letters, digits and "
+					 "!#$%%&'*+-.^_`|~ only)");
 	if (strcasecmp(key, "Content-Length") == 0 || strcasecmp(key, "Transfer-Encoding") == 0 ||
 	    strcasecmp(key, "Connection") == 0)
-		return fail(err, obj, key, "warren sets this header itself (message framing)");
+		return warren_conf_error(err, obj, key,
+					 "warren sets this header itself (message framing)");
 	return warren_conf_header_value(obj, key, WARREN_CONF_REQUIRED, value, err);
 }
 
@@ -385,9 +371,10 @@ WARREN_API int warren_conf_array(const json_t *obj, const char *key, unsigned fl
 		return fail_value(err, obj, key, expected, v);
 	n = json_array_size(v);
 	if (n == 0 && min)
-		return fail(err, obj, key, "expected %s, got an empty array", expected);
+		return warren_conf_error(err, obj, key, "expected %s, got an empty array",
+					 expected);
 	if (n < min || (max && n > max))
-		return fail(err, obj, key, "expected %s, got %zu", expected, n);
+		return warren_conf_error(err, obj, key, "expected %s, got %zu", expected, n);
 	*out = v;
 	return 0;
 }
@@ -408,15 +395,17 @@ WARREN_API int warren_conf_keys(const json_t *obj, const char *const *known,
 		config_quote(q, sizeof(q), key);
 		guess = config_suggest(key, known);
 		if (guess)
-			return fail(err, obj, NULL, "unknown key %s (did you mean \"%s\"?)", q,
-				    guess);
+			return warren_conf_error(err, obj, NULL,
+						 "unknown key %s (did you mean \"%s\"?)", q, guess);
 		list[0] = '\0';
 		for (i = 0; known[i] && o < sizeof(list); i++)
 			o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", i ? ", " : "",
 					      known[i]);
 		if (!known[0])
-			return fail(err, obj, NULL, "unknown key %s (none are allowed here)", q);
-		return fail(err, obj, NULL, "unknown key %s (expected one of: %s)", q, list);
+			return warren_conf_error(err, obj, NULL,
+						 "unknown key %s (none are allowed here)", q);
+		return warren_conf_error(err, obj, NULL, "unknown key %s (expected one of: %s)", q,
+					 list);
 	}
 	return 0;
 }
