@@ -11,8 +11,7 @@
 #include "check_main.h"
 #include "event/post.h"
 #include "event/reactor.h"
-#include "event/reactor_epoll.h"
-#include "event/reactor_uring.h"
+#include "unit/reactor_backends.h"
 
 /* What one entry saw: how often it ran, and what it does when it runs. */
 struct probe {
@@ -170,35 +169,6 @@ START_TEST(drop_unposts)
 END_TEST
 
 /* ---- in a reactor, on each backend ------------------------------------------------------ */
-
-static const char *const backends[] = {"epoll", "io_uring"};
-
-/* The backend of loop iteration @i, or NULL when this machine has no io_uring for us. */
-static struct reactor *make_reactor(int i)
-{
-	struct warren_error err = {{0}};
-	struct reactor *rx = NULL;
-	int ret;
-
-	if (i == 0)
-		ret = reactor_epoll_create(&rx, &err);
-	else
-		ret = reactor_uring_create(&rx, &err);
-	if (ret < 0 && i == 1) {
-		fprintf(stderr, "test_post: %s skipped: %s\n", backends[i], err.msg);
-		return NULL;
-	}
-	ck_assert_msg(ret == 0, "%s: %s", backends[i], err.msg);
-	return rx;
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
 
 START_TEST(reactor_runs_posted_work)
 {
