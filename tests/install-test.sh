@@ -163,7 +163,7 @@ configure_refuses_bad_dirs() {
 		--with-static-module=bad/nomod || ok=1
 	refused "defines more than one module (one at bad/two/one.c:1, two at bad/two/two.c:1)" \
 		--with-static-module=bad/two/ || ok=1
-	refused "module \"echo\" is already built in, from modules/mod_echo.c" \
+	refused "module \"echo\" is already built in, from modules/echo" \
 		--with-static-module=./bad/echo || ok=1
 	refused "module \"hello\" is already built in, from plugins/hello" \
 		--with-static-module=plugins/hello --with-static-module=./plugins/hello/ || ok=1

@@ -186,6 +186,35 @@ START_TEST(older_abi_minor_loads_and_serves)
 END_TEST
 
 /*
+ * Every built-in module is also built as a shared object (build/modules/NAME.so); loaded
+ * with a "path", it takes the place of the linked-in one and serves the same.
+ */
+START_TEST(builtin_module_loads_as_a_plugin)
+{
+	struct wt_server s;
+	struct wt_response r;
+	char path[64], *maps;
+	pid_t worker;
+
+	wt_serve(&s, "'workers': 1, 'modules': [{'name': 'echo', 'path': "
+		     "'@PLUGIN_DIR@/../modules/echo.so'}], 'routes': [{'match': {'path': '/e'}, "
+		     "'handler': 'echo.echo'}]");
+	WT_OK(wt_exchanges(&s, "GET /e?x HTTP/1.1\r\nHost: t\r\n\r\n", &r));
+	WT_ASSERT_STATUS_LINE(&r, "HTTP/1.1 200 OK");
+	ck_assert_ptr_nonnull(strstr(r.body, "GET /e?x HTTP/1.1"));
+	wt_response_free(&r);
+	/* The worker runs the shared object's code (loaded through a copy), not the binary's. */
+	ck_assert_uint_eq(wt_workers(&s, &worker, 1), 1);
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)worker);
+	maps = wt_read_file(path, NULL);
+	ck_assert_ptr_nonnull(maps);
+	ck_assert_ptr_nonnull(strstr(maps, "/memfd:echo.so"));
+	free(maps);
+	wt_stop_ok(&s);
+}
+END_TEST
+
+/*
  * A module built against the 0.3 headers loads, and its request hooks run as they did:
  * nothing of what 0.4 added is read from its descriptor, which poison follows (a context
  * size no loader accepts, a bad on_reopen). It gets no request context, and its
@@ -406,6 +435,7 @@ static Suite *modules_suite(void)
 	tcase_add_test(tc, other_abi_major_is_refused);
 	tcase_add_test(tc, newer_abi_minor_is_refused);
 	tcase_add_test(tc, older_abi_minor_loads_and_serves);
+	tcase_add_test(tc, builtin_module_loads_as_a_plugin);
 	tcase_add_test(tc, abi_v03_module_loads_and_serves);
 	tcase_add_test(tc, oversized_request_ctx_is_refused);
 	tcase_add_test(tc, missing_symbol_fails_at_load);

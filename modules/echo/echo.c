@@ -1,4 +1,4 @@
-/* modules/mod_echo.c - built-in module that answers with the request it received, for
+/* modules/echo/echo.c - built-in module that answers with the request it received, for
  * checking what reaches a handler through proxies and routes. echo.echo: the request line,
  * the header fields as received, a blank line and the body. echo.json: the same as one JSON
  * object, {"method", "target", "path", "query", "version", "headers": [[name, value]...],
