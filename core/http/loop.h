@@ -33,6 +33,7 @@ struct req_hook {
 	void *data;	/* the module's data from init */
 	bool may_hold;	/* on_request: its module knows WARREN_ASYNC there (ABI 0.4) */
 	uint32_t ctx;	/* 1 + the offset of the module's request context; 0: none */
+	uint16_t key;	/* 1 + the module's config_key slot in routes' keyconf; 0: none */
 	union {
 		int (*on_request)(struct warren_request *r, void *module_data);
 		int (*on_response)(struct warren_request *r, void *module_data);
@@ -45,6 +46,7 @@ struct crash_context {
 	const char *what;		/* "hello.greet", or a hook name */
 	const struct warren_request *r; /* the request being served, or NULL */
 	uint32_t ctx;			/* the running module's request context, as in req_hook */
+	uint16_t key;			/* the running module's config_key slot, as in req_hook */
 };
 
 struct http_loop {

@@ -54,6 +54,7 @@ static void hook_enter(struct http_loop *loop, const struct warren_request *r,
 {
 	module_enter(loop, r, h->id);
 	loop->crash.ctx = h->ctx;
+	loop->crash.key = h->key;
 }
 
 static void log_module_error(const struct warren_request *r, const char *id, int rc)

@@ -283,12 +283,17 @@ static inline void module_enter(struct http_loop *loop, const struct warren_requ
 {
 	/* Code running for a request is the module's of the on_request hook holding it, or
 	 * else of its route's handler, unless a hook says otherwise (request.c):
-	 * warren_req_ctx() gives that module's context. */
+	 * warren_req_ctx() gives that module's context, warren_req_route_conf() its
+	 * route config. */
 	loop->crash = (struct crash_context){.what = what,
 					     .r = r,
 					     .ctx = !r	     ? 0 :
 						    r->hook  ? r->hook->ctx :
 						    r->route ? r->route->ctx :
+							       0,
+					     .key = !r	     ? 0 :
+						    r->hook  ? r->hook->key :
+						    r->route ? r->route->key :
 							       0};
 	shm_call_enter();
 }

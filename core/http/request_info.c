@@ -1,7 +1,7 @@
 /* core/http/request_info.c - the calls of the public module ABI about a request's life rather
- * than its message: per-module request context, how the request ended, and what an access
- * log records (timing, sizes, ids). Each reads what the request keeps anyway, or computes
- * its answer when asked, so that requests nobody logs pay nothing for them. */
+ * than its message: per-module request context and route config, how the request ended, and
+ * what an access log records (timing, sizes, ids). Each reads what the request keeps anyway,
+ * or computes its answer when asked, so that requests nobody logs pay nothing for them. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -30,6 +30,16 @@ WARREN_API void *warren_req_ctx(struct warren_request *r)
 		memset(r->ctx, 0, loop->ctx_size);
 	}
 	return (char *)r->ctx + slot - 1;
+}
+
+WARREN_API void *warren_req_route_conf(struct warren_request *r)
+{
+	uint16_t slot;
+
+	if (!r || async_offload_thread || !r->route || !r->route->keyconf)
+		return NULL;
+	slot = r->carrier->loop->crash.key;
+	return slot ? r->route->keyconf[slot - 1] : NULL;
 }
 
 WARREN_API enum warren_outcome warren_req_outcome(const struct warren_request *r)

@@ -313,13 +313,14 @@ int router_add(struct router *rt, struct route_pattern *pattern, uint64_t method
 		rt->routes = routes;
 	}
 	r = &rt->routes[rt->nroutes++];
-	r->pattern = *pattern;
-	r->methods = methods;
-	r->handler = handler;
-	r->data = data;
-	r->id = id;
-	r->stream_body = false;
-	r->max_body_size = SIZE_MAX;
+	/* Every field the caller does not set later starts zero: keyconf in particular is
+	 * only allocated when a module key stands in the route. */
+	*r = (struct route){.pattern = *pattern,
+			    .methods = methods,
+			    .handler = handler,
+			    .data = data,
+			    .id = id,
+			    .max_body_size = SIZE_MAX};
 	/* The caller's copy no longer owns anything; freeing it now is harmless. */
 	memset(pattern, 0, sizeof(*pattern));
 	return 0;

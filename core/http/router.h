@@ -50,6 +50,10 @@ struct route {
 	bool stream_body;     /* the handler runs once the head is in, and reads the body itself */
 	size_t max_body_size; /* for requests it is the first to match; SIZE_MAX: the server's */
 	uint32_t ctx;	      /* its module's request context, as in struct req_hook */
+	uint16_t key;	      /* its module's config_key slot, as in struct req_hook */
+	/* What modules' configure_route made of their keys in this route, by slot - 1; NULL
+	 * when the route sets none. */
+	void **keyconf;
 };
 
 struct router {

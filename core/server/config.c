@@ -20,6 +20,7 @@
 #include "server/config.h"
 #include "server/config_table.h"
 #include "server/config_value.h"
+#include "server/server.h"
 #include "http/router.h"
 
 #define CONFIG_MAX_FILE_SIZE (16 * 1024 * 1024)
@@ -137,47 +138,143 @@ static bool is_known(const char *key, const char *parent)
 	return false;
 }
 
-/*
- * Typos in key names are the most common config mistake; never ignore them silently, and
- * name the key that was probably meant. The keys allowed in the object at @path are the
- * table's rows in @parent.
- */
-static int check_keys(const json_t *obj, const char *path, const char *parent,
-		      struct warren_error *err)
-{
-	const char *keys[SECTION_KEYS_MAX + 1], *key, *guess;
-	char list[256], at[JPATH_BUF];
-	size_t i, n = 0, o = 0;
-	const json_t *v;
-
-	for (i = 0; i < config_table_rows; i++)
-		if (config_row_in(&config_table[i], parent) && n < SECTION_KEYS_MAX)
-			keys[n++] = config_row_key(&config_table[i]);
-	keys[n] = NULL;
-	json_object_foreach((json_t *)obj, key, v) {
-		if (is_known(key, parent))
-			continue;
-		snprintf(at, sizeof(at), "%s", path);
-		config_path_key(at, sizeof(at), key);
-		guess = config_suggest(key, keys);
-		if (guess)
-			return fail(err, at, "unknown key (did you mean \"%s\"?)", guess);
-		for (i = 0; i < n && o < sizeof(list); i++)
-			o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", o ? ", " : "",
-					      keys[i]);
-		return fail(err, at, "unknown key (expected one of: %s)", list);
-	}
-	return 0;
-}
-
-/* ---- The table walker --------------------------------------------------------------- */
-
 /* Where the walk is: list elements are parsed into their own structs, at @index. */
 struct walk {
 	struct config *cfg;
 	size_t index;
 	struct warren_error *err;
 };
+
+/* Module config keys (struct warren_module.config_key) may stand at the top level and in
+ * routes. */
+#define MODULE_KEYS_MAX 32
+
+static bool takes_module_keys(const char *parent)
+{
+	return !*parent || strcmp(parent, "routes[]") == 0;
+}
+
+/* Whether a built-in module owns @key; each is compiled against this ABI, so has the field. */
+static bool builtin_owns(const char *key)
+{
+	for (size_t i = 0; warren__builtin_modules[i]; i++)
+		if (warren__builtin_modules[i]->config_key &&
+		    strcmp(warren__builtin_modules[i]->config_key, key) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The keys allowed in the object at @parent, into @keys (room for SECTION_KEYS_MAX +
+ * MODULE_KEYS_MAX + 1): the table's rows there and, where modules' keys may stand, the
+ * built-in modules' and @more.
+ */
+static void allowed_keys(const char **keys, const char *parent, const char *const *more)
+{
+	size_t n = 0, m = 0;
+
+	for (size_t i = 0; i < config_table_rows; i++)
+		if (config_row_in(&config_table[i], parent) && n < SECTION_KEYS_MAX)
+			keys[n++] = config_row_key(&config_table[i]);
+	if (takes_module_keys(parent)) {
+		for (size_t i = 0; warren__builtin_modules[i] && m < MODULE_KEYS_MAX; i++)
+			if (warren__builtin_modules[i]->config_key)
+				keys[n++] = warren__builtin_modules[i]->config_key, m++;
+		for (size_t i = 0; more && more[i] && m < MODULE_KEYS_MAX; i++)
+			keys[n++] = more[i], m++;
+	}
+	keys[n] = NULL;
+}
+
+static int unknown_key(const char *key, const char *path, const char *parent,
+		       const char *const *more, struct warren_error *err)
+{
+	const char *keys[SECTION_KEYS_MAX + MODULE_KEYS_MAX + 1], *guess;
+	char list[384], at[JPATH_BUF];
+	size_t o = 0;
+
+	allowed_keys(keys, parent, more);
+	snprintf(at, sizeof(at), "%s", path);
+	config_path_key(at, sizeof(at), key);
+	guess = config_suggest(key, keys);
+	if (guess)
+		return fail(err, at, "unknown key (did you mean \"%s\"?)", guess);
+	for (size_t i = 0; keys[i] && o < sizeof(list); i++)
+		o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", o ? ", " : "", keys[i]);
+	return fail(err, at, "unknown key (expected one of: %s)", list);
+}
+
+int config_unknown_key(const struct config_ext *ext, const char *const *more,
+		       struct warren_error *err)
+{
+	char path[JPATH_BUF];
+
+	if (ext->route < 0)
+		return unknown_key(ext->key, "", "", more, err);
+	jpath_index(path, "routes", (size_t)ext->route);
+	return unknown_key(ext->key, path, "routes[]", more, err);
+}
+
+/* Keeps @key of the object at @parent for the module that owns it (struct config_ext). */
+static int add_ext(struct config *cfg, const char *key, json_t *v, long route, bool builtin,
+		   struct warren_error *err)
+{
+	struct config_ext *grown = realloc(cfg->ext, (cfg->next + 1) * sizeof(*grown));
+
+	if (!grown)
+		return fail_nomem(err);
+	cfg->ext = grown;
+	cfg->ext[cfg->next++] =
+		(struct config_ext){.key = key, .value = v, .route = route, .builtin = builtin};
+	return 0;
+}
+
+/* A key no built-in module owns can only be a plugin's: without one, it is a mistake. */
+static int check_ext(const struct config *cfg, struct warren_error *err)
+{
+	for (size_t i = 0; i < cfg->nmodules; i++)
+		if (cfg->modules[i].path)
+			return 0;
+	for (size_t i = 0; i < cfg->next; i++)
+		if (!cfg->ext[i].builtin)
+			return config_unknown_key(&cfg->ext[i], NULL, err);
+	return 0;
+}
+
+/*
+ * Typos in key names are the most common config mistake; never ignore them silently, and
+ * name the key that was probably meant. The keys allowed in the object at @path are the
+ * table's rows in @parent; at the top level and in routes also modules' config keys, which
+ * are kept for server.c unless the key is a likely typo of one the table or a built-in
+ * module knows.
+ */
+static int check_keys(struct walk *w, const json_t *obj, const char *path, const char *parent)
+{
+	const char *keys[SECTION_KEYS_MAX + MODULE_KEYS_MAX + 1], *key;
+	json_t *v;
+	int ret;
+
+	json_object_foreach((json_t *)obj, key, v) {
+		bool builtin;
+
+		if (is_known(key, parent))
+			continue;
+		if (!takes_module_keys(parent))
+			return unknown_key(key, path, parent, NULL, w->err);
+		builtin = builtin_owns(key);
+		if (!builtin) {
+			allowed_keys(keys, parent, NULL);
+			if (config_suggest(key, keys))
+				return unknown_key(key, path, parent, NULL, w->err);
+		}
+		ret = add_ext(w->cfg, key, v, *parent ? (long)w->index : -1, builtin, w->err);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* ---- The table walker --------------------------------------------------------------- */
 
 typedef int (*custom_fn)(struct walk *w, const struct config_row *row, json_t *parent, json_t *v,
 			 void *base, const char *path);
@@ -354,7 +451,7 @@ static int walk_object(struct walk *w, const char *parent, json_t *obj, void *ba
 	int ret = 0;
 
 	if (obj)
-		ret = check_keys(obj, path, parent, w->err);
+		ret = check_keys(w, obj, path, parent);
 	for (size_t i = 0; !ret && i < config_table_rows; i++) {
 		const struct config_row *row = &config_table[i];
 		json_t *v;
@@ -1018,6 +1115,9 @@ int config_parse(const char *text, size_t len, const char *origin, struct config
 	ret = walk_object(&w, "", root, cfg, "");
 	if (ret)
 		goto out_free_cfg;
+	ret = check_ext(cfg, err);
+	if (ret)
+		goto out_free_cfg;
 
 	*out = cfg;
 	return 0;
@@ -1257,6 +1357,7 @@ void config_free(struct config *cfg)
 	for (i = 0; i < cfg->nwarnings; i++)
 		free(cfg->warnings[i]);
 	free(cfg->warnings);
+	free(cfg->ext);
 	json_decref(cfg->root);
 	free(cfg->pid_file);
 	free(cfg->log_file);

@@ -63,6 +63,18 @@ struct route_conf {
 	size_t max_body_size;	      /* SIZE_MAX: http.max_body_size */
 };
 
+/*
+ * A key of the top level or of a route that the table does not know: a module's
+ * config_key (struct warren_module), which server.c hands to that module once the modules
+ * are loaded, or a mistake it then reports with config_unknown_key().
+ */
+struct config_ext {
+	const char *key; /* borrowed from config->root */
+	json_t *value;	 /* borrowed from config->root */
+	long route;	 /* the route's index; -1: the top level */
+	bool builtin;	 /* a built-in module owns the key */
+};
+
 struct config {
 	char *file; /* path it was read from, or "<string>" */
 	json_t *root;
@@ -101,6 +113,9 @@ struct config {
 	struct route_conf *routes;
 	size_t nroutes;
 
+	struct config_ext *ext; /* in the order they appear, the top level's first */
+	size_t next;
+
 	/* Mistakes that do not stop the server (routes that can never match), one line each,
 	 * for the log and for -t. */
 	char **warnings;
@@ -128,5 +143,13 @@ int config_load_file(const char *path, struct config **out, struct warren_error 
 bool config_same_file(const char *a, const char *b);
 
 void config_free(struct config *cfg);
+
+/*
+ * Fills @err with why @key of @ext is not known: the JSON path, then "did you mean" among
+ * the table's keys there, the built-in modules' config keys and @more (NULL-terminated
+ * names, may be NULL), or else the list of what is allowed. Returns -EINVAL.
+ */
+int config_unknown_key(const struct config_ext *ext, const char *const *more,
+		       struct warren_error *err);
 
 #endif /* WARREN_CORE_CONFIG_H */

@@ -485,6 +485,7 @@ static int resolve_route(struct server *srv, size_t idx, json_t *empty, struct w
 	if (rc->max_body_size != SIZE_MAX)
 		router_set_body_limit(&srv->router, rc->max_body_size);
 	srv->router.routes[srv->router.nroutes - 1].ctx = ctx_slot(srv, lm);
+	srv->router.routes[srv->router.nroutes - 1].key = lm->key;
 	return 0;
 
 out_free_id:
@@ -495,6 +496,177 @@ out_release:
 	if (ret == -ENOMEM)
 		warren_error_set(err, "routes[%zu]: out of memory", idx);
 	return ret;
+}
+
+/* ---- Module config keys (struct warren_module.config_key) ------------------------- */
+
+static const char *config_key_of(const struct loaded_module *lm)
+{
+	return FIELD(lm->desc, config_key, NULL);
+}
+
+static struct loaded_module *key_owner(struct server *srv, const char *key)
+{
+	for (size_t i = 0; i < srv->nmods; i++) {
+		const char *k = config_key_of(&srv->mods[i]);
+
+		if (k && strcmp(k, key) == 0)
+			return &srv->mods[i];
+	}
+	return NULL;
+}
+
+static const struct config_ext *top_level_ext(const struct config *cfg, const char *key)
+{
+	for (size_t i = 0; i < cfg->next && cfg->ext[i].route < 0; i++)
+		if (strcmp(cfg->ext[i].key, key) == 0)
+			return &cfg->ext[i];
+	return NULL;
+}
+
+/*
+ * A module listed in "modules" that owns a top-level key takes its config from there; a
+ * "config" in its entry as well would leave one of the two unread.
+ */
+static int take_top_level_config(struct server *srv, struct loaded_module *lm, size_t idx,
+				 struct warren_error *err)
+{
+	const char *key = config_key_of(lm);
+	const struct config_ext *ext = key ? top_level_ext(srv->cfg, key) : NULL;
+
+	if (!ext)
+		return 0;
+	if (json_object_size(lm->config) > 0) {
+		warren_error_set(err,
+				 "modules[%zu].config: module \"%s\" takes its config from the "
+				 "top-level \"%s\"; give it there only",
+				 idx, lm->desc->name, key);
+		return -EINVAL;
+	}
+	lm->config = ext->value;
+	return 0;
+}
+
+/*
+ * Finds the module of every key that the config loader could not place: a loaded one, or
+ * a built-in, which loads now with the top-level value as its config. Then gives each
+ * module whose key stands in a route a slot in the routes' keyconf.
+ */
+static int load_key_owners(struct server *srv, struct warren_error *err)
+{
+	const struct config *cfg = srv->cfg;
+	struct loaded_module *lm;
+
+	for (size_t i = 0; i < cfg->next; i++) {
+		const struct config_ext *ext = &cfg->ext[i];
+		const struct warren_module *b = NULL;
+		int ret;
+
+		lm = key_owner(srv, ext->key);
+		for (size_t j = 0; !lm && !b && warren__builtin_modules[j]; j++)
+			if (warren__builtin_modules[j]->config_key &&
+			    strcmp(warren__builtin_modules[j]->config_key, ext->key) == 0)
+				b = warren__builtin_modules[j];
+		if (!lm && b) {
+			const struct config_ext *top = top_level_ext(cfg, ext->key);
+
+			lm = &srv->mods[srv->nmods++];
+			lm->memfd = -1;
+			lm->desc = b;
+			lm->config = top ? top->value : srv->empty;
+			ret = init_module(srv, lm, top ? ext->key : "", err);
+			if (ret < 0)
+				return ret;
+		}
+		if (!lm) {
+			const char *more[33];
+			size_t n = 0;
+
+			for (size_t j = 0; j < srv->nmods && n + 1 < ARRAY_SIZE(more); j++)
+				if (config_key_of(&srv->mods[j]))
+					more[n++] = config_key_of(&srv->mods[j]);
+			more[n] = NULL;
+			return config_unknown_key(ext, more, err);
+		}
+		if (ext->route >= 0 && !lm->key) {
+			struct loaded_module **grown =
+				realloc(srv->keymods, (srv->nkeys + 1) * sizeof(*grown));
+
+			if (!grown) {
+				warren_error_set(err, "out of memory");
+				return -ENOMEM;
+			}
+			srv->keymods = grown;
+			srv->keymods[srv->nkeys++] = lm;
+			lm->key = (uint16_t)srv->nkeys;
+		}
+	}
+	return 0;
+}
+
+/* Runs configure_route for every module key that stands in a route. */
+static int configure_route_keys(struct server *srv, struct warren_error *err)
+{
+	const struct config *cfg = srv->cfg;
+
+	for (size_t i = 0; i < cfg->next; i++) {
+		const struct config_ext *ext = &cfg->ext[i];
+		struct loaded_module *lm;
+		struct route *rt;
+		char base[128], where[WARREN_ERROR_MAX];
+		int (*configure)(const json_t *, void *, void **, struct warren_error *);
+		int ret;
+
+		if (ext->route < 0)
+			continue;
+		lm = key_owner(srv, ext->key);
+		rt = &srv->router.routes[ext->route];
+		snprintf(base, sizeof(base), "routes[%ld].%s", ext->route, ext->key);
+		configure = FIELD(lm->desc, configure_route, NULL);
+		if (!configure) {
+			warren_error_set(err,
+					 "%s: module \"%s\" takes \"%s\" only at the top level",
+					 base, lm->desc->name, ext->key);
+			return -EINVAL;
+		}
+		if (!rt->keyconf) {
+			rt->keyconf = calloc(srv->nkeys, sizeof(*rt->keyconf));
+			if (!rt->keyconf) {
+				warren_error_set(err, "out of memory");
+				return -ENOMEM;
+			}
+		}
+		module_conf_error_clear(err);
+		hook_enter(lm->desc->name, "configure_route");
+		ret = configure(ext->value, lm->data, &rt->keyconf[lm->key - 1], err);
+		hook_leave();
+		if (ret < 0) {
+			if (!err->msg[0])
+				warren_error_set(err, "%s", strerror(-ret));
+			module_conf_where(err, ext->value, base, where, sizeof(where));
+			warren__error_prefix(err, "%s: ", where);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+/* Frees what configure_route made, before the modules' fini. */
+static void release_route_keys(struct server *srv)
+{
+	for (size_t i = 0; i < srv->router.nroutes; i++) {
+		struct route *rt = &srv->router.routes[i];
+
+		for (size_t k = 0; rt->keyconf && k < srv->nkeys; k++) {
+			void (*release)(void *) = FIELD(srv->keymods[k]->desc, release_route, NULL);
+
+			if (rt->keyconf[k] && release)
+				release(rt->keyconf[k]);
+		}
+		free(rt->keyconf);
+		rt->keyconf = NULL;
+	}
+	free(srv->keymods);
 }
 
 static int add_hook(struct server *srv, struct req_hook **list, size_t *n, struct loaded_module *lm,
@@ -508,7 +680,10 @@ static int add_hook(struct server *srv, struct req_hook **list, size_t *n, struc
 	*list = grown;
 	if (asprintf(&id, "%s.%s", lm->desc->name, what) < 0)
 		return -ENOMEM;
-	grown[*n] = (struct req_hook){.id = id, .data = lm->data, .ctx = ctx_slot(srv, lm)};
+	grown[*n] = (struct req_hook){.id = id,
+				      .data = lm->data,
+				      .ctx = ctx_slot(srv, lm),
+				      .key = lm->key};
 	(*n)++;
 	return 0;
 }
@@ -567,8 +742,8 @@ int server_load(struct config *cfg, unsigned generation, struct server **out,
 	srv->zones.generation = generation;
 	srv->zones.recreate = cfg->zones_recreate;
 	router_init(&srv->router);
-	/* Room for every declared module plus one implicit built-in per route. */
-	srv->mods = calloc(cfg->nmodules + cfg->nroutes + 1, sizeof(*srv->mods));
+	/* Room for every declared module plus one implicit built-in per route and per key. */
+	srv->mods = calloc(cfg->nmodules + cfg->nroutes + cfg->next + 1, sizeof(*srv->mods));
 	srv->empty = json_object();
 	if (!srv->mods || !srv->empty) {
 		warren_error_set(err, "out of memory");
@@ -600,16 +775,28 @@ int server_load(struct config *cfg, unsigned generation, struct server **out,
 		}
 		if (ret < 0)
 			goto out_free_server;
-		snprintf(where, sizeof(where), "modules[%zu].config", i);
+		ret = take_top_level_config(srv, lm, i, err);
+		if (ret < 0)
+			goto out_free_server;
+		if (lm->config == mc->config)
+			snprintf(where, sizeof(where), "modules[%zu].config", i);
+		else
+			snprintf(where, sizeof(where), "%s", config_key_of(lm));
 		ret = init_module(srv, lm, where, err);
 		if (ret < 0)
 			goto out_free_server;
 	}
+	ret = load_key_owners(srv, err);
+	if (ret < 0)
+		goto out_free_server;
 	for (size_t i = 0; i < cfg->nroutes; i++) {
 		ret = resolve_route(srv, i, srv->empty, err);
 		if (ret < 0)
 			goto out_free_server;
 	}
+	ret = configure_route_keys(srv, err);
+	if (ret < 0)
+		goto out_free_server;
 	ret = collect_hooks(srv);
 	if (ret < 0) {
 		warren_error_set(err, "out of memory");
@@ -646,6 +833,7 @@ void server_free(struct server *srv)
 		if (rt->handler->release && rt->data)
 			rt->handler->release(rt->data);
 	}
+	release_route_keys(srv);
 	router_free(&srv->router);
 	free_hooks(srv->on_request, srv->n_on_request);
 	free_hooks(srv->on_response, srv->n_on_response);

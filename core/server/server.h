@@ -23,6 +23,7 @@ struct loaded_module {
 	bool initialized;
 	bool worker_initialized;
 	uint32_t ctx; /* its request context in each request's block, as in req_hook */
+	uint16_t key; /* its config_key's slot in routes' keyconf, as in req_hook; 0: none */
 };
 
 struct server {
@@ -37,7 +38,10 @@ struct server {
 	/* Request hooks of every module, in module order. */
 	struct req_hook *on_request, *on_response, *on_complete;
 	size_t n_on_request, n_on_response, n_on_complete;
-	size_t ctx_size;      /* the request contexts of every module together */
+	size_t ctx_size; /* the request contexts of every module together */
+	/* The module whose config_key each keyconf slot of the routes holds. */
+	struct loaded_module **keymods;
+	size_t nkeys;
 	struct shm_gen zones; /* the shared zones its modules asked for */
 };
 

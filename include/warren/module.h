@@ -242,6 +242,27 @@ struct warren_module {
 	 * log: reopen the module's own files (its logs) so that rotation works. May be NULL.
 	 */
 	void (*on_reopen)(void *module_data);
+
+	/* ---- ABI 0.5 ---- */
+
+	/**
+	 * A key of the config that this module owns, at the top level and in every route
+	 * (e.g. "access_log"). Naming it loads the module: a built-in one, or a plugin listed
+	 * in "modules". The top-level value is the module's config, passed to init (instead
+	 * of the "config" of its "modules" entry, which must then be absent). NULL: none.
+	 */
+	const char *config_key;
+	/**
+	 * Master, before fork: parses the value of config_key in a route, as a handler's
+	 * configure does its route's "config"; what it stores in *route_conf is what
+	 * warren_req_route_conf() gives the module for requests on that route. Errors are
+	 * prefixed with the key's JSON path ("routes[3].access_log: ..."). Required when the
+	 * key may appear in routes; without it the key is refused there.
+	 */
+	int (*configure_route)(const json_t *value, void *module_data, void **route_conf,
+			       struct warren_error *err);
+	/** Master, at shutdown: frees what configure_route stored. May be NULL. */
+	void (*release_route)(void *route_conf);
 };
 
 #ifdef WARREN_BUILTIN
@@ -657,6 +678,14 @@ WARREN_API int warren_resp_stream_end(struct warren_request *r);
  * out of memory.
  */
 WARREN_API void *warren_req_ctx(struct warren_request *r);
+
+/**
+ * What the calling module's configure_route stored for the route @r is on (ABI 0.5): the
+ * parsed value of the module's config_key in that route. NULL when the route does not set
+ * the key, when @r has no route (a request warren rejected, a path no route matches), or
+ * when called from no module's code (the work function of warren_offload()).
+ */
+WARREN_API void *warren_req_route_conf(struct warren_request *r);
 
 /** How a request ended; what on_complete and cleanups see. */
 enum warren_outcome {

@@ -19,6 +19,6 @@
  * ABI minor version. Grows when the descriptor or API gains something at the end;
  * the loader accepts modules built against the same major and a minor up to this one.
  */
-#define WARREN_ABI_MINOR 4
+#define WARREN_ABI_MINOR 5
 
 #endif /* WARREN_VERSION_H */

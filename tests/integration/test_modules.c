@@ -186,6 +186,82 @@ START_TEST(older_abi_minor_loads_and_serves)
 END_TEST
 
 /*
+ * A module's config key: the top-level value is its config, a route's value is what
+ * warren_req_route_conf() gives its code (handler and hooks alike) for requests on that
+ * route; a route without the key, and a request without a route, get NULL.
+ */
+START_TEST(config_key_reaches_module_and_routes)
+{
+	struct wt_server s;
+	struct wt_client c;
+	struct wt_response r;
+
+	wt_serve(&s,
+		 "'workers': 1, 'tag': 'site', "
+		 "'modules': [{'name': 'route_key', 'path': '@PLUGIN_DIR@/route_key.so'}], "
+		 "'routes': [{'match': {'path': '/a'}, 'handler': 'route_key.show', 'tag': 'a'},"
+		 " {'match': {'path': '/off'}, 'handler': 'route_key.show', 'tag': false},"
+		 " {'match': {'path': '/plain'}, 'handler': 'route_key.show'}]");
+	WT_OK(wt_client_open(&c, &s, 0));
+	wt_ask(&c, "GET", "/a", "", &r);
+	ck_assert_str_eq(r.body, "route tag: a\n");
+	ck_assert_str_eq(wt_header(&r, "X-Tag"), "a");
+	wt_response_free(&r);
+	wt_ask(&c, "GET", "/off", "", &r);
+	ck_assert_str_eq(r.body, "route tag: (off)\n");
+	wt_response_free(&r);
+	wt_ask(&c, "GET", "/plain", "", &r);
+	ck_assert_str_eq(r.body, "route tag: (none)\n");
+	ck_assert_str_eq(wt_header(&r, "X-Tag"), "site");
+	wt_response_free(&r);
+	wt_ask(&c, "GET", "/nowhere", "", &r);
+	ck_assert_int_eq(r.status, 404);
+	ck_assert_str_eq(wt_header(&r, "X-Tag"), "site");
+	wt_response_free(&r);
+	wt_client_close(&c);
+	wt_stop_ok(&s);
+}
+END_TEST
+
+START_TEST(config_key_mistakes_are_refused)
+{
+	/* A key no module owns: the modules' keys are among the suggestions. */
+	assert_refused("'modules': [{'name': 'route_key', 'path': '@PLUGIN_DIR@/route_key.so'}],"
+		       " 'tga': 'x'",
+		       "tga: unknown key (did you mean \"tag\"?)");
+	assert_refused("'modules': [{'name': 'route_key', 'path': '@PLUGIN_DIR@/route_key.so'}],"
+		       " 'routes': [{'match': {'path': '/'}, 'handler': 'route_key.show',"
+		       " 'tagg': 'x'}]",
+		       "routes[0].tagg: unknown key (did you mean \"tag\"?)");
+	/* Without a plugin that could own it, at once, as any unknown key. */
+	assert_refused("'tag': 'x', 'routes': []",
+		       "tag: unknown key (expected one of: listen, workers, cpu_affinity, "
+		       "event, log_level, log_file, pid_file, shutdown_timeout, recover, http, "
+		       "modules, routes, offload_threads, worker_connections, watchdog, "
+		       "shared_zones)");
+	/* Its config in two places. */
+	assert_refused("'tag': 'x', 'modules': [{'name': 'route_key', 'path': "
+		       "'@PLUGIN_DIR@/route_key.so', 'config': {'a': 1}}]",
+		       "modules[0].config: module \"route_key\" takes its config from the "
+		       "top-level \"tag\"; give it there only");
+	/* The module's refusals point at the key. */
+	assert_refused("'modules': [{'name': 'route_key', 'path': '@PLUGIN_DIR@/route_key.so'}],"
+		       " 'routes': [{'match': {'path': '/'}, 'handler': 'route_key.show'},"
+		       " {'match': {'path': '/x'}, 'handler': 'route_key.show', 'tag': 'fail'}]",
+		       "routes[1].tag: expected a string other than \"fail\", or false");
+	assert_refused("'tag': 5, 'modules': [{'name': 'route_key', 'path': "
+		       "'@PLUGIN_DIR@/route_key.so'}]",
+		       "tag: module \"route_key\" failed to start: expected a string");
+	/* A key its module takes only at the top level. */
+	assert_refused("'limits': {}, 'modules': [{'name': 'top_key', 'path': "
+		       "'@PLUGIN_DIR@/top_key.so'}], 'routes': [{'match': {'path': '/'}, "
+		       "'handler': 'echo.echo', 'limits': {}}]",
+		       "routes[0].limits: module \"top_key\" takes \"limits\" only at the top "
+		       "level");
+}
+END_TEST
+
+/*
  * Every built-in module is also built as a shared object (build/modules/NAME.so); loaded
  * with a "path", it takes the place of the linked-in one and serves the same.
  */
@@ -436,6 +512,8 @@ static Suite *modules_suite(void)
 	tcase_add_test(tc, newer_abi_minor_is_refused);
 	tcase_add_test(tc, older_abi_minor_loads_and_serves);
 	tcase_add_test(tc, builtin_module_loads_as_a_plugin);
+	tcase_add_test(tc, config_key_reaches_module_and_routes);
+	tcase_add_test(tc, config_key_mistakes_are_refused);
 	tcase_add_test(tc, abi_v03_module_loads_and_serves);
 	tcase_add_test(tc, oversized_request_ctx_is_refused);
 	tcase_add_test(tc, missing_symbol_fails_at_load);
