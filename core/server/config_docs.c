@@ -11,6 +11,7 @@
 
 #include "server/config_docs.h"
 #include "server/config_table.h"
+#include "server/server.h"
 
 #define SCHEMA_DIALECT "https://json-schema.org/draft/2020-12/schema"
 /* IPv4 (or * or localhost), [IPv6], each with a port; or a unix socket path. The parser
@@ -124,6 +125,16 @@ static int print_readme(FILE *out)
 		default_doc(row, def, sizeof(def));
 		fprintf(out, "| `%s` | %s | %s | %s |\n", row->path, type, def, row->description);
 	}
+	/* The keys built-in modules own (struct warren_module.config_key) stand at the top level
+	 * and in routes; what they take is the module's to say. */
+	for (size_t i = 0; warren__builtin_modules[i]; i++) {
+		const char *key = warren__builtin_modules[i]->config_key;
+
+		if (key)
+			fprintf(out,
+				"| `%s`, `routes[].%s` | module | | read by the built-in module `%s` |\n",
+				key, key, warren__builtin_modules[i]->name);
+	}
 	return 0;
 }
 
@@ -225,7 +236,9 @@ static json_t *row_schema(const struct config_row *row)
 	return s;
 }
 
-/* The object whose keys are the table's rows in @parent; unknown keys are errors. */
+/* The object whose keys are the table's rows in @parent, and at the top level and in routes
+ * the built-in modules' keys; unknown keys are errors (a plugin's key included: the schema
+ * cannot know which plugins a config loads). */
 static json_t *object_schema(const char *parent)
 {
 	json_t *props = json_object(), *required = json_array(), *s;
@@ -241,6 +254,18 @@ static json_t *object_schema(const char *parent)
 			goto out_nomem;
 		if (row->flags & CONFIG_REQUIRED)
 			json_array_append_new(required, json_string(config_row_key(row)));
+	}
+	for (size_t i = 0; warren__builtin_modules[i] && (!*parent || !strcmp(parent, "routes[]"));
+	     i++) {
+		const struct warren_module *m = warren__builtin_modules[i];
+		char what[128];
+
+		if (!m->config_key)
+			continue;
+		snprintf(what, sizeof(what), "read by the built-in module \"%s\"", m->name);
+		if (json_object_set_new(props, m->config_key,
+					json_pack("{s:s}", "description", what)))
+			goto out_nomem;
 	}
 	s = json_pack("{s:s, s:o, s:b}", "type", "object", "properties", props,
 		      "additionalProperties", 0);
