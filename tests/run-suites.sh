@@ -76,6 +76,11 @@ run_one() {
 	# A program that failed without a failing check still counts once.
 	[ "$fails" -eq 0 ] && [ "$errs" -eq 0 ] && failed=$((failed + 1))
 	report+=("FAIL  $label: $why")
+	# The failing checks themselves, so that the summary at the end of a long log (all a
+	# CI page may keep) says which check failed and why.
+	while IFS= read -r line; do
+		report+=("      $line")
+	done < <(grep -E '^[^ :]+:[0-9]+:[EF]:' "$out" | head -n 5 | cut -c1-400)
 }
 
 while [ $# -gt 0 ]; do
